@@ -1,0 +1,148 @@
+"""Persistence by configuration only: one database URL chooses the event store.
+
+- ``memory:``: eventsourcing's in-memory (POPO) recorders, for unit tests.
+- ``sqlite:///var/billing.sqlite``: one SQLite file, the embedded default (no server).
+- ``postgresql://user:password@host:5432/dbname?schema=name``: PostgreSQL through psycopg 3.
+
+Tables are created when the application starts. On PostgreSQL two processes starting at once
+could race on ``CREATE TABLE IF NOT EXISTS`` (it is not atomic against a concurrent create), so
+the creation runs under a session advisory lock: the second process waits, then finds the
+tables there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+T = TypeVar("T")
+
+#: Key of the advisory lock that serialises table creation (any constant bigint).
+CREATE_TABLES_LOCK = 0x62696C6C696E67  # "billing"
+
+
+class ConfigurationError(Exception):
+    """A setting is wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: str  # "memory" | "sqlite" | "postgres"
+    env: dict[str, str]
+    url: str
+
+    @property
+    def display(self) -> str:
+        if self.kind == "postgres":
+            parts = urlsplit(self.url)
+            host = parts.hostname or ""
+            return f"postgresql://{host}:{parts.port or 5432}{parts.path}"
+        return self.url
+
+
+def parse_database_url(url: str, *, lock_timeout: int = 5, pool_size: int = 5) -> Database:
+    url = (url or "").strip()
+    if url in ("memory:", "memory://", "memory"):
+        return Database("memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"}, url)
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:").removeprefix("//")
+        if path.startswith("/") and not path.startswith("//"):
+            path = path[1:]  # sqlite:///relative → "relative"
+        elif path.startswith("//"):
+            path = path[1:]  # sqlite:////absolute → "/absolute"
+        if not path:
+            raise ConfigurationError(
+                "BILLING_DATABASE_URL names no SQLite file; write sqlite:///var/billing.sqlite."
+            )
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return Database(
+            "sqlite",
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
+            },
+            url,
+        )
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        dbname = parts.path.lstrip("/")
+        if not dbname:
+            raise ConfigurationError(
+                "BILLING_DATABASE_URL names no PostgreSQL database; write "
+                "postgresql://user:password@host:5432/dbname."
+            )
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(dbname),
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": str(lock_timeout),
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return Database("postgres", env, url)
+    raise ConfigurationError(
+        f"BILLING_DATABASE_URL={url!r} is not understood. Use sqlite:///var/billing.sqlite "
+        "(the default), memory:, or postgresql://user:password@host:5432/dbname."
+    )
+
+
+@contextmanager
+def tables_created_once(database: Database) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock while the application creates its tables."""
+    if database.kind != "postgres":
+        yield
+        return
+    import psycopg
+    import psycopg.sql
+
+    env = database.env
+    try:
+        connection = psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=10,
+            autocommit=True,
+        )
+    except psycopg.OperationalError as error:
+        raise ConfigurationError(
+            f"Cannot connect to PostgreSQL at {database.display}: {str(error).strip()}. "
+            "Is the server running, and does BILLING_DATABASE_URL name the right database?"
+        ) from None
+    with connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (CREATE_TABLES_LOCK,))
+        try:
+            schema = env.get("POSTGRES_SCHEMA")
+            if schema and _schema_missing(connection, schema):
+                connection.execute(
+                    psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema))
+                )
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (CREATE_TABLES_LOCK,))
+
+
+def _schema_missing(connection, schema: str) -> bool:
+    row = connection.execute(
+        "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+    ).fetchone()
+    return row is None
+
+
+def build_with_tables(database: Database, factory: Callable[[dict[str, str]], T]) -> T:
+    with tables_created_once(database):
+        return factory(dict(database.env))

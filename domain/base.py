@@ -1,0 +1,68 @@
+"""What every aggregate of the billing domain shares: time comes in as an argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidTime, TimeWentBackwards
+
+#: Namespace of the deterministic ids (uuid5) of aggregates that time or a payment creates, so
+#: that two schedulers, or a retried callback, can never create the same thing twice.
+BILLING_NAMESPACE = UUID("7d0f3f2e-57a4-4c43-9b7e-0c5d8a1e2b60")
+
+
+def deterministic_id(*parts: object) -> UUID:
+    return uuid5(BILLING_NAMESPACE, "/".join(str(p) for p in parts))
+
+
+def check_moment(now: datetime) -> datetime:
+    """A moment must be timezone-aware; it is normalised to UTC."""
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidTime(
+            f"A moment must be a timezone-aware date and time (ISO 8601 with offset, e.g. "
+            f"2026-04-04T05:30:00Z); got {now!r}."
+        )
+    return now.astimezone(UTC)
+
+
+class BillingAggregate(Aggregate):
+    """Base class: guards that recorded time never runs backwards within an aggregate."""
+
+    def _now(self, now: datetime) -> datetime:
+        now = check_moment(now)
+        if now < self.modified_on:
+            raise TimeWentBackwards(
+                f"{type(self).__name__} {self.id} was last changed at {self.modified_on.isoformat()}; "
+                f"a command at {now.isoformat()} would rewrite history. Use the current time.",
+            )
+        return now
+
+
+class NoticeKind(StrEnum):
+    """What a notice tells the customer. Templates are chosen by this name."""
+
+    INVOICE_ISSUED = "invoice_issued"
+    PAYMENT_REMINDER = "payment_reminder"
+    GRACE_STARTED = "grace_started"
+    SITE_SUSPENDED = "site_suspended"
+    COLLECTION_WARNING = "collection_warning"
+    SITE_COLLECTED = "site_collected"
+    PAYMENT_RECEIVED = "payment_received"
+    SITE_RESTORED = "site_restored"
+    SUBSCRIPTION_ENDED = "subscription_ended"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice as the aggregate remembers it (its NoticeSent event holds the same facts)."""
+
+    kind: NoticeKind
+    number: int
+    recorded_at: datetime
+    due_at: datetime | None
+    facts: dict = field(default_factory=dict, compare=True)

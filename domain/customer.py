@@ -1,0 +1,124 @@
+"""The Customer aggregate: billing profile, representative, and credit.
+
+A customer is its own aggregate, not part of a subscription, because one customer may rent
+several sites, the billing profile must be auditable on its own (an official invoice copies
+the profile as it was when issued), the representative is chosen once at order and serves
+every site of the customer, and credit belongs to the customer: an overpayment on one site's
+invoice is applied to the next invoice of any of the customer's sites.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.base import BillingAggregate
+from domain.errors import InvalidAmount, InvalidProfile
+from domain.money import Money
+
+
+class CustomerKind(StrEnum):
+    PERSON = "person"  # a natural person
+    LEGAL = "legal"  # a legal entity (company, organisation)
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MOBILE = re.compile(r"^(?:\+98|0)?9\d{9}$")
+
+
+@dataclass(frozen=True)
+class BillingProfile:
+    """Who is billed. Legal entities carry what an official invoice needs."""
+
+    name: str
+    kind: CustomerKind
+    email: str
+    mobile: str
+    national_code: str | None = None  # natural persons
+    economic_code: str | None = None  # legal entities
+    national_id: str | None = None
+    registration_number: str | None = None
+    postal_code: str | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", CustomerKind(self.kind))
+        if not str(self.name or "").strip():
+            raise InvalidProfile(
+                "name is required: the customer's full name or the company's name.", field="name"
+            )
+        if not _EMAIL.match(str(self.email or "")):
+            raise InvalidProfile(f"email {self.email!r} is not an e-mail address.", field="email")
+        if not _MOBILE.match(str(self.mobile or "").replace(" ", "")):
+            raise InvalidProfile(
+                f"mobile {self.mobile!r} is not an Iranian mobile number (like 09121234567).",
+                field="mobile",
+            )
+
+    @property
+    def can_receive_official_invoice(self) -> bool:
+        return self.kind is CustomerKind.LEGAL and all(
+            (self.economic_code, self.national_id, self.postal_code, self.address)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BillingProfile:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class Customer(BillingAggregate):
+    @event("CustomerRegistered")
+    def __init__(
+        self, profile: dict[str, Any], representative_id: UUID | None, timestamp: datetime
+    ) -> None:
+        self.profile = BillingProfile.from_dict(profile)
+        self.representative_id = representative_id
+        self.credit = Money(0)
+
+    @classmethod
+    def register(
+        cls, profile: BillingProfile, representative_id: UUID | None, now: datetime
+    ) -> Customer:
+        return cls(profile=profile.to_dict(), representative_id=representative_id, timestamp=now)
+
+    def change_profile(self, profile: BillingProfile, now: datetime) -> None:
+        now = self._now(now)
+        if profile == self.profile:
+            return
+        self._profile_changed(profile.to_dict(), now)
+
+    @event("BillingProfileChanged")
+    def _profile_changed(self, profile: dict[str, Any], timestamp: datetime) -> None:
+        self.profile = BillingProfile.from_dict(profile)
+
+    def add_credit(self, amount: Money, reference: str, now: datetime) -> None:
+        """Keep the part of a payment that no open invoice needed (never dropped)."""
+        now = self._now(now)
+        if not amount.is_positive:
+            raise InvalidAmount(f"Credit must be positive; got {amount}.")
+        self._credit_added(amount.rials, reference, now)
+
+    @event("CreditAdded")
+    def _credit_added(self, amount: int, reference: str, timestamp: datetime) -> None:
+        self.credit = self.credit + Money(amount)
+
+    def use_credit(self, amount: Money, invoice_id: UUID, now: datetime) -> None:
+        now = self._now(now)
+        if not amount.is_positive or amount > self.credit:
+            raise InvalidAmount(f"Cannot use {amount} of credit; the customer has {self.credit}.")
+        self._credit_used(amount.rials, invoice_id, now)
+
+    @event("CreditUsed")
+    def _credit_used(self, amount: int, invoice_id: UUID, timestamp: datetime) -> None:
+        self.credit = self.credit - Money(amount)

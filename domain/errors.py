@@ -1,0 +1,122 @@
+"""The one error tree of the billing engine.
+
+Every rejected command raises a :class:`BillingError` subclass whose message says what was
+wrong and what to do about it. Each class carries a stable ``code``: the HTTP API maps codes to
+status codes in exactly one place (``app.py``), the CLI maps them to exit codes in one place
+(``cli.py``). A rejected command records nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BillingError(Exception):
+    """Base of every error a person can act on."""
+
+    code = "billing_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- Not found: the id names nothing (or nothing the caller may see). ---------------------------
+
+
+class NotFound(BillingError):
+    code = "not_found"
+
+
+class PlanNotFound(NotFound):
+    code = "plan_not_found"
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"
+
+
+class InvoiceNotFound(NotFound):
+    code = "invoice_not_found"
+
+
+# --- Invalid input: the request itself is malformed or out of range. ----------------------------
+
+
+class InvalidInput(BillingError):
+    code = "invalid_input"
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"
+
+
+class UnknownPeriod(InvalidInput):
+    code = "unknown_period"
+
+
+class InvalidPlan(InvalidInput):
+    code = "invalid_plan"
+
+
+class InvalidProfile(InvalidInput):
+    code = "invalid_profile"
+
+
+class InvalidReference(InvalidInput):
+    code = "invalid_payment_reference"
+
+
+class InvalidTime(InvalidInput):
+    code = "invalid_time"
+
+
+# --- Rule violations: well-formed, but the lifecycle does not allow it now. ---------------------
+
+
+class RuleViolation(BillingError):
+    code = "rule_violation"
+
+
+class PlanAlreadyDefined(RuleViolation):
+    code = "plan_already_defined"
+
+
+class InvoiceNotPayable(RuleViolation):
+    code = "invoice_not_payable"
+
+
+class SubscriptionCollected(RuleViolation):
+    code = "subscription_collected"
+
+
+class NothingToPay(RuleViolation):
+    code = "nothing_to_pay"
+
+
+class PlanChangeRefused(RuleViolation):
+    code = "plan_change_refused"
+
+
+class SubscriptionNotActive(RuleViolation):
+    code = "subscription_not_active"
+
+
+class SiteNotSuspended(RuleViolation):
+    code = "site_not_suspended"
+
+
+class PaymentReferenceConflict(RuleViolation):
+    code = "payment_reference_conflict"
+
+
+class TimeWentBackwards(RuleViolation):
+    code = "time_went_backwards"

@@ -1,0 +1,434 @@
+"""The lifecycle policy: pure functions of (state, policy, now).
+
+:func:`planned_steps` answers "what will this subscription's lifecycle do next, and when?"
+from its recorded state alone; :func:`due_steps` keeps what is due at ``now``. The scheduler
+and every command only ask these functions and :func:`execute` their answer, one step at a
+time, recomputing after each (a step can enable the next: the second reminder makes the
+suspension plannable).
+
+The rule "several notices before any action" lives here, enforced for every plan:
+
+- a site is suspended only after every payment reminder of the overdue invoice was sent (at
+  least two, by plan validation) and the grace notice went out, and never sooner than 24 h
+  after the last reminder;
+- a site is collected only after every collection warning of the suspension in force was
+  sent (at least three) and never sooner than 24 h after the last one.
+
+Notices are planned at their due moments. When the engine catches up after an outage the
+missed notices are executed first (they fall due earlier) and each action then waits its lead
+time after them: the action's moment moves, its due moment stays on record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from domain.base import NoticeKind
+from domain.customer import Customer
+from domain.invoice import Invoice, InvoiceKind, InvoiceLine
+from domain.money import Money, total
+from domain.plans import MIN_LEAD, LifecyclePolicy
+from domain.subscription import BillingPeriod, SiteState, Subscription, SubscriptionStatus
+from domain.vat import VatSchedule
+
+
+class Step(StrEnum):
+    RENEW = "issue_renewal_invoice"
+    REMIND = "send_payment_reminder"
+    START_GRACE = "start_grace"
+    SUSPEND = "suspend_site"
+    WARN = "send_collection_warning"
+    COLLECT = "collect_site"
+    END = "end_subscription"
+
+
+# At one moment: invoices first, then notices, then the actions they announce.
+_RANK = {
+    Step.RENEW: 0,
+    Step.REMIND: 1,
+    Step.START_GRACE: 2,
+    Step.SUSPEND: 3,
+    Step.WARN: 4,
+    Step.COLLECT: 5,
+    Step.END: 6,
+}
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """One step of the lifecycle and the moment it falls due."""
+
+    due_at: datetime
+    step: Step
+    invoice_id: UUID | None = None
+    number: int = 0  # which reminder, warning or period
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, int, str]:
+        return (self.due_at, _RANK[self.step], self.number, str(self.invoice_id or ""))
+
+    def describe(self) -> str:
+        return self.step.value + (f" #{self.number}" if self.number else "")
+
+
+Invoices = Mapping[UUID, Invoice]
+
+
+def open_invoices(sub: Subscription, invoices: Invoices) -> list[Invoice]:
+    """The subscription's unpaid, unvoided invoices, oldest period first."""
+    return [invoices[i] for i in sub.invoice_ids if i in invoices and invoices[i].is_open]
+
+
+def overdue_invoices(sub: Subscription, invoices: Invoices, now: datetime) -> list[Invoice]:
+    """Open invoices whose deadline has passed."""
+    return [inv for inv in open_invoices(sub, invoices) if inv.deadline <= now]
+
+
+def past_grace(
+    sub: Subscription, invoices: Invoices, policy: LifecyclePolicy, now: datetime
+) -> list[Invoice]:
+    """Open invoices unpaid past their deadline plus grace: these keep a site suspended."""
+    return [inv for inv in open_invoices(sub, invoices) if inv.deadline + policy.grace <= now]
+
+
+def amount_due(sub: Subscription, invoices: Invoices) -> Money:
+    return total([inv.balance for inv in open_invoices(sub, invoices)])
+
+
+def suspension_moment(inv: Invoice, sub: Subscription, policy: LifecyclePolicy) -> datetime | None:
+    """When the site may be suspended for ``inv``; None until every notice it needs was sent."""
+    reminders = inv.notices_of(NoticeKind.PAYMENT_REMINDER)
+    if len({n.number for n in reminders}) < len(policy.reminder_days):
+        return None
+    if inv.id not in sub.grace_started:
+        return None
+    last_reminder = max(n.recorded_at for n in reminders)
+    return max(inv.deadline + policy.grace, last_reminder + MIN_LEAD)
+
+
+def planned_collection(sub: Subscription, policy: LifecyclePolicy) -> datetime | None:
+    """The collection moment of the suspension in force, before any postponement."""
+    if sub.suspension is None:
+        return None
+    return sub.suspension.suspended_at + policy.suspension
+
+
+def collection_warnings_sent(sub: Subscription) -> list:
+    if sub.suspension is None:
+        return []
+    return [
+        n
+        for n in sub.notices_of(NoticeKind.COLLECTION_WARNING)
+        if n.facts.get("suspension_no") == sub.suspension.number
+    ]
+
+
+def collection_moment(sub: Subscription, policy: LifecyclePolicy) -> datetime | None:
+    """When the site may be collected; None until every collection warning was sent."""
+    planned = planned_collection(sub, policy)
+    sent = collection_warnings_sent(sub)
+    if planned is None or len({n.number for n in sent}) < len(policy.collection_warning_days):
+        return None
+    return max(planned, max(n.recorded_at for n in sent) + MIN_LEAD)
+
+
+def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy) -> list[DueStep]:
+    """Every step the lifecycle will take next, with its due moment, in the order to run them."""
+    if sub.is_closed:
+        return []
+    steps: list[DueStep] = []
+
+    if sub.contract_ends_at is None:
+        steps.append(
+            DueStep(sub.current_period.ends_at, Step.RENEW, number=sub.current_period.number + 1)
+        )
+
+    unpaid = open_invoices(sub, invoices)
+    suspensions: list[DueStep] = []
+    for inv in unpaid:
+        for number, days in enumerate(policy.reminder_days, start=1):
+            if not inv.has_notice(NoticeKind.PAYMENT_REMINDER, number):
+                at = max(inv.deadline - timedelta(days=days), inv.issued_at)
+                steps.append(DueStep(at, Step.REMIND, inv.id, number))
+        if inv.id not in sub.grace_started:
+            steps.append(DueStep(inv.deadline, Step.START_GRACE, inv.id))
+        elif sub.site_state is SiteState.UP:
+            at = suspension_moment(inv, sub, policy)
+            if at is not None:
+                suspensions.append(DueStep(at, Step.SUSPEND, inv.id))
+    if suspensions:
+        steps.append(min(suspensions, key=lambda s: s.sort_key))
+
+    if sub.site_state is SiteState.SUSPENDED:
+        planned = planned_collection(sub, policy)
+        assert planned is not None and sub.suspension is not None
+        sent = {n.number for n in collection_warnings_sent(sub)}
+        for number, days in enumerate(policy.collection_warning_days, start=1):
+            if number not in sent:
+                at = max(planned - timedelta(days=days), sub.suspension.suspended_at)
+                steps.append(DueStep(at, Step.WARN, number=number))
+        collect_at = collection_moment(sub, policy)
+        if collect_at is not None:
+            steps.append(DueStep(collect_at, Step.COLLECT))
+
+    ends_at = sub.contract_ends_at
+    if ends_at is not None and not unpaid and sub.site_state is SiteState.UP:
+        last_change = max(
+            [ends_at] + [invoices[i].modified_on for i in sub.invoice_ids if i in invoices]
+        )
+        steps.append(DueStep(last_change, Step.END))
+
+    return sorted(steps, key=lambda s: s.sort_key)
+
+
+def due_steps(
+    sub: Subscription, invoices: Invoices, policy: LifecyclePolicy, now: datetime
+) -> list[DueStep]:
+    """The commands due at ``now``: the answer the scheduler executes."""
+    return [s for s in planned_steps(sub, invoices, policy) if s.due_at <= now]
+
+
+def next_step(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy) -> DueStep | None:
+    steps = planned_steps(sub, invoices, policy)
+    return steps[0] if steps else None
+
+
+def status(sub: Subscription, invoices: Invoices) -> SubscriptionStatus:
+    """The customer-facing state, from what was recorded."""
+    if sub.site_state is SiteState.COLLECTED:
+        return SubscriptionStatus.COLLECTED
+    if sub.site_state is SiteState.REMOVED:
+        return SubscriptionStatus.CANCELLED
+    if sub.site_state is SiteState.SUSPENDED:
+        return SubscriptionStatus.SUSPENDED
+    if any(inv.id in sub.grace_started for inv in open_invoices(sub, invoices)):
+        return SubscriptionStatus.GRACE
+    return SubscriptionStatus.ACTIVE
+
+
+# --- executing a step -----------------------------------------------------------------------
+
+
+def issue_invoice(
+    sub: Subscription,
+    period: BillingPeriod,
+    kind: InvoiceKind,
+    customer: Customer,
+    vat: VatSchedule,
+    now: datetime,
+    *,
+    due_at: datetime | None,
+) -> Invoice:
+    """Issue the invoice of ``period`` at ``now``, send it, and apply the customer's credit."""
+    plan = sub.plan
+    policy = plan.policy
+    days = policy.first_invoice_days if kind is InvoiceKind.FIRST else policy.renewal_invoice_days
+    line = InvoiceLine.for_plan(plan, period.period, period.start, period.end, vat.rate_at(now))
+    invoice = Invoice(
+        subscription_id=sub.id,
+        customer_id=sub.customer_id,
+        period_no=period.number,
+        kind=kind.value,
+        period_start=period.start.isoformat(),
+        period_end=period.end.isoformat(),
+        lines=[line.to_dict()],
+        # A late issue (after an outage) still gives the customer the whole window.
+        deadline=now + timedelta(days=days),
+        due_at=due_at,
+        timestamp=now,
+    )
+    invoice.send_notice(
+        NoticeKind.INVOICE_ISSUED,
+        now,
+        facts=_facts(amount_due=invoice.balance.rials, deadline=invoice.deadline),
+    )
+    use_credit(customer, invoice, now)
+    return invoice
+
+
+def use_credit(customer: Customer, invoice: Invoice, now: datetime) -> Money:
+    """Apply the customer's credit to an open invoice; returns what was applied."""
+    amount = customer.credit.min(invoice.balance)
+    if amount.is_positive and invoice.is_open:
+        invoice.apply_credit(amount, now)
+        customer.use_credit(amount, invoice.id, now)
+        return amount
+    return Money(0)
+
+
+def _facts(**values: Any) -> dict[str, Any]:
+    """Notice facts as JSON-ready values: moments in ISO 8601 UTC, amounts in rials."""
+    return {
+        k: v.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
+        for k, v in values.items()
+    }
+
+
+def execute(
+    step: DueStep,
+    sub: Subscription,
+    invoices: dict[UUID, Invoice],
+    customer: Customer,
+    vat: VatSchedule,
+    now: datetime,
+) -> Invoice | None:
+    """Record ``step`` at ``now`` on the aggregates; returns a newly issued invoice, if any."""
+    policy = sub.plan.policy
+    inv = invoices.get(step.invoice_id) if step.invoice_id else None
+
+    if step.step is Step.RENEW:
+        following = sub.next_period()
+        invoice_id = Invoice.create_id(sub.id, following.number)
+        period = sub.renew(invoice_id, step.due_at, now)
+        new = issue_invoice(
+            sub, period, InvoiceKind.RENEWAL, customer, vat, now, due_at=step.due_at
+        )
+        invoices[new.id] = new
+        return new
+
+    if step.step is Step.REMIND:
+        assert inv is not None
+        inv.send_notice(
+            NoticeKind.PAYMENT_REMINDER,
+            now,
+            number=step.number,
+            due_at=step.due_at,
+            facts=_facts(
+                deadline=inv.deadline,
+                amount_due=inv.balance.rials,
+                suspension_at=inv.deadline + policy.grace,
+            ),
+        )
+    elif step.step is Step.START_GRACE:
+        assert inv is not None
+        sub.start_grace(inv.id, step.due_at, now)
+        at = suspension_moment(inv, sub, policy) or inv.deadline + policy.grace
+        inv.send_notice(
+            NoticeKind.GRACE_STARTED,
+            now,
+            due_at=step.due_at,
+            facts=_facts(deadline=inv.deadline, amount_due=inv.balance.rials, suspension_at=at),
+        )
+    elif step.step is Step.SUSPEND:
+        assert inv is not None
+        sub.suspend(inv.id, step.due_at, now)
+        sub.send_notice(
+            NoticeKind.SITE_SUSPENDED,
+            now,
+            due_at=step.due_at,
+            facts=_facts(
+                invoice_id=str(inv.id),
+                amount_due=amount_due(sub, invoices).rials,
+                collection_at=planned_collection(sub, policy),
+            ),
+        )
+    elif step.step is Step.WARN:
+        assert sub.suspension is not None
+        planned = planned_collection(sub, policy)
+        assert planned is not None
+        is_last = step.number == len(policy.collection_warning_days)
+        sub.send_notice(
+            NoticeKind.COLLECTION_WARNING,
+            now,
+            number=step.number,
+            due_at=step.due_at,
+            facts=_facts(
+                suspension_no=sub.suspension.number,
+                amount_due=amount_due(sub, invoices).rials,
+                collection_at=max(planned, now + MIN_LEAD) if is_last else planned,
+            ),
+        )
+    elif step.step is Step.COLLECT:
+        voided = open_invoices(sub, invoices)
+        written_off = amount_due(sub, invoices)
+        for open_invoice in voided:
+            open_invoice.void("uncollectible: the site was collected", now, due_at=step.due_at)
+        sub.collect([v.id for v in voided], step.due_at, now)
+        sub.send_notice(
+            NoticeKind.SITE_COLLECTED,
+            now,
+            due_at=step.due_at,
+            facts=_facts(
+                voided_invoices=[str(v.id) for v in voided], amount_voided=written_off.rials
+            ),
+        )
+    elif step.step is Step.END:
+        sub.end(step.due_at, now)
+        sub.send_notice(NoticeKind.SUBSCRIPTION_ENDED, now, due_at=step.due_at)
+    return None
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Allocation:
+    invoice_id: UUID
+    amount: Money
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    reference: str
+    amount: Money
+    allocations: tuple[Allocation, ...]
+    credit: Money
+    restored: bool
+    still_overdue: tuple[UUID, ...]
+
+
+def settle_payment(
+    *,
+    payment_id: UUID,
+    reference: str,
+    amount: Money,
+    method: str,
+    named: Invoice | None,
+    sub: Subscription,
+    invoices: dict[UUID, Invoice],
+    customer: Customer,
+    now: datetime,
+) -> PaymentOutcome:
+    """Apply a received payment: the named invoice first, then the subscription's other open
+    invoices oldest first, the rest to the customer's credit; restore the site in the same
+    step when no invoice is left unpaid past its deadline plus grace."""
+    policy = sub.plan.policy
+    if named is not None:
+        named.check_payable()
+    targets = ([named] if named is not None and named.is_open else []) + [
+        inv for inv in open_invoices(sub, invoices) if named is None or inv.id != named.id
+    ]
+    remaining = amount
+    allocations = []
+    for inv in targets:
+        if not remaining.is_positive:
+            break
+        part = remaining.min(inv.balance)
+        inv.record_payment(payment_id, reference, part, method, now)
+        allocations.append(Allocation(inv.id, part))
+        remaining = remaining - part
+    if remaining.is_positive:
+        customer.add_credit(remaining, reference, now)
+
+    still = tuple(inv.id for inv in past_grace(sub, invoices, policy, now))
+    restored = sub.site_state is SiteState.SUSPENDED and not still
+    if restored:
+        sub.restore(reference, now)
+    sub.send_notice(
+        NoticeKind.SITE_RESTORED if restored else NoticeKind.PAYMENT_RECEIVED,
+        now,
+        facts=_facts(
+            reference=reference,
+            amount=amount.rials,
+            credit=remaining.rials,
+            amount_due=amount_due(sub, invoices).rials,
+            site=sub.site_state.value,
+            still_overdue=[str(i) for i in still],
+        ),
+    )
+    return PaymentOutcome(reference, amount, tuple(allocations), remaining, restored, still)

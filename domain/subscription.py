@@ -1,0 +1,379 @@
+"""The Subscription aggregate: one website's contract and the state of its site.
+
+It records the periods it was billed for (each renewal names its invoice), the plan in force,
+and the site's own transitions: grace started, suspended, restored, collected. Which of these
+is due, and when, is not decided here but by the pure functions of :mod:`domain.lifecycle`;
+the methods below only check that a transition makes sense and record it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.base import BillingAggregate, Notice, NoticeKind
+from domain.errors import (
+    PlanChangeRefused,
+    SiteNotSuspended,
+    SubscriptionCollected,
+    SubscriptionNotActive,
+)
+from domain.jalali import JalaliDate
+from domain.plans import Period, Plan
+
+
+class SiteState(StrEnum):
+    UP = "up"
+    SUSPENDED = "suspended"
+    COLLECTED = "collected"  # removed for non-payment
+    REMOVED = "removed"  # removed because the contract ended after a cancellation
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    GRACE = "grace"
+    SUSPENDED = "suspended"
+    COLLECTED = "collected"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class BillingPeriod:
+    """One period of the contract: [start, end) in Jalali days, billed by one invoice."""
+
+    number: int
+    start: JalaliDate
+    end: JalaliDate  # exclusive: the first day of the next period
+    starts_at: datetime
+    invoice_id: UUID
+    plan_id: str
+    period: Period
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.end.start_in_tehran()
+
+    @property
+    def last_day(self) -> JalaliDate:
+        return JalaliDate.from_gregorian(self.end.to_gregorian() - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """The suspension in force: which invoice caused it and when it was recorded."""
+
+    number: int
+    invoice_id: UUID
+    suspended_at: datetime
+
+
+class Subscription(BillingAggregate):
+    @classmethod
+    def order(
+        cls,
+        *,
+        id: UUID,  # noqa: A002 - the library's name for an aggregate's id
+        customer_id: UUID,
+        representative_id: UUID | None,
+        site: str,
+        plan: Plan,
+        period: Period,
+        first_invoice_id: UUID,
+        now: datetime,
+    ) -> Subscription:
+        """Start a subscription now: the site is created at once, the first period begins."""
+        anchor = JalaliDate.of(now)
+        return cls(
+            id=id,
+            customer_id=customer_id,
+            representative_id=representative_id,
+            site=site,
+            plan=plan.to_dict(),
+            period=period.value,
+            anchor=anchor.isoformat(),
+            first_period_end=anchor.add_months(period.months).isoformat(),
+            first_invoice_id=first_invoice_id,
+            timestamp=now,
+        )
+
+    @event("SubscriptionStarted")
+    def __init__(
+        self,
+        id: UUID,  # noqa: A002
+        customer_id: UUID,
+        representative_id: UUID | None,
+        site: str,
+        plan: dict[str, Any],
+        period: str,
+        anchor: str,
+        first_period_end: str,
+        first_invoice_id: UUID,
+        timestamp: datetime,
+    ) -> None:
+        self.customer_id = customer_id
+        self.representative_id = representative_id
+        self.site = site
+        self.plan = Plan.from_dict(plan)
+        self.period = Period(period)
+        self.anchor = JalaliDate.parse(anchor)
+        self.ordered_at = timestamp
+        self.periods: list[BillingPeriod] = [
+            BillingPeriod(
+                1,
+                self.anchor,
+                JalaliDate.parse(first_period_end),
+                timestamp,
+                first_invoice_id,
+                self.plan.id,
+                self.period,
+            )
+        ]
+        self.site_state = SiteState.UP
+        self.grace_started: dict[UUID, datetime] = {}
+        self.suspension: Suspension | None = None
+        self.suspension_count = 0
+        self.notices: list[Notice] = []
+        self.pending_change: tuple[Plan, Period] | None = None
+        self.cancelled_at: datetime | None = None
+        self.cancel_reason: str | None = None
+        self.ended_at: datetime | None = None
+        self.collected_at: datetime | None = None
+
+    # --- queries ----------------------------------------------------------------------------
+
+    @property
+    def invoice_ids(self) -> list[UUID]:
+        return [p.invoice_id for p in self.periods]
+
+    @property
+    def current_period(self) -> BillingPeriod:
+        return self.periods[-1]
+
+    @property
+    def is_closed(self) -> bool:
+        """Collected or ended: nothing more happens to this subscription."""
+        return self.site_state in (SiteState.COLLECTED, SiteState.REMOVED)
+
+    @property
+    def contract_ends_at(self) -> datetime | None:
+        """After a cancellation, the end of the period in which it was made."""
+        return self.current_period.ends_at if self.cancelled_at else None
+
+    def next_period(self) -> BillingPeriod:
+        """The period that would follow the current one, with any plan change applied."""
+        plan, period = self.pending_change or (self.plan, self.period)
+        current = self.current_period
+        start = current.end
+        months_from_anchor = self._months_between(self.anchor, start) + period.months
+        end = self.anchor.add_months(months_from_anchor, anchor_day=self.anchor.day)
+        return BillingPeriod(
+            current.number + 1,
+            start,
+            end,
+            start.start_in_tehran(),
+            UUID(int=0),  # the caller names the invoice
+            plan.id,
+            period,
+        )
+
+    @staticmethod
+    def _months_between(anchor: JalaliDate, day: JalaliDate) -> int:
+        return (day.year - anchor.year) * 12 + (day.month - anchor.month)
+
+    def notices_of(self, kind: NoticeKind, since: datetime | None = None) -> list[Notice]:
+        return [
+            n for n in self.notices if n.kind is kind and (since is None or n.recorded_at >= since)
+        ]
+
+    # --- commands: the contract -------------------------------------------------------------
+
+    def renew(self, invoice_id: UUID, due_at: datetime, now: datetime) -> BillingPeriod:
+        """Begin the next period (the caller issues its invoice in the same save)."""
+        now = self._now(now)
+        self._check_open("renew")
+        following = self.next_period()
+        self._renewed(
+            following.number,
+            following.start.isoformat(),
+            following.end.isoformat(),
+            invoice_id,
+            following.plan_id,
+            following.period.value,
+            due_at,
+            now,
+        )
+        return self.current_period
+
+    @event("SubscriptionRenewed")
+    def _renewed(
+        self,
+        period_no: int,
+        start: str,
+        end: str,
+        invoice_id: UUID,
+        plan_id: str,
+        period: str,
+        due_at: datetime,
+        timestamp: datetime,
+    ) -> None:
+        if self.pending_change is not None:
+            self.plan, self.period = self.pending_change
+            self.pending_change = None
+        first_day = JalaliDate.parse(start)
+        self.periods.append(
+            BillingPeriod(
+                period_no,
+                first_day,
+                JalaliDate.parse(end),
+                first_day.start_in_tehran(),
+                invoice_id,
+                plan_id,
+                Period(period),
+            )
+        )
+
+    def change_plan(self, plan: Plan, period: Period, overdue: list[UUID], now: datetime) -> None:
+        now = self._now(now)
+        self._check_open("change the plan of")
+        if self.cancelled_at:
+            raise SubscriptionNotActive(
+                f"Subscription {self.id} was cancelled; its plan can no longer change. "
+                "Order a new subscription instead."
+            )
+        if overdue:
+            raise PlanChangeRefused(
+                f"The plan cannot change while an invoice is overdue ({', '.join(map(str, overdue))}). "
+                "Pay the overdue balance first, then change the plan.",
+                overdue=[str(i) for i in overdue],
+            )
+        self._plan_change_scheduled(
+            plan.to_dict(), period.value, self.current_period.number + 1, now
+        )
+
+    @event("PlanChangeScheduled")
+    def _plan_change_scheduled(
+        self, plan: dict[str, Any], period: str, from_period_no: int, timestamp: datetime
+    ) -> None:
+        self.pending_change = (Plan.from_dict(plan), Period(period))
+
+    def cancel(self, reason: str, now: datetime) -> None:
+        now = self._now(now)
+        self._check_open("cancel")
+        if self.cancelled_at:
+            return  # cancelling twice is the same as cancelling once
+        self._cancelled(reason, self.current_period.ends_at, now)
+
+    @event("SubscriptionCancelled")
+    def _cancelled(self, reason: str, effective_at: datetime, timestamp: datetime) -> None:
+        self.cancelled_at = timestamp
+        self.cancel_reason = reason
+        self.pending_change = None
+
+    def end(self, due_at: datetime, now: datetime) -> None:
+        now = self._now(now)
+        self._check_open("end")
+        self._ended(due_at, now)
+
+    @event("SubscriptionEnded")
+    def _ended(self, due_at: datetime, timestamp: datetime) -> None:
+        self.ended_at = timestamp
+        self.site_state = SiteState.REMOVED
+
+    # --- commands: the site -----------------------------------------------------------------
+
+    def start_grace(self, invoice_id: UUID, due_at: datetime, now: datetime) -> None:
+        now = self._now(now)
+        self._check_open("start the grace period of")
+        if invoice_id in self.grace_started:
+            return
+        self._grace_started(invoice_id, due_at, now)
+
+    @event("GraceStarted")
+    def _grace_started(self, invoice_id: UUID, due_at: datetime, timestamp: datetime) -> None:
+        self.grace_started[invoice_id] = timestamp
+
+    def suspend(self, invoice_id: UUID, due_at: datetime, now: datetime) -> None:
+        now = self._now(now)
+        self._check_open("suspend")
+        if self.site_state is not SiteState.UP:
+            return
+        self._site_suspended(invoice_id, self.suspension_count + 1, due_at, now)
+
+    @event("SiteSuspended")
+    def _site_suspended(
+        self, invoice_id: UUID, suspension_no: int, due_at: datetime, timestamp: datetime
+    ) -> None:
+        self.site_state = SiteState.SUSPENDED
+        self.suspension_count = suspension_no
+        self.suspension = Suspension(suspension_no, invoice_id, timestamp)
+
+    def restore(self, reference: str, now: datetime) -> None:
+        now = self._now(now)
+        self._check_open("restore")
+        if self.site_state is not SiteState.SUSPENDED:
+            raise SiteNotSuspended(
+                f"The site of subscription {self.id} is {self.site_state.value}, not suspended; "
+                "there is nothing to restore."
+            )
+        self._site_restored(reference, now)
+
+    @event("SiteRestored")
+    def _site_restored(self, payment_reference: str, timestamp: datetime) -> None:
+        self.site_state = SiteState.UP
+        self.suspension = None
+
+    def collect(self, voided_invoice_ids: list[UUID], due_at: datetime, now: datetime) -> None:
+        now = self._now(now)
+        self._check_open("collect")
+        self._site_collected(voided_invoice_ids, due_at, now)
+
+    @event("SiteCollected")
+    def _site_collected(
+        self, voided_invoice_ids: list[UUID], due_at: datetime, timestamp: datetime
+    ) -> None:
+        self.site_state = SiteState.COLLECTED
+        self.collected_at = timestamp
+        self.suspension = None
+
+    def send_notice(
+        self,
+        kind: NoticeKind,
+        now: datetime,
+        *,
+        number: int = 0,
+        due_at: datetime | None = None,
+        facts: dict[str, Any] | None = None,
+    ) -> None:
+        now = self._now(now)
+        self._notice_sent(kind.value, number, due_at, facts or {}, now)
+
+    @event("NoticeSent")
+    def _notice_sent(
+        self,
+        kind: str,
+        number: int,
+        due_at: datetime | None,
+        facts: dict[str, Any],
+        timestamp: datetime,
+    ) -> None:
+        self.notices.append(Notice(NoticeKind(kind), number, timestamp, due_at, facts))
+
+    def _check_open(self, doing: str) -> None:
+        if self.site_state is SiteState.COLLECTED:
+            raise SubscriptionCollected(
+                f"Subscription {self.id} was collected on {self.collected_at.isoformat()}: its site "
+                f"was removed and its open invoices voided, so there is nothing to {doing}. "
+                "Order a new subscription to get a new site.",
+                subscription_id=str(self.id),
+            )
+        if self.site_state is SiteState.REMOVED:
+            raise SubscriptionNotActive(
+                f"Subscription {self.id} ended on {self.ended_at.isoformat()} after its cancellation; "
+                f"there is nothing to {doing}. Order a new subscription instead.",
+                subscription_id=str(self.id),
+            )

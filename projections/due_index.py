@@ -1,0 +1,108 @@
+"""The due-actions index: each subscription's next lifecycle step, kept by following the log.
+
+A tick must cost in proportion to what is due, not to the number of subscriptions. This index
+follows the application's notification log from its tracking position; when events of a
+subscription (or of one of its invoices) arrive, it asks the pure lifecycle function for that
+subscription's next step and files the subscription under that moment. ``earliest()`` then
+answers "who is due first" from a heap.
+
+This version keeps the index in memory and rebuilds it from the log when a process starts
+(the log is the truth; the index is a cache of a fold over it).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from threading import RLock
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper
+
+SECTION = 500
+
+
+@dataclass(frozen=True, order=True)
+class DueEntry:
+    due_at: datetime
+    subscription_id: UUID
+
+
+class DueIndex:
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper,
+        next_due: Callable[[UUID], datetime | None],
+    ) -> None:
+        self._recorder = recorder
+        self._mapper = mapper
+        self._next_due = next_due
+        self.position = 0  # the last notification id folded into the index
+        self._due: dict[UUID, datetime] = {}
+        self._heap: list[DueEntry] = []
+        self._invoice_owner: dict[UUID, UUID] = {}
+        self._lock = RLock()
+
+    def refresh(self) -> int:
+        """Fold every notification recorded since ``position``; returns how many were read."""
+        with self._lock:
+            read = 0
+            while True:
+                notifications = self._recorder.select_notifications(
+                    start=self.position, limit=SECTION, inclusive_of_start=False
+                )
+                if not notifications:
+                    return read
+                touched: dict[UUID, None] = {}
+                for notification in notifications:
+                    owner = self._owner(notification)
+                    if owner is not None:
+                        touched[owner] = None
+                for subscription_id in touched:
+                    self.set(subscription_id, self._next_due(subscription_id))
+                self.position = notifications[-1].id
+                read += len(notifications)
+
+    def _owner(self, notification) -> UUID | None:
+        topic: str = notification.topic
+        aggregate_id = UUID(str(notification.originator_id))
+        if ":Subscription." in topic:
+            return aggregate_id
+        if ":Invoice." in topic:
+            if topic.endswith(":Invoice.InvoiceIssued"):
+                issued = self._mapper.to_domain_event(notification)
+                self._invoice_owner[aggregate_id] = issued.subscription_id
+            return self._invoice_owner.get(aggregate_id)
+        return None
+
+    def set(self, subscription_id: UUID, due_at: datetime | None) -> None:
+        with self._lock:
+            if due_at is None:
+                self._due.pop(subscription_id, None)
+                return
+            if self._due.get(subscription_id) == due_at:
+                return
+            self._due[subscription_id] = due_at
+            heapq.heappush(self._heap, DueEntry(due_at, subscription_id))
+
+    def due_at(self, subscription_id: UUID) -> datetime | None:
+        return self._due.get(subscription_id)
+
+    def earliest(self, among: Iterable[UUID] | None = None) -> DueEntry | None:
+        """The subscription due first (optionally among some), or None when nothing is planned."""
+        with self._lock:
+            if among is not None:
+                entries = [DueEntry(self._due[s], s) for s in among if s in self._due]
+                return min(entries) if entries else None
+            while self._heap:
+                head = self._heap[0]
+                if self._due.get(head.subscription_id) == head.due_at:
+                    return head
+                heapq.heappop(self._heap)  # a stale entry: the subscription moved on
+            return None
+
+    def __len__(self) -> int:
+        return len(self._due)

@@ -1,0 +1,521 @@
+"""BillingApplication: the commands of the billing engine on top of the event store.
+
+Each public method is one command: it loads the aggregates it needs, first brings the
+subscription up to date with whatever fell due before the command's moment (so a result never
+depends on when the scheduler last ran), asks the domain to decide, and saves every aggregate
+it touched in one atomic ``save``. A rejected command raises a BillingError and saves nothing.
+A conflict with a concurrent writer (optimistic concurrency) re-runs the command on fresh
+state, which is safe because every command is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from domain import lifecycle
+from domain.base import BillingAggregate, check_moment
+from domain.catalogue import CATALOGUE_ID, Catalogue
+from domain.customer import BillingProfile, Customer
+from domain.errors import (
+    CustomerNotFound,
+    InvalidReference,
+    InvoiceNotFound,
+    NothingToPay,
+    PaymentReferenceConflict,
+    SubscriptionCollected,
+    SubscriptionNotFound,
+)
+from domain.invoice import Invoice, InvoiceKind
+from domain.lifecycle import DueStep, PaymentOutcome
+from domain.money import Money
+from domain.payment import Payment
+from domain.plans import Period, Plan
+from domain.subscription import SiteState, Subscription, SubscriptionStatus
+from domain.vat import IRAN_VAT, VatSchedule
+from projections.due_index import DueIndex
+
+log = logging.getLogger(__name__)
+
+A = TypeVar("A", bound=BillingAggregate)
+R = TypeVar("R")
+
+#: Optimistic-concurrency retries before giving up (each retry reloads fresh state).
+ATTEMPTS = 5
+#: A guard against a lifecycle bug looping forever inside one command.
+MAX_STEPS_PER_SUBSCRIPTION = 500
+
+
+@dataclass(frozen=True)
+class Executed:
+    """One lifecycle step that was executed: what, for whom, due when, recorded when."""
+
+    subscription_id: UUID
+    step: DueStep
+    recorded_at: datetime
+
+
+class _UnitOfWork:
+    """The aggregates one command loaded or created, saved together once."""
+
+    def __init__(self, app: BillingApplication) -> None:
+        self.app = app
+        self.aggregates: dict[UUID, BillingAggregate] = {}
+
+    def get(self, aggregate_id: UUID, cls: type[A], not_found: Callable[[], Exception]) -> A:
+        if aggregate_id in self.aggregates:
+            found = self.aggregates[aggregate_id]
+        else:
+            try:
+                found = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise not_found() from None
+            self.aggregates[aggregate_id] = found
+        if not isinstance(found, cls):
+            raise not_found()
+        return found
+
+    def add(self, aggregate: BillingAggregate) -> None:
+        self.aggregates[aggregate.id] = aggregate
+
+    def save(self) -> None:
+        changed = [a for a in self.aggregates.values() if a.pending_events]
+        if changed:
+            self.app.save(*changed)
+
+
+@dataclass
+class Lifecycle:
+    """A subscription with everything its lifecycle reads and writes."""
+
+    subscription: Subscription
+    invoices: dict[UUID, Invoice]
+    customer: Customer
+
+    @property
+    def latest_change(self) -> datetime:
+        moments = [self.subscription.modified_on, self.customer.modified_on]
+        moments += [inv.modified_on for inv in self.invoices.values()]
+        return max(moments)
+
+
+class BillingApplication(Application[UUID]):
+    """The billing engine. Persistence is chosen by the environment (see adapters.persistence)."""
+
+    name = "billing"
+
+    def __init__(self, env: dict[str, str] | None = None, *, vat: VatSchedule = IRAN_VAT) -> None:
+        super().__init__(env)
+        self.vat = vat
+        self.due_index = DueIndex(self.recorder, self.mapper, self._next_due_moment)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _run(self, command: Callable[[_UnitOfWork], R]) -> R:
+        """Run a command in a unit of work; on a write conflict, run it again on fresh state."""
+        for attempt in range(1, ATTEMPTS + 1):
+            uow = _UnitOfWork(self)
+            result = command(uow)
+            try:
+                uow.save()
+            except IntegrityError:
+                if attempt == ATTEMPTS:
+                    raise
+                log.info("write conflict, retrying command (attempt %d)", attempt + 1)
+                continue
+            return result
+        raise AssertionError("unreachable")
+
+    def _lifecycle(self, uow: _UnitOfWork, subscription_id: UUID) -> Lifecycle:
+        sub = uow.get(subscription_id, Subscription, lambda: _no_subscription(subscription_id))
+        invoices = {
+            i: uow.get(i, Invoice, lambda i=i: InvoiceNotFound(f"Invoice {i} is missing."))
+            for i in sub.invoice_ids
+        }
+        customer = uow.get(sub.customer_id, Customer, lambda: _no_customer(sub.customer_id))
+        return Lifecycle(sub, invoices, customer)
+
+    def _run_due(
+        self, life: Lifecycle, until: datetime, *, on_time: bool, only_first_moment: bool = False
+    ) -> list[Executed]:
+        """Execute this subscription's steps due at or before ``until``, one at a time.
+
+        ``on_time`` records each step at its own due moment (the engine is simulated as having
+        run all along); otherwise every step is recorded at ``until`` (a real catch-up).
+        """
+        executed: list[Executed] = []
+        first_moment: datetime | None = None
+        for _ in range(MAX_STEPS_PER_SUBSCRIPTION):
+            policy = life.subscription.plan.policy
+            due = lifecycle.due_steps(life.subscription, life.invoices, policy, until)
+            if not due:
+                return executed
+            step = due[0]
+            if only_first_moment:
+                first_moment = first_moment or step.due_at
+                if step.due_at > first_moment:
+                    return executed
+            at = max(step.due_at, life.latest_change) if on_time else max(until, life.latest_change)
+            new_invoice = lifecycle.execute(
+                step, life.subscription, life.invoices, life.customer, self.vat, at
+            )
+            executed.append(Executed(life.subscription.id, step, at))
+            if new_invoice is not None:
+                life.invoices[new_invoice.id] = new_invoice
+        raise RuntimeError(
+            f"Subscription {life.subscription.id}: more than {MAX_STEPS_PER_SUBSCRIPTION} lifecycle "
+            "steps at once; this is a bug in the lifecycle policy."
+        )
+
+    def _catch_up(self, uow: _UnitOfWork, subscription_id: UUID, now: datetime) -> Lifecycle:
+        life = self._lifecycle(uow, subscription_id)
+        for new in self._run_due(life, now, on_time=False):
+            if new.step.step is lifecycle.Step.RENEW:
+                uow.add(life.invoices[life.subscription.invoice_ids[-1]])
+        return life
+
+    # --- catalogue -----------------------------------------------------------------------------
+
+    def define_plan(self, plan: Plan, now: datetime) -> Plan:
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> Plan:
+            catalogue = self._catalogue(uow, now)
+            catalogue.define_plan(plan, now)
+            return catalogue.get(plan.id)
+
+        return self._run(command)
+
+    def _catalogue(self, uow: _UnitOfWork, now: datetime) -> Catalogue:
+        try:
+            return uow.get(CATALOGUE_ID, Catalogue, lambda: KeyError("catalogue"))
+        except KeyError:
+            catalogue = Catalogue.open(now)
+            uow.add(catalogue)
+            return catalogue
+
+    def plans(self) -> list[Plan]:
+        try:
+            catalogue: Catalogue = self.repository.get(CATALOGUE_ID)
+        except AggregateNotFoundError:
+            return []
+        return catalogue.active_plans()
+
+    def get_plan(self, plan_id: str) -> Plan:
+        uow = _UnitOfWork(self)
+        try:
+            catalogue = uow.get(CATALOGUE_ID, Catalogue, lambda: KeyError("catalogue"))
+        except KeyError:
+            catalogue = Catalogue.open(datetime.fromtimestamp(0).astimezone())
+        return catalogue.get(plan_id)
+
+    # --- customers -----------------------------------------------------------------------------
+
+    def register_customer(
+        self, profile: BillingProfile, now: datetime, *, representative_id: UUID | None = None
+    ) -> UUID:
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> UUID:
+            customer = Customer.register(profile, representative_id, now)
+            uow.add(customer)
+            return customer.id
+
+        return self._run(command)
+
+    def get_customer(self, customer_id: UUID) -> Customer:
+        return _UnitOfWork(self).get(customer_id, Customer, lambda: _no_customer(customer_id))
+
+    # --- subscriptions -------------------------------------------------------------------------
+
+    def start_subscription(
+        self,
+        customer_id: UUID,
+        plan_id: str,
+        period: Period | str,
+        now: datetime,
+        *,
+        site: str | None = None,
+        subscription_id: UUID | None = None,
+    ) -> UUID:
+        """Order a site: the subscription starts, the site is created, the first invoice issued."""
+        now = check_moment(now)
+        period = Period.parse(period)
+        subscription_id = subscription_id or uuid4()
+
+        def command(uow: _UnitOfWork) -> UUID:
+            customer = uow.get(customer_id, Customer, lambda: _no_customer(customer_id))
+            plan = self._catalogue(uow, now).orderable(plan_id)
+            if subscription_id in self.repository:
+                return subscription_id  # a retried order: it was already placed
+            sub = Subscription.order(
+                id=subscription_id,
+                customer_id=customer.id,
+                representative_id=customer.representative_id,
+                site=site or f"site-{str(subscription_id)[:8]}",
+                plan=plan,
+                period=period,
+                first_invoice_id=Invoice.create_id(subscription_id, 1),
+                now=now,
+            )
+            invoice = lifecycle.issue_invoice(
+                sub, sub.current_period, InvoiceKind.FIRST, customer, self.vat, now, due_at=None
+            )
+            uow.add(sub)
+            uow.add(invoice)
+            return sub.id
+
+        return self._run(command)
+
+    def cancel_subscription(
+        self, subscription_id: UUID, now: datetime, *, reason: str = "requested by the customer"
+    ) -> None:
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> None:
+            life = self._catch_up(uow, subscription_id, now)
+            life.subscription.cancel(reason, now)
+
+        self._run(command)
+
+    def change_plan(
+        self,
+        subscription_id: UUID,
+        plan_id: str,
+        now: datetime,
+        *,
+        period: Period | str | None = None,
+    ) -> None:
+        """Move to another plan (and period) from the next period on."""
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> None:
+            life = self._catch_up(uow, subscription_id, now)
+            sub = life.subscription
+            plan = self._catalogue(uow, now).orderable(plan_id)
+            chosen = Period.parse(period) if period is not None else sub.period
+            overdue = [inv.id for inv in lifecycle.overdue_invoices(sub, life.invoices, now)]
+            sub.change_plan(plan, chosen, overdue, now)
+
+        self._run(command)
+
+    def record_payment(
+        self,
+        reference: str,
+        amount: int | Money,
+        now: datetime,
+        *,
+        invoice_id: UUID | None = None,
+        subscription_id: UUID | None = None,
+        method: str = "manual",
+    ) -> PaymentOutcome:
+        """Record a verified payment once. The same reference again is a no-op that returns
+        the first outcome; the same reference with another amount or invoice is refused."""
+        now = check_moment(now)
+        money = amount if isinstance(amount, Money) else Money.positive(amount)
+        if not money.is_positive:
+            Money.positive(money.rials)
+        reference = (reference or "").strip()
+        if not reference or len(reference) > 200:
+            raise InvalidReference(
+                "A payment needs its reference (the gateway's reference id or the bank's tracking "
+                "number), 1–200 characters.",
+                field="reference",
+            )
+
+        def command(uow: _UnitOfWork) -> PaymentOutcome:
+            payment_id = Payment.create_id(reference)
+            if payment_id in self.repository:
+                return self._replayed_payment(uow, payment_id, money, invoice_id, subscription_id)
+            named = None
+            target_sub = subscription_id
+            if invoice_id is not None:
+                named = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+                if subscription_id is not None and named.subscription_id != subscription_id:
+                    raise _no_invoice(invoice_id)
+                target_sub = named.subscription_id
+            if target_sub is None:
+                raise InvalidReference(
+                    "Say what the payment is for: an invoice_id or a subscription_id.",
+                    field="invoice_id",
+                )
+            life = self._catch_up(uow, target_sub, now)
+            sub = life.subscription
+            if sub.site_state is SiteState.COLLECTED:
+                if named is not None:
+                    named.check_payable()
+                raise SubscriptionCollected(
+                    f"Subscription {sub.id} was collected on {sub.collected_at.isoformat()} and its "
+                    "invoices voided; a payment for it cannot be recorded.",
+                )
+            if named is None and not lifecycle.open_invoices(sub, life.invoices):
+                raise NothingToPay(
+                    f"Subscription {sub.id} has no open invoice. Name an invoice to pay, or nothing "
+                    "is owed.",
+                )
+            payment = Payment(
+                reference=reference,
+                amount=money.rials,
+                method=method,
+                customer_id=sub.customer_id,
+                subscription_id=sub.id,
+                invoice_id=invoice_id,
+                timestamp=now,
+            )
+            uow.add(payment)
+            return lifecycle.settle_payment(
+                payment_id=payment.id,
+                reference=reference,
+                amount=money,
+                method=method,
+                named=named,
+                sub=sub,
+                invoices=life.invoices,
+                customer=life.customer,
+                now=now,
+            )
+
+        return self._run(command)
+
+    def _replayed_payment(
+        self,
+        uow: _UnitOfWork,
+        payment_id: UUID,
+        amount: Money,
+        invoice_id: UUID | None,
+        subscription_id: UUID | None,
+    ) -> PaymentOutcome:
+        payment = uow.get(payment_id, Payment, lambda: KeyError(payment_id))
+        same_target = (invoice_id is None or invoice_id == payment.invoice_id) and (
+            subscription_id is None or subscription_id == payment.subscription_id
+        )
+        if payment.amount != amount or not same_target:
+            raise PaymentReferenceConflict(
+                f"Payment reference {payment.reference!r} was already recorded for {payment.amount} "
+                f"on {payment.received_at.isoformat()}, for another amount or invoice. A reference "
+                "identifies one payment; check the reference.",
+                reference=payment.reference,
+            )
+        life = self._lifecycle(uow, payment.subscription_id)
+        allocations = tuple(
+            lifecycle.Allocation(inv.id, s.amount)
+            for inv in life.invoices.values()
+            for s in inv.settlements
+            if s.reference == payment.reference
+        )
+        applied = sum((a.amount for a in allocations), Money(0))
+        return PaymentOutcome(
+            payment.reference, payment.amount, allocations, payment.amount - applied, False, ()
+        )
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def advance(
+        self,
+        now: datetime,
+        *,
+        on_time: bool = False,
+        subscription_ids: Iterable[UUID] | None = None,
+    ) -> list[Executed]:
+        """Execute everything due up to ``now``, in due order, idempotently.
+
+        With ``on_time`` (the simulated clock) every step is recorded at its own due moment, as
+        if the engine had run all along, so one jump and many small steps give the same
+        events. Without it (a real catch-up) late steps are recorded at ``now`` with their due
+        moment kept, and actions wait their lead time after the notices sent late.
+        """
+        now = check_moment(now)
+        among = list(subscription_ids) if subscription_ids is not None else None
+        executed: list[Executed] = []
+        self.due_index.refresh()
+        while True:
+            entry = self.due_index.earliest(among)
+            if entry is None or entry.due_at > now:
+                return executed
+            done = self._advance_one(entry.subscription_id, now, on_time)
+            executed += done
+            if not done:
+                # Nothing was due after all (the index was stale): file its real next moment.
+                self.due_index.set(
+                    entry.subscription_id, self._next_due_moment(entry.subscription_id)
+                )
+
+    def _advance_one(self, subscription_id: UUID, now: datetime, on_time: bool) -> list[Executed]:
+        def command(uow: _UnitOfWork) -> tuple[list[Executed], Lifecycle]:
+            life = self._lifecycle(uow, subscription_id)
+            done = self._run_due(life, now, on_time=on_time, only_first_moment=on_time)
+            for invoice in life.invoices.values():
+                uow.add(invoice)
+            return done, life
+
+        done, life = self._run(command)
+        following = lifecycle.next_step(
+            life.subscription, life.invoices, life.subscription.plan.policy
+        )
+        self.due_index.set(subscription_id, following.due_at if following else None)
+        return done
+
+    def _next_due_moment(self, subscription_id: UUID) -> datetime | None:
+        life = self._lifecycle(_UnitOfWork(self), subscription_id)
+        following = lifecycle.next_step(
+            life.subscription, life.invoices, life.subscription.plan.policy
+        )
+        return following.due_at if following else None
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def get_subscription(self, subscription_id: UUID) -> Subscription:
+        return _UnitOfWork(self).get(
+            subscription_id, Subscription, lambda: _no_subscription(subscription_id)
+        )
+
+    def get_invoice(self, invoice_id: UUID) -> Invoice:
+        return _UnitOfWork(self).get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+
+    def lifecycle_of(self, subscription_id: UUID) -> Lifecycle:
+        return self._lifecycle(_UnitOfWork(self), subscription_id)
+
+    def status_of(self, subscription_id: UUID) -> SubscriptionStatus:
+        life = self.lifecycle_of(subscription_id)
+        return lifecycle.status(life.subscription, life.invoices)
+
+    def next_step_of(self, subscription_id: UUID) -> DueStep | None:
+        life = self.lifecycle_of(subscription_id)
+        return lifecycle.next_step(life.subscription, life.invoices, life.subscription.plan.policy)
+
+    def payment_exists(self, reference: str) -> bool:
+        return Payment.create_id(reference) in self.repository
+
+    def describe(self) -> dict[str, Any]:
+        return {"persistence": type(self.factory).__module__}
+
+
+def _no_subscription(subscription_id: UUID) -> SubscriptionNotFound:
+    return SubscriptionNotFound(
+        f"There is no subscription {subscription_id}. Check the id (GET /subscriptions lists yours).",
+        subscription_id=str(subscription_id),
+    )
+
+
+def _no_invoice(invoice_id: UUID) -> InvoiceNotFound:
+    return InvoiceNotFound(
+        f"There is no invoice {invoice_id}. Check the id (a subscription's invoices are listed under it).",
+        invoice_id=str(invoice_id),
+    )
+
+
+def _no_customer(customer_id: UUID) -> CustomerNotFound:
+    return CustomerNotFound(
+        f"There is no customer {customer_id}. Register the customer first.",
+        customer_id=str(customer_id),
+    )

@@ -1,0 +1,276 @@
+"""The audit timeline: every event of an aggregate (and, for a subscription, of its invoices and
+payments) in the order it happened, with its due and recorded moments, and in words.
+
+Read straight from the event store, never from a read model, so it is the evidence itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.errors import NotFound
+from domain.jalali import JalaliDate, format_moment
+from domain.money import Money
+
+_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "due_at"}
+
+# Events recorded at the same moment are shown in the order a reader expects: the cause
+# before its notice, the payment before the restore it caused.
+_RANK = {
+    "CatalogueOpened": 0,
+    "PlanDefined": 0,
+    "PlanRetired": 0,
+    "CustomerRegistered": 0,
+    "BillingProfileChanged": 0,
+    "SubscriptionStarted": 1,
+    "SubscriptionRenewed": 2,
+    "InvoiceIssued": 3,
+    "NoticeSent:invoice_issued": 4,
+    "CreditUsed": 5,
+    "CreditApplied": 5,
+    "PaymentReceived": 6,
+    "PaymentRecorded": 7,
+    "CreditAdded": 8,
+    "SiteRestored": 9,
+    "NoticeSent:site_restored": 10,
+    "NoticeSent:payment_received": 10,
+    "NoticeSent:payment_reminder": 11,
+    "GraceStarted": 12,
+    "NoticeSent:grace_started": 13,
+    "SiteSuspended": 14,
+    "NoticeSent:site_suspended": 15,
+    "NoticeSent:collection_warning": 16,
+    "SiteCollected": 17,
+    "InvoiceVoided": 18,
+    "NoticeSent:site_collected": 19,
+    "PlanChangeScheduled": 20,
+    "SubscriptionCancelled": 20,
+    "SubscriptionEnded": 21,
+    "NoticeSent:subscription_ended": 22,
+}
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """An event field as JSON: ids and times as strings, amounts stay integer rials."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Money):
+        return value.rials
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    recorded_at: datetime
+    due_at: datetime | None
+    aggregate: str
+    aggregate_id: UUID
+    version: int
+    event: str
+    data: dict[str, Any]
+
+    @property
+    def rank_name(self) -> str:
+        kind = self.data.get("kind") if self.event == "NoticeSent" else None
+        return f"{self.event}:{kind}" if kind else self.event
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, str, int]:
+        return (
+            self.recorded_at,
+            _RANK.get(self.rank_name, 50),
+            str(self.aggregate_id),
+            self.version,
+        )
+
+    @property
+    def late_by(self):
+        return (
+            self.recorded_at - self.due_at
+            if self.due_at and self.recorded_at > self.due_at
+            else None
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "recorded_at": iso(self.recorded_at),
+            "due_at": iso(self.due_at),
+            "aggregate": self.aggregate,
+            "aggregate_id": str(self.aggregate_id),
+            "version": self.version,
+            "event": self.event,
+            "data": self.data,
+        }
+
+
+def entry_of(domain_event: Any) -> TimelineEntry:
+    aggregate, _, name = type(domain_event).__qualname__.rpartition(".")
+    fields = vars(domain_event)
+    return TimelineEntry(
+        recorded_at=domain_event.timestamp,
+        due_at=fields.get("due_at"),
+        aggregate=aggregate or "?",
+        aggregate_id=domain_event.originator_id,
+        version=domain_event.originator_version,
+        event=name,
+        data={k: plain(v) for k, v in fields.items() if k not in _BASE_FIELDS},
+    )
+
+
+def events_of(app, aggregate_id: UUID) -> list[TimelineEntry]:
+    return [entry_of(e) for e in app.events.get(aggregate_id)]
+
+
+def timeline(app, aggregate_id: UUID) -> list[TimelineEntry]:
+    """All events of the aggregate; for a subscription, also its invoices' and payments'."""
+    own = events_of(app, aggregate_id)
+    if not own:
+        raise NotFound(
+            f"No events are stored for {aggregate_id}. Check the id, and that "
+            "BILLING_DATABASE_URL (or --db) names the database it was recorded in.",
+            aggregate_id=str(aggregate_id),
+        )
+    entries = list(own)
+    if own[0].aggregate == "Subscription":
+        try:
+            subscription = app.repository.get(aggregate_id)
+        except AggregateNotFoundError:  # pragma: no cover - events exist, so it does
+            subscription = None
+        payment_ids: dict[str, None] = {}
+        for invoice_id in getattr(subscription, "invoice_ids", []):
+            invoice_entries = events_of(app, invoice_id)
+            entries += invoice_entries
+            for e in invoice_entries:
+                if e.event == "PaymentRecorded":
+                    payment_ids[e.data["payment_id"]] = None
+        for payment_id in payment_ids:
+            entries += events_of(app, UUID(payment_id))
+    return sorted(entries, key=lambda e: e.sort_key)
+
+
+def _when(moment: str | None) -> str:
+    if not moment:
+        return "?"
+    return format_moment(datetime.fromisoformat(moment.replace("Z", "+00:00")))
+
+
+def _last_day(period_end: str) -> str:
+    end = JalaliDate.parse(period_end)
+    return JalaliDate.from_gregorian(end.to_gregorian() - timedelta(days=1)).isoformat()
+
+
+def _rials(value: int | None) -> str:
+    return f"{value:,} rials" if isinstance(value, int) else "?"
+
+
+def describe(entry: TimelineEntry) -> str:
+    """What happened and why, in one line of English for people."""
+    d = entry.data
+    facts = d.get("facts", {})
+    name = entry.event
+    if name == "SubscriptionStarted":
+        plan = d["plan"]
+        return (
+            f"ordered plan {plan['name']} ({d['period']}, {plan['monthly_price']:,} rials a month); "
+            f"site {d['site']} created at once; first period from {d['anchor']}"
+        )
+    if name == "SubscriptionRenewed":
+        return f"period {d['period_no']} begins on {d['start']} ({d['plan_id']}, {d['period']}); its invoice is issued"
+    if name == "InvoiceIssued":
+        total = sum(
+            line["unit_price"] * line["quantity"] - line["discount"] + line["vat"]
+            for line in d["lines"]
+        )
+        vat = ", ".join(f"VAT {line['vat_rate_bp'] / 100:g}%" for line in d["lines"])
+        return (
+            f"{d['kind']} invoice for period {d['period_no']} ({d['period_start']} to {_last_day(d['period_end'])}): "
+            f"{_rials(total)} ({vat}); deadline {_when(plain(d['deadline']))}"
+        )
+    if name == "NoticeSent":
+        kind = d["kind"]
+        number = f" #{d['number']}" if d.get("number") else ""
+        text = {
+            "invoice_issued": f"invoice sent: {_rials(facts.get('amount_due'))} due by {_when(facts.get('deadline'))}",
+            "payment_reminder": (
+                f"payment reminder{number}: {_rials(facts.get('amount_due'))} due by "
+                f"{_when(facts.get('deadline'))}; unpaid, the site is suspended on {_when(facts.get('suspension_at'))}"
+            ),
+            "grace_started": (
+                f"deadline passed: the site stays up until {_when(facts.get('suspension_at'))}, "
+                "then it is suspended unless paid"
+            ),
+            "site_suspended": (
+                f"site suspended notice: pay {_rials(facts.get('amount_due'))} to restore it; "
+                f"collection on {_when(facts.get('collection_at'))}"
+            ),
+            "collection_warning": (
+                f"collection warning{number}: the site is removed on {_when(facts.get('collection_at'))} "
+                f"unless {_rials(facts.get('amount_due'))} is paid"
+            ),
+            "site_collected": f"site collected notice: {_rials(facts.get('amount_voided'))} voided as uncollectible",
+            "site_restored": f"payment {facts.get('reference')} received: the site is restored",
+            "payment_received": (
+                f"payment {facts.get('reference')} received; {_rials(facts.get('amount_due'))} still due"
+                + (" and the site stays suspended" if facts.get("site") == "suspended" else "")
+            ),
+            "subscription_ended": "the cancelled contract ended: the site is removed",
+        }.get(kind, kind)
+        return f"notice to the customer: {text}"
+    if name == "GraceStarted":
+        return f"invoice {str(d['invoice_id'])[:8]} unpaid at its deadline: the grace period begins"
+    if name == "SiteSuspended":
+        return (
+            f"invoice {str(d['invoice_id'])[:8]} unpaid past deadline and grace: the site is suspended "
+            "(the customer panel still works)"
+        )
+    if name == "SiteRestored":
+        return f"payment {d['payment_reference']} left nothing unpaid past its grace: the site is restored"
+    if name == "SiteCollected":
+        return (
+            f"suspension period over, still unpaid: the site is removed and "
+            f"{len(d['voided_invoice_ids'])} open invoice(s) voided"
+        )
+    if name == "InvoiceVoided":
+        return f"invoice voided ({d['reason']})"
+    if name == "PaymentReceived":
+        return f"payment {d['reference']} of {_rials(d['amount'])} received ({d['method']})"
+    if name == "PaymentRecorded":
+        return f"{_rials(d['amount'])} of payment {d['reference']} applied to this invoice"
+    if name == "CreditApplied":
+        return f"{_rials(d['amount'])} of the customer's credit applied"
+    if name == "CreditAdded":
+        return (
+            f"{_rials(d['amount'])} beyond what was owed kept as credit (payment {d['reference']})"
+        )
+    if name == "CreditUsed":
+        return f"{_rials(d['amount'])} of credit used for invoice {str(d['invoice_id'])[:8]}"
+    if name == "PlanChangeScheduled":
+        return (
+            f"plan changes to {d['plan']['name']} ({d['period']}) from period {d['from_period_no']}"
+        )
+    if name == "SubscriptionCancelled":
+        return f"cancelled ({d['reason']}): no renewals after {_when(plain(d['effective_at']))}"
+    if name == "SubscriptionEnded":
+        return "the contract ended after its cancellation; the site is removed"
+    if name == "CustomerRegistered":
+        return f"customer {d['profile']['name']} ({d['profile']['kind']}) registered"
+    if name == "PlanDefined":
+        return f"plan {d['plan']['id']} defined"
+    return name
