@@ -121,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--price", type=int, default=2_500_000, help="monthly price in rials (default 2,500,000)"
     )
 
+    sched = commands.add_parser(
+        "scheduler",
+        help="run the lifecycle scheduler alone (a separate worker): tick, execute what is due",
+    )
+    sched.add_argument(
+        "--interval", type=float, default=60.0, help="seconds between ticks (default 60)"
+    )
+    sched.add_argument("--once", action="store_true", help="run one tick now and exit")
+    sched.add_argument("--db", metavar="PATH", help="SQLite file (default: BILLING_DATABASE_URL)")
+
     audit = commands.add_parser("audit", help="replay the audit trail from the stored events")
     audit_commands = audit.add_subparsers(
         dest="audit_command", required=True, metavar="AUDIT_COMMAND"
@@ -140,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return run_demo(args)
+        if args.command == "scheduler":
+            return run_scheduler(args)
         if args.command == "audit" and args.audit_command == "timeline":
             return run_timeline(args)
     except BillingError as error:
@@ -216,6 +228,35 @@ def _pay_balance(app, subscription_id: UUID, now: datetime, number: int) -> None
         )
     except BillingError as error:
         print(f"payment at {iso(now)} refused: {error.message}", file=sys.stderr)
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from adapters.clock import SystemClock
+    from scheduler import build_scheduler, tick
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = _application(args.db)
+    clock = SystemClock()
+    if args.once:
+        executed = tick(app, clock)
+        print(f"{len(executed)} step(s) executed at {iso(clock.now())}", file=sys.stderr)
+        return EXIT_OK
+    scheduler = build_scheduler(app, clock, interval_seconds=args.interval, blocking=True)
+
+    def stop(signum, frame):  # a clean stop: the running tick finishes, then we exit
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"scheduler ticking every {args.interval:g}s; stop with Ctrl-C", file=sys.stderr)
+    scheduler.start()
+    app.close()
+    return EXIT_OK
 
 
 def run_timeline(args: argparse.Namespace) -> int:

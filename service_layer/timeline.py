@@ -92,13 +92,10 @@ class TimelineEntry:
         return f"{self.event}:{kind}" if kind else self.event
 
     @property
-    def sort_key(self) -> tuple[datetime, int, str, int]:
-        return (
-            self.recorded_at,
-            _RANK.get(self.rank_name, 50),
-            str(self.aggregate_id),
-            self.version,
-        )
+    def sort_key(self) -> tuple[datetime, int]:
+        # Python's sort is stable: entries recorded at the same moment with the same rank keep
+        # the order they were gathered in (the subscription, its invoices by period, payments).
+        return (self.recorded_at, _RANK.get(self.rank_name, 50))
 
     @property
     def late_by(self):
