@@ -21,7 +21,7 @@ time after them: the action's moment moves, its due moment stays on record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -81,7 +81,7 @@ Invoices = Mapping[UUID, Invoice]
 
 def open_invoices(sub: Subscription, invoices: Invoices) -> list[Invoice]:
     """The subscription's unpaid, unvoided invoices, oldest period first."""
-    return [invoices[i] for i in sub.invoice_ids if i in invoices and invoices[i].is_open]
+    return [invoices[i] for i in sub.open_invoice_ids if i in invoices and invoices[i].is_open]
 
 
 def overdue_invoices(sub: Subscription, invoices: Invoices, now: datetime) -> list[Invoice]:
@@ -178,10 +178,8 @@ def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy
 
     ends_at = sub.contract_ends_at
     if ends_at is not None and not unpaid and sub.site_state is SiteState.UP:
-        last_change = max(
-            [ends_at] + [invoices[i].modified_on for i in sub.invoice_ids if i in invoices]
-        )
-        steps.append(DueStep(last_change, Step.END))
+        # The contract ends at its end, or when its last invoice was settled, if later.
+        steps.append(DueStep(max(ends_at, sub.last_settled_at or ends_at), Step.END))
 
     return sorted(steps, key=lambda s: s.sort_key)
 
@@ -247,7 +245,8 @@ def issue_invoice(
         now,
         facts=_facts(amount_due=invoice.balance.rials, deadline=invoice.deadline),
     )
-    use_credit(customer, invoice, now)
+    if use_credit(customer, invoice, now).is_positive and not invoice.is_open:
+        sub.note_settled([invoice.id], "credit", now)
     return invoice
 
 
@@ -273,11 +272,14 @@ def execute(
     step: DueStep,
     sub: Subscription,
     invoices: dict[UUID, Invoice],
-    customer: Customer,
+    customer: Callable[[], Customer],
     vat: VatSchedule,
     now: datetime,
 ) -> Invoice | None:
-    """Record ``step`` at ``now`` on the aggregates; returns a newly issued invoice, if any."""
+    """Record ``step`` at ``now`` on the aggregates; returns a newly issued invoice, if any.
+
+    ``customer`` is called only by the steps that need the customer (a renewal may use credit).
+    """
     policy = sub.plan.policy
     inv = invoices.get(step.invoice_id) if step.invoice_id else None
 
@@ -286,7 +288,7 @@ def execute(
         invoice_id = Invoice.create_id(sub.id, following.number)
         period = sub.renew(invoice_id, step.due_at, now)
         new = issue_invoice(
-            sub, period, InvoiceKind.RENEWAL, customer, vat, now, due_at=step.due_at
+            sub, period, InvoiceKind.RENEWAL, customer(), vat, now, due_at=step.due_at
         )
         invoices[new.id] = new
         return new
@@ -414,6 +416,8 @@ def settle_payment(
         remaining = remaining - part
     if remaining.is_positive:
         customer.add_credit(remaining, reference, now)
+    paid_in_full = [inv.id for inv in targets if not inv.is_open]
+    sub.note_settled(paid_in_full, reference, now)
 
     still = tuple(inv.id for inv in past_grace(sub, invoices, policy, now))
     restored = sub.site_state is SiteState.SUSPENDED and not still

@@ -133,6 +133,9 @@ class Subscription(BillingAggregate):
                 self.period,
             )
         ]
+        # Invoices not yet settled (paid in full) or voided: the only ones the lifecycle reads.
+        self.open_invoice_ids: list[UUID] = [first_invoice_id]
+        self.last_settled_at: datetime | None = None
         self.site_state = SiteState.UP
         self.grace_started: dict[UUID, datetime] = {}
         self.suspension: Suspension | None = None
@@ -225,6 +228,7 @@ class Subscription(BillingAggregate):
             self.plan, self.period = self.pending_change
             self.pending_change = None
         first_day = JalaliDate.parse(start)
+        self.open_invoice_ids.append(invoice_id)
         self.periods.append(
             BillingPeriod(
                 period_no,
@@ -284,6 +288,19 @@ class Subscription(BillingAggregate):
         self.ended_at = timestamp
         self.site_state = SiteState.REMOVED
 
+    def note_settled(self, invoice_ids: list[UUID], reference: str, now: datetime) -> None:
+        """Record that these invoices are now paid in full (by a payment or by credit)."""
+        now = self._now(now)
+        settled = [i for i in invoice_ids if i in self.open_invoice_ids]
+        if settled:
+            self._invoices_settled(settled, reference, now)
+
+    @event("InvoicesSettled")
+    def _invoices_settled(self, invoice_ids: list[UUID], reference: str, timestamp: datetime) -> None:
+        for invoice_id in invoice_ids:
+            self.open_invoice_ids.remove(invoice_id)
+        self.last_settled_at = timestamp
+
     # --- commands: the site -----------------------------------------------------------------
 
     def start_grace(self, invoice_id: UUID, due_at: datetime, now: datetime) -> None:
@@ -338,6 +355,7 @@ class Subscription(BillingAggregate):
     ) -> None:
         self.site_state = SiteState.COLLECTED
         self.collected_at = timestamp
+        self.open_invoice_ids = [i for i in self.open_invoice_ids if i not in voided_invoice_ids]
         self.suspension = None
 
     def send_notice(

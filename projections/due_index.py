@@ -44,6 +44,9 @@ class DueIndex:
         self._due: dict[UUID, datetime] = {}
         self._heap: list[DueEntry] = []
         self._invoice_owner: dict[UUID, UUID] = {}
+        # Per subscription, the notification id up to which its due moment is already known
+        # (this process wrote those events and filed the result itself).
+        self._seen: dict[UUID, int] = {}
         self._lock = RLock()
 
     def refresh(self) -> int:
@@ -59,7 +62,7 @@ class DueIndex:
                 touched: dict[UUID, None] = {}
                 for notification in notifications:
                     owner = self._owner(notification)
-                    if owner is not None:
+                    if owner is not None and notification.id > self._seen.get(owner, 0):
                         touched[owner] = None
                 for subscription_id in touched:
                     self.set(subscription_id, self._next_due(subscription_id))
@@ -78,8 +81,10 @@ class DueIndex:
             return self._invoice_owner.get(aggregate_id)
         return None
 
-    def set(self, subscription_id: UUID, due_at: datetime | None) -> None:
+    def set(self, subscription_id: UUID, due_at: datetime | None, *, seen: int = 0) -> None:
         with self._lock:
+            if seen:
+                self._seen[subscription_id] = max(seen, self._seen.get(subscription_id, 0))
             if due_at is None:
                 self._due.pop(subscription_id, None)
                 return

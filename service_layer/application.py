@@ -85,24 +85,42 @@ class _UnitOfWork:
     def add(self, aggregate: BillingAggregate) -> None:
         self.aggregates[aggregate.id] = aggregate
 
-    def save(self) -> None:
+    def save(self) -> int:
+        """Save every changed aggregate at once; returns the last notification id written."""
         changed = [a for a in self.aggregates.values() if a.pending_events]
-        if changed:
-            self.app.save(*changed)
+        if not changed:
+            return 0
+        recordings = self.app.save(*changed)
+        return max((r.notification.id for r in recordings), default=0)
 
 
-@dataclass
 class Lifecycle:
-    """A subscription with everything its lifecycle reads and writes."""
+    """A subscription with everything its lifecycle reads and writes: its open invoices, and
+    its customer (loaded only when a step needs it)."""
 
-    subscription: Subscription
-    invoices: dict[UUID, Invoice]
-    customer: Customer
+    def __init__(
+        self,
+        subscription: Subscription,
+        invoices: dict[UUID, Invoice],
+        load_customer: Callable[[], Customer],
+    ) -> None:
+        self.subscription = subscription
+        self.invoices = invoices
+        self._load_customer = load_customer
+        self._customer: Customer | None = None
+
+    @property
+    def customer(self) -> Customer:
+        if self._customer is None:
+            self._customer = self._load_customer()
+        return self._customer
 
     @property
     def latest_change(self) -> datetime:
-        moments = [self.subscription.modified_on, self.customer.modified_on]
+        moments = [self.subscription.modified_on]
         moments += [inv.modified_on for inv in self.invoices.values()]
+        if self._customer is not None:
+            moments.append(self._customer.modified_on)
         return max(moments)
 
 
@@ -123,27 +141,38 @@ class BillingApplication(Application[UUID]):
 
     def _run(self, command: Callable[[_UnitOfWork], R]) -> R:
         """Run a command in a unit of work; on a write conflict, run it again on fresh state."""
+        return self._run_tracked(command)[0]
+
+    def _run_tracked(self, command: Callable[[_UnitOfWork], R]) -> tuple[R, int]:
+        """:meth:`_run`, also returning the last notification id the save wrote (0: none)."""
         for attempt in range(1, ATTEMPTS + 1):
             uow = _UnitOfWork(self)
             result = command(uow)
             try:
-                uow.save()
+                written = uow.save()
             except IntegrityError:
                 if attempt == ATTEMPTS:
                     raise
                 log.info("write conflict, retrying command (attempt %d)", attempt + 1)
                 continue
-            return result
+            return result, written
         raise AssertionError("unreachable")
 
-    def _lifecycle(self, uow: _UnitOfWork, subscription_id: UUID) -> Lifecycle:
+    def _lifecycle(
+        self, uow: _UnitOfWork, subscription_id: UUID, *, all_invoices: bool = False
+    ) -> Lifecycle:
+        """Load a subscription with its open invoices (or all of them, for reports)."""
         sub = uow.get(subscription_id, Subscription, lambda: _no_subscription(subscription_id))
+        wanted = sub.invoice_ids if all_invoices else sub.open_invoice_ids
         invoices = {
             i: uow.get(i, Invoice, lambda i=i: InvoiceNotFound(f"Invoice {i} is missing."))
-            for i in sub.invoice_ids
+            for i in wanted
         }
-        customer = uow.get(sub.customer_id, Customer, lambda: _no_customer(sub.customer_id))
-        return Lifecycle(sub, invoices, customer)
+        return Lifecycle(
+            sub,
+            invoices,
+            lambda: uow.get(sub.customer_id, Customer, lambda: _no_customer(sub.customer_id)),
+        )
 
     def _run_due(
         self, life: Lifecycle, until: datetime, *, on_time: bool, only_first_moment: bool = False
@@ -161,13 +190,15 @@ class BillingApplication(Application[UUID]):
             if not due:
                 return executed
             step = due[0]
+            if step.step is lifecycle.Step.RENEW:
+                life.customer  # noqa: B018 - loaded now, so its last change bounds the moment
             if only_first_moment:
                 first_moment = first_moment or step.due_at
                 if step.due_at > first_moment:
                     return executed
             at = max(step.due_at, life.latest_change) if on_time else max(until, life.latest_change)
             new_invoice = lifecycle.execute(
-                step, life.subscription, life.invoices, life.customer, self.vat, at
+                step, life.subscription, life.invoices, lambda: life.customer, self.vat, at
             )
             executed.append(Executed(life.subscription.id, step, at))
             if new_invoice is not None:
@@ -406,7 +437,7 @@ class BillingApplication(Application[UUID]):
                 "identifies one payment; check the reference.",
                 reference=payment.reference,
             )
-        life = self._lifecycle(uow, payment.subscription_id)
+        life = self._lifecycle(uow, payment.subscription_id, all_invoices=True)
         allocations = tuple(
             lifecycle.Allocation(inv.id, s.amount)
             for inv in life.invoices.values()
@@ -482,8 +513,8 @@ class BillingApplication(Application[UUID]):
     def get_invoice(self, invoice_id: UUID) -> Invoice:
         return _UnitOfWork(self).get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
 
-    def lifecycle_of(self, subscription_id: UUID) -> Lifecycle:
-        return self._lifecycle(_UnitOfWork(self), subscription_id)
+    def lifecycle_of(self, subscription_id: UUID, *, all_invoices: bool = False) -> Lifecycle:
+        return self._lifecycle(_UnitOfWork(self), subscription_id, all_invoices=all_invoices)
 
     def status_of(self, subscription_id: UUID) -> SubscriptionStatus:
         life = self.lifecycle_of(subscription_id)

@@ -36,6 +36,7 @@ _RANK = {
     "PaymentReceived": 6,
     "PaymentRecorded": 7,
     "CreditAdded": 8,
+    "InvoicesSettled": 8,
     "SiteRestored": 9,
     "NoticeSent:site_restored": 10,
     "NoticeSent:payment_received": 10,
@@ -244,6 +245,9 @@ def describe(entry: TimelineEntry) -> str:
             f"suspension period over, still unpaid: the site is removed and "
             f"{len(d['voided_invoice_ids'])} open invoice(s) voided"
         )
+    if name == "InvoicesSettled":
+        source = "the customer's credit" if d["reference"] == "credit" else f"payment {d['reference']}"
+        return f"{len(d['invoice_ids'])} invoice(s) paid in full by {source}"
     if name == "InvoiceVoided":
         return f"invoice voided ({d['reason']})"
     if name == "PaymentReceived":

@@ -118,6 +118,7 @@ def _without_ids(events: list[dict]) -> list[tuple]:
                     "reference",
                     "payment_reference",
                     "voided_invoice_ids",
+                    "invoice_ids",
                     "still_overdue",
                 )
             }

@@ -486,3 +486,32 @@ def test_replaying_the_stored_events_gives_the_same_state():
     replayed = app.repository.get(sub_id)
     assert replayed == live
     assert replayed.version == len(list(app.events.get(sub_id)))
+
+
+def test_the_lifecycle_reads_only_open_invoices_however_long_the_contract():
+    app = in_memory_app()
+    sub_id = ordered(app)
+    now = T0
+    for _ in range(6):  # six months, each invoice paid the day it is issued
+        now += 31 * DAY
+        app.advance(now, on_time=True)
+        app.record_payment(random_ref(), balance_of(app, sub_id), now, subscription_id=sub_id)
+    sub = app.get_subscription(sub_id)
+    assert len(sub.invoice_ids) == 7
+    assert sub.open_invoice_ids == []
+    assert app.lifecycle_of(sub_id).invoices == {}
+    settled = [e for e in timeline(app, sub_id) if e.event == "InvoicesSettled"]
+    assert sum(len(e.data["invoice_ids"]) for e in settled) == 7
+
+
+def test_an_invoice_paid_in_full_by_credit_is_settled_at_issue():
+    app = in_memory_app()
+    sub_id = ordered(app)
+    invoice = first_invoice(app, sub_id)
+    app.record_payment(random_ref(), 2_500_000, T0 + DAY, invoice_id=invoice.id)  # 1,400,000 credit
+    run_clock(app, T0 + DAY, T0 + 31 * DAY)
+    sub = app.get_subscription(sub_id)
+    renewal = app.get_invoice(sub.invoice_ids[1])
+    assert renewal.status is InvoiceStatus.PAID
+    assert renewal.id not in sub.open_invoice_ids
+    assert app.get_customer(sub.customer_id).credit == Money(300_000)
