@@ -296,7 +296,9 @@ class Subscription(BillingAggregate):
             self._invoices_settled(settled, reference, now)
 
     @event("InvoicesSettled")
-    def _invoices_settled(self, invoice_ids: list[UUID], reference: str, timestamp: datetime) -> None:
+    def _invoices_settled(
+        self, invoice_ids: list[UUID], reference: str, timestamp: datetime
+    ) -> None:
         for invoice_id in invoice_ids:
             self.open_invoice_ids.remove(invoice_id)
         self.last_settled_at = timestamp

@@ -74,7 +74,7 @@ class _UnitOfWork:
             found = self.aggregates[aggregate_id]
         else:
             try:
-                found = self.app.repository.get(aggregate_id)
+                found = self.app.repository.get(aggregate_id, projector_func=_project)
             except AggregateNotFoundError:
                 raise not_found() from None
             self.aggregates[aggregate_id] = found
@@ -489,11 +489,13 @@ class BillingApplication(Application[UUID]):
                 uow.add(invoice)
             return done, life
 
-        done, life = self._run(command)
+        (done, life), written = self._run_tracked(command)
         following = lifecycle.next_step(
             life.subscription, life.invoices, life.subscription.plan.policy
         )
-        self.due_index.set(subscription_id, following.due_at if following else None)
+        # The next moment is known from the state just saved: the index need not fold our own
+        # notifications again.
+        self.due_index.set(subscription_id, following.due_at if following else None, seen=written)
         return done
 
     def _next_due_moment(self, subscription_id: UUID) -> datetime | None:
@@ -529,6 +531,14 @@ class BillingApplication(Application[UUID]):
 
     def describe(self) -> dict[str, Any]:
         return {"persistence": type(self.factory).__module__}
+
+
+def _project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Fold events into an aggregate (the library's default also runs a typing.Protocol
+    isinstance check per event, which costs a fifth of a tick)."""
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
 
 
 def _no_subscription(subscription_id: UUID) -> SubscriptionNotFound:

@@ -246,7 +246,9 @@ def describe(entry: TimelineEntry) -> str:
             f"{len(d['voided_invoice_ids'])} open invoice(s) voided"
         )
     if name == "InvoicesSettled":
-        source = "the customer's credit" if d["reference"] == "credit" else f"payment {d['reference']}"
+        source = (
+            "the customer's credit" if d["reference"] == "credit" else f"payment {d['reference']}"
+        )
         return f"{len(d['invoice_ids'])} invoice(s) paid in full by {source}"
     if name == "InvoiceVoided":
         return f"invoice voided ({d['reason']})"
