@@ -20,6 +20,17 @@ def database_of(settings: Settings) -> Database:
     )
 
 
+def build_read_models(app: BillingApplication, settings: Settings | None = None, **overrides: str):
+    """The read models of ``app``, in the same database (tables created once)."""
+    from projections.runner import ReadModels
+
+    settings = settings or Settings()
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    database = database_of(settings)
+    return build_with_tables(database, lambda env: ReadModels(app, env=env))
+
+
 def build_application(settings: Settings | None = None, **overrides: str) -> BillingApplication:
     """Build the billing application; ``overrides`` replace settings (e.g. database_url=...)."""
     settings = settings or Settings()

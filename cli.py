@@ -1,20 +1,23 @@
 """The ``billing`` console script: thin commands over the composition root.
 
-Exit codes, decided here and nowhere else: 0 done; 1 a billing rule refused the command; 2 bad
-input or usage; 3 a configuration problem (database URL, server down); 4 not found.
+Exit codes, decided here and nowhere else: 0 done; 1 a billing rule refused the command, or
+``audit verify`` found drift or tampering; 2 bad input or usage; 3 a configuration problem
+(database URL, server down); 4 not found.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from adapters.clock import SimulatedClock
+from adapters.clock import SimulatedClock, SystemClock
 from adapters.persistence import ConfigurationError
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.jalali import format_moment
@@ -28,6 +31,9 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONFIG, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 DEMO_START = "2026-04-04T05:30:00Z"
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+# --- argument types ------------------------------------------------------------------------------
 
 
 def duration(text: str) -> timedelta:
@@ -71,10 +77,22 @@ def database_url_for(db: str | None) -> dict[str, str]:
     return {"database_url": "sqlite:///" + db}
 
 
+# --- the parser ----------------------------------------------------------------------------------
+
+
+def _db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite file or database URL (default: BILLING_DATABASE_URL)"
+    )
+
+
+def _format(parser: argparse.ArgumentParser, *choices: str) -> None:
+    parser.add_argument("--format", choices=choices, default=choices[0])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="billing",
-        description="The billing lifecycle engine of a hosted-website portal.",
+        prog="billing", description="The billing lifecycle engine of a hosted-website portal."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -110,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLite file that keeps the events for later audit (default: BILLING_DATABASE_URL, "
         "else var/billing.sqlite); 'memory' keeps nothing",
     )
-    demo.add_argument("--format", choices=["text", "jsonl"], default="text")
+    _format(demo, "text", "jsonl", "csv")
     demo.add_argument(
         "--start",
         type=moment,
@@ -129,31 +147,99 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=60.0, help="seconds between ticks (default 60)"
     )
     sched.add_argument("--once", action="store_true", help="run one tick now and exit")
-    sched.add_argument("--db", metavar="PATH", help="SQLite file (default: BILLING_DATABASE_URL)")
+    _db(sched)
 
     audit = commands.add_parser("audit", help="replay the audit trail from the stored events")
-    audit_commands = audit.add_subparsers(
-        dest="audit_command", required=True, metavar="AUDIT_COMMAND"
-    )
-    show = audit_commands.add_parser(
+    audits = audit.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
+    show = audits.add_parser(
         "timeline",
         help="every event of an aggregate (a subscription: with its invoices and payments)",
     )
     show.add_argument("aggregate_id", type=aggregate_id)
-    show.add_argument("--format", choices=["text", "jsonl"], default="text")
-    show.add_argument("--db", metavar="PATH", help="SQLite file (default: BILLING_DATABASE_URL)")
+    _format(show, "text", "jsonl", "csv")
+    _db(show)
+    as_of = audits.add_parser(
+        "as-of", help="an aggregate's state at a past moment, from its events"
+    )
+    as_of.add_argument("aggregate_id", type=aggregate_id)
+    as_of.add_argument(
+        "at", type=moment, metavar="TIME", help="ISO 8601, e.g. 2026-05-08T00:00:00Z"
+    )
+    _format(as_of, "text", "json")
+    _db(as_of)
+    why = audits.add_parser("explain", help="why a site is in its state, in Persian and English")
+    why.add_argument("subscription_id", type=aggregate_id)
+    why.add_argument("--at", type=moment, help="explain the state at this moment (default: now)")
+    why.add_argument("--lang", choices=["both", "en", "fa"], default="both")
+    _db(why)
+    verify = audits.add_parser(
+        "verify",
+        help="rebuild every read model from the events and compare; check the events' hash chain",
+    )
+    _db(verify)
+
+    projections = commands.add_parser("projections", help="the read models")
+    projection_commands = projections.add_subparsers(
+        dest="projections_command", required=True, metavar="ACTION"
+    )
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="drop and rebuild read models from the events"
+    )
+    rebuild.add_argument("name", nargs="*", help="read models to rebuild (default: all)")
+    _db(rebuild)
+    status = projection_commands.add_parser(
+        "status", help="each read model's position in the event log"
+    )
+    _db(status)
+
+    reports = commands.add_parser("reports", help="finance reports from the read models")
+    report_commands = reports.add_subparsers(dest="report", required=True, metavar="REPORT")
+    aging = report_commands.add_parser("aging", help="open balances by days past their deadline")
+    aging.add_argument("--as-of", type=moment, help="as recorded at this moment (default: now)")
+    aging.add_argument("--detail", action="store_true", help="one line per open invoice")
+    _format(aging, "text", "csv", "jsonl")
+    _db(aging)
+    income = report_commands.add_parser(
+        "revenue", help="invoiced, VAT, paid, credit used and voided per Jalali month"
+    )
+    income.add_argument(
+        "--from", dest="first", metavar="YYYY/MM", help="first Jalali month, e.g. 1405/01"
+    )
+    income.add_argument("--to", dest="last", metavar="YYYY/MM", help="last Jalali month")
+    income.add_argument(
+        "--as-of", type=moment, help="as recorded at this moment (default: everything)"
+    )
+    _format(income, "text", "csv", "jsonl")
+    _db(income)
     return parser
+
+
+# --- running -------------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = {
+        ("demo", None): run_demo,
+        ("scheduler", None): run_scheduler,
+        ("audit", "timeline"): run_timeline,
+        ("audit", "as-of"): run_as_of,
+        ("audit", "explain"): run_explain,
+        ("audit", "verify"): run_verify,
+        ("projections", "rebuild"): run_rebuild,
+        ("projections", "status"): run_projection_status,
+        ("reports", "aging"): run_aging,
+        ("reports", "revenue"): run_revenue,
+    }[
+        (
+            args.command,
+            getattr(args, "audit_command", None)
+            or getattr(args, "projections_command", None)
+            or getattr(args, "report", None),
+        )
+    ]
     try:
-        if args.command == "demo":
-            return run_demo(args)
-        if args.command == "scheduler":
-            return run_scheduler(args)
-        if args.command == "audit" and args.audit_command == "timeline":
-            return run_timeline(args)
+        return handler(args)
     except BillingError as error:
         print(f"billing: {error.message} [{error.code}]", file=sys.stderr)
         if isinstance(error, NotFound):
@@ -164,13 +250,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except BrokenPipeError:  # e.g. `billing demo | head`
         return EXIT_OK
-    return EXIT_USAGE
 
 
 def _application(db: str | None):
     from bootstrap import build_application
 
     return build_application(**database_url_for(db))
+
+
+def _read_models(app, db: str | None):
+    from bootstrap import build_read_models
+
+    read_models = build_read_models(app, **database_url_for(db))
+    read_models.catch_up()
+    return read_models
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -203,10 +296,10 @@ def run_demo(args: argparse.Namespace) -> int:
             payments.pop(0)
             _pay_balance(app, subscription_id, now, number=len(args.pay_at) - len(payments))
 
-    entries = timeline(app, subscription_id)
-    _print_timeline(entries, args.format)
-    status = app.status_of(subscription_id)
-    print(f"status at {iso(clock.now())}: {status.value}", file=sys.stderr)
+    _print_timeline(timeline(app, subscription_id), args.format)
+    if args.db != "memory":
+        _read_models(app, args.db)  # the engine keeps its read models current
+    print(f"status at {iso(clock.now())}: {app.status_of(subscription_id).value}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -234,7 +327,6 @@ def run_scheduler(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from adapters.clock import SystemClock
     from scheduler import build_scheduler, tick
 
     logging.basicConfig(
@@ -259,9 +351,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- audit ---------------------------------------------------------------------------------------
+
+
 def run_timeline(args: argparse.Namespace) -> int:
-    app = _application(args.db)
-    _print_timeline(timeline(app, args.aggregate_id), args.format)
+    _print_timeline(timeline(_application(args.db), args.aggregate_id), args.format)
     return EXIT_OK
 
 
@@ -271,6 +365,36 @@ def _print_timeline(entries: list[TimelineEntry], fmt: str) -> None:
         for entry in entries:
             out.write(json.dumps(entry.as_json(), ensure_ascii=False) + "\n")
         return
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "recorded_at",
+                "recorded_at_jalali",
+                "due_at",
+                "aggregate",
+                "aggregate_id",
+                "version",
+                "event",
+                "what",
+                "data",
+            ]
+        )
+        for e in entries:
+            writer.writerow(
+                [
+                    iso(e.recorded_at),
+                    format_moment(e.recorded_at),
+                    iso(e.due_at),
+                    e.aggregate,
+                    e.aggregate_id,
+                    e.version,
+                    e.event,
+                    describe(e),
+                    json.dumps(e.data, ensure_ascii=False),
+                ]
+            )
+        return
     for entry in entries:
         line = (
             f"{format_moment(entry.recorded_at)}  {iso(entry.recorded_at)}  "
@@ -279,6 +403,179 @@ def _print_timeline(entries: list[TimelineEntry], fmt: str) -> None:
         if entry.late_by:
             line += f"  [due {iso(entry.due_at)}, recorded {entry.late_by} late]"
         out.write(line + "\n")
+
+
+def run_as_of(args: argparse.Namespace) -> int:
+    from service_layer.audit import describe_as_of
+
+    state = describe_as_of(_application(args.db), args.aggregate_id, args.at)
+    if args.format == "json":
+        print(json.dumps(state, ensure_ascii=False, indent=2))
+    else:
+        _print_state(state)
+    return EXIT_OK
+
+
+def _print_state(state: dict[str, Any], indent: str = "") -> None:
+    for key, value in state.items():
+        if isinstance(value, dict) and value:
+            print(f"{indent}{key}:")
+            _print_state(value, indent + "  ")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            print(f"{indent}{key}:")
+            for item in value:
+                print(f"{indent}  -")
+                _print_state(item, indent + "    ")
+        else:
+            print(f"{indent}{key}: {value if value not in (None, {}, []) else '-'}")
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from service_layer.audit import explain
+
+    at = args.at or SystemClock().now()
+    explanation = explain(_application(args.db), args.subscription_id, at)
+    parts = {"en": [explanation.english], "fa": [explanation.persian]}.get(
+        args.lang, [explanation.english, explanation.persian]
+    )
+    print("\n\n".join(parts))
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from adapters.chain import has_chain, verify_stored_chain
+
+    app = _application(args.db)
+    read_models = _read_models(app, args.db)
+    failed = False
+    if has_chain(app):
+        checked, findings = verify_stored_chain(app)
+        if findings:
+            failed = True
+            print(f"hash chain: {len(findings)} problem(s) in {checked} event(s):")
+            for finding in findings:
+                print(f"  {finding}")
+        else:
+            print(f"hash chain: {checked} event(s), every one matches its link")
+    else:
+        print("hash chain: not kept by this store (in memory)")
+    try:
+        position, drifts = read_models.verify(progress=_progress("rebuilding read models"))
+    except Exception as error:  # a tampered event may not even decode
+        print(f"read models: could not be rebuilt from the events: {error}")
+        return EXIT_REFUSED
+    if drifts:
+        failed = True
+        print(f"read models: {len(drifts)} difference(s) from the events (at event #{position}):")
+        for drift in drifts[:200]:
+            print(f"  {drift}")
+    else:
+        print(f"read models: every row equals the fold of the events (at event #{position})")
+    return EXIT_REFUSED if failed else EXIT_OK
+
+
+def _progress(label: str):
+    last = {"shown": -1}
+
+    def show(done: int, total: int) -> None:
+        if not sys.stderr.isatty() and done != total:
+            return
+        percent = 100 if not total else done * 100 // total
+        if percent == last["shown"]:
+            return
+        last["shown"] = percent
+        bar = "#" * (percent // 4)
+        sys.stderr.write(f"\r{label} [{bar:<25}] {percent:3d}% ({done:,}/{total:,} events)")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+# --- projections and reports ---------------------------------------------------------------------
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    from projections.views import read_model
+
+    for name in args.name:
+        try:
+            read_model(name)
+        except KeyError as error:
+            print(f"billing: {error.args[0]}", file=sys.stderr)
+            return EXIT_USAGE
+    app = _application(args.db)
+    read_models = _read_models(app, args.db)
+    last = read_models.rebuild(args.name or None, progress=_progress("rebuilding"))
+    print(f"rebuilt {', '.join(args.name) or 'every read model'} from {last:,} event(s)")
+    return EXIT_OK
+
+
+def run_projection_status(args: argparse.Namespace) -> int:
+    app = _application(args.db)
+    read_models = _read_models(app, args.db)
+    for name, position in read_models.positions().items():
+        print(f"{name:<20} at event #{position}")
+    return EXIT_OK
+
+
+def _rows_out(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print("  ".join(f"{c:>14}" for c in columns))
+        for row in rows:
+            print(
+                "  ".join(
+                    f"{row[c]:>14,}" if isinstance(row[c], int) else f"{row[c]!s:>14}"
+                    for c in columns
+                )
+            )
+
+
+def run_aging(args: argparse.Namespace) -> int:
+    from projections.reports import AGING_BUCKETS, aging
+
+    app = _application(args.db)
+    as_of = args.as_of or SystemClock().now()
+    report = aging(_read_models(app, args.db), as_of)
+    if args.detail:
+        _rows_out(
+            report.invoices,
+            args.format,
+            ["invoice_id", "subscription_id", "deadline", "bucket", "balance"],
+        )
+        return EXIT_OK
+    rows = [{"bucket": b, "balance": report.totals[b]} for b in AGING_BUCKETS]
+    rows.append({"bucket": "total", "balance": report.total})
+    if args.format == "text":
+        print(
+            f"aging of open balances (rials) as recorded at {iso(as_of)} ({format_moment(as_of)})"
+        )
+    _rows_out(rows, args.format, ["bucket", "balance"])
+    return EXIT_OK
+
+
+def run_revenue(args: argparse.Namespace) -> int:
+    from projections.reports import REVENUE_COLUMNS, revenue
+
+    app = _application(args.db)
+    rows = revenue(
+        _read_models(app, args.db), first_month=args.first, last_month=args.last, as_of=args.as_of
+    )
+    if args.format == "text":
+        print(
+            "revenue by Jalali month (rials)"
+            + (f", as recorded at {iso(args.as_of)}" if args.as_of else "")
+        )
+    _rows_out(rows, args.format, ["jalali_month", *REVENUE_COLUMNS])
+    return EXIT_OK
 
 
 if __name__ == "__main__":

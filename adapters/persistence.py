@@ -64,6 +64,7 @@ def parse_database_url(url: str, *, lock_timeout: int = 5, pool_size: int = 5) -
             "sqlite",
             {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "APPLICATION_RECORDER_TOPIC": "adapters.chain:ChainedSQLiteApplicationRecorder",
                 "SQLITE_DBNAME": path,
                 "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
             },
@@ -80,6 +81,7 @@ def parse_database_url(url: str, *, lock_timeout: int = 5, pool_size: int = 5) -
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "adapters.chain:ChainedPostgresApplicationRecorder",
             "POSTGRES_DBNAME": unquote(dbname),
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),

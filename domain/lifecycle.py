@@ -33,7 +33,7 @@ from domain.customer import Customer
 from domain.invoice import Invoice, InvoiceKind, InvoiceLine
 from domain.money import Money, total
 from domain.plans import MIN_LEAD, LifecyclePolicy
-from domain.subscription import BillingPeriod, SiteState, Subscription, SubscriptionStatus
+from domain.subscription import BillingPeriod, SiteState, Subscription
 from domain.vat import VatSchedule
 
 
@@ -194,19 +194,6 @@ def due_steps(
 def next_step(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy) -> DueStep | None:
     steps = planned_steps(sub, invoices, policy)
     return steps[0] if steps else None
-
-
-def status(sub: Subscription, invoices: Invoices) -> SubscriptionStatus:
-    """The customer-facing state, from what was recorded."""
-    if sub.site_state is SiteState.COLLECTED:
-        return SubscriptionStatus.COLLECTED
-    if sub.site_state is SiteState.REMOVED:
-        return SubscriptionStatus.CANCELLED
-    if sub.site_state is SiteState.SUSPENDED:
-        return SubscriptionStatus.SUSPENDED
-    if any(inv.id in sub.grace_started for inv in open_invoices(sub, invoices)):
-        return SubscriptionStatus.GRACE
-    return SubscriptionStatus.ACTIVE
 
 
 # --- executing a step -----------------------------------------------------------------------

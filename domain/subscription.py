@@ -158,6 +158,20 @@ class Subscription(BillingAggregate):
         return self.periods[-1]
 
     @property
+    def status(self) -> SubscriptionStatus:
+        """The customer-facing state, from what this subscription recorded: collected, cancelled
+        (ended), suspended, grace (an open invoice whose grace started), else active."""
+        if self.site_state is SiteState.COLLECTED:
+            return SubscriptionStatus.COLLECTED
+        if self.site_state is SiteState.REMOVED:
+            return SubscriptionStatus.CANCELLED
+        if self.site_state is SiteState.SUSPENDED:
+            return SubscriptionStatus.SUSPENDED
+        if any(i in self.grace_started for i in self.open_invoice_ids):
+            return SubscriptionStatus.GRACE
+        return SubscriptionStatus.ACTIVE
+
+    @property
     def is_closed(self) -> bool:
         """Collected or ended: nothing more happens to this subscription."""
         return self.site_state in (SiteState.COLLECTED, SiteState.REMOVED)

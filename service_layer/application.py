@@ -519,8 +519,7 @@ class BillingApplication(Application[UUID]):
         return self._lifecycle(_UnitOfWork(self), subscription_id, all_invoices=all_invoices)
 
     def status_of(self, subscription_id: UUID) -> SubscriptionStatus:
-        life = self.lifecycle_of(subscription_id)
-        return lifecycle.status(life.subscription, life.invoices)
+        return self.get_subscription(subscription_id).status
 
     def next_step_of(self, subscription_id: UUID) -> DueStep | None:
         life = self.lifecycle_of(subscription_id)

@@ -1,0 +1,226 @@
+"""How a read model is written: tables, the rows an event changes, and the aggregate states
+those rows are computed from.
+
+A read model answers one question. It declares its table and says, for each event, what
+changes:
+
+- ``touched(event, states)``: the keys whose row must be recomputed from the aggregates'
+  states (``row(key, states)``; ``None`` deletes the row). While following the log this
+  happens at once; a rebuild recomputes each touched row once, at the end.
+- ``entries(event, states)``: rows appended for this event (one per money movement, one per
+  notice), or counters added to.
+
+``AggregateStates`` holds each aggregate as it stands after the events processed so far,
+advanced with the aggregates' own event-applying code, so a read model row is a plain
+function of the same state the commands decide on: it cannot fold the events differently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+# --- values as stored ---------------------------------------------------------------------------
+
+
+def moment(value: datetime | None) -> str | None:
+    """Moments are stored as fixed-width ISO 8601 UTC text, so they sort and compare as text."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_moment(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def uuid_text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table in portable SQL (SQLite and PostgreSQL): TEXT, BIGINT, INTEGER columns."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    checks: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    uniques: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def create(self, name: str | None = None) -> list[str]:
+        """CREATE statements; ``name`` may be schema-qualified or a scratch table's name."""
+        table = name or self.name
+        parts = [f"{column} {kind}" for column, kind in self.columns]
+        parts.append(f"PRIMARY KEY ({', '.join(self.key)})")
+        parts += [f"UNIQUE ({', '.join(u)})" for u in self.uniques]
+        parts += [f"CHECK ({check})" for check in self.checks]
+        statements = [f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(parts)})"]
+        bare = table.rsplit(".", 1)[-1]
+        for columns in self.indexes:
+            index = f"{bare}_{'_'.join(columns)}_idx"
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({', '.join(columns)})"
+            )
+        return statements
+
+    def upsert(self, name: str | None = None) -> str:
+        table = name or self.name
+        columns = self.column_names
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in self.key)
+        placeholders = ", ".join("?" for _ in columns)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}"
+        )
+
+    def insert(self, name: str | None = None) -> str:
+        table = name or self.name
+        columns = self.column_names
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        )
+
+    def delete(self, name: str | None = None) -> str:
+        table = name or self.name
+        return f"DELETE FROM {table} WHERE {' AND '.join(f'{k} = ?' for k in self.key)}"
+
+    def add(self, increments: Sequence[str], name: str | None = None) -> str:
+        """Insert a counter row, or add to the existing one."""
+        table = name or self.name
+        columns = self.column_names
+        sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in increments)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {sets}"
+        )
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[c] for c in self.column_names)
+
+    def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[c] for c in self.key)
+
+
+# --- what an event changes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Append:
+    """A row that exists because of this one event (its key includes the event's position)."""
+
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Add:
+    """Amounts added to a counter row (created at zero if missing)."""
+
+    row: dict[str, Any]
+
+
+Entry = Append | Add
+
+
+class ReadModel:
+    """One question, one table. Subclasses set ``name`` and ``table`` and override what they use."""
+
+    name: ClassVar[str]
+    table: ClassVar[Table]
+    #: Counter columns for ``Add`` entries.
+    counters: ClassVar[tuple[str, ...]] = ()
+
+    def touched(self, event: Any, states: AggregateStates) -> Iterable[Any]:
+        """Keys whose row this event may change (recomputed with :meth:`row`)."""
+        return ()
+
+    def row(self, key: Any, states: AggregateStates) -> dict[str, Any] | None:
+        """The row for ``key`` from the current states; None: there is no row."""
+        raise NotImplementedError
+
+    def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
+        """Rows appended (or counters added to) because of this event."""
+        return ()
+
+
+# --- aggregate states as of the processed position ---------------------------------------------
+
+
+Loader = Callable[[UUID, int | None], Aggregate | None]
+
+
+@dataclass
+class AggregateStates:
+    """Aggregates as they stand after the events processed so far.
+
+    ``loader(id, version)`` fetches an aggregate from the event store when it is not held (a
+    read model that starts part-way through the log, or a bounded cache that let it go). A
+    rebuild from zero needs no loader: every aggregate is created by an event it processes.
+    """
+
+    loader: Loader | None = None
+    maxsize: int | None = None
+    _held: OrderedDict[UUID, Aggregate] = field(default_factory=OrderedDict)
+
+    def apply(self, event: Any) -> Aggregate | None:
+        """Advance the event's aggregate by it (idempotent: an event already applied is skipped)."""
+        aggregate_id = event.originator_id
+        version = event.originator_version
+        held = self._held.get(aggregate_id)
+        if held is not None and held.version >= version:
+            aggregate = held
+        elif held is not None and held.version == version - 1:
+            aggregate = event.mutate(held)
+        elif version == 1:
+            aggregate = event.mutate(None)
+        elif self.loader is not None:
+            aggregate = self.loader(aggregate_id, version)
+        else:
+            raise LookupError(
+                f"Event {type(event).__qualname__} v{version} of {aggregate_id} arrived without "
+                "the events before it; a read model built from zero must see every event."
+            )
+        if aggregate is not None:
+            self._hold(aggregate_id, aggregate)
+        return aggregate
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None:
+        held = self._held.get(aggregate_id)
+        if held is None and self.loader is not None:
+            held = self.loader(aggregate_id, None)
+            if held is not None:
+                self._hold(aggregate_id, held)
+        elif held is not None and self.maxsize:
+            self._held.move_to_end(aggregate_id)
+        return held
+
+    def _hold(self, aggregate_id: UUID, aggregate: Aggregate) -> None:
+        self._held[aggregate_id] = aggregate
+        if self.maxsize:
+            self._held.move_to_end(aggregate_id)
+            while len(self._held) > self.maxsize:
+                self._held.popitem(last=False)
+
+    def forget(self) -> None:
+        self._held.clear()

@@ -1,0 +1,124 @@
+"""Finance reports over the read models. The official clock of every figure is the event's
+recorded time: a report "as of" a past moment counts only what was recorded by then.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.base import check_moment
+from domain.jalali import JalaliDate
+from projections.model import moment, parse_moment
+
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+def aging_bucket(deadline: datetime, as_of: datetime) -> str:
+    """Days overdue, counting any part of a day after the deadline as a day."""
+    if as_of <= deadline:
+        return "current"
+    days = math.ceil((as_of - deadline) / timedelta(days=1))
+    if days <= 30:
+        return "1-30"
+    if days <= 60:
+        return "31-60"
+    if days <= 90:
+        return "61-90"
+    return "90+"
+
+
+@dataclass
+class AgingReport:
+    as_of: datetime
+    totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(AGING_BUCKETS, 0))
+    invoices: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.totals.values())
+
+
+def aging(read_models: Any, as_of: datetime) -> AgingReport:
+    """Open balances by days past their deadline, as recorded at ``as_of``."""
+    as_of = check_moment(as_of)
+    rows = read_models.query(
+        "SELECT invoice_id, subscription_id, customer_id, deadline, "
+        "SUM(CASE WHEN entry = 'issued' THEN amount ELSE 0 END) AS issued, "
+        "SUM(CASE WHEN entry IN ('paid', 'credit') THEN amount ELSE 0 END) AS settled, "
+        "SUM(CASE WHEN entry = 'voided' THEN amount ELSE 0 END) AS voided "
+        "FROM {rm_invoice_ledger} WHERE recorded_at <= ? "
+        "GROUP BY invoice_id, subscription_id, customer_id, deadline ORDER BY deadline, invoice_id",
+        (moment(as_of),),
+    )
+    report = AgingReport(as_of)
+    for row in rows:
+        balance = int(row["issued"]) - int(row["settled"]) - int(row["voided"])
+        if balance <= 0:
+            continue
+        deadline = parse_moment(row["deadline"])
+        bucket = aging_bucket(deadline, as_of)
+        report.totals[bucket] += balance
+        report.invoices.append(
+            {
+                "invoice_id": row["invoice_id"],
+                "subscription_id": row["subscription_id"],
+                "customer_id": row["customer_id"],
+                "deadline": row["deadline"],
+                "balance": balance,
+                "bucket": bucket,
+            }
+        )
+    return report
+
+
+REVENUE_COLUMNS = ("invoiced", "vat", "paid", "credit_used", "voided")
+
+
+def revenue(
+    read_models: Any,
+    *,
+    first_month: str | None = None,
+    last_month: str | None = None,
+    as_of: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Per Jalali month: invoiced (with its VAT), paid, credit used, voided.
+
+    Without ``as_of`` this reads the revenue read model; with it, the ledger up to that moment.
+    """
+    first = _month(first_month) if first_month else "0000/00"
+    last = _month(last_month) if last_month else "9999/99"
+    if as_of is None:
+        return read_models.query(
+            "SELECT jalali_month, invoiced, vat, paid, credit_used, voided FROM {rm_revenue_by_month} "
+            "WHERE jalali_month >= ? AND jalali_month <= ? ORDER BY jalali_month",
+            (first, last),
+        )
+    rows = read_models.query(
+        "SELECT jalali_month, "
+        "SUM(CASE WHEN entry = 'issued' THEN amount ELSE 0 END) AS invoiced, "
+        "SUM(CASE WHEN entry = 'issued' THEN vat ELSE 0 END) AS vat, "
+        "SUM(CASE WHEN entry = 'paid' THEN amount ELSE 0 END) AS paid, "
+        "SUM(CASE WHEN entry = 'credit' THEN amount ELSE 0 END) AS credit_used, "
+        "SUM(CASE WHEN entry = 'voided' THEN amount ELSE 0 END) AS voided "
+        "FROM {rm_invoice_ledger} WHERE recorded_at <= ? AND jalali_month >= ? AND jalali_month <= ? "
+        "GROUP BY jalali_month ORDER BY jalali_month",
+        (moment(check_moment(as_of)), first, last),
+    )
+    return [{k: (int(v) if k != "jalali_month" else v) for k, v in row.items()} for row in rows]
+
+
+def _month(text: str) -> str:
+    """``1405/01``, ``1405-1`` or a full Jalali date: the month as ``YYYY/MM``."""
+    parts = text.replace("-", "/").split("/")
+    try:
+        day = JalaliDate(int(parts[0]), int(parts[1]), 1)
+    except (ValueError, IndexError):
+        from domain.errors import InvalidInput
+
+        raise InvalidInput(
+            f"{text!r} is not a Jalali month; write it like 1405/01.", field="month"
+        ) from None
+    return day.isoformat()[:7]

@@ -1,0 +1,326 @@
+"""Keeping the read models up to date, rebuilding them, and checking them against the events.
+
+- ``catch_up()`` folds every event recorded since the read models' positions, now, in this
+  thread (the CLI and the tests use it; so does the SQLite follower).
+- ``start()`` keeps them up to date in the background: on PostgreSQL with eventsourcing's
+  ``ProjectionRunner`` (it listens for new events; view rows and tracking are written in one
+  transaction), on SQLite, whose recorder cannot be subscribed to, by polling the
+  notification log with the same view recorder.
+- ``rebuild(names)`` folds all events from zero in memory, writes the rows into scratch tables
+  and swaps them in, then catches up what arrived meanwhile.
+- ``verify()`` rebuilds every read model into scratch tables and compares them, row by row,
+  with the live ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from projections.model import AggregateStates, ReadModel
+from projections.store import (
+    PostgresReadModelRecorder,
+    ReadModelProcessing,
+    Sql,
+    SQLiteReadModelRecorder,
+    tracking_name,
+    write_entries,
+    write_rows,
+)
+from projections.views import ALL_READ_MODELS, read_model
+
+log = logging.getLogger(__name__)
+
+SECTION = 1_000
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Drift:
+    read_model: str
+    key: tuple
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.read_model} {'/'.join(map(str, self.key))}: {self.problem}"
+
+
+class ReadModels:
+    """The read models of one billing application."""
+
+    def __init__(self, app: Any, *, env: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.env = dict(env or {})
+        self.application_name = app.name
+        self.view = self._build_view()
+        self.view.states.loader = self._load
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._runner: Any = None
+
+    # --- construction -------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        return self.view.dialect
+
+    def _build_view(self) -> ReadModelProcessing:
+        factory = self.app.factory
+        module = type(factory).__module__
+        if module.endswith(".postgres"):
+            view = PostgresReadModelRecorder(
+                datastore=factory.datastore, tracking_table_name="read_models_tracking"
+            )
+        elif module.endswith(".sqlite"):
+            view = SQLiteReadModelRecorder(datastore=factory.datastore)
+        else:
+            # The in-memory event store keeps its read models in an in-memory SQLite database.
+            from eventsourcing.sqlite import SQLiteDatastore
+
+            name = f"file:read-models-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            view = SQLiteReadModelRecorder(datastore=SQLiteDatastore(name))
+        view.create_table()
+        return view
+
+    def _load(self, aggregate_id: Any, version: int | None) -> Any:
+        from eventsourcing.application import AggregateNotFoundError
+
+        try:
+            return self.app.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            return None
+
+    # --- following the log --------------------------------------------------------------------
+
+    def _notifications(self, after: int, stop: int | None = None) -> Iterator[Any]:
+        recorder = self.app.recorder
+        while True:
+            batch = recorder.select_notifications(
+                start=after, limit=SECTION, stop=stop, inclusive_of_start=False
+            )
+            if not batch:
+                return
+            yield from batch
+            after = batch[-1].id
+
+    def position(self) -> int:
+        return self.view.max_tracking_id(self.application_name) or 0
+
+    def positions(self) -> dict[str, int]:
+        return self.view.positions(self.application_name)
+
+    def catch_up(self) -> int:
+        """Fold what was recorded since the least position; returns how many events were read."""
+        mapper = self.app.mapper
+        read = 0
+        for notification in self._notifications(self.position()):
+            self.view.process(
+                mapper.to_domain_event(notification),
+                Tracking(self.application_name, notification.id),
+            )
+            read += 1
+        return read
+
+    def start(self, poll_interval: float = 0.5) -> None:
+        """Keep the read models up to date in the background until :meth:`stop`."""
+        if self.dialect == "postgres":
+            from eventsourcing.projection import Projection, ProjectionRunner
+
+            from service_layer.application import BillingApplication
+
+            loader = self._load
+
+            class ReadModelsProjection(Projection[PostgresReadModelRecorder]):
+                name = "read_models"
+
+                def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+                    if self.view.states.loader is None:
+                        self.view.states.loader = loader
+                    self.view.process(domain_event, tracking)
+
+            self._runner = ProjectionRunner(
+                application_class=BillingApplication,
+                projection_class=ReadModelsProjection,
+                view_class=PostgresReadModelRecorder,
+                env={**self.env, "CREATE_TABLE": "n"},
+            )
+            self._runner.__enter__()
+            return
+        self._stopping.clear()
+
+        def follow() -> None:
+            while not self._stopping.is_set():
+                try:
+                    if not self.catch_up():
+                        self._stopping.wait(poll_interval)
+                except Exception:  # keep following; the error is logged and retried
+                    log.exception("read models: catching up failed; retrying")
+                    self._stopping.wait(poll_interval * 4)
+
+        self._thread = threading.Thread(target=follow, name="read-models", daemon=True)
+        self._thread.start()
+
+    def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
+        """Block until every read model has folded ``notification_id``."""
+        self.view.wait(self.application_name, notification_id, timeout=timeout)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.__exit__(None, None, None)  # stops it and joins its threads
+            self._runner = None
+        if self._thread is not None:
+            self._stopping.set()
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    # --- rebuilding ---------------------------------------------------------------------------
+
+    def fold(
+        self,
+        models: Iterable[ReadModel],
+        *,
+        upto: int | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[dict[str, Any], int]:
+        """Fold every event (up to ``upto``) into rows in memory, from zero; no store reads."""
+        models = list(models)
+        states = AggregateStates()
+        touched: dict[str, dict[Any, None]] = {m.name: {} for m in models}
+        entries: dict[str, list[Any]] = {m.name: [] for m in models}
+        mapper = self.app.mapper
+        last = 0
+        total = upto if upto is not None else (self.app.recorder.max_notification_id() or 0)
+        for notification in self._notifications(0, stop=upto):
+            event = mapper.to_domain_event(notification)
+            states.apply(event)
+            for m in models:
+                for key in m.touched(event, states):
+                    touched[m.name][key] = None
+                entries[m.name].extend(m.entries(event, states))
+            last = notification.id
+            if progress and last % SECTION == 0:
+                progress(last, total)
+        if progress:
+            progress(last, total)
+        result: dict[str, Any] = {}
+        for m in models:
+            rows = {key: m.row(key, states) for key in touched[m.name]}
+            result[m.name] = (rows, entries[m.name])
+        return result, last
+
+    def _write_scratch(
+        self, sql: Sql, model: ReadModel, rows: Any, entries: Any, scratch: str
+    ) -> None:
+        sql.execute(f"DROP TABLE IF EXISTS {scratch}")
+        for statement in model.table.create(scratch):
+            sql.execute(statement)
+        write_rows(sql, model, rows, table=scratch)
+        write_entries(sql, model, _merged(model, entries), table=scratch)
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
+        """Drop and rebuild read models from the events; returns the events folded."""
+        models = [read_model(n) for n in names] if names else list(ALL_READ_MODELS)
+        folded, last = self.fold(models, progress=progress)
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            for m in models:
+                live = sql.table(m.table.name)
+                scratch = sql.table(f"rebuild_{m.table.name}")
+                rows, entries = folded[m.name]
+                self._write_scratch(sql, m, rows, entries, scratch)
+                sql.execute(f"DROP TABLE IF EXISTS {live}")
+                for statement in m.table.create(live):
+                    sql.execute(statement)
+                sql.execute(f"INSERT INTO {live} SELECT * FROM {scratch}")
+                sql.execute(f"DROP TABLE {scratch}")
+                self._reset_tracking(cursor, m, last)
+        self.view.states.forget()
+        self.catch_up()  # what was recorded while the rebuild ran
+        return last
+
+    def _reset_tracking(self, cursor: Any, model: ReadModel, position: int) -> None:
+        name = tracking_name(self.application_name, model)
+        table = self.view.sql(cursor).table(getattr(self.view, "tracking_table_name", "tracking"))
+        self.view.sql(cursor).execute(f"DELETE FROM {table} WHERE application_name = ?", (name,))
+        if position:
+            self.view._insert_tracking(cursor, Tracking(name, position))  # noqa: SLF001
+
+    # --- verifying ----------------------------------------------------------------------------
+
+    def verify(self, progress: Progress | None = None) -> tuple[int, list[Drift]]:
+        """Rebuild every read model into scratch tables and compare with the live ones.
+
+        Returns the position compared at and every difference found (none: no drift).
+        """
+        self.catch_up()
+        upto = self.position()
+        models = list(ALL_READ_MODELS)
+        folded, _ = self.fold(models, upto=upto, progress=progress)
+        drifts: list[Drift] = []
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            for m in models:
+                scratch = sql.table(f"scratch_{m.table.name}")
+                rows, entries = folded[m.name]
+                self._write_scratch(sql, m, rows, entries, scratch)
+                rebuilt = _by_key(m, sql.execute(f"SELECT * FROM {scratch}").rows())
+                live = _by_key(m, sql.execute(f"SELECT * FROM {sql.table(m.table.name)}").rows())
+                drifts += _compare(m, live, rebuilt)
+                sql.execute(f"DROP TABLE {scratch}")
+        return upto, drifts
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def query(self, statement: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read-only query; ``{rm_x}`` names are qualified for this database."""
+        with self.view.datastore.transaction(commit=False) as cursor:
+            sql = self.view.sql(cursor)
+            names = {m.table.name: sql.table(m.table.name) for m in ALL_READ_MODELS}
+            return sql.execute(statement.format(**names), tuple(params)).rows()
+
+
+def _merged(model: ReadModel, entries: list[Any]) -> list[Any]:
+    """Counter entries summed per key, so a rebuild writes one row per key."""
+    if not model.counters:
+        return entries
+    from projections.model import Add
+
+    sums: dict[tuple, dict[str, Any]] = {}
+    for entry in entries:
+        key = model.table.key_of(entry.row)
+        if key not in sums:
+            sums[key] = dict(entry.row)
+        else:
+            for column in model.counters:
+                sums[key][column] += entry.row[column]
+    return [Add(row) for row in sums.values()]
+
+
+def _by_key(model: ReadModel, rows: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    return {model.table.key_of(row): row for row in rows}
+
+
+def _compare(model: ReadModel, live: dict, rebuilt: dict) -> list[Drift]:
+    drifts = []
+    for key in sorted(set(live) | set(rebuilt), key=str):
+        if key not in live:
+            drifts.append(Drift(model.name, key, "missing from the live read model"))
+        elif key not in rebuilt:
+            drifts.append(Drift(model.name, key, "in the live read model but not in the events"))
+        else:
+            for column, value in rebuilt[key].items():
+                if live[key].get(column) != value:
+                    drifts.append(
+                        Drift(
+                            model.name,
+                            key,
+                            f"{column} is {live[key].get(column)!r}, the events say {value!r}",
+                        )
+                    )
+    return drifts

@@ -1,0 +1,198 @@
+"""Read models in the database, each with its tracking position, written exactly once.
+
+The view recorders are eventsourcing tracking recorders (SQLite and PostgreSQL): for each
+event they write every read model's rows and that read model's tracking row in one
+transaction. Each read model tracks its own position (application name
+``billing/<read model>``), so one can be rebuilt while the others go on; an event at or below
+a read model's position is skipped for it, and the library's single-row tracking insert (which
+only moves forward) refuses a second writer of the same position, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+from projections.model import Add, AggregateStates, Append, ReadModel
+from projections.views import ALL_READ_MODELS
+
+log = logging.getLogger(__name__)
+
+
+class Sql:
+    """A cursor that speaks the portable SQL of :class:`Table` on either database."""
+
+    def __init__(self, cursor: Any, dialect: str, schema: str = "") -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+        self.schema = schema
+
+    def table(self, name: str) -> str:
+        """A table's name as this database wants it (schema-qualified on PostgreSQL if set)."""
+        return f"{self.schema}.{name}" if self.schema else name
+
+    def _statement(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.dialect == "postgres" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Sql:
+        self.cursor.execute(self._statement(statement), tuple(params))
+        return self
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self.cursor.executemany(self._statement(statement), rows)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.cursor.fetchall()]
+
+    def scalar(self) -> Any:
+        row = self.cursor.fetchone()
+        if row is None:
+            return None
+        return next(iter(dict(row).values()))
+
+
+def tracking_name(application_name: str, model: ReadModel) -> str:
+    return f"{application_name}/{model.name}"
+
+
+def write_rows(
+    sql: Sql, model: ReadModel, rows: dict[Any, dict[str, Any] | None], table: str | None = None
+) -> None:
+    """Upsert (or delete, for None) the rows of a state read model."""
+    t = model.table
+    table = table or sql.table(t.name)
+    upserts = [t.values(row) for row in rows.values() if row is not None]
+    deletes = [k if isinstance(k, tuple) else (str(k),) for k, row in rows.items() if row is None]
+    sql.executemany(t.upsert(table), upserts)
+    sql.executemany(t.delete(table), deletes)
+
+
+def write_entries(
+    sql: Sql, model: ReadModel, entries: Iterable[Any], table: str | None = None
+) -> None:
+    t = model.table
+    table = table or sql.table(t.name)
+    appends = [t.values(e.row) for e in entries if isinstance(e, Append)]
+    sql.executemany(t.insert(table), appends)
+    for e in entries:
+        if isinstance(e, Add):
+            sql.execute(t.add(model.counters, table), t.values(e.row))
+
+
+class ReadModelProcessing:
+    """What both view recorders do with one event (mixed into each database's recorder)."""
+
+    read_models: ClassVar[tuple[ReadModel, ...]] = ALL_READ_MODELS
+    dialect: ClassVar[str]
+    states: AggregateStates
+    datastore: Any
+
+    def _init_processing(self) -> None:
+        self.states = AggregateStates(maxsize=20_000)
+
+    @property
+    def schema(self) -> str:
+        return getattr(self.datastore, "schema", "") or ""
+
+    def sql(self, cursor: Any) -> Sql:
+        return Sql(cursor, self.dialect, self.schema)
+
+    def table_statements(self) -> list[str]:
+        statements: list[str] = []
+        for model in self.read_models:
+            statements += model.table.create(self.sql(None).table(model.table.name))
+        return statements
+
+    def _position(self, cursor: Any, name: str) -> int:
+        return self._max_tracking_id(name, cursor) or 0  # type: ignore[attr-defined]
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        """The position from which all read models are up to date: the least of theirs."""
+        if application_name == self.table_migration_identifier or "/" in application_name:  # type: ignore[attr-defined]
+            return super().max_tracking_id(application_name)  # type: ignore[misc]
+        with self.datastore.transaction(commit=False) as cursor:
+            positions = [
+                self._max_tracking_id(tracking_name(application_name, m), cursor)
+                for m in self.read_models
+            ]  # type: ignore[attr-defined]
+        return None if any(p is None for p in positions) else min(positions)  # type: ignore[type-var]
+
+    def positions(self, application_name: str) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as cursor:
+            return {
+                m.name: self._position(cursor, tracking_name(application_name, m))
+                for m in self.read_models
+            }
+
+    def process(self, domain_event: Any, tracking: Tracking) -> bool:
+        """Apply one event to every read model not yet past it; False if none needed it."""
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                return self._process(cursor, domain_event, tracking)
+        except IntegrityError:
+            # Another runner may have written this position first: then there is nothing to do.
+            if all(
+                p >= tracking.notification_id
+                for p in self.positions(tracking.application_name).values()
+            ):
+                log.info(
+                    "event %s was already processed by another runner", tracking.notification_id
+                )
+                return False
+            raise
+
+    def _process(self, cursor: Any, domain_event: Any, tracking: Tracking) -> bool:
+        todo = [
+            m
+            for m in self.read_models
+            if tracking.notification_id
+            > self._position(cursor, tracking_name(tracking.application_name, m))
+        ]
+        if not todo:
+            return False
+        sql = self.sql(cursor)
+        self.states.apply(domain_event)
+        for model in todo:
+            rows = {
+                key: model.row(key, self.states) for key in model.touched(domain_event, self.states)
+            }
+            if rows:
+                write_rows(sql, model, rows)
+            entries = list(model.entries(domain_event, self.states))
+            if entries:
+                write_entries(sql, model, entries)
+            self._insert_tracking(  # type: ignore[attr-defined]
+                cursor,
+                Tracking(tracking_name(tracking.application_name, model), tracking.notification_id),
+            )
+        return True
+
+
+class SQLiteReadModelRecorder(ReadModelProcessing, SQLiteTrackingRecorder):
+    dialect = "sqlite"
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._init_processing()
+
+    def construct_create_table_statements(self) -> list[str]:
+        return super().construct_create_table_statements() + self.table_statements()
+
+
+class PostgresReadModelRecorder(ReadModelProcessing, PostgresTrackingRecorder):
+    dialect = "postgres"
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._init_processing()
+        from psycopg.sql import SQL
+
+        for statement in self.table_statements():
+            self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
