@@ -1,15 +1,22 @@
 """The composition root: the one place that builds the engine from settings.
 
-The CLI, the HTTP API and the scheduler all call :func:`build_application`; nothing else
-constructs adapters.
+The CLI, the HTTP API and the scheduler all call these functions; nothing else constructs
+adapters.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from adapters.persistence import Database, build_with_tables, parse_database_url
 from adapters.settings import Settings
 from domain.vat import VatSchedule
 from service_layer.application import BillingApplication
+
+
+def settings_with(settings: Settings | None = None, **overrides: Any) -> Settings:
+    settings = settings or Settings()
+    return settings.model_copy(update=overrides) if overrides else settings
 
 
 def database_of(settings: Settings) -> Database:
@@ -20,22 +27,80 @@ def database_of(settings: Settings) -> Database:
     )
 
 
-def build_read_models(app: BillingApplication, settings: Settings | None = None, **overrides: str):
-    """The read models of ``app``, in the same database (tables created once)."""
-    from projections.runner import ReadModels
-
-    settings = settings or Settings()
-    if overrides:
-        settings = settings.model_copy(update=overrides)
-    database = database_of(settings)
-    return build_with_tables(database, lambda env: ReadModels(app, env=env))
-
-
-def build_application(settings: Settings | None = None, **overrides: str) -> BillingApplication:
+def build_application(settings: Settings | None = None, **overrides: Any) -> BillingApplication:
     """Build the billing application; ``overrides`` replace settings (e.g. database_url=...)."""
-    settings = settings or Settings()
-    if overrides:
-        settings = settings.model_copy(update=overrides)
+    settings = settings_with(settings, **overrides)
     database = database_of(settings)
     vat = VatSchedule.parse(settings.vat_schedule)
     return build_with_tables(database, lambda env: BillingApplication(env, vat=vat))
+
+
+def build_renderer(settings: Settings):
+    from adapters.notify.render import NoticeRenderer
+
+    return NoticeRenderer(
+        portal_name=settings.portal_name,
+        payment_link=settings.payment_link,
+        support_email=settings.support_email,
+    )
+
+
+def build_read_models(app: BillingApplication, settings: Settings | None = None, **overrides: Any):
+    """The read models of ``app`` and its outbox, in the same database (tables created once)."""
+    from projections.outbox import OutboxView
+    from projections.runner import ReadModels
+
+    settings = settings_with(settings, **overrides)
+    outbox = OutboxView(build_renderer(settings))
+    return build_with_tables(
+        database_of(settings), lambda env: ReadModels(app, env=env, extra=(outbox,))
+    )
+
+
+def build_senders(settings: Settings) -> dict[str, Any]:
+    """The channels that are configured: e-mail, SMS, the panel inbox, the hosting platform."""
+    from adapters.notify.channels import KavenegarSmsSender, SmtpEmailSender
+    from adapters.outbox import PanelInbox
+    from adapters.platform import PlatformClient
+
+    senders: dict[str, Any] = {"panel": PanelInbox()}
+    if settings.smtp_host:
+        senders["email"] = SmtpEmailSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    if settings.sms_base_url and settings.sms_api_key:
+        senders["sms"] = KavenegarSmsSender(
+            settings.sms_base_url, settings.sms_api_key, settings.sms_sender
+        )
+    if settings.platform_url and settings.platform_secret:
+        senders["platform"] = PlatformClient(settings.platform_url, settings.platform_secret)
+    return senders
+
+
+def build_engine(settings: Settings | None = None, *, clock: Any = None, **overrides: Any):
+    """Everything a running engine needs: application, read models, outbox, scheduler service."""
+    from adapters.claims import claims_for
+    from adapters.clock import StoredClock, SystemClock
+    from adapters.outbox import Dispatcher, OutboxStore
+    from scheduler import Engine
+
+    settings = settings_with(settings, **overrides)
+    app = build_application(settings)
+    read_models = build_read_models(app, settings)
+    if clock is None:
+        clock = StoredClock(read_models) if settings.test_mode else SystemClock()
+    dispatcher = Dispatcher(OutboxStore(read_models), build_senders(settings), clock)
+    return Engine(
+        app=app,
+        read_models=read_models,
+        dispatcher=dispatcher,
+        clock=clock,
+        claims=claims_for(database_of(settings)),
+        batch=settings.tick_batch,
+        interval=settings.tick_interval,
+    )

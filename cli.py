@@ -12,6 +12,7 @@ import csv
 import json
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the lifecycle scheduler alone (a separate worker): tick, execute what is due",
     )
     sched.add_argument(
-        "--interval", type=float, default=60.0, help="seconds between ticks (default 60)"
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between ticks (default BILLING_TICK_INTERVAL, 60)",
     )
     sched.add_argument("--once", action="store_true", help="run one tick now and exit")
     _db(sched)
@@ -327,27 +331,34 @@ def run_scheduler(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from scheduler import build_scheduler, tick
+    from bootstrap import build_engine
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = _application(args.db)
-    clock = SystemClock()
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    overrides: dict[str, Any] = database_url_for(args.db)
+    if args.interval is not None:
+        overrides["tick_interval"] = args.interval
+    engine = build_engine(**overrides)
     if args.once:
-        executed = tick(app, clock)
-        print(f"{len(executed)} step(s) executed at {iso(clock.now())}", file=sys.stderr)
+        report = engine.tick()
+        print(
+            f"{len(report.executed)} step(s) executed and {report.delivered} delivery(ies) sent at {iso(report.at)}",
+            file=sys.stderr,
+        )
+        engine.close()
         return EXIT_OK
-    scheduler = build_scheduler(app, clock, interval_seconds=args.interval, blocking=True)
 
-    def stop(signum, frame):  # a clean stop: the running tick finishes, then we exit
-        scheduler.shutdown(wait=True)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"scheduler ticking every {args.interval:g}s; stop with Ctrl-C", file=sys.stderr)
-    scheduler.start()
-    app.close()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+    print(f"scheduler ticking every {engine.interval:g}s; stop with Ctrl-C", file=sys.stderr)
+    engine.start()
+    while not stopping.wait(0.5):
+        pass
+    engine.close()  # a clean stop: the tick under way finishes first
+    print("scheduler stopped", file=sys.stderr)
     return EXIT_OK
 
 

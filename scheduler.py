@@ -1,17 +1,31 @@
 """The scheduler: ticks that ask the domain what is due and execute it.
 
-A tick is one call of :meth:`BillingApplication.advance` at the clock's current time. The
-domain decides what is due (a pure function of state, policy and now); the tick only asks and
-executes. The job never overlaps itself (``max_instances=1``) and missed runs collapse into one
-(``coalesce``): a slow tick delays the next, it never piles up. Several schedulers against one
-PostgreSQL are safe because every step is idempotent and guarded by optimistic concurrency and
-deterministic ids (see docs/ARCHITECTURE.md).
+A tick (:meth:`Engine.tick`):
+
+1. folds the events recorded since the last tick into the read models, the due-actions index
+   and the outbox (:mod:`projections`);
+2. reads from the due-actions index the subscriptions due by now, in due order, a page at a
+   time, so its cost follows what is due, not how many subscriptions exist;
+3. advances each (what is due is decided by the pure lifecycle policy; each subscription in
+   its own atomic save), after claiming it so that several schedulers share the work;
+4. folds the new events, then sends what the outbox holds (notices, platform requests).
+
+A late tick catches up: missed notices go out first and actions wait their 24-hour lead after
+them (the domain decides that; the audit trail keeps both the due and the recorded moment).
+
+The APScheduler job never overlaps itself (``max_instances=1``) and missed runs collapse into
+one (``coalesce``): a slow tick delays the next, it never piles up.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -25,42 +39,143 @@ log = logging.getLogger("billing.scheduler")
 JOB_ID = "lifecycle-tick"
 
 
-def tick(app: BillingApplication, clock: Clock) -> list[Executed]:
-    """Execute everything due at the clock's now; returns what was executed."""
-    now = clock.now()
-    executed = app.advance(now)
-    for done in executed:
-        log.info(
-            "%s %s for subscription %s (due %s, recorded %s)",
-            done.step.describe(),
-            done.step.invoice_id or "",
-            done.subscription_id,
-            done.step.due_at.isoformat(),
-            done.recorded_at.isoformat(),
+@dataclass
+class TickReport:
+    at: datetime
+    executed: list[Executed] = field(default_factory=list)
+    claimed_elsewhere: int = 0
+    delivered: int = 0
+    delivery_failures: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Metrics:
+    ticks: int = 0
+    steps: int = 0
+    tick_errors: int = 0
+    delivered: int = 0
+    delivery_failures: int = 0
+    last_tick_seconds: float = 0.0
+    last_tick_at: datetime | None = None
+
+
+class Engine:
+    """The running engine: the application, its read models and outbox, and the tick."""
+
+    def __init__(
+        self,
+        *,
+        app: BillingApplication,
+        read_models: Any,
+        dispatcher: Any,
+        clock: Clock,
+        claims: Any,
+        batch: int = 500,
+        interval: float = 60.0,
+    ) -> None:
+        self.app = app
+        self.read_models = read_models
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.claims = claims
+        self.batch = batch
+        self.interval = interval
+        self.metrics = Metrics()
+        self._scheduler: BaseScheduler | None = None
+        self._tick_lock = threading.Lock()
+
+    def tick(self) -> TickReport:
+        with self._tick_lock:  # one tick at a time in this process, whoever calls it
+            started = time.perf_counter()
+            report = TickReport(self.clock.now())
+            try:
+                self._advance_due(report)
+                deliveries = self.dispatcher.dispatch()
+            except Exception:
+                self.metrics.tick_errors += 1
+                raise
+            report.delivered = deliveries.delivered
+            report.delivery_failures = deliveries.failed + deliveries.retried
+            report.seconds = time.perf_counter() - started
+            self._count(report)
+            return report
+
+    def _advance_due(self, report: TickReport) -> None:
+        self.read_models.catch_up()
+        after = None
+        while True:
+            page = self.read_models.due_subscriptions(report.at, self.batch, after)
+            for _, subscription_id in page:
+                with self.claims.claim(subscription_id) as mine:
+                    if not mine:
+                        report.claimed_elsewhere += 1
+                        continue
+                    done = self.app.advance_subscription(UUID(subscription_id), report.at)
+                    if not done:
+                        log.info("due index was stale for %s; recomputed", subscription_id)
+                        self.read_models.repair_due(subscription_id)
+                report.executed += done
+                for step in done:
+                    log.info(
+                        "%s for %s (due %s, recorded %s)",
+                        step.step.describe(),
+                        step.subscription_id,
+                        step.step.due_at.isoformat(),
+                        step.recorded_at.isoformat(),
+                    )
+            if len(page) < self.batch:
+                break
+            after = page[-1]
+        if report.executed:
+            self.read_models.catch_up()  # the due index and the outbox learn what just happened
+
+    def _count(self, report: TickReport) -> None:
+        m = self.metrics
+        m.ticks += 1
+        m.steps += len(report.executed)
+        m.delivered += report.delivered
+        m.delivery_failures += report.delivery_failures
+        m.last_tick_seconds = report.seconds
+        m.last_tick_at = report.at
+
+    # --- running by itself ----------------------------------------------------------------------
+
+    def _job(self) -> None:
+        try:
+            self.tick()
+        except Exception:  # the next tick tries again; the error must not kill the scheduler
+            log.exception("tick failed")
+
+    def start(self, *, blocking: bool = False) -> BaseScheduler:
+        """Tick every ``interval`` seconds, the first tick at once."""
+        kind = BlockingScheduler if blocking else BackgroundScheduler
+        self._scheduler = kind(timezone=UTC)
+        self._scheduler.add_job(
+            self._job,
+            "interval",
+            seconds=self.interval,
+            id=JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
         )
-    return executed
+        self._scheduler.start()
+        return self._scheduler
 
+    def stop(self) -> None:
+        """Stop ticking; a tick under way finishes first."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        self._scheduler = None
 
-def build_scheduler(
-    app: BillingApplication,
-    clock: Clock,
-    *,
-    interval_seconds: float = 60.0,
-    blocking: bool = False,
-) -> BaseScheduler:
-    """A scheduler with one job: the lifecycle tick, first run at once."""
-    scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
-        timezone=UTC
-    )
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=interval_seconds,
-        args=[app, clock],
-        id=JOB_ID,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=None,
-        next_run_time=datetime.now(UTC),
-    )
-    return scheduler
+    def close(self) -> None:
+        self.stop()
+        self.claims.close()
+        self.read_models.stop()
+        self.app.close()
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None and self._scheduler.running

@@ -44,3 +44,54 @@ class SimulatedClock:
             )
         self._now = moment
         return self._now
+
+
+class StoredClock:
+    """The test-mode clock: a simulated moment kept in the database, so every process of the
+    engine (API, schedulers) reads the same time, and moving it survives a restart.
+
+    Only built when ``BILLING_TEST_MODE`` is on; it starts at ``start`` (default: the real time
+    of its creation) the first time it is created in a database.
+    """
+
+    TABLE = "test_clock"
+
+    def __init__(self, read_models, *, start: datetime | None = None) -> None:
+        self.view = read_models.view
+        start = check_moment(start) if start else datetime.now(UTC)
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            sql.execute(
+                f"CREATE TABLE IF NOT EXISTS {sql.table(self.TABLE)} (id INTEGER PRIMARY KEY, now TEXT NOT NULL)"
+            )
+            sql.execute(
+                f"INSERT INTO {sql.table(self.TABLE)} (id, now) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+                (start.isoformat(),),
+            )
+
+    def now(self) -> datetime:
+        with self.view.datastore.transaction(commit=False) as cursor:
+            sql = self.view.sql(cursor)
+            value = sql.execute(f"SELECT now FROM {sql.table(self.TABLE)} WHERE id = 1").scalar()
+        return datetime.fromisoformat(value)
+
+    def advance_to(self, moment: datetime) -> datetime:
+        moment = check_moment(moment)
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            current = datetime.fromisoformat(
+                sql.execute(f"SELECT now FROM {sql.table(self.TABLE)} WHERE id = 1").scalar()
+            )
+            if moment < current:
+                raise TimeWentBackwards(
+                    f"The test clock is at {current.isoformat()}; it cannot go back to {moment.isoformat()}."
+                )
+            sql.execute(
+                f"UPDATE {sql.table(self.TABLE)} SET now = ? WHERE id = 1", (moment.isoformat(),)
+            )
+        return moment
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise TimeWentBackwards(f"The test clock only moves forward; got {delta}.")
+        return self.advance_to(self.now() + delta)

@@ -1,4 +1,8 @@
-"""Settings from the environment (prefix BILLING_), read once by the composition root."""
+"""Settings from the environment (prefix BILLING_), read once by the composition root.
+
+Secrets (SMTP password, SMS API key, platform secret) have no defaults: a channel whose
+settings are missing is simply not configured, and its deliveries are marked skipped.
+"""
 
 from __future__ import annotations
 
@@ -20,3 +24,32 @@ class Settings(BaseSettings):
     #: PostgreSQL: how long a statement may wait for a lock before failing (seconds).
     postgres_lock_timeout: int = 5
     postgres_pool_size: int = 5
+
+    # --- the scheduler ---
+    #: Seconds between scheduler ticks.
+    tick_interval: float = 60.0
+    #: Subscriptions advanced per query page within one tick.
+    tick_batch: int = 500
+
+    # --- notices ---
+    portal_name: str = "Saman360"
+    support_email: str = "support@saman360.example"
+    #: The payment link in notices; {invoice_id} and {subscription_id} are filled in.
+    payment_link: str = "http://127.0.0.1:8000/pay/{invoice_id}"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "billing@saman360.example"
+    #: A Kavenegar-compatible SMS API, e.g. https://api.kavenegar.com
+    sms_base_url: str | None = None
+    sms_api_key: str | None = None
+    sms_sender: str = "10004346"
+
+    #: Test mode: a simulated clock kept in the database (never in production).
+    test_mode: bool = False
+
+    # --- the hosting platform ---
+    platform_url: str | None = None
+    platform_secret: str | None = None

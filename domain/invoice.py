@@ -166,6 +166,9 @@ class Invoice(BillingAggregate):
         self.period_start = JalaliDate.parse(period_start)
         self.period_end = JalaliDate.parse(period_end)
         self.lines = tuple(InvoiceLine.from_dict(line) for line in lines)
+        # An issued invoice's lines never change: its total and VAT are worked out once.
+        self.total = total([line.total for line in self.lines])
+        self.vat = total([line.vat for line in self.lines])
         self.deadline = deadline
         self.issued_at = timestamp
         self.settlements: list[Settlement] = []
@@ -174,14 +177,6 @@ class Invoice(BillingAggregate):
         self.void_reason: str | None = None
 
     # --- what the invoice says --------------------------------------------------------------
-
-    @property
-    def total(self) -> Money:
-        return total([line.total for line in self.lines])
-
-    @property
-    def vat(self) -> Money:
-        return total([line.vat for line in self.lines])
 
     @property
     def paid(self) -> Money:

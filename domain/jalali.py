@@ -223,6 +223,12 @@ class JalaliDate:
         # A datetime is a date, but its calendar day depends on the zone: make callers choose.
         if isinstance(d, datetime):
             raise TypeError("from_gregorian takes a date; use JalaliDate.of() for a datetime.")
+        if cls is JalaliDate:
+            return _from_gregorian(d)  # dates are immutable: each day is converted once
+        return cls._convert(d)
+
+    @classmethod
+    def _convert(cls, d: date) -> JalaliDate:
         # The Jalali year that starts in Gregorian year Y is Y - 621; before its Nowruz we are
         # still in the previous Jalali year.
         year = d.year - 621
@@ -304,6 +310,12 @@ class JalaliDate:
         """Read "1405/01/15", "1405-1-15" or "۱۴۰۵/۰۱/۱۵" (Persian or Arabic-Indic digits too)."""
         if not isinstance(text, str):
             raise ValueError(f"A Jalali date must be text like 1405/01/15, not {text!r}.")
+        if cls is JalaliDate:
+            return _parse(text)
+        return cls._read(text)
+
+    @classmethod
+    def _read(cls, text: str) -> JalaliDate:
         fields = _split_date(to_latin_digits(text.strip()))
         if fields is None:
             raise ValueError(
@@ -311,6 +323,16 @@ class JalaliDate:
             )
         year, month, day = fields
         return cls(year, month, day)
+
+
+@lru_cache(maxsize=65_536)
+def _from_gregorian(d: date) -> JalaliDate:
+    return JalaliDate._convert(d)
+
+
+@lru_cache(maxsize=65_536)
+def _parse(text: str) -> JalaliDate:
+    return JalaliDate._read(text)
 
 
 def _split_date(text: str) -> tuple[int, int, int] | None:

@@ -205,6 +205,18 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """A plan from its event form; the same terms give the same (immutable) plan object,
+        so replaying many subscriptions on one plan validates it once."""
+        key = repr(data)
+        plan = _FROM_DICT.get(key)
+        if plan is None:
+            if len(_FROM_DICT) > 1_024:
+                _FROM_DICT.clear()
+            plan = _FROM_DICT[key] = cls._from_dict(data)
+        return plan
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> Plan:
         return cls(
             id=data["id"],
             name=data["name"],
@@ -212,3 +224,6 @@ class Plan:
             discounts={Period(p): Rate(bp) for p, bp in data["discounts"].items()},
             policy=LifecyclePolicy.from_dict(data["policy"]),
         )
+
+
+_FROM_DICT: dict[str, Plan] = {}

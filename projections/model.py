@@ -150,6 +150,12 @@ class ReadModel:
     table: ClassVar[Table]
     #: Counter columns for ``Add`` entries.
     counters: ClassVar[tuple[str, ...]] = ()
+    #: False for what must never be rebuilt from zero (the outbox: it would send everything again).
+    rebuildable: ClassVar[bool] = True
+
+    def wants(self, event_type: type) -> bool:
+        """Whether events of this type can change this read model (asked once per type)."""
+        return True
 
     def touched(self, event: Any, states: AggregateStates) -> Iterable[Any]:
         """Keys whose row this event may change (recomputed with :meth:`row`)."""
@@ -221,6 +227,9 @@ class AggregateStates:
             self._held.move_to_end(aggregate_id)
             while len(self._held) > self.maxsize:
                 self._held.popitem(last=False)
+
+    def discard(self, aggregate_id: UUID) -> None:
+        self._held.pop(aggregate_id, None)
 
     def forget(self) -> None:
         self._held.clear()

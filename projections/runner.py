@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import uuid
@@ -54,12 +55,17 @@ class Drift:
 class ReadModels:
     """The read models of one billing application."""
 
-    def __init__(self, app: Any, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, app: Any, *, env: dict[str, str] | None = None, extra: Iterable[ReadModel] = ()
+    ) -> None:
         self.app = app
         self.env = dict(env or {})
         self.application_name = app.name
+        self.models: tuple[ReadModel, ...] = (*ALL_READ_MODELS, *extra)
         self.view = self._build_view()
         self.view.states.loader = self._load
+        self._start_outboxes_at_the_end()
+        self._seen = 0  # the last position this process folded itself
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._runner: Any = None
@@ -85,8 +91,26 @@ class ReadModels:
 
             name = f"file:read-models-{uuid.uuid4().hex}?mode=memory&cache=shared"
             view = SQLiteReadModelRecorder(datastore=SQLiteDatastore(name))
+        if isinstance(view, PostgresReadModelRecorder):
+            view.add_table_statements(self.models)
+        else:
+            view.read_models = self.models
+            view.create_table_statements = view.construct_create_table_statements()
         view.create_table()
         return view
+
+    def _start_outboxes_at_the_end(self) -> None:
+        """An outbox seen for the first time starts at the end of the log: what was recorded
+        before it existed is history, not something to send now."""
+        with self.view.datastore.transaction(commit=True) as cursor:
+            for model in self.models:
+                if model.rebuildable:
+                    continue
+                name = tracking_name(self.application_name, model)
+                if self.view._max_tracking_id(name, cursor) is None:  # noqa: SLF001
+                    end = self.app.recorder.max_notification_id() or 0
+                    if end:
+                        self.view._insert_tracking(cursor, Tracking(name, end))  # noqa: SLF001
 
     def _load(self, aggregate_id: Any, version: int | None) -> Any:
         from eventsourcing.application import AggregateNotFoundError
@@ -118,14 +142,35 @@ class ReadModels:
     def catch_up(self) -> int:
         """Fold what was recorded since the least position; returns how many events were read."""
         mapper = self.app.mapper
+        start = self.position()
+        if start > self._seen:
+            # Another process folded events this one never saw: what it holds may be stale.
+            self.view.states.forget()
         read = 0
-        for notification in self._notifications(self.position()):
+        for notification in self._notifications(start):
             self.view.process(
                 mapper.to_domain_event(notification),
                 Tracking(self.application_name, notification.id),
             )
+            self._seen = notification.id
             read += 1
+        self._seen = max(self._seen, start)
         return read
+
+    def repair_due(self, subscription_id: Any) -> None:
+        """Recompute a subscription's due-actions row from its latest stored state.
+
+        The scheduler calls this when the index named a subscription that had nothing due (the
+        row was computed from a state another process has since moved on from), so a stale row
+        can never wedge the scheduler.
+        """
+        from uuid import UUID
+
+        states = AggregateStates(loader=self._load)
+        model = read_model("due_actions")
+        key = UUID(str(subscription_id))
+        with self.view.datastore.transaction(commit=True) as cursor:
+            write_rows(self.view.sql(cursor), model, {key: model.row(key, states)})
 
     def start(self, poll_interval: float = 0.5) -> None:
         """Keep the read models up to date in the background until :meth:`stop`."""
@@ -144,10 +189,15 @@ class ReadModels:
                         self.view.states.loader = loader
                     self.view.process(domain_event, tracking)
 
+            view_class = type(
+                "ConfiguredReadModelRecorder",
+                (PostgresReadModelRecorder,),
+                {"read_models": self.models},
+            )
             self._runner = ProjectionRunner(
                 application_class=BillingApplication,
                 projection_class=ReadModelsProjection,
-                view_class=PostgresReadModelRecorder,
+                view_class=view_class,
                 env={**self.env, "CREATE_TABLE": "n"},
             )
             self._runner.__enter__()
@@ -196,16 +246,27 @@ class ReadModels:
         mapper = self.app.mapper
         last = 0
         total = upto if upto is not None else (self.app.recorder.max_notification_id() or 0)
-        for notification in self._notifications(0, stop=upto):
-            event = mapper.to_domain_event(notification)
-            states.apply(event)
-            for m in models:
-                for key in m.touched(event, states):
-                    touched[m.name][key] = None
-                entries[m.name].extend(m.entries(event, states))
-            last = notification.id
-            if progress and last % SECTION == 0:
-                progress(last, total)
+        routes: dict[type, list[ReadModel]] = {}
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # millions of small objects and no cycles: collection would only slow this down
+        try:
+            for notification in self._notifications(0, stop=upto):
+                event = mapper.to_domain_event(notification)
+                states.apply(event)
+                kind = type(event)
+                interested = routes.get(kind)
+                if interested is None:
+                    interested = routes[kind] = [m for m in models if m.wants(kind)]
+                for m in interested:
+                    for key in m.touched(event, states):
+                        touched[m.name][key] = None
+                    entries[m.name].extend(m.entries(event, states))
+                last = notification.id
+                if progress and last % SECTION == 0:
+                    progress(last, total)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         if progress:
             progress(last, total)
         result: dict[str, Any] = {}
@@ -225,7 +286,7 @@ class ReadModels:
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
         """Drop and rebuild read models from the events; returns the events folded."""
-        models = [read_model(n) for n in names] if names else list(ALL_READ_MODELS)
+        models = [read_model(n) for n in names] if names else self.rebuildable
         folded, last = self.fold(models, progress=progress)
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)
@@ -260,7 +321,7 @@ class ReadModels:
         """
         self.catch_up()
         upto = self.position()
-        models = list(ALL_READ_MODELS)
+        models = self.rebuildable
         folded, _ = self.fold(models, upto=upto, progress=progress)
         drifts: list[Drift] = []
         with self.view.datastore.transaction(commit=True) as cursor:
@@ -275,14 +336,34 @@ class ReadModels:
                 sql.execute(f"DROP TABLE {scratch}")
         return upto, drifts
 
+    @property
+    def rebuildable(self) -> list[ReadModel]:
+        return [m for m in self.models if m.rebuildable]
+
     # --- reading ------------------------------------------------------------------------------
 
     def query(self, statement: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Run a read-only query; ``{rm_x}`` names are qualified for this database."""
         with self.view.datastore.transaction(commit=False) as cursor:
             sql = self.view.sql(cursor)
-            names = {m.table.name: sql.table(m.table.name) for m in ALL_READ_MODELS}
+            names = {m.table.name: sql.table(m.table.name) for m in self.models}
             return sql.execute(statement.format(**names), tuple(params)).rows()
+
+    def due_subscriptions(
+        self, now: Any, limit: int, after: tuple[str, str] | None = None
+    ) -> list[tuple[str, str]]:
+        """(due_at, subscription id) of subscriptions due by ``now``, in due order, after a
+        page's last pair: a tick reads what is due, not every subscription."""
+        from projections.model import moment
+
+        last_due, last_id = after or ("", "")
+        rows = self.query(
+            "SELECT due_at, subscription_id FROM {rm_due_actions} WHERE due_at <= ? "
+            "AND (due_at > ? OR (due_at = ? AND subscription_id > ?)) "
+            f"ORDER BY due_at, subscription_id LIMIT {int(limit)}",
+            (moment(now), last_due, last_due, last_id),
+        )
+        return [(r["due_at"], r["subscription_id"]) for r in rows]
 
 
 def _merged(model: ReadModel, entries: list[Any]) -> list[Any]:

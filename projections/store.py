@@ -96,6 +96,15 @@ class ReadModelProcessing:
 
     def _init_processing(self) -> None:
         self.states = AggregateStates(maxsize=20_000)
+        self._routes: dict[tuple[type, int], list[ReadModel]] = {}
+
+    def models_for(self, event_type: type) -> list[ReadModel]:
+        """The read models that events of this type can change (worked out once per type)."""
+        key = (event_type, id(self.read_models))
+        models = self._routes.get(key)
+        if models is None:
+            models = self._routes[key] = [m for m in self.read_models if m.wants(event_type)]
+        return models
 
     @property
     def schema(self) -> str:
@@ -138,39 +147,44 @@ class ReadModelProcessing:
                 return self._process(cursor, domain_event, tracking)
         except IntegrityError:
             # Another runner may have written this position first: then there is nothing to do.
+            self.states.discard(domain_event.originator_id)
             if all(
                 p >= tracking.notification_id
                 for p in self.positions(tracking.application_name).values()
             ):
-                log.info(
+                log.debug(
                     "event %s was already processed by another runner", tracking.notification_id
                 )
                 return False
             raise
 
     def _process(self, cursor: Any, domain_event: Any, tracking: Tracking) -> bool:
-        todo = [
+        application = tracking.application_name
+        behind = [
             m
             for m in self.read_models
-            if tracking.notification_id
-            > self._position(cursor, tracking_name(tracking.application_name, m))
+            if tracking.notification_id > self._position(cursor, tracking_name(application, m))
         ]
-        if not todo:
+        if not behind:
+            # Another runner folded this event; what we hold of its aggregate is now stale.
+            self.states.discard(domain_event.originator_id)
             return False
-        sql = self.sql(cursor)
         self.states.apply(domain_event)
-        for model in todo:
-            rows = {
-                key: model.row(key, self.states) for key in model.touched(domain_event, self.states)
-            }
-            if rows:
-                write_rows(sql, model, rows)
-            entries = list(model.entries(domain_event, self.states))
-            if entries:
-                write_entries(sql, model, entries)
+        interested = self.models_for(type(domain_event))
+        sql = self.sql(cursor)
+        for model in behind:
+            if model in interested:
+                rows = {
+                    key: model.row(key, self.states)
+                    for key in model.touched(domain_event, self.states)
+                }
+                if rows:
+                    write_rows(sql, model, rows)
+                entries = list(model.entries(domain_event, self.states))
+                if entries:
+                    write_entries(sql, model, entries)
             self._insert_tracking(  # type: ignore[attr-defined]
-                cursor,
-                Tracking(tracking_name(tracking.application_name, model), tracking.notification_id),
+                cursor, Tracking(tracking_name(application, model), tracking.notification_id)
             )
         return True
 
@@ -192,7 +206,14 @@ class PostgresReadModelRecorder(ReadModelProcessing, PostgresTrackingRecorder):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self._init_processing()
+        self._base_statements = list(self.sql_create_statements)
+        self.add_table_statements(self.read_models)
+
+    def add_table_statements(self, models: Sequence[ReadModel]) -> None:
+        """Create the tables of these read models with the tracking table."""
         from psycopg.sql import SQL
 
+        self.read_models = tuple(models)
+        self.sql_create_statements = list(self._base_statements)
         for statement in self.table_statements():
             self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]

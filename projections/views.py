@@ -31,6 +31,11 @@ from projections.model import (
 )
 
 
+def jalali_month(moment_: Any) -> str:
+    """``1405/02``: the Jalali month of a moment in Tehran."""
+    return JalaliDate.of(moment_).isoformat()[:7]
+
+
 def _one_of(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -77,9 +82,11 @@ class SubscriptionsView(ReadModel):
         indexes=(("customer_id",), ("representative_id",), ("status",)),
     )
 
+    def wants(self, event_type: type) -> bool:
+        return issubclass(event_type, Subscription.Event)
+
     def touched(self, event: Any, states: AggregateStates) -> Iterable[UUID]:
-        if isinstance(event, Subscription.Event):
-            yield event.originator_id
+        yield event.originator_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
         sub: Subscription | None = states.get(key)
@@ -156,9 +163,11 @@ class InvoicesView(ReadModel):
         indexes=(("subscription_id",), ("customer_id",), ("status", "deadline")),
     )
 
+    def wants(self, event_type: type) -> bool:
+        return issubclass(event_type, Invoice.Event)
+
     def touched(self, event: Any, states: AggregateStates) -> Iterable[UUID]:
-        if isinstance(event, Invoice.Event):
-            yield event.originator_id
+        yield event.originator_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
         inv: Invoice | None = states.get(key)
@@ -216,9 +225,11 @@ class CustomerAccountsView(ReadModel):
         indexes=(("representative_id",),),
     )
 
+    def wants(self, event_type: type) -> bool:
+        return issubclass(event_type, Customer.Event)
+
     def touched(self, event: Any, states: AggregateStates) -> Iterable[UUID]:
-        if isinstance(event, Customer.Event):
-            yield event.originator_id
+        yield event.originator_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
         customer: Customer | None = states.get(key)
@@ -271,9 +282,10 @@ class NoticesView(ReadModel):
         indexes=(("subscription_id", "recorded_at"), ("customer_id", "recorded_at")),
     )
 
+    def wants(self, event_type: type) -> bool:
+        return event_type.__name__ == "NoticeSent"
+
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        if type(event).__name__ != "NoticeSent":
-            return
         aggregate = states.get(event.originator_id)
         subscription_id = _subscription_of(aggregate)
         if subscription_id is None:
@@ -297,6 +309,11 @@ class NoticesView(ReadModel):
 
 
 LEDGER_ENTRIES = ("issued", "paid", "credit", "voided")
+MONEY_EVENTS = frozenset({"InvoiceIssued", "PaymentRecorded", "CreditApplied", "InvoiceVoided"})
+
+
+def _moves_money(event_type: type) -> bool:
+    return issubclass(event_type, Invoice.Event) and event_type.__name__ in MONEY_EVENTS
 
 
 class InvoiceLedger(ReadModel):
@@ -324,9 +341,10 @@ class InvoiceLedger(ReadModel):
         indexes=(("recorded_at",), ("jalali_month",), ("customer_id",)),
     )
 
+    def wants(self, event_type: type) -> bool:
+        return _moves_money(event_type)
+
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        if not isinstance(event, Invoice.Event):
-            return
         name = type(event).__name__
         inv: Invoice = states.get(event.originator_id)
         amount, vat, reference = 0, 0, None
@@ -350,7 +368,7 @@ class InvoiceLedger(ReadModel):
                 "amount": amount,
                 "vat": vat,
                 "recorded_at": moment(event.timestamp),
-                "jalali_month": JalaliDate.of(event.timestamp).isoformat()[:7],
+                "jalali_month": jalali_month(event.timestamp),
                 "deadline": moment(inv.deadline),
                 "reference": reference,
             }
@@ -376,9 +394,10 @@ class RevenueByMonth(ReadModel):
         checks=tuple(f"{c} >= 0" for c in ("invoiced", "vat", "paid", "credit_used", "voided")),
     )
 
+    def wants(self, event_type: type) -> bool:
+        return _moves_money(event_type)
+
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        if not isinstance(event, Invoice.Event):
-            return
         name = type(event).__name__
         row = dict.fromkeys(self.counters, 0)
         if name == "InvoiceIssued":
@@ -392,7 +411,7 @@ class RevenueByMonth(ReadModel):
             row["voided"] = states.get(event.originator_id).voided_amount.rials
         else:
             return
-        row["jalali_month"] = JalaliDate.of(event.timestamp).isoformat()[:7]
+        row["jalali_month"] = jalali_month(event.timestamp)
         yield Add(row)
 
 
@@ -413,6 +432,9 @@ class DueActionsView(ReadModel):
         checks=(_one_of("action", [s.value for s in lifecycle.Step]),),
         indexes=(("due_at",),),
     )
+
+    def wants(self, event_type: type) -> bool:
+        return issubclass(event_type, Subscription.Event | Invoice.Event)
 
     def touched(self, event: Any, states: AggregateStates) -> Iterable[UUID]:
         if isinstance(event, Subscription.Event):

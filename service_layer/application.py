@@ -481,6 +481,10 @@ class BillingApplication(Application[UUID]):
                     entry.subscription_id, self._next_due_moment(entry.subscription_id)
                 )
 
+    def advance_subscription(self, subscription_id: UUID, now: datetime) -> list[Executed]:
+        """Catch one subscription up: execute everything due for it by ``now``, at ``now``."""
+        return self._advance_one(subscription_id, check_moment(now), on_time=False)
+
     def _advance_one(self, subscription_id: UUID, now: datetime, on_time: bool) -> list[Executed]:
         def command(uow: _UnitOfWork) -> tuple[list[Executed], Lifecycle]:
             life = self._lifecycle(uow, subscription_id)

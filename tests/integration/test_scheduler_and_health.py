@@ -1,4 +1,4 @@
-"""The scheduler executes what the domain says is due; the API answers its health check."""
+"""The scheduler process starts and stops cleanly; the API answers its health check."""
 
 import signal
 import subprocess
@@ -8,45 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from adapters.clock import SimulatedClock
 from app import create_app
-from domain.subscription import SubscriptionStatus
-from scheduler import build_scheduler, tick
-from tests.builders import DAY, T0, in_memory_app, ordered
-
-
-def test_a_tick_executes_what_is_due_at_the_clocks_now_and_nothing_twice():
-    app = in_memory_app()
-    sub_id = ordered(app)
-    clock = SimulatedClock(T0 + 31 * DAY)
-    first = tick(app, clock)
-    assert [e.step.step.value for e in first][:3] == [
-        "send_payment_reminder",
-        "send_payment_reminder",
-        "start_grace",
-    ]
-    assert tick(app, clock) == []
-    assert app.status_of(sub_id) is SubscriptionStatus.GRACE
-
-
-def test_the_background_scheduler_ticks_and_stops_cleanly():
-    app = in_memory_app()
-    sub_id = ordered(app)
-    clock = SimulatedClock(T0 + 40 * DAY)
-    scheduler = build_scheduler(app, clock, interval_seconds=0.05)
-    job = scheduler.get_job("lifecycle-tick")
-    assert job.max_instances == 1 and job.coalesce
-    scheduler.start()
-    try:
-        deadline = time.monotonic() + 30
-        while app.status_of(sub_id) is not SubscriptionStatus.GRACE and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        scheduler.shutdown(wait=True)
-    # A late first tick: the missed notices went out, the suspension waits 24 h after them.
-    assert app.status_of(sub_id) is SubscriptionStatus.GRACE
-    assert app.next_step_of(sub_id).due_at == T0 + 41 * DAY
-    assert not scheduler.running
+from tests.builders import in_memory_app
 
 
 def test_billing_scheduler_runs_as_a_process_and_stops_on_sigterm(tmp_path):
@@ -57,13 +20,25 @@ def test_billing_scheduler_runs_as_a_process_and_stops_on_sigterm(tmp_path):
         text=True,
     )
     try:
-        time.sleep(2)
+        time.sleep(3)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode == 0, err
     assert "scheduler ticking every 1s" in err
+
+
+def test_billing_scheduler_once_runs_one_tick(tmp_path):
+    billing = str(Path(sys.executable).parent / "billing")
+    result = subprocess.run(
+        [billing, "scheduler", "--once", "--db", str(tmp_path / "o.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0 step(s) executed" in result.stderr
 
 
 def test_health_check_names_the_store():

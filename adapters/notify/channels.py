@@ -1,0 +1,132 @@
+"""The channels a delivery leaves by: a port (``Sender``) and the real implementations.
+
+A sender raises :class:`TemporaryFailure` for what may work later (the server is down, a
+timeout, a rate limit): the outbox retries it with backoff. It raises :class:`PermanentFailure`
+for what never will (the address or number is refused): the delivery is marked failed at once.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Protocol
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the outbox, as a sender sees it."""
+
+    delivery_id: str
+    channel: str
+    kind: str
+    subscription_id: str
+    customer_id: str
+    recipient: str
+    subject: str
+    body: str
+    html: str | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+class Sender(Protocol):
+    def deliver(self, delivery: Delivery) -> None: ...
+
+
+class SmtpEmailSender:
+    """E-mail over SMTP; the Message-ID is derived from the delivery, so a receiver can drop a
+    copy that a retry after a crash sends twice."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 25,
+        *,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password, self.starttls, self.timeout = (
+            username,
+            password,
+            starttls,
+            timeout,
+        )
+
+    def deliver(self, delivery: Delivery) -> None:
+        message = EmailMessage()
+        message["Subject"] = delivery.subject
+        message["From"] = self.sender
+        message["To"] = delivery.recipient
+        message["Date"] = formatdate(localtime=False)
+        domain = self.sender.rpartition("@")[2] or "billing.local"
+        message["Message-ID"] = make_msgid(
+            idstring=delivery.delivery_id.replace("/", "."), domain=domain
+        )
+        message["X-Billing-Delivery"] = delivery.delivery_id
+        message.set_content(delivery.body)
+        if delivery.html:
+            message.add_alternative(delivery.html, subtype="html")
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            raise PermanentFailure(
+                f"the mail server refused {delivery.recipient}: {error.recipients}"
+            ) from None
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
+            raise TemporaryFailure(f"SMTP {self.host}:{self.port}: {error}") from None
+
+
+class KavenegarSmsSender:
+    """SMS through a Kavenegar-shaped HTTP API: POST {base}/v1/{api_key}/sms/send.json."""
+
+    #: Kavenegar answers these for a number or a message it will never accept.
+    PERMANENT = {400, 411, 412, 414, 415, 417, 426}
+
+    def __init__(
+        self, base_url: str, api_key: str, sender_line: str, *, timeout: float = 10.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key, self.sender_line, self.timeout = api_key, sender_line, timeout
+
+    def deliver(self, delivery: Delivery) -> None:
+        import httpx
+
+        url = f"{self.base_url}/v1/{self.api_key}/sms/send.json"
+        form = {
+            "receptor": delivery.recipient,
+            "sender": self.sender_line,
+            "message": delivery.body,
+            # The provider drops a second message with the same local id.
+            "localid": delivery.delivery_id,
+        }
+        try:
+            answer = httpx.post(url, data=form, timeout=self.timeout)
+            body = answer.json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise TemporaryFailure(f"SMS provider unreachable or unreadable: {error}") from None
+        status = int(body.get("return", {}).get("status", answer.status_code))
+        if status == 200:
+            return
+        text = body.get("return", {}).get("message", "")
+        if status in self.PERMANENT:
+            raise PermanentFailure(f"SMS provider refused the message ({status}: {text})")
+        raise TemporaryFailure(f"SMS provider answered {status}: {text}")

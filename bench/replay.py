@@ -1,0 +1,791 @@
+"""Replay throughput: rebuilding every read model from zero, against the library's bare decode.
+
+What is measured
+    For each store (SQLite file, PostgreSQL schema) a store is built holding N events that look
+    like production, then ``build_read_models(app, database_url=url).rebuild()`` (every read
+    model dropped and rebuilt from the first event) is timed with ``time.perf_counter()``; the
+    figure is N / seconds. The ReadModels object is constructed (tables created if missing)
+    just before the timer starts. ``ReadModels.fold`` is wrapped on that instance with a
+    timer, without changing engine code, so the replay splits into its fold (read, decode,
+    apply each event to the aggregates' states, collect rows) and its write (scratch tables,
+    swap, tracking, catch-up).
+
+How the store is built (not timed)
+    The real engine (``bootstrap.build_application``) drives a seed population on a simulated
+    clock: subscriptions are ordered at random moments over 60 days (monthly, quarterly and
+    yearly, two plans, one in ten by a returning customer), and a clock ticks daily with
+    ``app.advance(now, on_time=True)`` until day 120. Half the subscriptions pay every 30 days
+    (one in ten of them overpays, leaving credit), a fifth pay once at day 35 after suspension
+    (and are restored), a quarter never pay (and are collected), and a few pay and then cancel.
+    The stored seed events are then read back with ``app.recorder.select_notifications`` and
+    replicated under fresh aggregate ids until N events are stored: copy k maps every aggregate
+    id to uuid5(namespace, "k/old id"), and rewrites every id inside the event's JSON state
+    (``uuid_hex`` values, ids written out in payment references, and the ``site-xxxxxxxx``
+    name derived from the subscription id); versions and topics are kept. The catalogue (one
+    per application) is not copied. All copies are interleaved over the seed's timeline: the
+    seed log is walked in slices of 200 notifications and each slice is appended for every
+    copy in turn, so the log reads like one population K times larger and every aggregate's
+    events stay in version order. The copies go through the application's own recorder
+    (``insert_events`` in batches of about 5,000 events), so the hash chain beside the events
+    is extended as in production. What is never rebuilt (the outbox) has its position set to
+    the head of the log, as in a running engine; ``--outbox-from-zero`` leaves it at zero, and
+    the rebuild then ends by catching it up event by event.
+
+The baseline, and why it is fair
+    In the same process, on the same store, the library's bare read-and-decode of all N
+    events: ``app.recorder.select_notifications(start, limit=1000, inclusive_of_start=False)``
+    page by page and ``app.mapper.to_domain_event`` on each notification, the decoded events
+    discarded. This is exactly the reading and decoding a rebuild cannot avoid (the rebuild
+    reads the log the same way, in pages of 1,000), so it is the ceiling for any replay over
+    this library and store. It runs once before and once after the replay and the mean is used,
+    so neither side is favoured by cold or warm caches. ``ratio_to_bare_decode`` is replay
+    events/s / baseline events/s; the issue's target is at least 0.5.
+
+Usage
+    .venv/bin/python bench/replay.py [--events 1000000] [--quick] [--stores sqlite,postgres]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/billing_bench]
+        [--seed-subscriptions 1000] [--outbox-from-zero] [--profile FILE]
+
+``--quick`` means N = 100,000. ``--profile FILE`` runs one more rebuild per store under
+cProfile after the measurements (not timed), writes its statistics to FILE.<store> and prints
+the top functions to stderr. Progress goes to stderr, a table to stdout, and the last line of
+stdout is one JSON object. There are no timing assertions: this script measures, it does not
+judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import UUID, uuid5
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eventsourcing.persistence import StoredEvent  # noqa: E402
+
+from adapters.persistence import parse_database_url  # noqa: E402
+from bootstrap import build_application, build_read_models  # noqa: E402
+from domain import lifecycle  # noqa: E402
+from domain.catalogue import CATALOGUE_ID  # noqa: E402
+from domain.customer import BillingProfile  # noqa: E402
+from domain.errors import BillingError  # noqa: E402
+from domain.money import Money  # noqa: E402
+from domain.plans import Plan  # noqa: E402
+from projections.views import ALL_READ_MODELS  # noqa: E402
+from service_layer.application import BillingApplication  # noqa: E402
+
+DEFAULT_EVENTS = 1_000_000
+QUICK_EVENTS = 100_000
+DEFAULT_SEED_SUBSCRIPTIONS = 1_000
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/billing_bench"
+
+#: Fixed, so two runs drive the same kind of lives (1405/01/15 09:00 in Tehran).
+START = datetime(2026, 4, 4, 5, 30, tzinfo=UTC)
+ORDER_WINDOW = timedelta(days=60)
+RUN_FOR = timedelta(days=120)
+TICK = timedelta(days=1)
+PLANS = (
+    Plan(id="basic", name="Basic", monthly_price=Money(1_000_000)),
+    Plan(id="pro", name="Pro", monthly_price=Money(3_000_000)),
+)
+
+#: Pages of the notification log, as the rebuild reads it (projections.runner.SECTION).
+PAGE = 1_000
+#: Seed notifications per slice when interleaving copies, and events per insert_events call.
+SLICE = 200
+BATCH = 5_000
+COPY_NAMESPACE = UUID("0b5a3c1e-6d2f-4e8a-9c47-2f1d8e6b7a90")
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- stores ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    """Where one store's events and read models live, and how to remove them afterwards."""
+
+    name: str
+    url: str
+    version: str
+    cleanup: Callable[[], None]
+
+
+def sqlite_store() -> Store:
+    directory = tempfile.mkdtemp(prefix="billing-replay-")
+    return Store(
+        name="sqlite",
+        url=f"sqlite:///{directory}/replay.sqlite",  # an absolute path: sqlite:////tmp/…
+        version=sqlite3.sqlite_version,
+        cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
+    )
+
+
+def _connect(url: str, dbname: str | None = None):
+    import psycopg
+
+    env = parse_database_url(url).env
+    return psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        dbname=dbname or env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        connect_timeout=5,
+        autocommit=True,
+    )
+
+
+def _with_schema(url: str, schema: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"] + [("schema", schema)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def postgres_store(url: str) -> Store:
+    """A fresh schema in the database of ``url``, creating the database if it is missing.
+
+    Raises psycopg.OperationalError when the server cannot be reached.
+    """
+    from psycopg import sql
+
+    dbname = parse_database_url(url).env["POSTGRES_DBNAME"]
+    with _connect(url, dbname="postgres") as maintenance:
+        exists = maintenance.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
+        ).fetchone()
+        if not exists:
+            progress(f"creating database {dbname}")
+            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        version = maintenance.execute("SHOW server_version").fetchone()[0].split()[0]
+    schema = f"bench_{secrets.token_hex(4)}"
+
+    def drop_schema() -> None:
+        with _connect(url) as connection:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
+
+    return Store(
+        name="postgres", url=_with_schema(url, schema), version=version, cleanup=drop_schema
+    )
+
+
+# --- the seed population, driven by the real engine ------------------------------------------
+
+
+@dataclass
+class Seed:
+    subscriptions: int = 0
+    customers: int = 0
+    payments: int = 0
+    cancellations: int = 0
+    seconds: float = 0.0
+
+
+def profile(i: int) -> BillingProfile:
+    return BillingProfile(
+        name=f"Seed Customer {i}",
+        kind="person",
+        email=f"customer{i}@example.ir",
+        mobile=f"0912{i % 10_000_000:07d}",
+    )
+
+
+def pay_balance(
+    app: BillingApplication, subscription_id: UUID, reference: str, now: datetime, extra: int = 0
+) -> bool:
+    """Pays what the subscription owes (plus ``extra`` rials, which becomes credit)."""
+    life = app.lifecycle_of(subscription_id)
+    due = lifecycle.amount_due(life.subscription, life.invoices)
+    if not due.is_positive:
+        return False
+    try:
+        app.record_payment(reference, due + Money(extra), now, subscription_id=subscription_id)
+    except BillingError:
+        return False
+    return True
+
+
+def drive_seed(app: BillingApplication, n: int, rng: random.Random) -> Seed:
+    """Orders n sites over 60 days and runs a daily clock to day 120, with mixed payers."""
+    seed = Seed()
+    for plan in PLANS:
+        app.define_plan(plan, START)
+    window = int(ORDER_WINDOW.total_seconds() // 60)
+    orders = sorted(START + timedelta(minutes=1 + rng.randrange(window)) for _ in range(n))
+    end = START + RUN_FOR
+    customers: list[UUID] = []
+    actions: list[tuple[datetime, int, str, UUID, int]] = []  # (when, tie, what, who, extra)
+    now, day, started = START, 0, time.perf_counter()
+    ordered = 0
+    while now < end:
+        now += TICK
+        day += 1
+        while ordered < n and orders[ordered] <= now:
+            moment = orders[ordered]
+            if customers and rng.random() < 0.1:
+                customer_id = rng.choice(customers)
+            else:
+                customer_id = app.register_customer(profile(len(customers)), moment)
+                customers.append(customer_id)
+            plan = "pro" if rng.random() < 0.3 else "basic"
+            period = rng.choices(["monthly", "quarterly", "yearly"], [80, 15, 5])[0]
+            sub = app.start_subscription(customer_id, plan, period, moment)
+            ordered += 1
+            kind = rng.choices(["prompt", "late", "never", "cancel"], [50, 20, 25, 5])[0]
+            if kind == "prompt":
+                extra = 250_000 if rng.random() < 0.1 else 0
+                for k, days in enumerate((3, 33, 63, 93)):
+                    actions.append(
+                        (moment + timedelta(days=days), ordered, "pay", sub, extra * (k == 0))
+                    )
+            elif kind == "late":
+                actions.append((moment + timedelta(days=35), ordered, "pay", sub, 0))
+            elif kind == "cancel":
+                actions.append((moment + timedelta(days=3), ordered, "pay", sub, 0))
+                actions.append((moment + timedelta(days=20), ordered, "cancel", sub, 0))
+        actions.sort()
+        app.advance(now, on_time=True)
+        while actions and actions[0][0] <= now:
+            _, _, what, sub, extra = actions.pop(0)
+            if what == "pay":
+                seed.payments += pay_balance(app, sub, f"seed-{sub}-{seed.payments}", now, extra)
+            else:
+                try:
+                    app.cancel_subscription(sub, now)
+                    seed.cancellations += 1
+                except BillingError:
+                    pass
+        if day % 20 == 0 or now >= end:
+            progress(
+                f"  seed day {day:3d}: {ordered} ordered, "
+                f"{app.recorder.max_notification_id() or 0} events, "
+                f"{time.perf_counter() - started:.1f}s"
+            )
+    seed.subscriptions, seed.customers = ordered, len(customers)
+    seed.seconds = time.perf_counter() - started
+    return seed
+
+
+# --- replicating the seed under fresh ids -----------------------------------------------------
+
+#: A UUID as the transcoder writes it (32 hex digits) or as text (36 characters with dashes).
+UUID_PATTERN = re.compile(
+    rb"[0-9a-f]{8}(?:-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{24})"
+)
+#: The default site name, derived from the subscription id (``site-`` + its first 8 digits).
+SITE_PATTERN = re.compile(rb'"site-([0-9a-f]{8})"')
+
+
+@dataclass
+class Template:
+    """One seed event, its state split around the aggregate ids it mentions."""
+
+    originator_id: UUID
+    version: int
+    topic: str
+    literals: list[bytes]  # len(literals) == len(holes) + 1
+    holes: list[tuple[UUID, str]]  # (old id, how it is written: hex, text, site)
+
+
+@dataclass
+class Templates:
+    events: list[Template] = field(default_factory=list)
+    aggregate_ids: set[UUID] = field(default_factory=set)
+    foreign_ids: int = 0  # UUID-shaped strings that name no aggregate: left as they are
+
+
+def read_log(app: BillingApplication) -> Iterator:
+    after = 0
+    while True:
+        batch = app.recorder.select_notifications(after, limit=PAGE, inclusive_of_start=False)
+        if not batch:
+            return
+        yield from batch
+        after = batch[-1].id
+
+
+def templates_of(app: BillingApplication) -> Templates:
+    notifications = [n for n in read_log(app) if n.originator_id != CATALOGUE_ID]
+    result = Templates(aggregate_ids={n.originator_id for n in notifications})
+    by_hex = {a.hex: a for a in result.aggregate_ids}
+    by_prefix = {a.hex[:8]: a for a in result.aggregate_ids}
+    for n in notifications:
+        state = bytes(n.state)
+        spots: list[tuple[int, int, UUID, str]] = []
+        for match in UUID_PATTERN.finditer(state):
+            digits = match.group().replace(b"-", b"").decode()
+            if digits in by_hex:
+                how = "text" if len(match.group()) == 36 else "hex"
+                spots.append((match.start(), match.end(), by_hex[digits], how))
+            else:
+                result.foreign_ids += 1
+        for match in SITE_PATTERN.finditer(state):
+            prefix = match.group(1).decode()
+            if prefix in by_prefix:
+                spots.append((match.start(1), match.end(1), by_prefix[prefix], "site"))
+        spots.sort()
+        literals, holes, at = [], [], 0
+        for start, end, old, how in spots:
+            literals.append(state[at:start])
+            holes.append((old, how))
+            at = end
+        literals.append(state[at:])
+        result.events.append(
+            Template(n.originator_id, n.originator_version, n.topic, literals, holes)
+        )
+    return result
+
+
+class Copy:
+    """Copy k of the seed: every aggregate id mapped to a fresh one."""
+
+    def __init__(self, k: int, aggregate_ids: set[UUID]) -> None:
+        self.ids = {old: uuid5(COPY_NAMESPACE, f"{k}/{old.hex}") for old in aggregate_ids}
+        self.spelled = {
+            old: {
+                "hex": new.hex.encode(),
+                "text": str(new).encode(),
+                "site": new.hex[:8].encode(),
+            }
+            for old, new in self.ids.items()
+        }
+
+    def event(self, t: Template) -> StoredEvent:
+        parts = [t.literals[0]]
+        for (old, how), literal in zip(t.holes, t.literals[1:], strict=True):
+            parts.append(self.spelled[old][how])
+            parts.append(literal)
+        return StoredEvent(
+            originator_id=self.ids[t.originator_id],
+            originator_version=t.version,
+            topic=t.topic,
+            state=b"".join(parts),
+        )
+
+
+def replicate(app: BillingApplication, templates: Templates, to_insert: int) -> int:
+    """Inserts ``to_insert`` events: copies of the seed, interleaved slice by slice."""
+    per_copy = len(templates.events)
+    copies = [Copy(k, templates.aggregate_ids) for k in range(1, -(-to_insert // per_copy) + 1)]
+    progress(f"  {len(copies)} copies of {per_copy} events, interleaved in slices of {SLICE}")
+    inserted, batch, started = 0, [], time.perf_counter()
+    for first in range(0, per_copy, SLICE):
+        part = templates.events[first : first + SLICE]
+        for copy in copies:
+            for t in part:
+                if inserted + len(batch) >= to_insert:
+                    break
+                batch.append(copy.event(t))
+            if len(batch) >= BATCH:
+                app.recorder.insert_events(batch)
+                inserted += len(batch)
+                batch = []
+        if inserted + len(batch) >= to_insert:
+            break
+        if first // SLICE % 25 == 0:
+            progress(f"  copied {inserted} events, {time.perf_counter() - started:.1f}s")
+    if batch:
+        app.recorder.insert_events(batch)
+        inserted += len(batch)
+    return inserted
+
+
+# --- what is timed ----------------------------------------------------------------------------
+
+
+def bare_decode(app: BillingApplication) -> tuple[int, float]:
+    """The library's own read-and-decode of the whole log: (events, seconds)."""
+    recorder, mapper = app.recorder, app.mapper
+    count, after = 0, 0
+    started = time.perf_counter()
+    while True:
+        page = recorder.select_notifications(after, limit=PAGE, inclusive_of_start=False)
+        if not page:
+            break
+        for notification in page:
+            mapper.to_domain_event(notification)
+        count += len(page)
+        after = page[-1].id
+    return count, time.perf_counter() - started
+
+
+@dataclass
+class Replay:
+    events: int
+    seconds: float
+    fold_seconds: float
+
+
+def mark_followed(app: BillingApplication, url: str) -> list[str]:
+    """Puts what is never rebuilt (the outbox) at the head of the log, as in production.
+
+    A running engine's outbox follows the log as events are recorded; a rebuild skips it and
+    then catches up from the least position. On a store built by copying events that position
+    would be zero, and the rebuild would end by feeding all N events to the outbox one at a
+    time: not what a rebuild costs in production.
+    """
+    from eventsourcing.persistence import Tracking
+
+    from projections.store import tracking_name
+
+    read_models = build_read_models(app, database_url=url)
+    head = app.recorder.max_notification_id() or 0
+    marked = []
+    for model in getattr(read_models, "models", ()):
+        if not getattr(model, "rebuildable", True):
+            read_models.view.insert_tracking(Tracking(tracking_name(app.name, model), head))
+            marked.append(model.name)
+    return marked
+
+
+def replay(app: BillingApplication, url: str, total: int) -> Replay:
+    """Times ``rebuild()`` of every read model; the fold is timed on the side."""
+    read_models = build_read_models(app, database_url=url)
+    fold = read_models.fold
+    fold_seconds = 0.0
+
+    def timed_fold(*args, **kwargs):
+        nonlocal fold_seconds
+        started = time.perf_counter()
+        try:
+            return fold(*args, **kwargs)
+        finally:
+            fold_seconds += time.perf_counter() - started
+
+    read_models.fold = timed_fold  # this instance only; the engine's code is unchanged
+    step, shown = max(total // 10, 1), set()
+
+    def report(done: int, of: int) -> None:
+        if done and done % step < 1_000 and done // step not in shown:
+            shown.add(done // step)
+            progress(f"  folded {done}/{of}")
+
+    started = time.perf_counter()
+    events = read_models.rebuild(progress=report)
+    seconds = time.perf_counter() - started
+    read_models.stop()
+    return Replay(events, seconds, fold_seconds)
+
+
+def row_counts(app: BillingApplication, url: str) -> dict[str, int]:
+    read_models = build_read_models(app, database_url=url)
+    return {
+        m.name: read_models.query(f"SELECT COUNT(*) AS n FROM {{{m.table.name}}}")[0]["n"]
+        for m in getattr(read_models, "models", ALL_READ_MODELS)
+    }
+
+
+def profile_rebuild(app: BillingApplication, url: str, path: str) -> None:
+    import cProfile
+    import io
+    import pstats
+
+    read_models = build_read_models(app, database_url=url)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    read_models.rebuild()
+    profiler.disable()
+    profiler.dump_stats(path)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
+    progress(f"profile written to {path}\n{out.getvalue()}")
+
+
+# --- one store, end to end -------------------------------------------------------------------
+
+
+@dataclass
+class StoreResult:
+    events: int
+    seed_events: int
+    copies: int
+    seed: Seed
+    setup_seconds: float
+    mean_event_bytes: float
+    decode_before: float  # seconds
+    decode_after: float
+    replay: Replay
+    rows: dict[str, int]
+    foreign_ids: int
+    followed: list[str]
+
+    @property
+    def decode_seconds(self) -> float:
+        return (self.decode_before + self.decode_after) / 2
+
+    @property
+    def decode_per_second(self) -> float:
+        return self.events / self.decode_seconds
+
+    @property
+    def replay_per_second(self) -> float:
+        return self.events / self.replay.seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.replay_per_second / self.decode_per_second
+
+    def as_json(self) -> dict:
+        r = self.replay
+        return {
+            "events": self.events,
+            "bare_decode_events_per_second": round(self.decode_per_second, 1),
+            "bare_decode_seconds_before": round(self.decode_before, 2),
+            "bare_decode_seconds_after": round(self.decode_after, 2),
+            "replay_seconds": round(r.seconds, 2),
+            "replay_events_per_second": round(self.replay_per_second, 1),
+            "ratio_to_bare_decode": round(self.ratio, 4),
+            "fold_seconds": round(r.fold_seconds, 2),
+            "write_seconds": round(r.seconds - r.fold_seconds, 2),
+            "fold_events_per_second": round(self.events / r.fold_seconds, 1),
+            "seed_subscriptions": self.seed.subscriptions,
+            "seed_customers": self.seed.customers,
+            "seed_payments": self.seed.payments,
+            "seed_events": self.seed_events,
+            "copies": self.copies,
+            "mean_event_bytes": round(self.mean_event_bytes),
+            "uuid_strings_not_aggregate_ids": self.foreign_ids,
+            "setup_seconds": round(self.setup_seconds, 1),
+            "read_model_rows": self.rows,
+            "marked_at_head_not_rebuilt": self.followed,
+        }
+
+
+def mean_event_bytes(app: BillingApplication, pages: int = 20, page: int = 100) -> float:
+    last = app.recorder.max_notification_id() or 0
+    sizes = []
+    for start in range(1, last + 1, max(last // pages, 1)):
+        sizes += [len(n.state) for n in app.recorder.select_notifications(start, page)]
+    return sum(sizes) / max(len(sizes), 1)
+
+
+def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
+    n, seed_subscriptions, profile_path = args.events, args.seed_subscriptions, args.profile
+    try:
+        app = build_application(database_url=store.url)
+        try:
+            setup_started = time.perf_counter()
+            progress(f"{store.name}: seed population, {seed_subscriptions} subscriptions")
+            seed = drive_seed(app, seed_subscriptions, random.Random(1))
+            seed_events = app.recorder.max_notification_id() or 0
+            progress(f"{store.name}: seed stored {seed_events} events in {seed.seconds:.1f}s")
+            templates = templates_of(app)
+            copies = 0
+            if n > seed_events:
+                copies = -(-(n - seed_events) // len(templates.events))
+                replicate(app, templates, n - seed_events)
+            events = app.recorder.max_notification_id() or 0
+            followed = [] if args.outbox_from_zero else mark_followed(app, store.url)
+            if followed:
+                progress(f"{store.name}: {', '.join(followed)} marked as following the log")
+            setup_seconds = time.perf_counter() - setup_started
+            progress(f"{store.name}: store holds {events} events (setup {setup_seconds:.0f}s)")
+
+            progress(f"{store.name}: bare decode (before)")
+            count, before = bare_decode(app)
+            assert count == events, (count, events)
+            progress(f"{store.name}: bare decode {before:.1f}s ({events / before:.0f} events/s)")
+            progress(f"{store.name}: replay (rebuild of every read model)")
+            result = replay(app, store.url, events)
+            assert result.events == events, (result.events, events)
+            progress(
+                f"{store.name}: replay {result.seconds:.1f}s ({events / result.seconds:.0f} "
+                f"events/s), fold {result.fold_seconds:.1f}s"
+            )
+            progress(f"{store.name}: bare decode (after)")
+            _, after = bare_decode(app)
+            progress(f"{store.name}: bare decode {after:.1f}s ({events / after:.0f} events/s)")
+            outcome = StoreResult(
+                events=events,
+                seed_events=seed_events,
+                copies=copies,
+                seed=seed,
+                setup_seconds=setup_seconds,
+                mean_event_bytes=mean_event_bytes(app),
+                decode_before=before,
+                decode_after=after,
+                replay=result,
+                rows=row_counts(app, store.url),
+                foreign_ids=templates.foreign_ids,
+                followed=followed,
+            )
+            if profile_path:
+                progress(f"{store.name}: one more rebuild under cProfile (not timed)")
+                profile_rebuild(app, store.url, f"{profile_path}.{store.name}")
+            return outcome
+        finally:
+            app.close()
+    finally:
+        store.cleanup()
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {mem_kb / 1024**2:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        memory = ""
+    return f"{model}, {os.cpu_count()} CPUs{memory}, Python {platform.python_version()}"
+
+
+def code_version() -> str:
+    """The commit, and a digest of uncommitted changes to tracked files, if any."""
+    import hashlib
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        diff = subprocess.run(["git", "diff", "HEAD"], cwd=root, capture_output=True).stdout
+    except OSError:
+        return "unknown"
+    return f"{commit}+{hashlib.sha1(diff).hexdigest()[:8]}" if diff else commit
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--events", type=int, default=None, help=f"events in the store (default {DEFAULT_EVENTS})"
+    )
+    parser.add_argument("--quick", action="store_true", help=f"N = {QUICK_EVENTS}")
+    parser.add_argument(
+        "--stores",
+        default=None,
+        help="comma-separated: sqlite,postgres (default both; postgres skipped if unreachable)",
+    )
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument(
+        "--seed-subscriptions",
+        type=int,
+        default=DEFAULT_SEED_SUBSCRIPTIONS,
+        help=f"subscriptions the engine drives before copying (default {DEFAULT_SEED_SUBSCRIPTIONS})",
+    )
+    parser.add_argument(
+        "--outbox-from-zero",
+        action="store_true",
+        help="leave the outbox's position at zero, so the rebuild ends by catching it up",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="after measuring, profile one more rebuild into FILE.<store>",
+    )
+    args = parser.parse_args(argv)
+    args.events = args.events or (QUICK_EVENTS if args.quick else DEFAULT_EVENTS)
+    if args.events < 1 or args.seed_subscriptions < 1:
+        parser.error("--events and --seed-subscriptions must be at least 1")
+    args.explicit_stores = args.stores is not None
+    args.stores = [s.strip() for s in (args.stores or "sqlite,postgres").split(",") if s.strip()]
+    unknown = set(args.stores) - {"sqlite", "postgres"}
+    if unknown:
+        parser.error(f"unknown store(s): {', '.join(sorted(unknown))}; use sqlite, postgres")
+    return args
+
+
+def open_store(name: str, args: argparse.Namespace) -> Store | None:
+    if name == "sqlite":
+        return sqlite_store()
+    import psycopg
+
+    try:
+        return postgres_store(args.postgres_url)
+    except psycopg.OperationalError as error:
+        where = parse_database_url(args.postgres_url).display
+        progress(f"PostgreSQL is unreachable at {where}: {str(error).strip()}")
+        if args.explicit_stores:
+            progress("--stores names postgres, so this is an error.")
+            sys.exit(1)
+        progress("skipping the postgres store.")
+        return None
+
+
+def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str]) -> None:
+    header = (
+        f"{'store':<22} {'events':>9} {'decode/s':>10} {'replay s':>9} {'fold s':>8} "
+        f"{'write s':>8} {'replay/s':>9} {'ratio':>7}"
+    )
+    print(f"replay benchmark: {n} events requested, rebuild of every read model from zero")
+    print(header)
+    print("-" * len(header))
+    for name, r in results.items():
+        label = f"{name} {versions[name]}"
+        print(
+            f"{label:<22} {r.events:>9} {r.decode_per_second:>10.0f} {r.replay.seconds:>9.1f} "
+            f"{r.replay.fold_seconds:>8.1f} {r.replay.seconds - r.replay.fold_seconds:>8.1f} "
+            f"{r.replay_per_second:>9.0f} {r.ratio:>7.3f}"
+        )
+    for name, r in results.items():
+        print(
+            f"{name}: seed {r.seed.subscriptions} subscriptions, {r.seed_events} events, "
+            f"{r.copies} copies; bare decode {r.decode_before:.1f}s before, "
+            f"{r.decode_after:.1f}s after; rows {r.rows}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stores: list[Store] = []
+    try:  # open every store first, so an unreachable server is reported before any work
+        for name in args.stores:
+            store = open_store(name, args)
+            if store is not None:
+                stores.append(store)
+    except SystemExit:
+        for store in stores:
+            store.cleanup()
+        raise
+    versions = {store.name: store.version for store in stores}
+    code = code_version()
+    results = {}
+    for i, store in enumerate(stores):
+        try:
+            results[store.name] = bench_store(store, args)
+        except BaseException:
+            for later in stores[i + 1 :]:
+                later.cleanup()
+            raise
+    print_table(args.events, results, versions)
+    if code_version() != code:
+        progress(f"the engine's code changed during the run: {code} -> {code_version()}")
+    summary = {"n": args.events, "machine": machine(), "date": date.today().isoformat()}
+    summary["code"] = code
+    summary |= {f"{name}_version": version for name, version in versions.items()}
+    summary |= {name: result.as_json() for name, result in results.items()}
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The outbox: what must leave the engine, written exactly once from the events.
+
+Fed by the event log like the read models (same transaction, own tracking position), but never
+rebuilt: a rebuild would send everything again. Each NoticeSent becomes an e-mail, an SMS and
+a message for the customer's panel inbox, rendered in Persian at that moment (the row keeps
+exactly what was said); each change of a site (created, suspended, restored, collected,
+removed) becomes a signed request to the hosting platform. A dispatcher sends pending rows,
+with retries and backoff (:mod:`adapters.outbox`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from adapters.notify.render import NoticeRenderer
+from domain.invoice import Invoice
+from domain.subscription import Subscription
+from projections.model import AggregateStates, Append, Entry, ReadModel, Table, as_json, moment
+
+CHANNELS = ("email", "sms", "panel", "platform")
+STATUSES = ("pending", "delivered", "failed", "skipped")
+
+OUTBOX = Table(
+    "outbox",
+    columns=(
+        ("delivery_id", "TEXT NOT NULL"),
+        ("channel", "TEXT NOT NULL"),
+        ("kind", "TEXT NOT NULL"),
+        ("subscription_id", "TEXT NOT NULL"),
+        ("customer_id", "TEXT NOT NULL"),
+        ("recipient", "TEXT NOT NULL"),
+        ("subject", "TEXT NOT NULL"),
+        ("body", "TEXT NOT NULL"),
+        ("html", "TEXT"),
+        ("payload", "TEXT NOT NULL"),
+        ("created_at", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"),
+        ("attempts", "INTEGER NOT NULL"),
+        ("next_attempt_at", "TEXT NOT NULL"),
+        ("last_error", "TEXT"),
+        ("delivered_at", "TEXT"),
+    ),
+    key=("delivery_id",),
+    checks=(
+        f"channel IN ({', '.join(repr(c) for c in CHANNELS)})",
+        f"status IN ({', '.join(repr(s) for s in STATUSES)})",
+        "attempts >= 0",
+    ),
+    indexes=(("status", "next_attempt_at"), ("customer_id", "channel")),
+)
+
+#: Site changes the hosting platform is told about, and the action it is asked to take.
+PLATFORM_ACTIONS = {
+    "SubscriptionStarted": "create",
+    "SiteSuspended": "suspend",
+    "SiteRestored": "restore",
+    "SiteCollected": "remove",
+    "SubscriptionEnded": "remove",
+}
+
+
+class OutboxView(ReadModel):
+    name = "outbox"
+    table = OUTBOX
+    rebuildable: ClassVar[bool] = False
+
+    def __init__(self, renderer: NoticeRenderer) -> None:
+        self.renderer = renderer
+
+    def wants(self, event_type: type) -> bool:
+        name = event_type.__name__
+        return name == "NoticeSent" or (
+            issubclass(event_type, Subscription.Event) and name in PLATFORM_ACTIONS
+        )
+
+    def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
+        name = type(event).__name__
+        if name == "NoticeSent":
+            yield from self._notice(event, states)
+        elif isinstance(event, Subscription.Event) and name in PLATFORM_ACTIONS:
+            yield self._platform(event, states, PLATFORM_ACTIONS[name])
+
+    def _row(self, event: Any, channel: str, **values: Any) -> dict[str, Any]:
+        at = moment(event.timestamp)
+        return {
+            "delivery_id": f"{event.originator_id}/{event.originator_version}/{channel}",
+            "channel": channel,
+            "html": None,
+            "created_at": at,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "last_error": None,
+            "delivered_at": None,
+            **values,
+        }
+
+    def _notice(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
+        aggregate = states.get(event.originator_id)
+        if isinstance(aggregate, Invoice):
+            invoice_id: str | None = str(aggregate.id)
+            sub: Subscription = states.get(aggregate.subscription_id)
+        else:
+            sub = aggregate
+            invoice_id = event.facts.get("invoice_id")
+        customer = states.get(sub.customer_id)
+        profile = customer.profile
+        link = self.renderer.link_for(invoice_id=invoice_id, subscription_id=str(sub.id))
+        context = {
+            "name": profile.name,
+            "site": sub.site,
+            "plan": sub.plan.name,
+            "grace_days": sub.plan.policy.grace_days,
+            "number": event.number,
+            "invoice": (invoice_id or "")[:8],
+            "payment_link": link,
+            "deadline": None,
+            "suspension_at": None,
+            "collection_at": None,
+            "amount_due": None,
+            "amount": None,
+            "credit": 0,
+            "reference": None,
+            "amount_voided": None,
+            **event.facts,
+            "site_state": event.facts.get("site"),
+        }
+        rendered = self.renderer.render(event.kind, context)
+        shared = {
+            "kind": event.kind,
+            "subscription_id": str(sub.id),
+            "customer_id": str(customer.id),
+            "subject": rendered.subject,
+            "payload": as_json(
+                {"facts": event.facts, "invoice_id": invoice_id, "number": event.number}
+            ),
+        }
+        yield Append(
+            self._row(event, "email", recipient=profile.email, body=rendered.text, **shared)
+            | {"html": rendered.html}
+        )
+        yield Append(self._row(event, "sms", recipient=profile.mobile, body=rendered.sms, **shared))
+        yield Append(
+            self._row(event, "panel", recipient=str(customer.id), body=rendered.text, **shared)
+        )
+
+    def _platform(self, event: Any, states: AggregateStates, action: str) -> Entry:
+        sub: Subscription = states.get(event.originator_id)
+        payload = {
+            "action": action,
+            "site": sub.site,
+            "subscription_id": str(sub.id),
+            "event": type(event).__name__,
+        }
+        return Append(
+            self._row(
+                event,
+                "platform",
+                kind=action,
+                subscription_id=str(sub.id),
+                customer_id=str(sub.customer_id),
+                recipient=sub.site,
+                subject=f"{action} {sub.site}",
+                body="",
+                payload=as_json(payload),
+            )
+        )
