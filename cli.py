@@ -196,6 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _db(status)
 
+    outbox = commands.add_parser(
+        "outbox", help="what leaves the engine: notices and platform requests"
+    )
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("status", "deliveries by channel and status"),
+        ("failed", "deliveries that gave up, and those being retried"),
+        ("retry", "give failed deliveries another round of attempts"),
+        ("send", "send what is due now (the scheduler does this every tick)"),
+    ):
+        _db(outbox_commands.add_parser(name, help=text))
+
     reports = commands.add_parser("reports", help="finance reports from the read models")
     report_commands = reports.add_subparsers(dest="report", required=True, metavar="REPORT")
     aging = report_commands.add_parser("aging", help="open balances by days past their deadline")
@@ -232,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("audit", "verify"): run_verify,
         ("projections", "rebuild"): run_rebuild,
         ("projections", "status"): run_projection_status,
+        ("outbox", "status"): run_outbox,
+        ("outbox", "failed"): run_outbox,
+        ("outbox", "retry"): run_outbox,
+        ("outbox", "send"): run_outbox,
         ("reports", "aging"): run_aging,
         ("reports", "revenue"): run_revenue,
     }[
@@ -239,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command,
             getattr(args, "audit_command", None)
             or getattr(args, "projections_command", None)
+            or getattr(args, "outbox_command", None)
             or getattr(args, "report", None),
         )
     ]
@@ -528,6 +545,38 @@ def run_projection_status(args: argparse.Namespace) -> int:
     read_models = _read_models(app, args.db)
     for name, position in read_models.positions().items():
         print(f"{name:<20} at event #{position}")
+    return EXIT_OK
+
+
+def run_outbox(args: argparse.Namespace) -> int:
+    from bootstrap import build_engine
+
+    engine = build_engine(**database_url_for(args.db))
+    store = engine.dispatcher.store
+    engine.read_models.catch_up()
+    if args.outbox_command == "status":
+        rows = [
+            {"channel": c, "status": s, "deliveries": n}
+            for (c, s), n in sorted(store.counts().items())
+        ]
+        _rows_out(rows, "text", ["channel", "status", "deliveries"])
+    elif args.outbox_command == "failed":
+        rows = store.failed_deliveries()
+        _rows_out(
+            rows,
+            "text",
+            ["delivery_id", "channel", "kind", "recipient", "status", "attempts", "last_error"],
+        )
+        if not rows:
+            print("no failed deliveries")
+    elif args.outbox_command == "retry":
+        print(f"{store.requeue_failed(engine.clock.now())} failed delivery(ies) queued again")
+    else:
+        report = engine.dispatcher.dispatch(limit=1_000)
+        print(
+            f"delivered {report.delivered}, retrying {report.retried}, failed {report.failed}, skipped {report.skipped}"
+        )
+    engine.close()
     return EXIT_OK
 
 

@@ -119,12 +119,13 @@ class OutboxStore:
         """Give failed deliveries another round of attempts (an operator's decision)."""
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self._sql(cursor)
-            sql.execute(
-                f"UPDATE {sql.table('outbox')} SET status = 'pending', attempts = 0, next_attempt_at = ? "
-                "WHERE status = 'failed'",
-                (moment(now),),
+            return len(
+                sql.execute(
+                    f"UPDATE {sql.table('outbox')} SET status = 'pending', attempts = 0, next_attempt_at = ? "
+                    "WHERE status = 'failed' RETURNING delivery_id",
+                    (moment(now),),
+                ).rows()
             )
-            return cursor.rowcount
 
     def failed_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """What gave up, and the platform requests still being retried: for people to look at."""

@@ -451,8 +451,9 @@ def mark_followed(app: BillingApplication, url: str) -> list[str]:
     read_models = build_read_models(app, database_url=url)
     head = app.recorder.max_notification_id() or 0
     marked = []
+    positions = read_models.positions()
     for model in getattr(read_models, "models", ()):
-        if not getattr(model, "rebuildable", True):
+        if not getattr(model, "rebuildable", True) and positions.get(model.name, 0) < head:
             read_models.view.insert_tracking(Tracking(tracking_name(app.name, model), head))
             marked.append(model.name)
     return marked

@@ -279,8 +279,7 @@ class ReadModels:
         self, sql: Sql, model: ReadModel, rows: Any, entries: Any, scratch: str
     ) -> None:
         sql.execute(f"DROP TABLE IF EXISTS {scratch}")
-        for statement in model.table.create(scratch):
-            sql.execute(statement)
+        sql.execute(model.table.create(scratch)[0])  # the table alone: indexes come after loading
         write_rows(sql, model, rows, table=scratch)
         write_entries(sql, model, _merged(model, entries), table=scratch)
 
@@ -296,10 +295,11 @@ class ReadModels:
                 rows, entries = folded[m.name]
                 self._write_scratch(sql, m, rows, entries, scratch)
                 sql.execute(f"DROP TABLE IF EXISTS {live}")
-                for statement in m.table.create(live):
+                sql.execute(f"ALTER TABLE {scratch} RENAME TO {m.table.name}")
+                for statement in m.table.create(live)[
+                    1:
+                ]:  # its indexes, built once on the loaded rows
                     sql.execute(statement)
-                sql.execute(f"INSERT INTO {live} SELECT * FROM {scratch}")
-                sql.execute(f"DROP TABLE {scratch}")
                 self._reset_tracking(cursor, m, last)
         self.view.states.forget()
         self.catch_up()  # what was recorded while the rebuild ran

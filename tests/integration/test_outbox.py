@@ -1,0 +1,247 @@
+"""The channels against their local stand-ins (the same contract a real provider answers), the
+dispatcher's retries and backoff, and every notice template rendered in Persian."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+import pytest
+
+from adapters.clock import SimulatedClock
+from adapters.fakes import FakePlatform, FakeSmsProvider, SmtpSink
+from adapters.notify.channels import (
+    Delivery,
+    KavenegarSmsSender,
+    PermanentFailure,
+    SmtpEmailSender,
+    TemporaryFailure,
+)
+from adapters.notify.render import NoticeRenderer
+from adapters.outbox import BACKOFF_CAP, Dispatcher, OutboxStore, backoff
+from adapters.platform import PlatformClient
+from bootstrap import build_application, build_read_models
+from domain.base import NoticeKind
+from tests.builders import DAY, T0, a_person, a_plan
+
+
+def delivery(channel: str = "sms", recipient: str = "09121234567", **payload) -> Delivery:
+    return Delivery(
+        delivery_id=f"sub/7/{channel}",
+        channel=channel,
+        kind="payment_reminder",
+        subscription_id="5c4c1b6e-0000-4000-8000-000000000001",
+        customer_id="c",
+        recipient=recipient,
+        subject="یادآوری",
+        body="متن پیام ۱٬۰۰۰ ریال",
+        html="<p dir='rtl'>متن</p>",
+        payload=payload or {"action": "suspend", "site": "site-1", "event": "SiteSuspended"},
+        attempts=0,
+    )
+
+
+# --- SMS ---------------------------------------------------------------------------------------
+
+
+def test_sms_is_sent_once_per_delivery_even_when_retried():
+    with FakeSmsProvider() as provider:
+        sender = KavenegarSmsSender(provider.url, provider.api_key, "10004346")
+        sender.deliver(delivery())
+        sender.deliver(delivery())  # a retry after a lost answer
+        assert [(s.receptor, s.message) for s in provider.sent] == [
+            ("09121234567", "متن پیام ۱٬۰۰۰ ریال")
+        ]
+
+
+def test_sms_to_a_number_the_provider_refuses_is_a_permanent_failure():
+    with FakeSmsProvider() as provider:
+        sender = KavenegarSmsSender(provider.url, provider.api_key, "10004346")
+        with pytest.raises(PermanentFailure, match="411"):
+            sender.deliver(delivery(recipient="12345"))
+
+
+def test_sms_provider_down_is_a_temporary_failure():
+    with FakeSmsProvider() as provider:
+        provider.failing = True
+        with pytest.raises(TemporaryFailure):
+            KavenegarSmsSender(provider.url, provider.api_key, "1").deliver(delivery())
+    with pytest.raises(TemporaryFailure):
+        KavenegarSmsSender("http://127.0.0.1:9", "k", "1", timeout=1).deliver(delivery())
+
+
+# --- the hosting platform ------------------------------------------------------------------------
+
+
+def test_platform_requests_are_signed_and_applied_once_per_idempotency_key():
+    with FakePlatform(secret="s3cret") as platform:
+        client = PlatformClient(platform.url, "s3cret")
+        client.deliver(delivery("platform"))
+        client.deliver(delivery("platform"))  # the same delivery again
+        assert [(r.site, r.action) for r in platform.state.applied] == [("site-1", "suspend")]
+        assert platform.state.sites == {"site-1": "suspended"}
+
+
+def test_a_request_signed_with_the_wrong_secret_is_refused_and_retried():
+    with FakePlatform(secret="right") as platform:
+        with pytest.raises(TemporaryFailure, match="401"):
+            PlatformClient(platform.url, "wrong").deliver(delivery("platform"))
+        assert platform.state.applied == [] and platform.state.rejected
+
+
+# --- e-mail ---------------------------------------------------------------------------------------
+
+
+def test_email_goes_to_a_real_smtp_server_with_both_parts_and_a_stable_message_id():
+    with SmtpSink() as smtp:
+        SmtpEmailSender("127.0.0.1", smtp.port, sender="billing@saman360.example").deliver(
+            delivery("email", recipient="sara@example.ir")
+        )
+        (message,) = smtp.messages
+        assert message["To"] == "sara@example.ir"
+        assert message["X-Billing-Delivery"] == "sub/7/email"
+        assert "sub.7.email" in message["Message-ID"]
+        assert message.get_body(("plain",)).get_content().strip() == "متن پیام ۱٬۰۰۰ ریال"
+        assert "rtl" in message.get_body(("html",)).get_content()
+
+
+def test_no_smtp_server_is_a_temporary_failure():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(TemporaryFailure):
+        SmtpEmailSender("127.0.0.1", port, sender="b@x.example", timeout=2).deliver(
+            delivery("email")
+        )
+
+
+# --- the dispatcher -----------------------------------------------------------------------------
+
+
+def test_backoff_doubles_from_a_minute_up_to_four_hours():
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert backoff(30) == BACKOFF_CAP
+
+
+class Flaky:
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error, self.calls = failures, error, 0
+
+    def deliver(self, delivery: Delivery) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    url = f"sqlite:///{tmp_path}/o.sqlite"
+    app = build_application(database_url=url)
+    read_models = build_read_models(app, database_url=url)
+    app.define_plan(a_plan(), T0)
+    app.start_subscription(app.register_customer(a_person(), T0), "basic", "monthly", T0)
+    read_models.catch_up()
+    return OutboxStore(read_models)
+
+
+def test_a_failing_channel_is_retried_with_backoff_then_delivered(outbox):
+    clock = SimulatedClock(T0)
+    sms = Flaky(2, TemporaryFailure("down"))
+    dispatcher = Dispatcher(
+        outbox,
+        {"sms": sms, "email": Flaky(0, None), "panel": Flaky(0, None), "platform": Flaky(0, None)},
+        clock,
+    )
+    first = dispatcher.dispatch()
+    assert first.retried == 1 and first.delivered == 3
+    assert dispatcher.dispatch().retried == 0  # not due again before its backoff
+    clock.advance(timedelta(minutes=1))
+    assert dispatcher.dispatch().retried == 1
+    clock.advance(timedelta(minutes=2))
+    assert dispatcher.dispatch().delivered == 1
+    assert outbox.counts()[("sms", "delivered")] == 1
+
+
+def test_notices_give_up_after_max_attempts_but_the_platform_never_does(outbox):
+    clock = SimulatedClock(T0)
+    dispatcher = Dispatcher(
+        outbox,
+        {
+            "sms": Flaky(99, TemporaryFailure("down")),
+            "platform": Flaky(99, TemporaryFailure("down")),
+            "email": Flaky(0, None),
+            "panel": Flaky(0, None),
+        },
+        clock,
+        max_attempts=3,
+    )
+    for _ in range(6):
+        dispatcher.dispatch()
+        clock.advance(5 * DAY)
+    counts = outbox.counts()
+    assert counts[("sms", "failed")] == 1
+    assert counts[("platform", "pending")] == 1  # still being retried
+    failing = {row["channel"]: row for row in outbox.failed_deliveries()}
+    assert (
+        failing["sms"]["status"] == "failed"
+        and "gave up after 3 attempts" in failing["sms"]["last_error"]
+    )
+    assert failing["platform"]["attempts"] == 6
+    assert outbox.requeue_failed(clock.now()) == 1
+    assert outbox.counts()[("sms", "pending")] == 1
+
+
+def test_a_permanent_failure_is_not_retried_and_an_unconfigured_channel_is_skipped(outbox):
+    clock = SimulatedClock(T0)
+    report = Dispatcher(
+        outbox,
+        {"sms": Flaky(1, PermanentFailure("invalid number")), "panel": Flaky(0, None)},
+        clock,
+    ).dispatch()
+    assert (report.failed, report.skipped, report.delivered) == (
+        1,
+        2,
+        1,
+    )  # e-mail and platform not configured
+    assert outbox.counts()[("email", "skipped")] == 1
+
+
+# --- templates ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [k.value for k in NoticeKind])
+def test_every_notice_renders_in_persian_with_what_happens_next(kind):
+    renderer = NoticeRenderer(
+        portal_name="Saman360",
+        payment_link="https://pay.example/{invoice_id}",
+        support_email="s@x.example",
+    )
+    context = {
+        "name": "سارا احمدی",
+        "site": "site-5c4c1b6e",
+        "plan": "Basic",
+        "grace_days": 3,
+        "number": 2,
+        "invoice": "42708641",
+        "payment_link": "https://pay.example/42708641",
+        "deadline": "2026-05-04T05:30:00Z",
+        "suspension_at": "2026-05-07T05:30:00Z",
+        "collection_at": "2026-06-06T05:30:00Z",
+        "amount_due": 2_750_000,
+        "amount": 1_000_000,
+        "credit": 0,
+        "reference": "A0001",
+        "site_state": "suspended",
+        "amount_voided": 2_750_000,
+    }
+    rendered = renderer.render(kind, context)
+    for text in (rendered.subject, rendered.text, rendered.sms):
+        assert text and "None" not in text and "{{" not in text
+    assert 'dir="rtl"' in rendered.html
+    assert any("\u0600" <= ch <= "\u06ff" for ch in rendered.text)  # Persian script
+    if kind in ("payment_reminder", "grace_started"):
+        assert "۱۷ اردیبهشت ۱۴۰۵" in rendered.text  # the suspension date, Jalali, Persian digits
+        assert "۲٬۷۵۰٬۰۰۰ ریال" in rendered.text
+        assert "https://pay.example/42708641" in rendered.text
+    if kind in ("site_suspended", "collection_warning"):
+        assert "۱۶ خرداد ۱۴۰۵" in rendered.text  # the collection date
