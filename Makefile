@@ -14,9 +14,13 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The engine's main job on the embedded default (SQLite file var/billing.sqlite).
-# Pass demo options with ARGS, e.g. make run ARGS="--pay-at 35d".
+# The engine on its embedded default (SQLite file var/billing.sqlite): the HTTP API with the
+# scheduler in-process, a demo catalogue and customers, and tokens printed to try it with.
 run: install
+	$(BIN)/billing serve --demo --db var/billing.sqlite $(ARGS)
+
+# One subscription's whole life on a simulated clock, printed as a timeline.
+demo: install
 	$(BIN)/billing demo --db var/billing.sqlite $(ARGS)
 
 test: install

@@ -1,32 +1,137 @@
-"""The portal's HTTP API (FastAPI).
+"""The portal's HTTP API (FastAPI), built from the one composition root.
 
-This first version serves the health check only; the resources of DESIGN.md §9 (plans,
-customers, subscriptions, invoices, payments, audit, reports) arrive with the HTTP API issue.
-The application is built from the one composition root, never at import time.
+``create_app()`` builds the engine from settings (or takes one), with a router per resource:
+plans, customers, subscriptions, invoices, audit, reports, admin, health. Errors are
+application/problem+json (``api/errors.py``), every mutating request accepts an
+``Idempotency-Key`` (``api/idempotency.py``), and callers authenticate with bearer tokens
+(``billing tokens create``). Nothing is built at import time.
 """
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
-from service_layer.application import BillingApplication
+from api import errors
+from api.context import Context
+from api.idempotency import IdempotencyMiddleware
+from api.routers import admin, audit, customers, health, invoices, plans, reports, subscriptions
+
+DESCRIPTION = """
+The billing engine of a hosted-website portal: plans, customers, subscriptions, invoices,
+payments, audit and reports.
+
+* **Authentication**: `Authorization: Bearer <token>`; a token has a role (customer,
+  representative, finance, admin) and, for customers and representatives, a subject. Another
+  party's resource answers 404.
+* **Idempotency**: every POST accepts `Idempotency-Key`; a retry with the same key and body
+  returns the first answer without acting again.
+* **Errors**: `application/problem+json` with a stable `code`.
+* **Time**: ISO 8601 UTC, with Jalali strings (`*_jalali`) where a person reads them.
+  **Money**: integer rials.
+"""
 
 
-def create_app(application: BillingApplication | None = None) -> FastAPI:
-    if application is None:
-        from bootstrap import build_application
+def create_app(engine: Any = None, *, start_scheduler: bool = False, **settings: Any) -> FastAPI:
+    """The API over ``engine`` (built from settings when not given).
 
-        application = build_application()
-    api = FastAPI(title="Billing lifecycle engine", version="0.1.0")
-    api.state.billing = application
+    With ``start_scheduler`` the engine's scheduler runs in-process while the app is served.
+    """
+    from adapters.idempotency import IdempotencyStore
+    from adapters.tokens import TokenStore
+    from bootstrap import build_engine, settings_with
 
-    @api.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, object]:
-        """Liveness and the store in use."""
-        return {
-            "status": "ok",
-            "persistence": application.describe()["persistence"],
-            "events": application.recorder.max_notification_id() or 0,
-        }
+    config = settings_with(None, **settings)
+    if engine is None:
+        engine = build_engine(config)
+    test_mode = config.test_mode or type(engine.clock).__name__ in ("StoredClock", "SimulatedClock")
+    context = Context(
+        engine=engine,
+        tokens=TokenStore(engine.read_models),
+        idempotency=IdempotencyStore(engine.read_models),
+        test_mode=test_mode,
+    )
 
+    @asynccontextmanager
+    async def lifespan(api: FastAPI):
+        if start_scheduler:
+            engine.start()
+        try:
+            yield
+        finally:
+            engine.stop()
+
+    api = FastAPI(
+        title="Billing lifecycle engine",
+        version="0.2.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    api.state.context = context
+    errors.install(api)
+    api.add_middleware(IdempotencyMiddleware)
+    for router in (health, plans, customers, subscriptions, invoices, audit, reports, admin):
+        api.include_router(router.router)
+    if test_mode:
+        api.include_router(admin.clock_router)  # the clock routes exist only in test mode
+    _document_problems(api)
     return api
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {
+            "type": "string",
+            "description": "Stable: one per kind of error.",
+            "example": "plan_not_found",
+        },
+        "detail": {"type": "string", "description": "What was wrong and what to do."},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "The field at fault, when there is one."},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+PROBLEM_STATUSES = {
+    "400": "The body could not be read (not JSON)",
+    "401": "No token, or an unknown one",
+    "403": "The caller's role may not do this",
+    "404": "Not found (or another party's)",
+    "409": "A billing rule refuses it now",
+    "422": "The request is not valid; `field` names what",
+}
+
+
+def _document_problems(api: FastAPI) -> None:
+    """Every operation may answer these problems as application/problem+json: say so in the
+    OpenAPI document, in place of FastAPI's default validation-error shape."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema:
+            return api.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, text in PROBLEM_STATUSES.items():
+                    operation.setdefault("responses", {})[status] = {
+                        "description": text,
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
+                        },
+                    }
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
+        api.openapi_schema = schema
+        return schema
+
+    api.openapi = openapi  # type: ignore[method-assign]

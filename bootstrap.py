@@ -93,7 +93,11 @@ def build_engine(settings: Settings | None = None, *, clock: Any = None, **overr
     app = build_application(settings)
     read_models = build_read_models(app, settings)
     if clock is None:
-        clock = StoredClock(read_models) if settings.test_mode else SystemClock()
+        clock = (
+            StoredClock(read_models, start=settings.test_clock_start)
+            if settings.test_mode
+            else SystemClock()
+        )
     dispatcher = Dispatcher(OutboxStore(read_models), build_senders(settings), clock)
     return Engine(
         app=app,

@@ -140,6 +140,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--price", type=int, default=2_500_000, help="monthly price in rials (default 2,500,000)"
     )
 
+    serve = commands.add_parser(
+        "serve", help="the HTTP API with the scheduler in-process (SQLite by default)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed a plan catalogue and a sample customer of each kind, and print tokens",
+    )
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="serve the API only (run `billing scheduler` apart)",
+    )
+    _db(serve)
+
+    tokens = commands.add_parser("tokens", help="API tokens")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser(
+        "create", help="create a token; it is printed once, alone on the last line"
+    )
+    create.add_argument(
+        "--role", required=True, choices=["customer", "representative", "finance", "admin"]
+    )
+    who = create.add_mutually_exclusive_group()
+    who.add_argument(
+        "--customer", type=aggregate_id, metavar="ID", help="the customer a customer token acts for"
+    )
+    who.add_argument(
+        "--representative",
+        type=aggregate_id,
+        metavar="ID",
+        help="the representative a token acts for",
+    )
+    create.add_argument("--label", default="", help="a note for people, e.g. who holds it")
+    _db(create)
+
     sched = commands.add_parser(
         "scheduler",
         help="run the lifecycle scheduler alone (a separate worker): tick, execute what is due",
@@ -238,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         ("demo", None): run_demo,
         ("scheduler", None): run_scheduler,
+        ("serve", None): run_serve,
+        ("tokens", "create"): run_token_create,
         ("audit", "timeline"): run_timeline,
         ("audit", "as-of"): run_as_of,
         ("audit", "explain"): run_explain,
@@ -256,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "audit_command", None)
             or getattr(args, "projections_command", None)
             or getattr(args, "outbox_command", None)
+            or getattr(args, "tokens_command", None)
             or getattr(args, "report", None),
         )
     ]
@@ -342,6 +383,119 @@ def _pay_balance(app, subscription_id: UUID, now: datetime, number: int) -> None
         )
     except BillingError as error:
         print(f"payment at {iso(now)} refused: {error.message}", file=sys.stderr)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from app import create_app
+    from bootstrap import build_engine
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    engine = build_engine(**database_url_for(args.db))
+    api = create_app(engine, start_scheduler=not args.no_scheduler)
+    base = f"http://{args.host}:{args.port}"
+    lines = [
+        f"billing API on {base} (OpenAPI at {base}/docs), store {engine.app.describe()['persistence']}"
+    ]
+    if args.demo:
+        lines += _seed_demo(api)
+    else:
+        lines.append("create a token with: .venv/bin/billing tokens create --role admin")
+    print("\n".join(lines), file=sys.stderr)
+    uvicorn.run(api, host=args.host, port=args.port, log_level="warning")
+    engine.close()
+    return EXIT_OK
+
+
+def _seed_demo(api) -> list[str]:
+    """A plan catalogue, one customer of each kind, and tokens to try the API with."""
+    from domain.customer import BillingProfile
+    from domain.plans import LifecyclePolicy
+
+    ctx = api.state.context
+    app, now = ctx.app, ctx.now()
+    for plan in (
+        Plan(id="basic", name="Basic", monthly_price=Money(1_500_000)),
+        Plan(id="business", name="Business", monthly_price=Money(2_500_000)),
+        Plan(
+            id="pro",
+            name="Pro",
+            monthly_price=Money(6_000_000),
+            policy=LifecyclePolicy(grace_days=5),
+        ),
+    ):
+        app.define_plan(plan, now)
+    known = {
+        row["email"]
+        for row in ctx.fresh_read_models().query("SELECT email FROM {rm_customer_accounts}")
+    }
+    people = {
+        "sara@example.ir": BillingProfile(
+            name="سارا احمدی",
+            kind="person",
+            email="sara@example.ir",
+            mobile="09121234567",
+            national_code="0012345679",
+        ),
+        "finance@pars.example.ir": BillingProfile(
+            name="شرکت پارس",
+            kind="legal",
+            email="finance@pars.example.ir",
+            mobile="09351234567",
+            economic_code="411111111111",
+            national_id="10101010101",
+            registration_number="12345",
+            postal_code="1234567890",
+            address="تهران، خیابان ولیعصر، پلاک ۱",
+        ),
+    }
+    ids = [
+        app.register_customer(profile, now)
+        for email, profile in people.items()
+        if email not in known
+    ]
+    lines = [
+        "demo: plans basic, business, pro"
+        + (f"; customers {', '.join(map(str, ids))}" if ids else "")
+    ]
+    admin = ctx.tokens.create("admin", now, label="billing serve --demo")
+    finance = ctx.tokens.create("finance", now, label="billing serve --demo")
+    lines += [f"demo admin token:   {admin}", f"demo finance token: {finance}"]
+    if ids:
+        lines.append(
+            f"demo customer token ({ids[0]}): {ctx.tokens.create('customer', now, subject=ids[0], label='demo')}"
+        )
+    return lines
+
+
+def run_token_create(args: argparse.Namespace) -> int:
+    from bootstrap import build_engine
+
+    engine = build_engine(**database_url_for(args.db))
+    subject = args.customer or args.representative
+    if args.role == "customer" and args.customer is None:
+        print("billing: a customer token needs --customer ID", file=sys.stderr)
+        return EXIT_USAGE
+    if args.role == "representative" and args.representative is None:
+        print("billing: a representative token needs --representative ID", file=sys.stderr)
+        return EXIT_USAGE
+    if args.customer is not None:
+        engine.app.get_customer(args.customer)
+    from adapters.tokens import TokenStore
+
+    token = TokenStore(engine.read_models).create(
+        args.role, engine.clock.now(), subject=subject, label=args.label
+    )
+    engine.close()
+    print(f"{args.role} token (shown once; keep it secret):")
+    print(token)
+    return EXIT_OK
 
 
 def run_scheduler(args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ settings are missing is simply not configured, and its deliveries are marked ski
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.vat import IRAN_VAT
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
 
     #: Test mode: a simulated clock kept in the database (never in production).
     test_mode: bool = False
+    #: Where the test clock starts when it is first created (default: the real time then).
+    test_clock_start: datetime | None = None
 
     # --- the hosting platform ---
     platform_url: str | None = None

@@ -20,12 +20,26 @@ def deterministic_id(*parts: object) -> UUID:
     return uuid5(BILLING_NAMESPACE, "/".join(str(p) for p in parts))
 
 
+#: Moments the engine accepts: far enough back for any record, far enough ahead for any
+#: contract, and well inside the Jalali calendar's range.
+EARLIEST = datetime(1925, 1, 1, tzinfo=UTC)
+LATEST = datetime(2400, 1, 1, tzinfo=UTC)
+
+
 def check_moment(now: datetime) -> datetime:
-    """A moment must be timezone-aware; it is normalised to UTC."""
+    """A moment must be timezone-aware and between 1925 and 2400; it is normalised to UTC."""
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
         raise InvalidTime(
             f"A moment must be a timezone-aware date and time (ISO 8601 with offset, e.g. "
             f"2026-04-04T05:30:00Z); got {now!r}."
+        )
+    try:
+        inside = EARLIEST <= now <= LATEST
+    except OverflowError:  # a moment at the very edge of what datetime can hold
+        inside = False
+    if not inside:
+        raise InvalidTime(
+            f"{now.isoformat()} is outside the years 1925-2400 this engine keeps records for."
         )
     return now.astimezone(UTC)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app import create_app
-from tests.builders import in_memory_app
 
 
 def test_billing_scheduler_runs_as_a_process_and_stops_on_sigterm(tmp_path):
@@ -42,7 +41,7 @@ def test_billing_scheduler_once_runs_one_tick(tmp_path):
 
 
 def test_health_check_names_the_store():
-    client = TestClient(create_app(in_memory_app()))
+    client = TestClient(create_app(database_url="memory:"))
     answer = client.get("/healthz")
     assert answer.status_code == 200
     assert answer.json()["status"] == "ok"

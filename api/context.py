@@ -1,0 +1,116 @@
+"""What every route needs: the running engine, the token and idempotency stores, and who is
+calling. Built once by ``app.create_app`` from the composition root, never at import time."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+
+from adapters.idempotency import IdempotencyStore
+from adapters.tokens import Principal, Role, TokenStore
+from api.errors import forbidden, unauthorized
+from domain.customer import Customer
+from domain.errors import CustomerNotFound, InvoiceNotFound, SubscriptionNotFound
+from domain.invoice import Invoice
+from domain.subscription import Subscription
+
+
+@dataclass
+class Context:
+    engine: Any
+    tokens: TokenStore
+    idempotency: IdempotencyStore
+    test_mode: bool
+    _read_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def app(self):
+        return self.engine.app
+
+    @property
+    def read_models(self):
+        return self.engine.read_models
+
+    def now(self) -> datetime:
+        return self.engine.clock.now()
+
+    def fresh_read_models(self):
+        """The read models, caught up with every event recorded so far (read your writes)."""
+        with self._read_lock:
+            self.read_models.catch_up()
+        return self.read_models
+
+
+def context(request: Request) -> Context:
+    return request.app.state.context
+
+
+ContextDep = Annotated[Context, Depends(context)]
+
+
+def principal(request: Request, ctx: ContextDep) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    found = ctx.tokens.principal(token.strip())
+    if found is None:
+        raise unauthorized("This token is not known or was revoked. Ask an admin for a new one.")
+    request.state.principal = found
+    return found
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def require(who: Principal, *roles: Role, action: str) -> None:
+    if who.role not in roles:
+        raise forbidden(action)
+
+
+# --- what a caller may see: another party's resource is "not found", so ids cannot be probed ----
+
+
+def may_see_customer(who: Principal, customer: Customer) -> bool:
+    if who.role in (Role.ADMIN, Role.FINANCE):
+        return True
+    if who.role is Role.CUSTOMER:
+        return customer.id == who.subject
+    return customer.representative_id is not None and customer.representative_id == who.subject
+
+
+def may_see_subscription(who: Principal, sub: Subscription) -> bool:
+    if who.role in (Role.ADMIN, Role.FINANCE):
+        return True
+    if who.role is Role.CUSTOMER:
+        return sub.customer_id == who.subject
+    return sub.representative_id is not None and sub.representative_id == who.subject
+
+
+def visible_customer(ctx: Context, who: Principal, customer_id: UUID) -> Customer:
+    customer = ctx.app.get_customer(customer_id)
+    if not may_see_customer(who, customer):
+        raise CustomerNotFound(f"There is no customer {customer_id}.", customer_id=str(customer_id))
+    return customer
+
+
+def visible_subscription(ctx: Context, who: Principal, subscription_id: UUID) -> Subscription:
+    sub = ctx.app.get_subscription(subscription_id)
+    if not may_see_subscription(who, sub):
+        raise SubscriptionNotFound(
+            f"There is no subscription {subscription_id}.", subscription_id=str(subscription_id)
+        )
+    return sub
+
+
+def visible_invoice(ctx: Context, who: Principal, invoice_id: UUID) -> Invoice:
+    invoice = ctx.app.get_invoice(invoice_id)
+    sub = ctx.app.get_subscription(invoice.subscription_id)
+    if not may_see_subscription(who, sub):
+        raise InvoiceNotFound(f"There is no invoice {invoice_id}.", invoice_id=str(invoice_id))
+    return invoice

@@ -1,0 +1,150 @@
+"""Errors as application/problem+json, produced in exactly one place.
+
+Every BillingError has a stable ``code``; its class decides the status. Validation errors
+name the field. Anything unexpected is logged and answered as a 500 problem without detail
+(the tests make sure no input reaches it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain import errors
+
+log = logging.getLogger("billing.api")
+
+PROBLEM = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error of the API itself (authentication, permissions, idempotency)."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+def unauthorized(
+    detail: str = "Send a bearer token: Authorization: Bearer <token> (billing tokens create).",
+) -> ApiError:
+    return ApiError(401, "unauthorized", detail)
+
+
+def forbidden(action: str) -> ApiError:
+    return ApiError(403, "forbidden", f"Your role may not {action}.")
+
+
+def _status_of(error: errors.BillingError) -> int:
+    if isinstance(error, errors.NotFound):
+        return 404
+    if isinstance(error, errors.InvalidInput):
+        return 422
+    return 409  # a rule of the lifecycle refuses it now
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    request: Request | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    titles = {
+        400: "Bad request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        422: "Invalid request",
+    }
+    body = {
+        "type": f"https://billing.saman360.example/problems/{code}",
+        "title": titles.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **({"instance": request.url.path} if request is not None else {}),
+        **extra,
+    }
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
+
+
+def _allowed(request: Request) -> str:
+    """Every method the API serves on this path (Starlette lists only its first route's)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.BillingError)
+    async def billing_error(request: Request, error: errors.BillingError) -> JSONResponse:
+        field = error.details.get("field")
+        return problem(
+            _status_of(error),
+            error.code,
+            error.message,
+            request,
+            **({"field": field} if field else {}),
+        )
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return problem(error.status, error.code, error.detail, request, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        fields = []
+        for item in error.errors():
+            location = [str(part) for part in item.get("loc", ()) if part not in ("body",)]
+            fields.append(
+                {"field": ".".join(location) or "body", "message": item.get("msg", "invalid")}
+            )
+        detail = (
+            "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+            or "The request is not valid."
+        )
+        return problem(422, "invalid_request", detail, request, errors=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
+        detail = {
+            400: "The request body could not be read; send JSON (Content-Type: application/json).",
+            404: "There is no such resource.",
+        }.get(error.status_code, str(error.detail))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed(request)
+        return problem(
+            error.status_code,
+            codes.get(error.status_code, "http_error"),
+            detail,
+            request,
+            headers=headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(
+            500,
+            "internal_error",
+            "Something went wrong on our side; nothing was recorded twice. Try again.",
+            request,
+        )

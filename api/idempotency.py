@@ -1,0 +1,76 @@
+"""The Idempotency-Key header, for every mutating request (see adapters.idempotency)."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapters.idempotency import StoredAnswer, request_hash
+from adapters.tokens import hash_token
+from api.errors import problem
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
+
+
+class IdempotencyMiddleware(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        key = request.headers.get("Idempotency-Key")
+        if request.method not in MUTATING or key is None:
+            return await call_next(request)
+        if not _KEY.match(key):
+            return problem(
+                422,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1-200 letters, digits or . _ : - (a UUID is a good choice).",
+                request,
+                field="Idempotency-Key",
+            )
+        ctx = request.app.state.context
+        authorization = request.headers.get("Authorization", "")
+        scope = (
+            hash_token(authorization.partition(" ")[2].strip()) if authorization else "anonymous"
+        )
+        body = await request.body()
+        digest = request_hash(request.method, request.url.path + "?" + request.url.query, body)
+        claim = await run_in_threadpool(ctx.idempotency.claim, scope, key, digest, ctx.now())
+        if claim.conflict == "reused":
+            return problem(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used for a different request. Use a new key for a new request.",
+                request,
+                field="Idempotency-Key",
+            )
+        if claim.conflict == "in_progress":
+            return problem(
+                409,
+                "idempotency_request_in_progress",
+                "The first request with this key is still running; retry shortly.",
+                request,
+            )
+        if claim.answer is not None:
+            answer = claim.answer
+            return Response(
+                answer.body,
+                status_code=answer.status,
+                media_type=answer.content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        request.state.idempotency_key = key
+        response = await call_next(request)
+        content = b"".join([chunk async for chunk in response.body_iterator])
+        if response.status_code >= 500 or response.status_code == 401:
+            await run_in_threadpool(ctx.idempotency.release, scope, key)
+        else:
+            answer = StoredAnswer(
+                response.status_code,
+                content,
+                response.headers.get("content-type", "application/json"),
+            )
+            await run_in_threadpool(ctx.idempotency.answer, scope, key, answer, ctx.now())
+        return Response(content, status_code=response.status_code, headers=dict(response.headers))

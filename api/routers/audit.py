@@ -1,0 +1,50 @@
+"""Audit replay for finance: timelines and states as of a moment, from the events."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from adapters.tokens import Role
+from api.context import ContextDep, PrincipalDep, require
+from api.schemas import Moment, OptionalMoment, Page
+from service_layer.audit import describe_as_of, explain
+from service_layer.timeline import describe, timeline
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get(
+    "/{aggregate_id}/timeline", response_model=Page, summary="Every event of an aggregate, in order"
+)
+def get_timeline(aggregate_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Page:
+    require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
+    return Page(
+        items=[e.as_json() | {"what": describe(e)} for e in timeline(ctx.app, aggregate_id)],
+        next_cursor=None,
+    )
+
+
+@router.get(
+    "/{aggregate_id}/as-of", summary="The aggregate's state at a moment, folded from its events"
+)
+def as_of(aggregate_id: UUID, at: Moment, ctx: ContextDep, who: PrincipalDep) -> dict:
+    require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
+    if at.tzinfo is None:
+        from domain.errors import InvalidTime
+
+        raise InvalidTime("at must carry a time zone, e.g. 2026-05-08T00:00:00Z.", field="at")
+    return describe_as_of(ctx.app, aggregate_id, at)
+
+
+@router.get(
+    "/{subscription_id}/explain", summary="Why the site is in its state, in Persian and English"
+)
+def get_explanation(
+    subscription_id: UUID, ctx: ContextDep, who: PrincipalDep, at: OptionalMoment = None
+) -> dict:
+    require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
+    moment = at if at and at.tzinfo else ctx.now()
+    explanation = explain(ctx.app, subscription_id, moment)
+    return {"english": explanation.english, "persian": explanation.persian}

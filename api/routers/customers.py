@@ -1,0 +1,86 @@
+"""Customers, their billing profiles, and their panel inbox."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+
+from adapters.tokens import Role
+from api.context import ContextDep, PrincipalDep, require, visible_customer
+from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from api.schemas import CustomerIn, CustomerOut, Page
+from domain.customer import BillingProfile
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def _open_balance(ctx: ContextDep, customer_id: UUID) -> int:
+    rows = ctx.fresh_read_models().query(
+        "SELECT COALESCE(SUM(balance), 0) AS open FROM {rm_invoices} WHERE customer_id = ?",
+        (str(customer_id),),
+    )
+    return int(rows[0]["open"])
+
+
+@router.post(
+    "",
+    response_model=CustomerOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a customer",
+)
+def register_customer(body: CustomerIn, ctx: ContextDep, who: PrincipalDep) -> CustomerOut:
+    """Admins register any customer; a representative registers customers who chose them."""
+    require(who, Role.ADMIN, Role.REPRESENTATIVE, action="register customers")
+    representative_id = who.subject if who.role is Role.REPRESENTATIVE else body.representative_id
+    profile = BillingProfile(**body.model_dump(exclude={"representative_id"}))
+    customer_id = ctx.app.register_customer(profile, ctx.now(), representative_id=representative_id)
+    return CustomerOut.of(ctx.app.get_customer(customer_id), 0)
+
+
+@router.get("", response_model=Page, summary="Customers the caller may see")
+def list_customers(
+    ctx: ContextDep, who: PrincipalDep, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
+) -> Page:
+    after = decode_cursor(cursor) or ""
+    where, params = "customer_id > ?", [str(after)]
+    if who.role is Role.CUSTOMER:
+        where += " AND customer_id = ?"
+        params.append(str(who.subject))
+    elif who.role is Role.REPRESENTATIVE:
+        where += " AND representative_id = ?"
+        params.append(str(who.subject))
+    rows = ctx.fresh_read_models().query(
+        f"SELECT customer_id FROM {{rm_customer_accounts}} WHERE {where} ORDER BY customer_id LIMIT {limit + 1}",
+        params,
+    )
+    ids = [r["customer_id"] for r in rows]
+    items = [CustomerOut.of(ctx.app.get_customer(UUID(i))) for i in ids[:limit]]
+    return Page(
+        items=items, next_cursor=encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+    )
+
+
+@router.get(
+    "/{customer_id}", response_model=CustomerOut, summary="A customer, with credit and open balance"
+)
+def get_customer(customer_id: UUID, ctx: ContextDep, who: PrincipalDep) -> CustomerOut:
+    customer = visible_customer(ctx, who, customer_id)
+    return CustomerOut.of(customer, _open_balance(ctx, customer_id))
+
+
+@router.get(
+    "/{customer_id}/inbox", response_model=Page, summary="The customer's panel inbox, newest first"
+)
+def inbox(
+    customer_id: UUID, ctx: ContextDep, who: PrincipalDep, limit: Limit = DEFAULT_LIMIT
+) -> Page:
+    require(who, Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE, action="read a customer's inbox")
+    visible_customer(ctx, who, customer_id)
+    ctx.fresh_read_models()
+    return Page(
+        items=ctx.engine.dispatcher.store.inbox(str(customer_id), limit=limit), next_cursor=None
+    )

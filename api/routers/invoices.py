@@ -1,0 +1,46 @@
+"""Invoices, and payments finance records by hand (a bank transfer it has seen arrive)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from adapters.tokens import Role
+from api.context import ContextDep, PrincipalDep, require, visible_invoice
+from api.schemas import InvoiceOut, PaymentIn, PaymentOut
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+
+
+@router.get(
+    "/{invoice_id}", response_model=InvoiceOut, summary="An invoice: lines, total, paid, balance"
+)
+def get_invoice(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> InvoiceOut:
+    return InvoiceOut.of(visible_invoice(ctx, who, invoice_id))
+
+
+@router.post(
+    "/{invoice_id}/payments",
+    response_model=PaymentOut,
+    summary="Record a received payment (finance)",
+)
+def record_payment(
+    invoice_id: UUID, body: PaymentIn, ctx: ContextDep, who: PrincipalDep
+) -> PaymentOut:
+    """Counts once per reference; the excess over what is owed becomes the customer's credit;
+    a suspended site is restored in the same command when nothing is left overdue."""
+    require(who, Role.FINANCE, Role.ADMIN, action="record payments")
+    visible_invoice(ctx, who, invoice_id)
+    outcome = ctx.app.record_payment(
+        body.reference, body.amount, ctx.now(), invoice_id=invoice_id, method=body.method
+    )
+    return PaymentOut(
+        reference=outcome.reference,
+        amount=outcome.amount.rials,
+        allocations=[
+            {"invoice_id": str(a.invoice_id), "amount": a.amount.rials} for a in outcome.allocations
+        ],
+        credit=outcome.credit.rials,
+        restored=outcome.restored,
+    )

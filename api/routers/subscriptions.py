@@ -1,0 +1,142 @@
+"""Subscriptions: order, read, change plan, cancel, and their invoices."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID, uuid5
+
+from fastapi import APIRouter, Query, Request, status
+
+from adapters.tokens import Role
+from api.context import ContextDep, PrincipalDep, require, visible_customer, visible_subscription
+from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
+from domain.base import BILLING_NAMESPACE
+
+router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Status = Annotated[str | None, Query(pattern="^(active|grace|suspended|collected|cancelled)$")]
+
+OWNERS = (Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE)
+
+
+def _out(ctx: ContextDep, subscription_id: UUID) -> SubscriptionOut:
+    return SubscriptionOut.of(
+        ctx.app.get_subscription(subscription_id), ctx.app.next_step_of(subscription_id)
+    )
+
+
+@router.post(
+    "", response_model=SubscriptionOut, status_code=status.HTTP_201_CREATED, summary="Order a site"
+)
+def order(
+    body: SubscriptionIn, request: Request, ctx: ContextDep, who: PrincipalDep
+) -> SubscriptionOut:
+    """The site is created at once and the first invoice issued, due in the plan's window."""
+    require(who, *OWNERS, action="order subscriptions")
+    visible_customer(ctx, who, body.customer_id)
+    key = getattr(request.state, "idempotency_key", None)
+    # A retried order with the same Idempotency-Key names the same subscription: placed once.
+    subscription_id = uuid5(BILLING_NAMESPACE, f"order/{who.token_hash}/{key}") if key else None
+    sub_id = ctx.app.start_subscription(
+        body.customer_id,
+        body.plan_id,
+        body.period,
+        ctx.now(),
+        site=body.site,
+        subscription_id=subscription_id,
+    )
+    return _out(ctx, sub_id)
+
+
+@router.get("", response_model=Page, summary="Subscriptions the caller may see")
+def list_subscriptions(
+    ctx: ContextDep,
+    who: PrincipalDep,
+    customer_id: UUID | None = None,
+    status: Status = None,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page:
+    where, params = ["subscription_id > ?"], [str(decode_cursor(cursor) or "")]
+    if who.role is Role.CUSTOMER:
+        where.append("customer_id = ?")
+        params.append(str(who.subject))
+    elif who.role is Role.REPRESENTATIVE:
+        where.append("representative_id = ?")
+        params.append(str(who.subject))
+    if customer_id:
+        where.append("customer_id = ?")
+        params.append(str(customer_id))
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    rows = ctx.fresh_read_models().query(
+        f"SELECT subscription_id FROM {{rm_subscriptions}} WHERE {' AND '.join(where)} "
+        f"ORDER BY subscription_id LIMIT {limit + 1}",
+        params,
+    )
+    ids = [r["subscription_id"] for r in rows]
+    items = [_out(ctx, UUID(i)) for i in ids[:limit]]
+    return Page(
+        items=items, next_cursor=encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+    )
+
+
+@router.get(
+    "/{subscription_id}", response_model=SubscriptionOut, summary="A subscription and its next step"
+)
+def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) -> SubscriptionOut:
+    visible_subscription(ctx, who, subscription_id)
+    return _out(ctx, subscription_id)
+
+
+@router.post(
+    "/{subscription_id}/change-plan",
+    response_model=SubscriptionOut,
+    summary="Change plan from the next period",
+)
+def change_plan(
+    subscription_id: UUID, body: ChangePlanIn, ctx: ContextDep, who: PrincipalDep
+) -> SubscriptionOut:
+    require(who, *OWNERS, action="change plans")
+    visible_subscription(ctx, who, subscription_id)
+    ctx.app.change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
+    return _out(ctx, subscription_id)
+
+
+@router.post(
+    "/{subscription_id}/cancel",
+    response_model=SubscriptionOut,
+    summary="Cancel at the end of the period",
+)
+def cancel(
+    subscription_id: UUID, ctx: ContextDep, who: PrincipalDep, body: CancelIn | None = None
+) -> SubscriptionOut:
+    require(who, *OWNERS, action="cancel subscriptions")
+    visible_subscription(ctx, who, subscription_id)
+    ctx.app.cancel_subscription(subscription_id, ctx.now(), reason=(body or CancelIn()).reason)
+    return _out(ctx, subscription_id)
+
+
+@router.get(
+    "/{subscription_id}/invoices",
+    response_model=Page,
+    summary="The subscription's invoices, oldest first",
+)
+def invoices(
+    subscription_id: UUID,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page:
+    sub = visible_subscription(ctx, who, subscription_id)
+    start = int(decode_cursor(cursor) or 0)
+    if not isinstance(start, int) or start < 0:
+        start = 0
+    ids = sub.invoice_ids[start : start + limit]
+    items = [InvoiceOut.of(ctx.app.get_invoice(i)) for i in ids]
+    more = start + limit < len(sub.invoice_ids)
+    return Page(items=items, next_cursor=encode_cursor(start + limit) if more else None)

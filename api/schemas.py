@@ -1,0 +1,515 @@
+"""Request and response shapes of the API, apart from the domain. Times are ISO 8601 UTC,
+with a Jalali string beside those a person reads; amounts are integer rials."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from domain.customer import Customer
+from domain.invoice import Invoice
+from domain.jalali import format_moment
+from domain.lifecycle import DueStep
+from domain.plans import Period, Plan
+from domain.subscription import Subscription
+from service_layer.timeline import iso
+
+PeriodName = Literal["monthly", "quarterly", "yearly"]
+
+
+def _not_a_number(value: Any) -> Any:
+    """A moment is ISO 8601 text; a bare number (a Unix time) is refused, not guessed at."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?[\d.eE+-]+\s*", value)
+    ):
+        raise ValueError(
+            "give a moment in ISO 8601 with a time zone (2026-05-08T00:00:00Z), not a number"
+        )
+    return value
+
+
+#: A moment in a query string: ISO 8601 with its time zone.
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_not_a_number),
+    Query(description="ISO 8601 with a time zone, e.g. 2026-05-08T00:00:00Z"),
+]
+OptionalMoment = Annotated[
+    datetime | None, BeforeValidator(_not_a_number), Query(description="ISO 8601 with a time zone")
+]
+
+
+class Input(BaseModel):
+    """A request body with no unknown fields; numbers are strict (no "3" for 3, no false for 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def jalali(moment: datetime | None) -> str | None:
+    return format_moment(moment) if moment else None
+
+
+# --- plans --------------------------------------------------------------------------------------
+
+
+class PlanPeriod(BaseModel):
+    months: int
+    discount_percent: float
+    price: int = Field(description="The period's price before VAT, in rials.")
+
+
+class PlanPolicyIn(Input):
+    first_invoice_days: int = Field(30, ge=1, le=365, strict=True)
+    renewal_invoice_days: int = Field(7, ge=1, le=365, strict=True)
+    grace_days: int = Field(3, ge=0, le=365, strict=True)
+    suspension_days: int = Field(30, ge=1, le=3650, strict=True)
+    reminder_days: list[Annotated[int, Field(strict=True)]] = Field(
+        [3, 1], min_length=2, max_length=10
+    )
+    collection_warning_days: list[Annotated[int, Field(strict=True)]] = Field(
+        [14, 7, 1], min_length=3, max_length=10
+    )
+
+
+class PlanIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"id": "business", "name": "Business", "monthly_price": 2_500_000, "grace_days": 3}
+            ]
+        },
+    )
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Lower-case letters, digits and hyphens."
+    )
+    name: str = Field(min_length=1, max_length=200)
+    monthly_price: int = Field(gt=0, le=10**15, description="Rials a month.", strict=True)
+    grace_days: int | None = Field(None, ge=0, le=365, strict=True)
+    quarterly_discount_percent: float = Field(5, ge=0, le=100, strict=True)
+    yearly_discount_percent: float = Field(15, ge=0, le=100, strict=True)
+    policy: PlanPolicyIn | None = None
+
+
+class PlanOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "business",
+                    "name": "Business",
+                    "monthly_price": 2_500_000,
+                    "grace_days": 3,
+                    "periods": {
+                        "monthly": {"months": 1, "discount_percent": 0, "price": 2_500_000},
+                        "quarterly": {"months": 3, "discount_percent": 5, "price": 7_125_000},
+                        "yearly": {"months": 12, "discount_percent": 15, "price": 25_500_000},
+                    },
+                    "policy": {
+                        "first_invoice_days": 30,
+                        "renewal_invoice_days": 7,
+                        "grace_days": 3,
+                        "suspension_days": 30,
+                        "reminder_days": [3, 1],
+                        "collection_warning_days": [14, 7, 1],
+                        "receipt_review_days": 3,
+                    },
+                }
+            ]
+        }
+    )
+    id: str
+    name: str
+    monthly_price: int
+    grace_days: int
+    periods: dict[PeriodName, PlanPeriod]
+    policy: dict[str, Any]
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanOut:
+        return cls(
+            id=plan.id,
+            name=plan.name,
+            monthly_price=plan.monthly_price.rials,
+            grace_days=plan.policy.grace_days,
+            periods={
+                p.value: PlanPeriod(
+                    months=p.months,
+                    discount_percent=plan.discount(p).basis_points / 100,
+                    price=plan.price(p).rials,
+                )
+                for p in Period
+            },
+            policy=plan.policy.to_dict(),
+        )
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+
+class CustomerIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Sara Ahmadi",
+                    "kind": "person",
+                    "email": "sara@example.ir",
+                    "mobile": "09121234567",
+                },
+                {
+                    "name": "Pars Co",
+                    "kind": "legal",
+                    "email": "finance@pars.example.ir",
+                    "mobile": "09351234567",
+                    "economic_code": "411111111111",
+                    "national_id": "10101010101",
+                    "registration_number": "12345",
+                    "postal_code": "1234567890",
+                    "address": "Tehran, Valiasr St., No. 1",
+                },
+            ]
+        },
+    )
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["person", "legal"]
+    email: str = Field(min_length=3, max_length=254)
+    mobile: str = Field(min_length=10, max_length=20)
+    representative_id: UUID | None = None
+    national_code: str | None = Field(None, max_length=20)
+    economic_code: str | None = Field(None, max_length=20)
+    national_id: str | None = Field(None, max_length=20)
+    registration_number: str | None = Field(None, max_length=40)
+    postal_code: str | None = Field(None, max_length=20)
+    address: str | None = Field(None, max_length=500)
+
+
+class CustomerOut(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    email: str
+    mobile: str
+    representative_id: UUID | None
+    profile: dict[str, Any]
+    credit: int = Field(description="Credit held for the next invoices, in rials.")
+    open_balance: int | None = Field(
+        None, description="What the customer's open invoices still ask, in rials."
+    )
+
+    @classmethod
+    def of(cls, customer: Customer, open_balance: int | None = None) -> CustomerOut:
+        p = customer.profile
+        return cls(
+            id=customer.id,
+            name=p.name,
+            kind=p.kind.value,
+            email=p.email,
+            mobile=p.mobile,
+            representative_id=customer.representative_id,
+            profile=p.to_dict(),
+            credit=customer.credit.rials,
+            open_balance=open_balance,
+        )
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+
+
+class SubscriptionIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "5c4c1b6e-3a0e-4a54-9d6e-6f8b2f1f9a10",
+                    "plan_id": "business",
+                    "period": "monthly",
+                }
+            ]
+        },
+    )
+    customer_id: UUID
+    plan_id: str = Field(min_length=1, max_length=63)
+    period: PeriodName
+    site: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$",
+        description="The site's name; generated when absent.",
+    )
+
+
+class ChangePlanIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"plan_id": "pro", "period": "yearly"}]},
+    )
+    plan_id: str = Field(min_length=1, max_length=63)
+    period: PeriodName | None = None
+
+
+class CancelIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "moving to another provider"}]},
+    )
+    reason: str = Field("requested by the customer", min_length=1, max_length=500)
+
+
+class PeriodOut(BaseModel):
+    number: int
+    start: str = Field(description="The first day, Jalali (1405/01/15).")
+    end: str = Field(description="The last day, Jalali.")
+    starts_at: str
+    ends_at: str
+
+
+class NextStepOut(BaseModel):
+    action: str
+    at: str
+    at_jalali: str
+
+
+class SubscriptionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9f6d9081-3e61-4bb6-a8a6-2a4a0e0f6f41",
+                    "customer_id": "5c4c1b6e-3a0e-4a54-9d6e-6f8b2f1f9a10",
+                    "plan_id": "business",
+                    "period": "monthly",
+                    "status": "active",
+                    "site": "site-9f6d9081",
+                    "site_state": "up",
+                    "current_period": {
+                        "number": 1,
+                        "start": "1405/01/15",
+                        "end": "1405/02/14",
+                        "starts_at": "2026-04-04T05:30:00Z",
+                        "ends_at": "2026-05-04T20:30:00Z",
+                    },
+                    "next_step": {
+                        "action": "send_payment_reminder",
+                        "at": "2026-05-01T05:30:00Z",
+                        "at_jalali": "1405/02/11 09:00",
+                    },
+                    "ordered_at": "2026-04-04T05:30:00Z",
+                    "cancelled_at": None,
+                    "open_invoices": 1,
+                }
+            ]
+        }
+    )
+    id: UUID
+    customer_id: UUID
+    representative_id: UUID | None = None
+    plan_id: str
+    period: str
+    status: Literal["active", "grace", "suspended", "collected", "cancelled"]
+    site: str
+    site_state: str
+    current_period: PeriodOut
+    next_step: NextStepOut | None
+    ordered_at: str
+    cancelled_at: str | None
+    open_invoices: int
+
+    @classmethod
+    def of(cls, sub: Subscription, step: DueStep | None) -> SubscriptionOut:
+        current = sub.current_period
+        return cls(
+            id=sub.id,
+            customer_id=sub.customer_id,
+            representative_id=sub.representative_id,
+            plan_id=sub.plan.id,
+            period=sub.period.value,
+            status=sub.status.value,
+            site=sub.site,
+            site_state=sub.site_state.value,
+            current_period=PeriodOut(
+                number=current.number,
+                start=current.start.isoformat(),
+                end=current.last_day.isoformat(),
+                starts_at=iso(current.starts_at),
+                ends_at=iso(current.ends_at),
+            ),
+            next_step=NextStepOut(
+                action=step.step.value, at=iso(step.due_at), at_jalali=jalali(step.due_at)
+            )
+            if step
+            else None,
+            ordered_at=iso(sub.ordered_at),
+            cancelled_at=iso(sub.cancelled_at),
+            open_invoices=len(sub.open_invoice_ids),
+        )
+
+
+# --- invoices -----------------------------------------------------------------------------------
+
+
+class InvoiceLineOut(BaseModel):
+    code: str
+    description: str
+    quantity: int
+    unit: str
+    unit_price: int
+    amount: int
+    discount: int
+    vat_percent: float
+    vat: int
+    total: int
+
+
+class InvoiceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "42708641-8b5e-5c3f-9a32-0e2a2bb3f7a1",
+                    "subscription_id": "9f6d9081-3e61-4bb6-a8a6-2a4a0e0f6f41",
+                    "customer_id": "5c4c1b6e-3a0e-4a54-9d6e-6f8b2f1f9a10",
+                    "status": "open",
+                    "kind": "first",
+                    "period_no": 1,
+                    "issued_at": "2026-04-04T05:30:00Z",
+                    "issued_at_jalali": "1405/01/15 09:00",
+                    "due_at": "2026-05-04T05:30:00Z",
+                    "due_at_jalali": "1405/02/14 09:00",
+                    "total": 2_750_000,
+                    "vat": 250_000,
+                    "paid": 0,
+                    "balance": 2_750_000,
+                    "lines": [],
+                    "official_number": None,
+                }
+            ]
+        }
+    )
+    id: UUID
+    subscription_id: UUID
+    customer_id: UUID
+    status: Literal["open", "paid", "void"]
+    kind: str
+    period_no: int
+    period_start: str
+    period_end: str
+    issued_at: str
+    issued_at_jalali: str
+    due_at: str = Field(description="The payment deadline.")
+    due_at_jalali: str
+    total: int
+    vat: int
+    paid: int
+    balance: int
+    voided_at: str | None = None
+    void_reason: str | None = None
+    lines: list[InvoiceLineOut]
+    official_number: str | None = None
+
+    @classmethod
+    def of(cls, inv: Invoice) -> InvoiceOut:
+        return cls(
+            id=inv.id,
+            subscription_id=inv.subscription_id,
+            customer_id=inv.customer_id,
+            status=inv.status.value,
+            kind=inv.kind.value,
+            period_no=inv.period_no,
+            period_start=inv.period_start.isoformat(),
+            period_end=inv.period_end.isoformat(),
+            issued_at=iso(inv.issued_at),
+            issued_at_jalali=jalali(inv.issued_at),
+            due_at=iso(inv.deadline),
+            due_at_jalali=jalali(inv.deadline),
+            total=inv.total.rials,
+            vat=inv.vat.rials,
+            paid=inv.paid.rials,
+            balance=inv.balance.rials,
+            voided_at=iso(inv.voided_at),
+            void_reason=inv.void_reason,
+            lines=[
+                InvoiceLineOut(
+                    code=line.code,
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit=line.unit,
+                    unit_price=line.unit_price.rials,
+                    amount=line.gross.rials,
+                    discount=line.discount.rials,
+                    vat_percent=line.vat_rate.basis_points / 100,
+                    vat=line.vat.rials,
+                    total=line.total.rials,
+                )
+                for line in inv.lines
+            ],
+        )
+
+
+class PaymentIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reference": "BANK-20260509-0001", "amount": 2_750_000}]},
+    )
+    reference: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The bank's tracking number or the gateway's reference id.",
+    )
+    amount: int = Field(gt=0, le=10**15, description="Rials received.", strict=True)
+    method: Literal["bank_transfer", "cash", "gateway", "manual"] = "bank_transfer"
+
+
+class PaymentOut(BaseModel):
+    reference: str
+    amount: int
+    allocations: list[dict[str, Any]]
+    credit: int
+    restored: bool
+
+
+# --- lists, audit, reports, the clock -----------------------------------------------------------
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: str | None = None
+
+
+class ClockAdvanceIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"days": 30}, {"to": "2026-05-08T00:00:00Z"}]},
+    )
+    days: float | None = Field(None, gt=0, le=3650, strict=True)
+    to: datetime | None = None
+
+
+class ClockOut(BaseModel):
+    now: str
+    now_jalali: str
+    executed: int | None = None
+
+
+class TokenIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"role": "customer", "subject": "5c4c1b6e-3a0e-4a54-9d6e-6f8b2f1f9a10"}]
+        },
+    )
+    role: Literal["customer", "representative", "finance", "admin"]
+    subject: UUID | None = None
+    label: str = Field("", max_length=200)
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="Shown once; only its hash is kept.")
+    role: str
+    subject: UUID | None

@@ -1,0 +1,194 @@
+"""Who may do what: every route × every role × own or another party's resource, with the exact
+status. Nothing but the health check answers without a token; another party's resource is
+"not found" (404), never "forbidden", so ids cannot be probed."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+
+import pytest
+
+from app import create_app
+from bootstrap import build_engine
+from tests.api.server import bearer, served
+from tests.builders import T0
+
+ROLES = ("none", "customer", "representative", "finance", "admin")
+ANYONE = {"customer", "representative", "finance", "admin"}
+FINANCE = {"finance", "admin"}
+OWNERS = {"customer", "representative", "admin"}
+
+
+class World:
+    """Two customers, each with a representative, a subscription and an invoice."""
+
+    def __init__(self, tmp_path) -> None:
+        engine = build_engine(
+            database_url=f"sqlite:///{tmp_path}/authz.sqlite", test_mode=True, test_clock_start=T0
+        )
+        self.api = create_app(engine)
+        ctx = self.api.state.context
+        app = ctx.app
+        from tests.builders import a_person, a_plan
+
+        app.define_plan(a_plan("basic"), T0)
+        self.rep = {side: uuid.uuid4() for side in ("own", "other")}
+        self.customer = {
+            side: app.register_customer(
+                a_person(f"Customer {side}"), T0, representative_id=self.rep[side]
+            )
+            for side in ("own", "other")
+        }
+        self.subscription = {
+            side: app.start_subscription(self.customer[side], "basic", "monthly", T0)
+            for side in ("own", "other")
+        }
+        self.invoice = {
+            side: app.get_subscription(self.subscription[side]).invoice_ids[0]
+            for side in ("own", "other")
+        }
+        tokens = ctx.tokens
+        self.tokens = {
+            "customer": tokens.create("customer", T0, subject=self.customer["own"]),
+            "representative": tokens.create("representative", T0, subject=self.rep["own"]),
+            "finance": tokens.create("finance", T0),
+            "admin": tokens.create("admin", T0),
+        }
+        self.engine = engine
+        self.counter = itertools.count()
+
+
+def routes(world: World, side: str):
+    """(method, path, body, roles allowed, whether the resource is owned by a customer)."""
+    c, s, i = world.customer[side], world.subscription[side], world.invoice[side]
+    n = next(world.counter)
+    # What a route changes gets a subscription of its own, so the rows do not depend on order.
+    app = world.api.state.context.app
+    changed = app.start_subscription(c, "basic", "monthly", T0)
+    cancelled = app.start_subscription(c, "basic", "monthly", T0)
+    return [
+        ("GET", "/plans", None, ANYONE, False),
+        ("GET", "/plans/basic", None, ANYONE, False),
+        (
+            "POST",
+            "/plans",
+            {"id": f"plan-{n}", "name": "P", "monthly_price": 1000},
+            {"admin"},
+            False,
+        ),
+        (
+            "POST",
+            "/customers",
+            {"name": "New", "kind": "person", "email": "n@x.ir", "mobile": "09120000000"},
+            {"representative", "admin"},
+            False,
+        ),
+        ("GET", "/customers", None, ANYONE, False),
+        ("GET", f"/customers/{c}", None, ANYONE, True),
+        ("GET", f"/customers/{c}/inbox", None, OWNERS, True),
+        (
+            "POST",
+            "/subscriptions",
+            {"customer_id": str(c), "plan_id": "basic", "period": "monthly"},
+            OWNERS,
+            True,
+        ),
+        ("GET", "/subscriptions", None, ANYONE, False),
+        ("GET", f"/subscriptions/{s}", None, ANYONE, True),
+        ("POST", f"/subscriptions/{changed}/change-plan", {"plan_id": "basic"}, OWNERS, True),
+        ("POST", f"/subscriptions/{cancelled}/cancel", {"reason": "test"}, OWNERS, True),
+        ("GET", f"/subscriptions/{s}/invoices", None, ANYONE, True),
+        ("GET", f"/invoices/{i}", None, ANYONE, True),
+        (
+            "POST",
+            f"/invoices/{i}/payments",
+            {"reference": f"ref-{n}", "amount": 1000},
+            FINANCE,
+            True,
+        ),
+        ("GET", f"/audit/{s}/timeline", None, FINANCE, False),
+        ("GET", f"/audit/{s}/as-of?at=2026-04-05T00:00:00Z", None, FINANCE, False),
+        ("GET", f"/audit/{s}/explain", None, FINANCE, False),
+        ("GET", "/reports/aging", None, FINANCE, False),
+        ("GET", "/reports/revenue", None, FINANCE, False),
+        ("GET", "/metrics", None, FINANCE, False),
+        ("POST", "/admin/tokens", {"role": "finance"}, {"admin"}, False),
+        ("POST", "/admin/clock/advance", {"days": 0.001}, {"admin"}, False),
+        ("POST", "/admin/tick", None, {"admin"}, False),
+        ("GET", "/healthz", None, ANYONE | {"none"}, False),
+    ]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    world = World(tmp_path_factory.mktemp("authz"))
+    yield world
+    world.engine.close()
+
+
+def _shape(path: str) -> str:
+    path = re.sub(r"\{[a-z_]+\}", "{id}", path.split("?")[0])
+    path = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", path)
+    return path.replace("/plans/basic", "/plans/{id}")
+
+
+def test_the_matrix_covers_every_route(world):
+    declared = {(m, _shape(p)) for m, p, *_ in routes(world, "own")}
+    documented = {
+        (method.upper(), _shape(path))
+        for path, operations in world.api.openapi()["paths"].items()
+        for method in operations
+    }
+    assert documented == declared, (
+        f"not in the matrix: {documented - declared}; not served: {declared - documented}"
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("side", ["own", "other"])
+def test_every_route_answers_each_role_with_the_exact_status(world, role, side):
+    headers = bearer(world.tokens[role]) if role != "none" else {}
+    with served(world.api) as http:
+        for method, path, body, roles, owned in routes(world, side):
+            answer = http.request(method, path, json=body, headers=headers)
+            if role == "none" and "none" not in roles:
+                want = 401
+            elif role not in roles:
+                want = 403
+            elif owned and side == "other" and role in ("customer", "representative"):
+                want = 404
+            else:
+                want = (
+                    201
+                    if method == "POST"
+                    and path in ("/plans", "/customers", "/subscriptions", "/admin/tokens")
+                    else 200
+                )
+            assert answer.status_code == want, (
+                f"{role} {side}: {method} {path} -> {answer.status_code} {answer.text[:200]}"
+            )
+            if want >= 400:
+                assert answer.headers["content-type"] == "application/problem+json"
+                assert answer.json()["code"]
+
+
+def test_a_revoked_or_unknown_token_is_refused(world):
+    with served(world.api) as http:
+        assert http.get("/plans", headers=bearer("bt_nonsense")).status_code == 401
+        token = world.api.state.context.tokens.create("admin", T0)
+        world.api.state.context.tokens.revoke(token, T0)
+        assert http.get("/plans", headers=bearer(token)).json()["code"] == "unauthorized"
+        assert http.get("/plans", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_the_clock_routes_do_not_exist_outside_test_mode(tmp_path):
+    engine = build_engine(database_url=f"sqlite:///{tmp_path}/live.sqlite")
+    api = create_app(engine)
+    admin = bearer(api.state.context.tokens.create("admin", T0))
+    with served(api) as http:
+        assert http.get("/healthz").json()["test_mode"] is False
+        assert http.post("/admin/clock/advance", json={"days": 1}, headers=admin).status_code == 404
+        assert http.post("/admin/tick", headers=admin).status_code == 404
+    engine.close()
