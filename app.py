@@ -17,7 +17,17 @@ from fastapi import FastAPI
 from api import errors
 from api.context import Context
 from api.idempotency import IdempotencyMiddleware
-from api.routers import admin, audit, customers, health, invoices, plans, reports, subscriptions
+from api.routers import (
+    admin,
+    audit,
+    customers,
+    health,
+    invoices,
+    payments,
+    plans,
+    reports,
+    subscriptions,
+)
 
 DESCRIPTION = """
 The billing engine of a hosted-website portal: plans, customers, subscriptions, invoices,
@@ -72,7 +82,17 @@ def create_app(engine: Any = None, *, start_scheduler: bool = False, **settings:
     api.state.context = context
     errors.install(api)
     api.add_middleware(IdempotencyMiddleware)
-    for router in (health, plans, customers, subscriptions, invoices, audit, reports, admin):
+    for router in (
+        health,
+        plans,
+        customers,
+        subscriptions,
+        invoices,
+        payments,
+        audit,
+        reports,
+        admin,
+    ):
         api.include_router(router.router)
     if test_mode:
         api.include_router(admin.clock_router)  # the clock routes exist only in test mode

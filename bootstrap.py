@@ -82,6 +82,18 @@ def build_senders(settings: Settings) -> dict[str, Any]:
     return senders
 
 
+def build_gateway(settings: Settings):
+    from adapters.gateway import ZarinpalGateway
+
+    return ZarinpalGateway(
+        settings.gateway_url,
+        settings.gateway_merchant_id,
+        settings.gateway_callback_url,
+        timeout=settings.gateway_timeout,
+        minimum=settings.gateway_minimum,
+    )
+
+
 def build_engine(settings: Settings | None = None, *, clock: Any = None, **overrides: Any):
     """Everything a running engine needs: application, read models, outbox, scheduler service."""
     from adapters.claims import claims_for
@@ -99,7 +111,13 @@ def build_engine(settings: Settings | None = None, *, clock: Any = None, **overr
             else SystemClock()
         )
     dispatcher = Dispatcher(OutboxStore(read_models), build_senders(settings), clock)
+    from adapters.scans import ScanStore
+    from service_layer.payments import OnlinePayments
+
     return Engine(
+        payments=OnlinePayments(app, build_gateway(settings), clock, read_models),
+        scans=ScanStore(read_models, settings.receipt_scan_max_bytes),
+        settings=settings,
         app=app,
         read_models=read_models,
         dispatcher=dispatcher,

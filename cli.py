@@ -8,6 +8,7 @@ Exit codes, decided here and nowhere else: 0 done; 1 a billing rule refused the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import re
@@ -157,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _db(serve)
 
+    sandbox = commands.add_parser(
+        "sandbox-gateway",
+        help="a sandbox payment gateway speaking Zarinpal's v4 protocol, on loopback",
+    )
+    sandbox.add_argument("--port", type=int, default=8010)
+    sandbox.add_argument("--merchant-id", default="00000000-0000-0000-0000-000000000000")
+
     tokens = commands.add_parser("tokens", help="API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
     create = token_commands.add_parser(
@@ -277,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("demo", None): run_demo,
         ("scheduler", None): run_scheduler,
         ("serve", None): run_serve,
+        ("sandbox-gateway", None): run_sandbox,
         ("tokens", "create"): run_token_create,
         ("audit", "timeline"): run_timeline,
         ("audit", "as-of"): run_as_of,
@@ -404,6 +413,9 @@ def run_serve(args: argparse.Namespace) -> int:
         f"billing API on {base} (OpenAPI at {base}/docs), store {engine.app.describe()['persistence']}"
     ]
     if args.demo:
+        sandbox = _sandbox_if_needed(engine)
+        if sandbox:
+            lines.append(f"sandbox payment gateway on {sandbox} (payment links lead there)")
         lines += _seed_demo(api)
     else:
         lines.append("create a token with: .venv/bin/billing tokens create --role admin")
@@ -411,6 +423,39 @@ def run_serve(args: argparse.Namespace) -> int:
     uvicorn.run(api, host=args.host, port=args.port, log_level="warning")
     engine.close()
     return EXIT_OK
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    from adapters.sandbox_gateway import SandboxGateway
+
+    gateway = SandboxGateway(args.merchant_id, port=args.port)
+    print(
+        f"sandbox gateway on {gateway.url} (merchant id {args.merchant_id}); stop with Ctrl-C",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        gateway.httpd.serve_forever()
+    return EXIT_OK
+
+
+def _sandbox_if_needed(engine) -> str | None:
+    """`serve --demo` starts the sandbox gateway in-process when the gateway is the default
+    loopback one and nothing answers there."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from adapters.sandbox_gateway import SandboxGateway
+
+    settings = engine.settings
+    parts = urlsplit(settings.gateway_url)
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        if probe.connect_ex((parts.hostname, parts.port or 80)) == 0:
+            return None  # one is running already
+    SandboxGateway(settings.gateway_merchant_id, port=parts.port or 80).start()
+    return settings.gateway_url
 
 
 def _seed_demo(api) -> list[str]:

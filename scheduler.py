@@ -73,6 +73,9 @@ class Engine:
         claims: Any,
         batch: int = 500,
         interval: float = 60.0,
+        payments: Any = None,
+        scans: Any = None,
+        settings: Any = None,
     ) -> None:
         self.app = app
         self.read_models = read_models
@@ -81,6 +84,11 @@ class Engine:
         self.claims = claims
         self.batch = batch
         self.interval = interval
+        self.payments = payments
+        self.scans = scans
+        self.settings = settings
+        self.reconcile_interval = getattr(settings, "reconcile_interval", 300.0)
+        self._last_reconcile = 0.0
         self.metrics = Metrics()
         self._scheduler: BaseScheduler | None = None
         self._tick_lock = threading.Lock()
@@ -90,6 +98,7 @@ class Engine:
             started = time.perf_counter()
             report = TickReport(self.clock.now())
             try:
+                self._reconcile_now_and_then()
                 self._advance_due(report)
                 deliveries = self.dispatcher.dispatch()
             except Exception:
@@ -129,6 +138,27 @@ class Engine:
             after = page[-1]
         if report.executed:
             self.read_models.catch_up()  # the due index and the outbox learn what just happened
+
+    def _reconcile_now_and_then(self) -> None:
+        """Every ``reconcile_interval`` seconds of real time, settle unconfirmed gateway payments."""
+        if (
+            self.payments is None
+            or time.monotonic() - self._last_reconcile < self.reconcile_interval
+        ):
+            return
+        self._last_reconcile = time.monotonic()
+        try:
+            found = self.payments.reconcile()
+        except Exception:  # the gateway may be down: the next round tries again
+            log.exception("reconciliation failed")
+            return
+        if found.checked:
+            log.info(
+                "reconciled %d gateway payment(s): %d recorded, %d failed",
+                found.checked,
+                found.recorded,
+                found.failed,
+            )
 
     def _count(self, report: TickReport) -> None:
         m = self.metrics

@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     #: Where the test clock starts when it is first created (default: the real time then).
     test_clock_start: datetime | None = None
 
+    # --- payments ---
+    #: A Zarinpal v4 compatible gateway; by default the sandbox (`billing sandbox-gateway`).
+    gateway_url: str = "http://127.0.0.1:8010"
+    gateway_merchant_id: str = "00000000-0000-0000-0000-000000000000"
+    #: Where the gateway sends the customer back (this API's /payments/callback).
+    gateway_callback_url: str = "http://127.0.0.1:8000/payments/callback"
+    gateway_timeout: float = 10.0
+    #: The gateway refuses smaller amounts (rials).
+    gateway_minimum: int = 10_000
+    #: Seconds between reconciliations of unconfirmed gateway payments (done by the scheduler).
+    reconcile_interval: float = 300.0
+    #: Days an approved offline payment request moves the invoice's deadline.
+    offline_extension_days: int = 7
+    #: The largest receipt scan accepted (bytes).
+    receipt_scan_max_bytes: int = 5_000_000
+
     # --- the hosting platform ---
     platform_url: str | None = None
     platform_secret: str | None = None

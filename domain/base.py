@@ -69,6 +69,11 @@ class NoticeKind(StrEnum):
     PAYMENT_RECEIVED = "payment_received"
     SITE_RESTORED = "site_restored"
     SUBSCRIPTION_ENDED = "subscription_ended"
+    OFFLINE_APPROVED = "offline_approved"
+    OFFLINE_REJECTED = "offline_rejected"
+    RECEIPT_REJECTED = "receipt_rejected"
+    INVOICE_VOIDED = "invoice_voided"
+    HOLD_ENDED = "hold_ended"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,18 @@ class InvoiceNotFound(NotFound):
     code = "invoice_not_found"
 
 
+class OfflineRequestNotFound(NotFound):
+    code = "offline_request_not_found"
+
+
+class ReceiptNotFound(NotFound):
+    code = "receipt_not_found"
+
+
+class PaymentLinkNotFound(NotFound):
+    code = "payment_link_not_found"
+
+
 # --- Invalid input: the request itself is malformed or out of range. ----------------------------
 
 
@@ -120,3 +132,27 @@ class PaymentReferenceConflict(RuleViolation):
 
 class TimeWentBackwards(RuleViolation):
     code = "time_went_backwards"
+
+
+class OfflineRequestRefused(RuleViolation):
+    code = "offline_request_refused"
+
+
+class ReceiptRefused(RuleViolation):
+    code = "receipt_refused"
+
+
+class TrackingNumberUsed(RuleViolation):
+    code = "tracking_number_used"
+
+
+class BelowGatewayMinimum(RuleViolation):
+    code = "below_gateway_minimum"
+
+
+class GatewayUnavailable(RuleViolation):
+    code = "gateway_unavailable"
+
+
+class HoldRefused(RuleViolation):
+    code = "hold_refused"

@@ -9,7 +9,7 @@ counts them here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -18,7 +18,16 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import BillingAggregate, Notice, NoticeKind, deterministic_id
-from domain.errors import InvalidAmount, InvoiceNotPayable
+from domain.errors import (
+    InvalidAmount,
+    InvalidInput,
+    InvoiceNotPayable,
+    NothingToPay,
+    OfflineRequestNotFound,
+    OfflineRequestRefused,
+    ReceiptNotFound,
+    ReceiptRefused,
+)
 from domain.jalali import JalaliDate
 from domain.money import Money, Rate, total
 from domain.plans import Period, Plan
@@ -128,6 +137,55 @@ class InvoiceLine:
         )
 
 
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class OfflineRequest:
+    """A customer's request to pay this invoice offline (organisations that cannot pay online)."""
+
+    request_id: UUID
+    reason: str
+    requested_at: datetime
+    status: RequestStatus = RequestStatus.PENDING
+    decided_at: datetime | None = None
+    decision: str | None = None
+
+
+class ReceiptStatus(StrEnum):
+    UNDER_REVIEW = "under_review"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A bank receipt the customer registered after an approved offline request."""
+
+    receipt_id: UUID
+    bank: str
+    tracking_number: str
+    amount: Money
+    paid_on: str
+    scan_hash: str | None
+    registered_at: datetime
+    status: ReceiptStatus = ReceiptStatus.UNDER_REVIEW
+    decided_at: datetime | None = None
+    decision: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """The payment reference a confirmed receipt is recorded under."""
+        return f"receipt:{normalise_bank(self.bank)}:{self.tracking_number}"
+
+
+def normalise_bank(bank: str) -> str:
+    return " ".join(bank.split()).lower()
+
+
 @dataclass(frozen=True)
 class Settlement:
     """A payment or a use of credit, as applied to this invoice."""
@@ -175,6 +233,8 @@ class Invoice(BillingAggregate):
         self.notices: list[Notice] = []
         self.voided_at: datetime | None = None
         self.void_reason: str | None = None
+        self.offline_requests: dict[UUID, OfflineRequest] = {}
+        self.receipts: dict[UUID, Receipt] = {}
 
     # --- what the invoice says --------------------------------------------------------------
 
@@ -211,6 +271,20 @@ class Invoice(BillingAggregate):
         if self.status is not InvoiceStatus.PAID:
             return None
         return self.settlements[-1].recorded_at if self.settlements else self.issued_at
+
+    @property
+    def approved_offline(self) -> OfflineRequest | None:
+        return next(
+            (r for r in self.offline_requests.values() if r.status is RequestStatus.APPROVED), None
+        )
+
+    def pending_offline(self) -> OfflineRequest | None:
+        return next(
+            (r for r in self.offline_requests.values() if r.status is RequestStatus.PENDING), None
+        )
+
+    def receipts_under_review(self) -> list[Receipt]:
+        return [r for r in self.receipts.values() if r.status is ReceiptStatus.UNDER_REVIEW]
 
     def references(self) -> set[str]:
         return {s.reference for s in self.settlements}
@@ -293,3 +367,161 @@ class Invoice(BillingAggregate):
     def _invoice_voided(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:
         self.voided_at = timestamp
         self.void_reason = reason
+
+    # --- paying offline: request, approval, receipt, decision -----------------------------------
+
+    def request_offline_payment(self, request_id: UUID, reason: str, now: datetime) -> None:
+        now = self._now(now)
+        self.check_payable()
+        if not self.is_open:
+            raise NothingToPay(f"Invoice {self.id} is paid; there is nothing to pay offline.")
+        if self.pending_offline() is not None or self.approved_offline is not None:
+            raise OfflineRequestRefused(
+                f"Invoice {self.id} already has an offline payment request "
+                f"({(self.pending_offline() or self.approved_offline).status.value}); wait for finance or register the receipt.",
+            )
+        self._offline_requested(request_id, _text(reason, "reason"), now)
+
+    @event("OfflinePaymentRequested")
+    def _offline_requested(self, request_id: UUID, reason: str, timestamp: datetime) -> None:
+        self.offline_requests[request_id] = OfflineRequest(request_id, reason, timestamp)
+
+    def approve_offline_payment(
+        self, request_id: UUID, extension_days: int, note: str, now: datetime
+    ) -> None:
+        """Finance agrees: the deadline moves by ``extension_days`` (a setting) from now or the
+        current deadline, whichever is later."""
+        now = self._now(now)
+        request = self._pending_request(request_id)
+        deadline = max(self.deadline, now) + timedelta(days=extension_days)
+        self._offline_approved(request.request_id, deadline, note or "", now)
+
+    @event("OfflinePaymentApproved")
+    def _offline_approved(
+        self, request_id: UUID, deadline: datetime, note: str, timestamp: datetime
+    ) -> None:
+        self.offline_requests[request_id] = replace(
+            self.offline_requests[request_id],
+            status=RequestStatus.APPROVED,
+            decided_at=timestamp,
+            decision=note,
+        )
+        self.deadline = deadline
+
+    def reject_offline_payment(self, request_id: UUID, reason: str, now: datetime) -> None:
+        now = self._now(now)
+        request = self._pending_request(request_id)
+        self._offline_rejected(request.request_id, _text(reason, "reason"), now)
+
+    @event("OfflinePaymentRejected")
+    def _offline_rejected(self, request_id: UUID, reason: str, timestamp: datetime) -> None:
+        self.offline_requests[request_id] = replace(
+            self.offline_requests[request_id],
+            status=RequestStatus.REJECTED,
+            decided_at=timestamp,
+            decision=reason,
+        )
+
+    def _pending_request(self, request_id: UUID) -> OfflineRequest:
+        request = self.offline_requests.get(request_id)
+        if request is None:
+            raise OfflineRequestNotFound(f"There is no offline payment request {request_id}.")
+        if request.status is not RequestStatus.PENDING:
+            raise OfflineRequestRefused(
+                f"Offline payment request {request_id} was already {request.status.value} on "
+                f"{request.decided_at.isoformat()}; it cannot be decided again."
+            )
+        return request
+
+    def register_receipt(
+        self,
+        receipt_id: UUID,
+        *,
+        bank: str,
+        tracking_number: str,
+        amount: Money,
+        paid_on: str,
+        scan_hash: str | None,
+        now: datetime,
+    ) -> None:
+        now = self._now(now)
+        self.check_payable()
+        if self.approved_offline is None:
+            raise OfflineRequestRefused(
+                f"Invoice {self.id} has no approved offline payment request; ask for one first "
+                "(POST /invoices/{id}/offline-requests), or pay online.",
+            )
+        if not amount.is_positive:
+            raise InvalidAmount("A receipt's amount must be more than zero rials.", field="amount")
+        tracking = _text(tracking_number, "tracking_number").replace(" ", "")
+        self._receipt_registered(
+            receipt_id,
+            _text(bank, "bank"),
+            tracking,
+            amount.rials,
+            _text(paid_on, "paid_on"),
+            scan_hash,
+            now,
+        )
+
+    @event("ReceiptRegistered")
+    def _receipt_registered(
+        self,
+        receipt_id: UUID,
+        bank: str,
+        tracking_number: str,
+        amount: int,
+        paid_on: str,
+        scan_hash: str | None,
+        timestamp: datetime,
+    ) -> None:
+        self.receipts[receipt_id] = Receipt(
+            receipt_id, bank, tracking_number, Money(amount), paid_on, scan_hash, timestamp
+        )
+
+    def receipt_under_review(self, receipt_id: UUID) -> Receipt:
+        receipt = self.receipts.get(receipt_id)
+        if receipt is None:
+            raise ReceiptNotFound(f"There is no receipt {receipt_id}.")
+        if receipt.status is not ReceiptStatus.UNDER_REVIEW:
+            raise ReceiptRefused(
+                f"Receipt {receipt_id} was already {receipt.status.value} on {receipt.decided_at.isoformat()}."
+            )
+        return receipt
+
+    def confirm_receipt(self, receipt_id: UUID, now: datetime) -> Receipt:
+        """Finance saw the money arrive: the receipt is confirmed (the caller records the payment)."""
+        now = self._now(now)
+        receipt = self.receipt_under_review(receipt_id)
+        self._receipt_confirmed(receipt.receipt_id, now)
+        return self.receipts[receipt_id]
+
+    @event("ReceiptConfirmed")
+    def _receipt_confirmed(self, receipt_id: UUID, timestamp: datetime) -> None:
+        self.receipts[receipt_id] = replace(
+            self.receipts[receipt_id],
+            status=ReceiptStatus.CONFIRMED,
+            decided_at=timestamp,
+            decision="confirmed",
+        )
+
+    def reject_receipt(self, receipt_id: UUID, reason: str, now: datetime) -> None:
+        now = self._now(now)
+        receipt = self.receipt_under_review(receipt_id)
+        self._receipt_rejected(receipt.receipt_id, _text(reason, "reason"), now)
+
+    @event("ReceiptRejected")
+    def _receipt_rejected(self, receipt_id: UUID, reason: str, timestamp: datetime) -> None:
+        self.receipts[receipt_id] = replace(
+            self.receipts[receipt_id],
+            status=ReceiptStatus.REJECTED,
+            decided_at=timestamp,
+            decision=reason,
+        )
+
+
+def _text(value: str, field: str, limit: int = 500) -> str:
+    text = " ".join(str(value or "").split())
+    if not text or len(text) > limit:
+        raise InvalidInput(f"{field} must be 1-{limit} characters.", field=field)
+    return text

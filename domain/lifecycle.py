@@ -30,7 +30,7 @@ from uuid import UUID
 
 from domain.base import NoticeKind
 from domain.customer import Customer
-from domain.invoice import Invoice, InvoiceKind, InvoiceLine
+from domain.invoice import Invoice, InvoiceKind, InvoiceLine, ReceiptStatus
 from domain.money import Money, total
 from domain.plans import MIN_LEAD, LifecyclePolicy
 from domain.subscription import BillingPeriod, SiteState, Subscription
@@ -39,6 +39,7 @@ from domain.vat import VatSchedule
 
 class Step(StrEnum):
     RENEW = "issue_renewal_invoice"
+    END_HOLD = "end_enforcement_hold"
     REMIND = "send_payment_reminder"
     START_GRACE = "start_grace"
     SUSPEND = "suspend_site"
@@ -50,6 +51,7 @@ class Step(StrEnum):
 # At one moment: invoices first, then notices, then the actions they announce.
 _RANK = {
     Step.RENEW: 0,
+    Step.END_HOLD: 0,
     Step.REMIND: 1,
     Step.START_GRACE: 2,
     Step.SUSPEND: 3,
@@ -100,6 +102,30 @@ def amount_due(sub: Subscription, invoices: Invoices) -> Money:
     return total([inv.balance for inv in open_invoices(sub, invoices)])
 
 
+def paused_until(inv: Invoice, policy: LifecyclePolicy) -> datetime | None:
+    """A bank receipt under review pauses this invoice's suspension and collection until finance
+    decides, at most ``receipt_review_days``; a rejected receipt gives the customer a day's
+    notice before the lifecycle acts on the invoice again."""
+    bounds = []
+    under_review = inv.receipts_under_review()
+    if under_review:
+        first = min(r.registered_at for r in under_review)
+        bounds.append(first + timedelta(days=policy.receipt_review_days))
+    rejected = [r.decided_at for r in inv.receipts.values() if r.status is ReceiptStatus.REJECTED]
+    if rejected:
+        bounds.append(max(rejected) + MIN_LEAD)
+    return max(bounds) if bounds else None
+
+
+def _not_before(moment: datetime, *bounds: datetime | None) -> datetime:
+    return max([moment, *(b for b in bounds if b is not None)])
+
+
+def _after_hold(sub: Subscription) -> datetime | None:
+    """After an enforcement hold ends, actions wait a day after the notice that says so."""
+    return sub.hold_ended_at + MIN_LEAD if sub.hold_ended_at else None
+
+
 def suspension_moment(inv: Invoice, sub: Subscription, policy: LifecyclePolicy) -> datetime | None:
     """When the site may be suspended for ``inv``; None until every notice it needs was sent."""
     reminders = inv.notices_of(NoticeKind.PAYMENT_REMINDER)
@@ -108,7 +134,12 @@ def suspension_moment(inv: Invoice, sub: Subscription, policy: LifecyclePolicy) 
     if inv.id not in sub.grace_started:
         return None
     last_reminder = max(n.recorded_at for n in reminders)
-    return max(inv.deadline + policy.grace, last_reminder + MIN_LEAD)
+    return _not_before(
+        inv.deadline + policy.grace,
+        last_reminder + MIN_LEAD,
+        paused_until(inv, policy),
+        _after_hold(sub),
+    )
 
 
 def planned_collection(sub: Subscription, policy: LifecyclePolicy) -> datetime | None:
@@ -128,13 +159,18 @@ def collection_warnings_sent(sub: Subscription) -> list:
     ]
 
 
-def collection_moment(sub: Subscription, policy: LifecyclePolicy) -> datetime | None:
+def collection_moment(
+    sub: Subscription, policy: LifecyclePolicy, invoices: Invoices | None = None
+) -> datetime | None:
     """When the site may be collected; None until every collection warning was sent."""
     planned = planned_collection(sub, policy)
     sent = collection_warnings_sent(sub)
     if planned is None or len({n.number for n in sent}) < len(policy.collection_warning_days):
         return None
-    return max(planned, max(n.recorded_at for n in sent) + MIN_LEAD)
+    pauses = [paused_until(inv, policy) for inv in open_invoices(sub, invoices or {})]
+    return _not_before(
+        planned, max(n.recorded_at for n in sent) + MIN_LEAD, *pauses, _after_hold(sub)
+    )
 
 
 def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy) -> list[DueStep]:
@@ -148,6 +184,10 @@ def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy
             DueStep(sub.current_period.ends_at, Step.RENEW, number=sub.current_period.number + 1)
         )
 
+    held = sub.hold is not None
+    if held:
+        steps.append(DueStep(sub.hold.until, Step.END_HOLD))
+
     unpaid = open_invoices(sub, invoices)
     suspensions: list[DueStep] = []
     for inv in unpaid:
@@ -157,14 +197,14 @@ def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy
                 steps.append(DueStep(at, Step.REMIND, inv.id, number))
         if inv.id not in sub.grace_started:
             steps.append(DueStep(inv.deadline, Step.START_GRACE, inv.id))
-        elif sub.site_state is SiteState.UP:
+        elif sub.site_state is SiteState.UP and not held:
             at = suspension_moment(inv, sub, policy)
             if at is not None:
                 suspensions.append(DueStep(at, Step.SUSPEND, inv.id))
     if suspensions:
         steps.append(min(suspensions, key=lambda s: s.sort_key))
 
-    if sub.site_state is SiteState.SUSPENDED:
+    if sub.site_state is SiteState.SUSPENDED and not held:
         planned = planned_collection(sub, policy)
         assert planned is not None and sub.suspension is not None
         sent = {n.number for n in collection_warnings_sent(sub)}
@@ -172,7 +212,7 @@ def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy
             if number not in sent:
                 at = max(planned - timedelta(days=days), sub.suspension.suspended_at)
                 steps.append(DueStep(at, Step.WARN, number=number))
-        collect_at = collection_moment(sub, policy)
+        collect_at = collection_moment(sub, policy, invoices)
         if collect_at is not None:
             steps.append(DueStep(collect_at, Step.COLLECT))
 
@@ -279,6 +319,21 @@ def execute(
         )
         invoices[new.id] = new
         return new
+
+    if step.step is Step.END_HOLD:
+        sub.end_hold(now, due_at=step.due_at)
+        overdue = past_grace(sub, invoices, policy, now)
+        sub.send_notice(
+            NoticeKind.HOLD_ENDED,
+            now,
+            due_at=step.due_at,
+            facts=_facts(
+                amount_due=amount_due(sub, invoices).rials,
+                overdue=[str(i.id) for i in overdue],
+                action_not_before=now + MIN_LEAD if overdue or sub.suspension else None,
+            ),
+        )
+        return None
 
     if step.step is Step.REMIND:
         assert inv is not None

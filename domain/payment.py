@@ -10,6 +10,7 @@ the same atomic save.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -41,3 +42,101 @@ class Payment(BillingAggregate):
         self.subscription_id = subscription_id
         self.invoice_id = invoice_id
         self.received_at = timestamp
+
+
+class TrackingNumber(BillingAggregate):
+    """A bank receipt's tracking number, claimed once: registering it again collides on the id."""
+
+    @staticmethod
+    def create_id(bank: str, tracking_number: str) -> UUID:
+        return deterministic_id("tracking", " ".join(bank.split()).lower(), tracking_number)
+
+    @event("TrackingNumberClaimed")
+    def __init__(
+        self,
+        bank: str,
+        tracking_number: str,
+        invoice_id: UUID,
+        receipt_id: UUID,
+        timestamp: datetime,
+    ) -> None:
+        self.bank = bank
+        self.tracking_number = tracking_number
+        self.invoice_id = invoice_id
+        self.receipt_id = receipt_id
+        self.claimed_at = timestamp
+
+
+class GatewayStatus(StrEnum):
+    PENDING = "pending"  # the customer was sent to the gateway
+    UNCONFIRMED = "unconfirmed"  # the verify call did not answer: reconciliation settles it
+    VERIFIED = "verified"
+    FAILED = "failed"
+
+
+class GatewayPayment(BillingAggregate):
+    """One attempt to pay an invoice through the gateway, known by the gateway's authority.
+
+    Only the authority and, once verified, the gateway's reference id are kept: nothing about
+    the customer's card ever reaches an event.
+    """
+
+    @staticmethod
+    def create_id(authority: str) -> UUID:
+        return deterministic_id("gateway", authority)
+
+    @event("PaymentLinkCreated")
+    def __init__(
+        self,
+        authority: str,
+        invoice_id: UUID,
+        subscription_id: UUID,
+        amount: int,
+        gateway: str,
+        timestamp: datetime,
+    ) -> None:
+        self.authority = authority
+        self.invoice_id = invoice_id
+        self.subscription_id = subscription_id
+        self.amount = Money(amount)
+        self.gateway = gateway
+        self.status = GatewayStatus.PENDING
+        self.ref_id: str | None = None
+        self.failure: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """The payment reference a verified attempt is recorded under: one authority, one payment."""
+        return f"gateway:{self.authority}"
+
+    def verified(self, ref_id: str, code: int, now: datetime) -> None:
+        now = self._now(now)
+        if self.status is GatewayStatus.VERIFIED:
+            return
+        self._verified(str(ref_id), code, now)
+
+    @event("GatewayPaymentVerified")
+    def _verified(self, ref_id: str, code: int, timestamp: datetime) -> None:
+        self.status = GatewayStatus.VERIFIED
+        self.ref_id = ref_id
+
+    def failed(self, reason: str, code: int | None, now: datetime) -> None:
+        now = self._now(now)
+        if self.status in (GatewayStatus.VERIFIED, GatewayStatus.FAILED):
+            return
+        self._failed(reason, code, now)
+
+    @event("GatewayPaymentFailed")
+    def _failed(self, reason: str, code: int | None, timestamp: datetime) -> None:
+        self.status = GatewayStatus.FAILED
+        self.failure = reason
+
+    def unconfirmed(self, reason: str, now: datetime) -> None:
+        now = self._now(now)
+        if self.status is not GatewayStatus.PENDING:
+            return
+        self._unconfirmed(reason, now)
+
+    @event("GatewayVerificationPending")
+    def _unconfirmed(self, reason: str, timestamp: datetime) -> None:
+        self.status = GatewayStatus.UNCONFIRMED

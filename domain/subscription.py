@@ -18,6 +18,7 @@ from eventsourcing.domain import event
 
 from domain.base import BillingAggregate, Notice, NoticeKind
 from domain.errors import (
+    HoldRefused,
     PlanChangeRefused,
     SiteNotSuspended,
     SubscriptionCollected,
@@ -61,6 +62,15 @@ class BillingPeriod:
     @property
     def last_day(self) -> JalaliDate:
         return JalaliDate.from_gregorian(self.end.to_gregorian() - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An enforcement hold finance placed: no suspension or collection until ``until``."""
+
+    reason: str
+    until: datetime
+    placed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,8 @@ class Subscription(BillingAggregate):
         self.cancel_reason: str | None = None
         self.ended_at: datetime | None = None
         self.collected_at: datetime | None = None
+        self.hold: Hold | None = None
+        self.hold_ended_at: datetime | None = None
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -316,6 +328,55 @@ class Subscription(BillingAggregate):
         for invoice_id in invoice_ids:
             self.open_invoice_ids.remove(invoice_id)
         self.last_settled_at = timestamp
+
+    def note_closed(self, invoice_ids: list[UUID], reason: str, now: datetime) -> None:
+        """Record that these invoices were voided by finance and no longer count."""
+        now = self._now(now)
+        closed = [i for i in invoice_ids if i in self.open_invoice_ids]
+        if closed:
+            self._invoices_closed(closed, reason, now)
+
+    @event("InvoicesClosed")
+    def _invoices_closed(self, invoice_ids: list[UUID], reason: str, timestamp: datetime) -> None:
+        for invoice_id in invoice_ids:
+            self.open_invoice_ids.remove(invoice_id)
+
+    # --- commands: enforcement holds ---------------------------------------------------------
+
+    def place_hold(self, reason: str, until: datetime, now: datetime) -> None:
+        """Finance stops suspension and collection until ``until`` (replacing any hold)."""
+        now = self._now(now)
+        self._check_open("hold")
+        if until <= now:
+            raise HoldRefused(
+                f"A hold must end in the future; {until.isoformat()} is not after {now.isoformat()}.",
+                field="until",
+            )
+        reason = " ".join(str(reason or "").split())
+        if not reason or len(reason) > 500:
+            raise HoldRefused(
+                "A hold needs a reason (1-500 characters) for the audit trail.", field="reason"
+            )
+        self._hold_placed(reason, until, now)
+
+    @event("EnforcementHoldPlaced")
+    def _hold_placed(self, reason: str, until: datetime, timestamp: datetime) -> None:
+        self.hold = Hold(reason, until, timestamp)
+
+    def end_hold(
+        self, now: datetime, *, due_at: datetime | None = None, reason: str = "the hold ran out"
+    ) -> None:
+        """The hold is over (at its end, or lifted early by finance): the lifecycle resumes,
+        notices first."""
+        now = self._now(now)
+        if self.hold is None:
+            raise HoldRefused(f"Subscription {self.id} has no enforcement hold.")
+        self._hold_ended(reason, due_at, now)
+
+    @event("EnforcementHoldEnded")
+    def _hold_ended(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:
+        self.hold = None
+        self.hold_ended_at = timestamp
 
     # --- commands: the site -----------------------------------------------------------------
 

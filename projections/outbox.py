@@ -123,6 +123,9 @@ class OutboxView(ReadModel):
             "credit": 0,
             "reference": None,
             "amount_voided": None,
+            "note": None,
+            "reason": None,
+            "action_not_before": None,
             **event.facts,
             "site_state": event.facts.get("site"),
         }

@@ -21,23 +21,26 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain import lifecycle
-from domain.base import BillingAggregate, check_moment
+from domain.base import BillingAggregate, NoticeKind, check_moment
 from domain.catalogue import CATALOGUE_ID, Catalogue
 from domain.customer import BillingProfile, Customer
 from domain.errors import (
     CustomerNotFound,
+    InvalidInput,
     InvalidReference,
     InvoiceNotFound,
     NothingToPay,
+    PaymentLinkNotFound,
     PaymentReferenceConflict,
     SubscriptionCollected,
     SubscriptionNotFound,
+    TrackingNumberUsed,
 )
 from domain.invoice import Invoice, InvoiceKind
 from domain.lifecycle import DueStep, PaymentOutcome
 from domain.money import Money
-from domain.payment import Payment
-from domain.plans import Period, Plan
+from domain.payment import GatewayPayment, GatewayStatus, Payment, TrackingNumber
+from domain.plans import MIN_LEAD, Period, Plan
 from domain.subscription import SiteState, Subscription, SubscriptionStatus
 from domain.vat import IRAN_VAT, VatSchedule
 from projections.due_index import DueIndex
@@ -448,6 +451,339 @@ class BillingApplication(Application[UUID]):
         return PaymentOutcome(
             payment.reference, payment.amount, allocations, payment.amount - applied, False, ()
         )
+
+    # --- paying offline (organisations) ----------------------------------------------------------
+
+    def request_offline_payment(
+        self, invoice_id: UUID, reason: str, now: datetime, *, request_id: UUID | None = None
+    ) -> UUID:
+        now = check_moment(now)
+        request_id = request_id or uuid4()
+
+        def command(uow: _UnitOfWork) -> UUID:
+            invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+            if request_id in invoice.offline_requests:
+                return request_id  # a retry
+            self._catch_up(uow, invoice.subscription_id, now)
+            invoice.request_offline_payment(request_id, reason, now)
+            return request_id
+
+        return self._run(command)
+
+    def decide_offline_payment(
+        self,
+        invoice_id: UUID,
+        request_id: UUID,
+        now: datetime,
+        *,
+        approve: bool,
+        reason: str = "",
+        extension_days: int = 7,
+    ) -> None:
+        """Finance approves (the deadline moves by ``extension_days``) or rejects, with a reason;
+        the customer is told either way."""
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> None:
+            invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+            life = self._catch_up(uow, invoice.subscription_id, now)
+            if approve:
+                invoice.approve_offline_payment(request_id, extension_days, reason, now)
+                kind, facts = (
+                    NoticeKind.OFFLINE_APPROVED,
+                    {"deadline": invoice.deadline.isoformat(), "note": reason},
+                )
+            else:
+                invoice.reject_offline_payment(request_id, reason, now)
+                kind, facts = (
+                    NoticeKind.OFFLINE_REJECTED,
+                    {"reason": reason, "deadline": invoice.deadline.isoformat()},
+                )
+            invoice.send_notice(kind, now, facts={**facts, "amount_due": invoice.balance.rials})
+            life.invoices[invoice.id] = invoice
+
+        self._run(command)
+
+    def register_receipt(
+        self,
+        invoice_id: UUID,
+        *,
+        bank: str,
+        tracking_number: str,
+        amount: int | Money,
+        paid_on: str,
+        now: datetime,
+        scan_hash: str | None = None,
+        receipt_id: UUID | None = None,
+    ) -> UUID:
+        """The customer registers the bank receipt of an approved offline payment; a tracking
+        number is accepted once, on any invoice."""
+        now = check_moment(now)
+        money = amount if isinstance(amount, Money) else Money.positive(amount)
+        receipt_id = receipt_id or uuid4()
+        tracking = "".join(str(tracking_number or "").split())
+
+        def command(uow: _UnitOfWork) -> UUID:
+            invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+            if receipt_id in invoice.receipts:
+                return receipt_id  # a retry
+            claim_id = TrackingNumber.create_id(bank or "", tracking)
+            if claim_id in self.repository:
+                used: TrackingNumber = self.repository.get(claim_id)
+                raise TrackingNumberUsed(
+                    f"Tracking number {tracking} of {used.bank} was already registered on "
+                    f"{used.claimed_at.isoformat()} (invoice {used.invoice_id}); a receipt is registered once. "
+                    "Check the number on the bank slip.",
+                    field="tracking_number",
+                )
+            self._catch_up(uow, invoice.subscription_id, now)
+            invoice.register_receipt(
+                receipt_id,
+                bank=bank,
+                tracking_number=tracking,
+                amount=money,
+                paid_on=paid_on,
+                scan_hash=scan_hash,
+                now=now,
+            )
+            uow.add(
+                TrackingNumber(
+                    bank=bank,
+                    tracking_number=tracking,
+                    invoice_id=invoice.id,
+                    receipt_id=receipt_id,
+                    timestamp=now,
+                )
+            )
+            return receipt_id
+
+        return self._run(command)
+
+    def decide_receipt(
+        self, invoice_id: UUID, receipt_id: UUID, now: datetime, *, confirm: bool, reason: str = ""
+    ) -> PaymentOutcome | None:
+        """Finance confirms a receipt (the payment is recorded, the site restored if nothing is
+        left overdue) or rejects it with a reason (the customer is told, nothing is paid)."""
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> PaymentOutcome | None:
+            invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+            life = self._catch_up(uow, invoice.subscription_id, now)
+            if not confirm:
+                invoice.reject_receipt(receipt_id, reason, now)
+                policy = life.subscription.plan.policy
+                invoice.send_notice(
+                    NoticeKind.RECEIPT_REJECTED,
+                    now,
+                    facts={
+                        "reason": reason,
+                        "amount_due": invoice.balance.rials,
+                        "action_not_before": (now + MIN_LEAD).isoformat(),
+                        "deadline": invoice.deadline.isoformat(),
+                        "grace_days": policy.grace_days,
+                    },
+                )
+                return None
+            receipt = invoice.confirm_receipt(receipt_id, now)
+            payment = Payment(
+                reference=receipt.reference,
+                amount=receipt.amount.rials,
+                method="bank_receipt",
+                customer_id=life.subscription.customer_id,
+                subscription_id=life.subscription.id,
+                invoice_id=invoice.id,
+                timestamp=now,
+            )
+            if payment.id in self.repository:
+                raise TrackingNumberUsed(
+                    f"The payment of receipt {receipt.tracking_number} was already recorded."
+                )
+            uow.add(payment)
+            life.invoices.setdefault(invoice.id, invoice)
+            return lifecycle.settle_payment(
+                payment_id=payment.id,
+                reference=receipt.reference,
+                amount=receipt.amount,
+                method="bank_receipt",
+                named=invoice,
+                sub=life.subscription,
+                invoices=life.invoices,
+                customer=life.customer,
+                now=now,
+            )
+
+        return self._run(command)
+
+    # --- finance actions --------------------------------------------------------------------------
+
+    def place_hold(
+        self, subscription_id: UUID, reason: str, until: datetime, now: datetime
+    ) -> None:
+        """No suspension or collection until ``until``; its end re-evaluates at once, notices first."""
+        now, until = check_moment(now), check_moment(until)
+
+        def command(uow: _UnitOfWork) -> None:
+            life = self._catch_up(uow, subscription_id, now)
+            life.subscription.place_hold(reason, until, now)
+
+        self._run(command)
+
+    def lift_hold(self, subscription_id: UUID, reason: str, now: datetime) -> None:
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> None:
+            life = self._catch_up(uow, subscription_id, now)
+            sub = life.subscription
+            sub.end_hold(now, reason=reason or "lifted by finance")
+            policy = sub.plan.policy
+            overdue = lifecycle.past_grace(sub, life.invoices, policy, now)
+            sub.send_notice(
+                NoticeKind.HOLD_ENDED,
+                now,
+                facts={
+                    "amount_due": lifecycle.amount_due(sub, life.invoices).rials,
+                    "overdue": [str(i.id) for i in overdue],
+                    "action_not_before": (now + MIN_LEAD).isoformat()
+                    if overdue or sub.suspension
+                    else None,
+                },
+            )
+
+        self._run(command)
+
+    def void_invoice(self, invoice_id: UUID, reason: str, now: datetime) -> None:
+        """Finance voids an invoice with a reason: it is no longer owed; a site suspended only for
+        it is restored at once."""
+        now = check_moment(now)
+        reason = " ".join(str(reason or "").split())
+        if not reason or len(reason) > 500:
+            raise InvalidInput(
+                "A void needs a reason (1-500 characters) for the audit trail.", field="reason"
+            )
+
+        def command(uow: _UnitOfWork) -> None:
+            invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+            life = self._catch_up(uow, invoice.subscription_id, now)
+            invoice.check_payable()
+            invoice.void(reason, now)
+            sub = life.subscription
+            sub.note_closed([invoice.id], reason, now)
+            invoice.send_notice(NoticeKind.INVOICE_VOIDED, now, facts={"reason": reason})
+            if sub.site_state is SiteState.SUSPENDED and not lifecycle.past_grace(
+                sub,
+                {i: v for i, v in life.invoices.items() if i != invoice.id},
+                sub.plan.policy,
+                now,
+            ):
+                sub.restore(f"void:{invoice.id}", now)
+                sub.send_notice(
+                    NoticeKind.SITE_RESTORED,
+                    now,
+                    facts={
+                        "reference": f"void of invoice {str(invoice.id)[:8]}",
+                        "amount": 0,
+                        "credit": 0,
+                        "amount_due": 0,
+                        "site": "up",
+                    },
+                )
+
+        self._run(command)
+
+    # --- paying online: the gateway's verified payments -------------------------------------------
+
+    def open_payment_link(
+        self, invoice_id: UUID, authority: str, amount: Money, gateway: str, now: datetime
+    ) -> UUID:
+        """Record that the customer was sent to the gateway for ``amount`` under ``authority``."""
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> UUID:
+            invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+            attempt = GatewayPayment(
+                authority=authority,
+                invoice_id=invoice.id,
+                subscription_id=invoice.subscription_id,
+                amount=amount.rials,
+                gateway=gateway,
+                timestamp=now,
+            )
+            uow.add(attempt)
+            return attempt.id
+
+        return self._run(command)
+
+    def gateway_payment(self, authority: str) -> GatewayPayment:
+        try:
+            return self.repository.get(GatewayPayment.create_id(authority))
+        except AggregateNotFoundError:
+            raise PaymentLinkNotFound(
+                f"No payment was started with authority {authority!r}; start again from the invoice's payment link.",
+                authority=authority,
+            ) from None
+
+    def record_gateway_outcome(
+        self,
+        authority: str,
+        now: datetime,
+        *,
+        verified_ref_id: str | None = None,
+        code: int | None = None,
+        failed: str | None = None,
+        unconfirmed: str | None = None,
+    ) -> tuple[GatewayPayment, PaymentOutcome | None]:
+        """What the gateway said about an attempt: verified (the payment is recorded once, for the
+        amount the attempt was opened with), failed, or not known yet."""
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> tuple[GatewayPayment, PaymentOutcome | None]:
+            attempt_id = GatewayPayment.create_id(authority)
+            attempt = uow.get(
+                attempt_id,
+                GatewayPayment,
+                lambda: PaymentLinkNotFound(f"Unknown authority {authority!r}."),
+            )
+            if verified_ref_id is None:
+                if failed is not None:
+                    attempt.failed(failed, code, now)
+                elif unconfirmed is not None:
+                    attempt.unconfirmed(unconfirmed, now)
+                return attempt, None
+            if attempt.status is GatewayStatus.VERIFIED:
+                return attempt, None  # a replayed callback: counted once already
+            attempt.verified(verified_ref_id, code or 100, now)
+            invoice = uow.get(attempt.invoice_id, Invoice, lambda: _no_invoice(attempt.invoice_id))
+            life = self._catch_up(uow, attempt.subscription_id, now)
+            life.invoices.setdefault(invoice.id, invoice)
+            if life.subscription.site_state is SiteState.COLLECTED or invoice.is_void:
+                # The gateway took the money for an invoice that can no longer be paid: keep it
+                # as the customer's credit (never dropped), for finance to refund or apply.
+                life.customer.add_credit(attempt.amount, attempt.reference, now)
+                return attempt, None
+            payment = Payment(
+                reference=attempt.reference,
+                amount=attempt.amount.rials,
+                method="gateway",
+                customer_id=life.subscription.customer_id,
+                subscription_id=life.subscription.id,
+                invoice_id=invoice.id,
+                timestamp=now,
+            )
+            uow.add(payment)
+            outcome = lifecycle.settle_payment(
+                payment_id=payment.id,
+                reference=attempt.reference,
+                amount=attempt.amount,
+                method="gateway",
+                named=invoice,
+                sub=life.subscription,
+                invoices=life.invoices,
+                customer=life.customer,
+                now=now,
+            )
+            return attempt, outcome
+
+        return self._run(command)
 
     # --- time ----------------------------------------------------------------------------------
 

@@ -156,6 +156,11 @@ _NOTICE_EN = {
     NoticeKind.PAYMENT_RECEIVED: "payment receipt",
     NoticeKind.SITE_RESTORED: "restoration notice",
     NoticeKind.SUBSCRIPTION_ENDED: "contract-ended notice",
+    NoticeKind.OFFLINE_APPROVED: "offline payment approved",
+    NoticeKind.OFFLINE_REJECTED: "offline payment refused",
+    NoticeKind.RECEIPT_REJECTED: "receipt rejected",
+    NoticeKind.INVOICE_VOIDED: "invoice voided",
+    NoticeKind.HOLD_ENDED: "hold ended",
 }
 _NOTICE_FA = {
     NoticeKind.INVOICE_ISSUED: "ارسال صورتحساب",
@@ -167,9 +172,15 @@ _NOTICE_FA = {
     NoticeKind.PAYMENT_RECEIVED: "رسید پرداخت",
     NoticeKind.SITE_RESTORED: "اعلان بازگشایی",
     NoticeKind.SUBSCRIPTION_ENDED: "اعلان پایان قرارداد",
+    NoticeKind.OFFLINE_APPROVED: "پذیرش پرداخت آفلاین",
+    NoticeKind.OFFLINE_REJECTED: "رد پرداخت آفلاین",
+    NoticeKind.RECEIPT_REJECTED: "رد رسید بانکی",
+    NoticeKind.INVOICE_VOIDED: "ابطال صورتحساب",
+    NoticeKind.HOLD_ENDED: "پایان توقف پیگیری",
 }
 _STEP_EN = {
     lifecycle.Step.RENEW: "the next period's invoice is issued",
+    lifecycle.Step.END_HOLD: "finance's enforcement hold ends",
     lifecycle.Step.REMIND: "a payment reminder goes out",
     lifecycle.Step.START_GRACE: "the deadline passes and grace begins",
     lifecycle.Step.SUSPEND: "the site is suspended",
@@ -179,6 +190,7 @@ _STEP_EN = {
 }
 _STEP_FA = {
     lifecycle.Step.RENEW: "صورتحساب دورهٔ بعد صادر می‌شود",
+    lifecycle.Step.END_HOLD: "توقف پیگیری بدهی به پایان می‌رسد",
     lifecycle.Step.REMIND: "یادآوری پرداخت فرستاده می‌شود",
     lifecycle.Step.START_GRACE: "مهلت پرداخت می‌گذرد و دورهٔ ارفاق آغاز می‌شود",
     lifecycle.Step.SUSPEND: "وب‌سایت تعلیق می‌شود",
@@ -349,9 +361,9 @@ def explain(app: Any, subscription_id: UUID, at: datetime) -> Explanation:
         en.append(f"Next: {_STEP_EN[step.step]} on {_en(step.due_at)}.")
         fa.append(f"گام بعد: در {_fa(step.due_at)} {_STEP_FA[step.step]}.")
     if sub.suspension is not None:
-        collect_at = lifecycle.collection_moment(sub, policy) or lifecycle.planned_collection(
-            sub, policy
-        )
+        collect_at = lifecycle.collection_moment(
+            sub, policy, open_
+        ) or lifecycle.planned_collection(sub, policy)
         overdue_due = sum(inv.balance.rials for inv in lifecycle.past_grace(sub, open_, policy, at))
         en.append(
             f"Paying the {_rials_en(overdue_due)} overdue restores the site at once; unless it is paid, "

@@ -37,6 +37,19 @@ _RANK = {
     "PaymentRecorded": 7,
     "CreditAdded": 8,
     "InvoicesSettled": 8,
+    "InvoicesClosed": 8,
+    "OfflinePaymentRequested": 6,
+    "OfflinePaymentApproved": 6,
+    "OfflinePaymentRejected": 6,
+    "ReceiptRegistered": 6,
+    "ReceiptConfirmed": 6,
+    "ReceiptRejected": 6,
+    "PaymentLinkCreated": 6,
+    "GatewayPaymentVerified": 6,
+    "GatewayPaymentFailed": 6,
+    "GatewayVerificationPending": 6,
+    "EnforcementHoldPlaced": 20,
+    "EnforcementHoldEnded": 0,
     "SiteRestored": 9,
     "NoticeSent:site_restored": 10,
     "NoticeSent:payment_received": 10,
@@ -229,6 +242,11 @@ def describe(entry: TimelineEntry) -> str:
                 + (" and the site stays suspended" if facts.get("site") == "suspended" else "")
             ),
             "subscription_ended": "the cancelled contract ended: the site is removed",
+            "offline_approved": f"offline payment approved; pay by {_when(facts.get('deadline'))}",
+            "offline_rejected": f"offline payment refused ({facts.get('reason')})",
+            "receipt_rejected": f"receipt rejected ({facts.get('reason')})",
+            "invoice_voided": f"invoice voided ({facts.get('reason')})",
+            "hold_ended": "enforcement hold ended",
         }.get(kind, kind)
         return f"notice to the customer: {text}"
     if name == "GraceStarted":
@@ -250,6 +268,39 @@ def describe(entry: TimelineEntry) -> str:
             "the customer's credit" if d["reference"] == "credit" else f"payment {d['reference']}"
         )
         return f"{len(d['invoice_ids'])} invoice(s) paid in full by {source}"
+    if name == "OfflinePaymentRequested":
+        return f"the customer asked to pay offline: {d['reason']}"
+    if name == "OfflinePaymentApproved":
+        return (
+            f"finance approved paying offline; the deadline moves to {_when(plain(d['deadline']))}"
+        )
+    if name == "OfflinePaymentRejected":
+        return f"finance refused paying offline: {d['reason']}"
+    if name == "ReceiptRegistered":
+        return (
+            f"bank receipt registered: {d['bank']} #{d['tracking_number']}, {_rials(d['amount'])}, paid {d['paid_on']}; "
+            "suspension and collection of this invoice wait for finance"
+        )
+    if name == "ReceiptConfirmed":
+        return "finance confirmed the receipt: the payment is recorded"
+    if name == "ReceiptRejected":
+        return f"finance rejected the receipt: {d['reason']}"
+    if name == "TrackingNumberClaimed":
+        return f"tracking number {d['tracking_number']} of {d['bank']} claimed"
+    if name == "PaymentLinkCreated":
+        return f"payment link opened at the gateway for {_rials(d['amount'])} (authority {d['authority']})"
+    if name == "GatewayPaymentVerified":
+        return f"the gateway verified the payment (reference id {d['ref_id']})"
+    if name == "GatewayPaymentFailed":
+        return f"the gateway payment did not go through: {d['reason']}"
+    if name == "GatewayVerificationPending":
+        return "the gateway did not confirm in time: reconciliation will settle it"
+    if name == "EnforcementHoldPlaced":
+        return f"finance put enforcement on hold until {_when(plain(d['until']))}: {d['reason']}"
+    if name == "EnforcementHoldEnded":
+        return f"the enforcement hold ended ({d['reason']}); the lifecycle resumes, notices first"
+    if name == "InvoicesClosed":
+        return f"{len(d['invoice_ids'])} invoice(s) voided by finance: {d['reason']}"
     if name == "InvoiceVoided":
         return f"invoice voided ({d['reason']})"
     if name == "PaymentReceived":

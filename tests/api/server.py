@@ -12,11 +12,21 @@ import httpx
 import uvicorn
 
 
-@contextmanager
-def served(api) -> Iterator[httpx.Client]:
+def reserve() -> socket.socket:
+    """A socket bound to a free port on loopback (its URL can be known before the app exists)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextmanager
+def served(api, sock: socket.socket | None = None) -> Iterator[httpx.Client]:
+    sock = sock or reserve()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(api, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -25,8 +26,14 @@ class World:
     """Two customers, each with a representative, a subscription and an invoice."""
 
     def __init__(self, tmp_path) -> None:
+        from adapters.sandbox_gateway import SandboxGateway
+
+        self.gateway = SandboxGateway().start()
         engine = build_engine(
-            database_url=f"sqlite:///{tmp_path}/authz.sqlite", test_mode=True, test_clock_start=T0
+            database_url=f"sqlite:///{tmp_path}/authz.sqlite",
+            test_mode=True,
+            test_clock_start=T0,
+            gateway_url=self.gateway.url,
         )
         self.api = create_app(engine)
         ctx = self.api.state.context
@@ -68,6 +75,35 @@ def routes(world: World, side: str):
     app = world.api.state.context.app
     changed = app.start_subscription(c, "basic", "monthly", T0)
     cancelled = app.start_subscription(c, "basic", "monthly", T0)
+
+    def fresh_invoice():
+        return app.get_subscription(app.start_subscription(c, "basic", "monthly", T0)).invoice_ids[
+            0
+        ]
+
+    def offline_request(approved: bool = False):
+        invoice = fresh_invoice()
+        request = app.request_offline_payment(invoice, "transfer", T0)
+        if approved:
+            app.decide_offline_payment(invoice, request, T0, approve=True)
+        return invoice, request
+
+    def receipt():
+        invoice, _ = offline_request(approved=True)
+        scan = world.api.state.context.engine.scans.put(b"%PDF-1.4 slip")
+        return app.register_receipt(
+            invoice,
+            bank="Melli",
+            tracking_number=f"9{n}{next(world.counter)}",
+            amount=1000,
+            paid_on="1405/01/20",
+            now=T0,
+            scan_hash=scan,
+        )
+
+    held = app.start_subscription(c, "basic", "monthly", T0)
+    app.place_hold(held, "dispute", T0 + timedelta(days=60), T0)
+    authority = world.api.state.context.engine.payments.create_link(fresh_invoice()).authority
     return [
         ("GET", "/plans", None, ANYONE, False),
         ("GET", "/plans/basic", None, ANYONE, False),
@@ -108,6 +144,59 @@ def routes(world: World, side: str):
             FINANCE,
             True,
         ),
+        ("POST", f"/invoices/{i}/payment-link", None, OWNERS, True),
+        (
+            "GET",
+            f"/payments/callback?Authority={authority}&Status=NOK",
+            None,
+            ANYONE | {"none"},
+            False,
+        ),
+        (
+            "POST",
+            f"/invoices/{fresh_invoice()}/offline-requests",
+            {"reason": "transfer"},
+            OWNERS,
+            True,
+        ),
+        ("POST", f"/offline-requests/{offline_request()[1]}/approve", None, FINANCE, False),
+        (
+            "POST",
+            f"/offline-requests/{offline_request()[1]}/reject",
+            {"reason": "no"},
+            FINANCE,
+            False,
+        ),
+        (
+            "POST",
+            f"/invoices/{offline_request(approved=True)[0]}/receipts",
+            {
+                "bank": "Melli",
+                "tracking_number": f"7{n}{next(world.counter)}00",
+                "amount": 1000,
+                "paid_on": "1405/01/20",
+            },
+            OWNERS,
+            True,
+        ),
+        ("POST", f"/receipts/{receipt()}/confirm", None, FINANCE, False),
+        ("POST", f"/receipts/{receipt()}/reject", {"reason": "no"}, FINANCE, False),
+        ("GET", f"/receipts/{receipt()}/scan", None, ANYONE, True),
+        (
+            "POST",
+            f"/subscriptions/{s}/enforcement-hold",
+            {"reason": "r", "until": "2026-06-01T00:00:00Z"},
+            FINANCE,
+            False,
+        ),
+        (
+            "POST",
+            f"/subscriptions/{held}/enforcement-hold/lift",
+            {"reason": "done"},
+            FINANCE,
+            False,
+        ),
+        ("POST", f"/invoices/{fresh_invoice()}/void", {"reason": "mistake"}, FINANCE, False),
         ("GET", f"/audit/{s}/timeline", None, FINANCE, False),
         ("GET", f"/audit/{s}/as-of?at=2026-04-05T00:00:00Z", None, FINANCE, False),
         ("GET", f"/audit/{s}/explain", None, FINANCE, False),
@@ -126,6 +215,7 @@ def world(tmp_path_factory):
     world = World(tmp_path_factory.mktemp("authz"))
     yield world
     world.engine.close()
+    world.gateway.stop()
 
 
 def _shape(path: str) -> str:
@@ -163,7 +253,10 @@ def test_every_route_answers_each_role_with_the_exact_status(world, role, side):
                 want = (
                     201
                     if method == "POST"
-                    and path in ("/plans", "/customers", "/subscriptions", "/admin/tokens")
+                    and (
+                        path in ("/plans", "/customers", "/subscriptions", "/admin/tokens")
+                        or path.endswith(("/offline-requests", "/receipts"))
+                    )
                     else 200
                 )
             assert answer.status_code == want, (

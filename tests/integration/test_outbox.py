@@ -233,6 +233,9 @@ def test_every_notice_renders_in_persian_with_what_happens_next(kind):
         "reference": "A0001",
         "site_state": "suspended",
         "amount_voided": 2_750_000,
+        "note": "",
+        "reason": "the slip does not match",
+        "action_not_before": "2026-05-09T05:30:00Z",
     }
     rendered = renderer.render(kind, context)
     for text in (rendered.subject, rendered.text, rendered.sms):

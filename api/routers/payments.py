@@ -1,0 +1,324 @@
+"""Paying: online through a link, offline with a bank receipt; and finance's holds and voids."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import HTMLResponse, Response
+
+from adapters.tokens import Role
+from api.context import (
+    Context,
+    ContextDep,
+    PrincipalDep,
+    require,
+    visible_invoice,
+    visible_subscription,
+)
+from api.schemas import (
+    CallbackOut,
+    DecisionIn,
+    HoldIn,
+    OfflineItemOut,
+    OfflineRequestIn,
+    PaymentLinkOut,
+    PaymentOut,
+    ReceiptIn,
+    RejectionIn,
+    SubscriptionOut,
+    VoidIn,
+)
+from domain.errors import InvalidInput, OfflineRequestNotFound, ReceiptNotFound
+
+router = APIRouter(tags=["payments"])
+
+OWNERS = (Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE)
+FINANCE = (Role.FINANCE, Role.ADMIN)
+
+
+@router.post(
+    "/invoices/{invoice_id}/payment-link",
+    response_model=PaymentLinkOut,
+    summary="Start paying online",
+)
+def payment_link(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> PaymentLinkOut:
+    """The amount is the invoice's open balance as recorded now; the customer is sent to the URL."""
+    require(who, *OWNERS, action="start payments")
+    visible_invoice(ctx, who, invoice_id)
+    link = ctx.engine.payments.create_link(invoice_id)
+    return PaymentLinkOut(url=link.url, authority=link.authority, amount=link.amount)
+
+
+@router.get(
+    "/payments/callback",
+    response_model=CallbackOut,
+    summary="Where the gateway sends the customer back (no token)",
+    responses={200: {"content": {"text/html": {}}}},
+)
+def callback(
+    request: Request,
+    ctx: ContextDep,
+    authority: Annotated[
+        str, Query(alias="Authority", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")
+    ],
+    outcome: Annotated[str, Query(alias="Status", pattern="^(OK|NOK)$")],
+):
+    """Only ``Authority`` and ``Status`` are read; the amount comes from our records and the
+    payment counts only once the gateway verifies it."""
+    result = ctx.engine.payments.callback(authority, outcome)
+    body = CallbackOut(**result.__dict__)
+    if "text/html" in request.headers.get("accept", ""):
+        titles = {
+            "paid": "پرداخت شما ثبت شد",
+            "cancelled": "پرداخت انجام نشد",
+            "pending": "در انتظار تأیید درگاه",
+            "failed": "پرداخت ناموفق بود",
+        }
+        page = (
+            f'<!DOCTYPE html><html lang="fa" dir="rtl"><head><meta charset="utf-8"><title>{titles[body.status]}</title></head>'
+            f"<body><h1>{titles[body.status]}</h1><p>{body.message}</p></body></html>"
+        )
+        return HTMLResponse(page)
+    return body
+
+
+# --- offline -----------------------------------------------------------------------------------
+
+
+def _offline_item(ctx: Context, item_id: UUID, kind: str) -> dict:
+    rows = ctx.fresh_read_models().query(
+        "SELECT * FROM {rm_offline_payments} WHERE item_id = ? AND kind = ?", (str(item_id), kind)
+    )
+    if not rows:
+        error = OfflineRequestNotFound if kind == "request" else ReceiptNotFound
+        raise error(
+            f"There is no {'offline payment request' if kind == 'request' else 'receipt'} {item_id}."
+        )
+    return rows[0]
+
+
+def _item_out(row: dict) -> OfflineItemOut:
+    return OfflineItemOut(
+        id=row["item_id"],
+        kind=row["kind"],
+        invoice_id=row["invoice_id"],
+        status=row["status"],
+        detail=json.loads(row["detail"]),
+        created_at=row["created_at"],
+        decided_at=row["decided_at"],
+    )
+
+
+def _visible_item(ctx: Context, who, item_id: UUID, kind: str) -> dict:
+    row = _offline_item(ctx, item_id, kind)
+    try:
+        visible_invoice(ctx, who, UUID(row["invoice_id"]))
+    except Exception:
+        error = OfflineRequestNotFound if kind == "request" else ReceiptNotFound
+        raise error(f"There is no such {kind} {item_id}.") from None
+    return row
+
+
+@router.post(
+    "/invoices/{invoice_id}/offline-requests",
+    response_model=OfflineItemOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Ask to pay this invoice offline (organisations)",
+)
+def request_offline(
+    invoice_id: UUID, body: OfflineRequestIn, request: Request, ctx: ContextDep, who: PrincipalDep
+) -> OfflineItemOut:
+    require(who, *OWNERS, action="request offline payments")
+    visible_invoice(ctx, who, invoice_id)
+    request_id = ctx.app.request_offline_payment(
+        invoice_id, body.reason, ctx.now(), request_id=_keyed(request, who, "offline")
+    )
+    return _item_out(_offline_item(ctx, request_id, "request"))
+
+
+@router.post(
+    "/offline-requests/{request_id}/approve",
+    response_model=OfflineItemOut,
+    summary="Approve an offline payment (finance)",
+)
+def approve_offline(
+    request_id: UUID, ctx: ContextDep, who: PrincipalDep, body: DecisionIn | None = None
+) -> OfflineItemOut:
+    require(who, *FINANCE, action="decide offline payments")
+    row = _offline_item(ctx, request_id, "request")
+    days = ctx.engine.settings.offline_extension_days if ctx.engine.settings else 7
+    ctx.app.decide_offline_payment(
+        UUID(row["invoice_id"]),
+        request_id,
+        ctx.now(),
+        approve=True,
+        reason=(body or DecisionIn()).reason,
+        extension_days=days,
+    )
+    return _item_out(_offline_item(ctx, request_id, "request"))
+
+
+@router.post(
+    "/offline-requests/{request_id}/reject",
+    response_model=OfflineItemOut,
+    summary="Reject an offline payment (finance)",
+)
+def reject_offline(
+    request_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
+) -> OfflineItemOut:
+    require(who, *FINANCE, action="decide offline payments")
+    row = _offline_item(ctx, request_id, "request")
+    ctx.app.decide_offline_payment(
+        UUID(row["invoice_id"]), request_id, ctx.now(), approve=False, reason=body.reason
+    )
+    return _item_out(_offline_item(ctx, request_id, "request"))
+
+
+@router.post(
+    "/invoices/{invoice_id}/receipts",
+    response_model=OfflineItemOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register the bank receipt of an approved offline payment",
+)
+def register_receipt(
+    invoice_id: UUID, body: ReceiptIn, request: Request, ctx: ContextDep, who: PrincipalDep
+) -> OfflineItemOut:
+    require(who, *OWNERS, action="register receipts")
+    visible_invoice(ctx, who, invoice_id)
+    scan_hash = None
+    if body.scan_base64:
+        try:
+            data = base64.b64decode(body.scan_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("scan_base64 is not base64.", field="scan_base64") from None
+        scan_hash = ctx.engine.scans.put(data)
+    receipt_id = ctx.app.register_receipt(
+        invoice_id,
+        bank=body.bank,
+        tracking_number=body.tracking_number,
+        amount=body.amount,
+        paid_on=body.paid_on,
+        now=ctx.now(),
+        scan_hash=scan_hash,
+        receipt_id=_keyed(request, who, "receipt"),
+    )
+    return _item_out(_offline_item(ctx, receipt_id, "receipt"))
+
+
+@router.post(
+    "/receipts/{receipt_id}/confirm",
+    response_model=PaymentOut,
+    summary="Confirm a receipt: the payment is recorded (finance)",
+)
+def confirm_receipt(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> PaymentOut:
+    require(who, *FINANCE, action="decide receipts")
+    row = _offline_item(ctx, receipt_id, "receipt")
+    outcome = ctx.app.decide_receipt(UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=True)
+    return PaymentOut(
+        reference=outcome.reference,
+        amount=outcome.amount.rials,
+        allocations=[
+            {"invoice_id": str(a.invoice_id), "amount": a.amount.rials} for a in outcome.allocations
+        ],
+        credit=outcome.credit.rials,
+        restored=outcome.restored,
+    )
+
+
+@router.post(
+    "/receipts/{receipt_id}/reject",
+    response_model=OfflineItemOut,
+    summary="Reject a receipt with a reason (finance)",
+)
+def reject_receipt(
+    receipt_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
+) -> OfflineItemOut:
+    require(who, *FINANCE, action="decide receipts")
+    row = _offline_item(ctx, receipt_id, "receipt")
+    ctx.app.decide_receipt(
+        UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=False, reason=body.reason
+    )
+    return _item_out(_offline_item(ctx, receipt_id, "receipt"))
+
+
+@router.get(
+    "/receipts/{receipt_id}/scan",
+    summary="The receipt's scan, as uploaded",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
+)
+def receipt_scan(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
+    row = _visible_item(ctx, who, receipt_id, "receipt")
+    scan_hash = json.loads(row["detail"]).get("scan_hash")
+    found = ctx.engine.scans.get(scan_hash) if scan_hash else None
+    if found is None:
+        raise ReceiptNotFound(f"Receipt {receipt_id} has no scan.")
+    content_type, data = found
+    return Response(data, media_type=content_type)
+
+
+# --- finance actions ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/enforcement-hold",
+    response_model=SubscriptionOut,
+    summary="Hold suspension and collection (finance)",
+)
+def hold(
+    subscription_id: UUID, body: HoldIn, ctx: ContextDep, who: PrincipalDep
+) -> SubscriptionOut:
+    require(who, *FINANCE, action="place enforcement holds")
+    visible_subscription(ctx, who, subscription_id)
+    if body.until.tzinfo is None:
+        raise InvalidInput(
+            "until must carry a time zone, e.g. 2026-06-01T00:00:00Z.", field="until"
+        )
+    ctx.app.place_hold(subscription_id, body.reason, body.until, ctx.now())
+    return SubscriptionOut.of(
+        ctx.app.get_subscription(subscription_id), ctx.app.next_step_of(subscription_id)
+    )
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/enforcement-hold/lift",
+    response_model=SubscriptionOut,
+    summary="End a hold now (finance)",
+)
+def lift(
+    subscription_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
+) -> SubscriptionOut:
+    require(who, *FINANCE, action="lift enforcement holds")
+    visible_subscription(ctx, who, subscription_id)
+    ctx.app.lift_hold(subscription_id, body.reason, ctx.now())
+    return SubscriptionOut.of(
+        ctx.app.get_subscription(subscription_id), ctx.app.next_step_of(subscription_id)
+    )
+
+
+@router.post("/invoices/{invoice_id}/void", summary="Void an invoice with a reason (finance)")
+def void(invoice_id: UUID, body: VoidIn, ctx: ContextDep, who: PrincipalDep) -> dict:
+    require(who, *FINANCE, action="void invoices")
+    visible_invoice(ctx, who, invoice_id)
+    ctx.app.void_invoice(invoice_id, body.reason, ctx.now())
+    invoice = ctx.app.get_invoice(invoice_id)
+    return {
+        "id": str(invoice_id),
+        "status": invoice.status.value,
+        "void_reason": invoice.void_reason,
+    }
+
+
+def _keyed(request: Request, who, what: str) -> UUID | None:
+    """With an Idempotency-Key, a retried creation names the same thing."""
+    from uuid import uuid5
+
+    from domain.base import BILLING_NAMESPACE
+
+    key = getattr(request.state, "idempotency_key", None)
+    return uuid5(BILLING_NAMESPACE, f"{what}/{who.token_hash}/{key}") if key else None

@@ -1,0 +1,180 @@
+"""Paying online through the gateway, exactly once.
+
+- ``create_link``: the amount is the invoice's open balance as recorded, sent to the gateway;
+  the attempt (its authority and amount) is recorded before the customer leaves.
+- ``callback``: the gateway sends the customer back with ``Authority`` and ``Status``. Nothing
+  else in the callback is trusted: NOK records no payment; OK is verified with the gateway for
+  the amount the attempt was opened with, and only a verified payment is recorded, once per
+  authority however many times the callback arrives (the payment's id is derived from it).
+- A verify that times out leaves the attempt unconfirmed: ``reconcile`` (run by the scheduler)
+  asks the gateway for paid-but-unverified payments and verifies them later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from adapters.gateway import Gateway, GatewayError, GatewayTimeout
+from domain.errors import BelowGatewayMinimum, GatewayUnavailable
+from domain.payment import GatewayPayment, GatewayStatus
+
+log = logging.getLogger("billing.payments")
+
+
+@dataclass(frozen=True)
+class PaymentLink:
+    url: str
+    authority: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    status: str  # paid | cancelled | pending | failed
+    authority: str
+    invoice_id: UUID
+    amount: int
+    ref_id: str | None = None
+    restored: bool = False
+    message: str = ""
+
+
+@dataclass
+class Reconciliation:
+    checked: int = 0
+    recorded: int = 0
+    failed: int = 0
+    still_unknown: int = 0
+
+
+class OnlinePayments:
+    def __init__(self, app: Any, gateway: Gateway, clock: Any, read_models: Any = None) -> None:
+        self.app = app
+        self.gateway = gateway
+        self.clock = clock
+        self.read_models = read_models
+
+    def create_link(self, invoice_id: UUID) -> PaymentLink:
+        now = self.clock.now()
+        invoice = self.app.get_invoice(invoice_id)
+        self.app.advance_subscription(invoice.subscription_id, now)  # judge an up-to-date invoice
+        invoice = self.app.get_invoice(invoice_id)
+        invoice.check_payable()
+        balance = invoice.balance
+        if balance.rials < self.gateway.minimum:
+            raise BelowGatewayMinimum(
+                f"Invoice {invoice_id} has {balance.format()} left to pay, below the gateway's minimum of "
+                f"{self.gateway.minimum:,} rials. It can be paid offline, or together with the next invoice.",
+                amount=balance.rials,
+            )
+        customer = self.app.get_customer(invoice.customer_id)
+        try:
+            started = self.gateway.request(
+                balance.rials,
+                f"Invoice {str(invoice_id)[:8]}, period {invoice.period_no}",
+                order_id=str(invoice_id),
+                mobile=customer.profile.mobile,
+                email=customer.profile.email,
+            )
+        except (GatewayError, GatewayTimeout) as error:
+            raise GatewayUnavailable(
+                f"The payment gateway could not start the payment ({error}). Nothing was charged; try again in a "
+                "few minutes."
+            ) from None
+        self.app.open_payment_link(invoice_id, started.authority, balance, self.gateway.name, now)
+        return PaymentLink(started.payment_url, started.authority, balance.rials)
+
+    def callback(self, authority: str, status: str) -> CallbackResult:
+        attempt: GatewayPayment = self.app.gateway_payment(authority)
+        if attempt.status is GatewayStatus.VERIFIED:
+            return self._result("paid", attempt, message="This payment was already recorded.")
+        if status != "OK":
+            self.app.record_gateway_outcome(
+                authority, self.clock.now(), failed="the customer cancelled at the gateway (NOK)"
+            )
+            return self._result(
+                "cancelled",
+                self.app.gateway_payment(authority),
+                message="The payment was cancelled; nothing was charged.",
+            )
+        return self._verify(attempt)
+
+    def _verify(self, attempt: GatewayPayment) -> CallbackResult:
+        authority = attempt.authority
+        try:
+            verification = self.gateway.verify(authority, attempt.amount.rials)
+        except GatewayTimeout as error:
+            self.app.record_gateway_outcome(authority, self.clock.now(), unconfirmed=str(error))
+            return self._result(
+                "pending",
+                attempt,
+                message="The gateway has not confirmed the payment yet; it will be recorded as soon as it does.",
+            )
+        except GatewayError as error:
+            self.app.record_gateway_outcome(
+                authority, self.clock.now(), failed=error.explanation, code=error.code
+            )
+            return self._result(
+                "failed", attempt, message=f"The payment was not completed: {error.explanation}."
+            )
+        after, outcome = self.app.record_gateway_outcome(
+            authority, self.clock.now(), verified_ref_id=verification.ref_id, code=verification.code
+        )
+        return self._result(
+            "paid",
+            self.app.gateway_payment(authority),
+            restored=bool(outcome and outcome.restored),
+            message="The payment was recorded.",
+        )
+
+    def _result(
+        self, status: str, attempt: GatewayPayment, *, restored: bool = False, message: str = ""
+    ) -> CallbackResult:
+        return CallbackResult(
+            status,
+            attempt.authority,
+            attempt.invoice_id,
+            attempt.amount.rials,
+            attempt.ref_id,
+            restored,
+            message,
+        )
+
+    def reconcile(self) -> Reconciliation:
+        """Settle attempts whose verification never answered, and payments the gateway holds
+        that nobody verified (the customer closed the page before the callback)."""
+        report = Reconciliation()
+        known: dict[str, None] = {}
+        try:
+            for item in self.gateway.unverified():
+                known[item.authority] = None
+        except (GatewayError, GatewayTimeout) as error:
+            log.warning(
+                "reconciliation: the gateway's list of unverified payments is not available: %s",
+                error,
+            )
+        if self.read_models is not None:
+            self.read_models.catch_up()
+            for row in self.read_models.query(
+                "SELECT authority FROM {rm_gateway_payments} WHERE status = 'unconfirmed' ORDER BY created_at"
+            ):
+                known[row["authority"]] = None
+        for authority in known:
+            try:
+                attempt = self.app.gateway_payment(authority)
+            except Exception:  # a payment this engine did not start: not ours to record
+                continue
+            if attempt.status in (GatewayStatus.VERIFIED, GatewayStatus.FAILED):
+                continue
+            report.checked += 1
+            result = self._verify(attempt)
+            if result.status == "paid":
+                report.recorded += 1
+            elif result.status == "failed":
+                report.failed += 1
+            else:
+                report.still_unknown += 1
+        return report
