@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.persistence import Database, build_with_tables, parse_database_url
+from adapters.persistence import (
+    ConfigurationError,
+    Database,
+    build_with_tables,
+    parse_database_url,
+)
 from adapters.settings import Settings
 from domain.vat import VatSchedule
 from service_layer.application import BillingApplication
@@ -32,7 +37,32 @@ def build_application(settings: Settings | None = None, **overrides: Any) -> Bil
     settings = settings_with(settings, **overrides)
     database = database_of(settings)
     vat = VatSchedule.parse(settings.vat_schedule)
-    return build_with_tables(database, lambda env: BillingApplication(env, vat=vat))
+    seller = build_seller(settings)
+    return build_with_tables(database, lambda env: BillingApplication(env, vat=vat, seller=seller))
+
+
+def build_seller(settings: Settings):
+    """The portal's company for official invoices, or None when ``seller_name`` is not set."""
+    from domain.errors import InvalidProfile
+    from domain.official import Party, Seller
+
+    if not settings.seller_name:
+        return None
+    try:
+        return Seller(
+            Party(
+                name=settings.seller_name,
+                economic_code=settings.seller_economic_code,
+                national_id=settings.seller_national_id,
+                registration_number=settings.seller_registration_number,
+                postal_code=settings.seller_postal_code,
+                address=settings.seller_address,
+                phone=settings.seller_phone,
+            ),
+            memory_id=settings.tax_memory_id,
+        )
+    except InvalidProfile as error:
+        raise ConfigurationError(f"Official invoices: {error}") from None
 
 
 def build_renderer(settings: Settings):

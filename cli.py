@@ -273,6 +273,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format(income, "text", "csv", "jsonl")
     _db(income)
+
+    invoice = commands.add_parser("invoice", help="invoice documents")
+    invoice_commands = invoice.add_subparsers(dest="invoice_command", required=True, metavar="CMD")
+    pdf = invoice_commands.add_parser(
+        "pdf", help="write an invoice's official invoice (default) or plain invoice as PDF"
+    )
+    pdf.add_argument("invoice_id", type=aggregate_id)
+    pdf.add_argument("--out", required=True, metavar="FILE", help="where to write the PDF")
+    pdf.add_argument(
+        "--plain",
+        action="store_true",
+        help="the plain invoice (a proforma while unpaid) instead of the official one",
+    )
+    _db(pdf)
+    official = invoice_commands.add_parser(
+        "official", help="issue the official invoice of a paid invoice (once) and print it"
+    )
+    official.add_argument("invoice_id", type=aggregate_id)
+    _db(official)
     return parser
 
 
@@ -299,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("outbox", "send"): run_outbox,
         ("reports", "aging"): run_aging,
         ("reports", "revenue"): run_revenue,
+        ("invoice", "pdf"): run_invoice_pdf,
+        ("invoice", "official"): run_invoice_official,
     }[
         (
             args.command,
@@ -306,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             or getattr(args, "projections_command", None)
             or getattr(args, "outbox_command", None)
             or getattr(args, "tokens_command", None)
-            or getattr(args, "report", None),
+            or getattr(args, "report", None)
+            or getattr(args, "invoice_command", None),
         )
     ]
     try:
@@ -413,7 +435,14 @@ def run_serve(args: argparse.Namespace) -> int:
         f"billing API on {base} (OpenAPI at {base}/docs), store {engine.app.describe()['persistence']}"
     ]
     if args.demo:
+        if engine.app.seller is None:
+            engine.app.seller = _demo_seller()
+            lines.append(
+                "official invoices name a SAMPLE seller (demo only): set BILLING_SELLER_* and "
+                "BILLING_TAX_MEMORY_ID for real ones"
+            )
         sandbox = _sandbox_if_needed(engine)
+
         if sandbox:
             lines.append(f"sandbox payment gateway on {sandbox} (payment links lead there)")
         lines += _seed_demo(api)
@@ -494,9 +523,9 @@ def _seed_demo(api) -> list[str]:
             email="finance@pars.example.ir",
             mobile="09351234567",
             economic_code="411111111111",
-            national_id="10101010101",
+            national_id="10380284790",
             registration_number="12345",
-            postal_code="1234567890",
+            postal_code="1193653471",
             address="تهران، خیابان ولیعصر، پلاک ۱",
         ),
     }
@@ -835,6 +864,60 @@ def run_revenue(args: argparse.Namespace) -> int:
         )
     _rows_out(rows, args.format, ["jalali_month", *REVENUE_COLUMNS])
     return EXIT_OK
+
+
+def run_invoice_pdf(args: argparse.Namespace) -> int:
+    from adapters.documents.pdf import InvoiceDocuments
+    from adapters.settings import Settings
+
+    app = _application(args.db)
+    invoice = app.get_invoice(args.invoice_id)
+    documents = InvoiceDocuments()
+    if args.plain:
+        seller = app.seller.party.name if app.seller else Settings().portal_name
+        content = documents.plain_pdf(
+            invoice, app.get_customer(invoice.customer_id).profile, seller
+        )
+        what = "proforma" if invoice.is_open else "invoice"
+    else:
+        if invoice.official is None:
+            raise app.why_no_official(invoice.id)
+        content = documents.official_pdf(invoice)
+        what = f"official invoice {invoice.official.number_text}"
+    with open(args.out, "wb") as out:
+        out.write(content)
+    print(f"{what} of invoice {invoice.id} written to {args.out} ({len(content):,} bytes)")
+    return EXIT_OK
+
+
+def run_invoice_official(args: argparse.Namespace) -> int:
+    from adapters.clock import SystemClock
+
+    app = _application(args.db)
+    record = app.issue_official_invoice(args.invoice_id, SystemClock().now())
+    print(
+        f"official invoice {record.number_text} of invoice {args.invoice_id}: issued "
+        f"{record.issued_at.isoformat()}, tax ID {record.tax_id}, terms {record.terms.value}"
+    )
+    return EXIT_OK
+
+
+def _demo_seller():
+    """A sample seller for `serve --demo`, so a demo company's payment shows an official invoice."""
+    from domain.official import Party, Seller
+
+    return Seller(
+        Party(
+            name="شرکت نمونه سامان ۳۶۰ (نمونه، برای نمایش)",
+            economic_code="10380284790",
+            national_id="10380284790",
+            registration_number="556677",
+            postal_code="1193653471",
+            address="تهران، خیابان آزادی، پلاک ۱۰",
+            phone="02166554433",
+        ),
+        memory_id="DEMO01",
+    )
 
 
 if __name__ == "__main__":

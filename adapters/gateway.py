@@ -35,6 +35,13 @@ ERRORS = {
 }
 
 
+#: Verify codes that settle an attempt: the gateway says the payment was not made (or not
+#: for this amount, merchant or authority). Any other error (-52 unexpected, -12 too many
+#: attempts, an account or IP problem) says nothing about the customer's money, so the attempt
+#: stays open and reconciliation asks again.
+FINAL_VERIFY_ERRORS = frozenset({-50, -51, -53, -54, -55})
+
+
 class GatewayError(Exception):
     """The gateway answered with an error code."""
 
@@ -42,6 +49,11 @@ class GatewayError(Exception):
         super().__init__(f"gateway error {code}: {ERRORS.get(code, message or 'unknown error')}")
         self.code = code
         self.explanation = ERRORS.get(code, message or "unknown error")
+
+    @property
+    def is_final(self) -> bool:
+        """Whether a verify that answered this means the payment did not happen."""
+        return self.code in FINAL_VERIFY_ERRORS
 
 
 class GatewayTimeout(Exception):

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     #: The largest receipt scan accepted (bytes).
     receipt_scan_max_bytes: int = 5_000_000
 
+    # --- official invoices: the portal's own company (all but the phone are required once
+    # --- seller_name is set; without seller_name no official invoice is issued) ---
+    seller_name: str | None = None
+    seller_economic_code: str = ""
+    seller_national_id: str = ""
+    seller_registration_number: str = ""
+    seller_address: str = ""
+    seller_postal_code: str = ""
+    seller_phone: str = ""
+    #: The 6-character memory ID (شناسه یکتای حافظه مالیاتی) the tax administration issued.
+    tax_memory_id: str = ""
+
     # --- the hosting platform ---
+
     platform_url: str | None = None
     platform_secret: str | None = None

@@ -94,14 +94,12 @@ def _allowed(request: Request) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.BillingError)
     async def billing_error(request: Request, error: errors.BillingError) -> JSONResponse:
-        field = error.details.get("field")
-        return problem(
-            _status_of(error),
-            error.code,
-            error.message,
-            request,
-            **({"field": field} if field else {}),
-        )
+        # Extension members a client can act on: the field at fault, a refusal's reason code,
+        # and the profile fields an official invoice still needs.
+        extra = {
+            k: error.details[k] for k in ("field", "reason", "missing") if error.details.get(k)
+        }
+        return problem(_status_of(error), error.code, error.message, request, **extra)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:

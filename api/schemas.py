@@ -169,9 +169,9 @@ class CustomerIn(Input):
                     "email": "finance@pars.example.ir",
                     "mobile": "09351234567",
                     "economic_code": "411111111111",
-                    "national_id": "10101010101",
+                    "national_id": "10380284790",
                     "registration_number": "12345",
-                    "postal_code": "1234567890",
+                    "postal_code": "1193653471",
                     "address": "Tehran, Valiasr St., No. 1",
                 },
             ]
@@ -434,6 +434,7 @@ class InvoiceOut(BaseModel):
             balance=inv.balance.rials,
             voided_at=iso(inv.voided_at),
             void_reason=inv.void_reason,
+            official_number=inv.official.number_text if inv.official else None,
             lines=[
                 InvoiceLineOut(
                     code=line.code,
@@ -620,3 +621,47 @@ class VoidIn(Input):
         extra="forbid", json_schema_extra={"examples": [{"reason": "Issued twice by mistake"}]}
     )
     reason: str = Field(min_length=1, max_length=500)
+
+
+# --- official invoices ---------------------------------------------------------------------------
+
+
+class OfficialInvoiceOut(BaseModel):
+    invoice_id: UUID
+    number: str = Field(description="Gapless per Jalali fiscal year, e.g. 1405-000012.")
+    fiscal_year: int
+    issued_at: str
+    issued_at_jalali: str
+    tax_id: str = Field(description="The 22-character tax ID of the national taxpayer system.")
+    terms: Literal["cash", "credit"]
+    references: list[str]
+    pdf: str = Field(description="Where to download it.")
+
+    @classmethod
+    def of(cls, invoice_id: UUID, record: Any) -> OfficialInvoiceOut:
+        return cls(
+            invoice_id=invoice_id,
+            number=record.number_text,
+            fiscal_year=record.fiscal_year,
+            issued_at=iso(record.issued_at),
+            issued_at_jalali=jalali(record.issued_at),
+            tax_id=record.tax_id,
+            terms=record.terms.value,
+            references=list(record.references),
+            pdf=f"/invoices/{invoice_id}/official.pdf",
+        )
+
+
+class ProfileIn(Input):
+    """A customer's whole billing profile (replaces the old one from now on)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["person", "legal"]
+    email: str = Field(min_length=3, max_length=254)
+    mobile: str = Field(min_length=10, max_length=20)
+    national_code: str | None = Field(None, max_length=20)
+    economic_code: str | None = Field(None, max_length=20)
+    national_id: str | None = Field(None, max_length=20)
+    registration_number: str | None = Field(None, max_length=40)
+    postal_code: str | None = Field(None, max_length=20)
+    address: str | None = Field(None, max_length=500)

@@ -10,6 +10,7 @@ invoice is applied to the next invoice of any of the customer's sites.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +21,13 @@ from eventsourcing.domain import event
 
 from domain.base import BillingAggregate
 from domain.errors import InvalidAmount, InvalidProfile
+from domain.identifiers import (
+    economic_code_problem,
+    national_code_problem,
+    national_id_problem,
+    normalize_digits,
+    postal_code_problem,
+)
 from domain.money import Money
 
 
@@ -29,6 +37,14 @@ class CustomerKind(StrEnum):
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: Identifiers checked when given (each may be left out; an official invoice needs some).
+_IDENTIFIERS: dict[str, Callable[[str], str | None]] = {
+    "national_code": national_code_problem,
+    "economic_code": economic_code_problem,
+    "national_id": national_id_problem,
+    "postal_code": postal_code_problem,
+}
+
 _MOBILE = re.compile(r"^(?:\+98|0)?9\d{9}$")
 
 
@@ -60,6 +76,16 @@ class BillingProfile:
                 f"mobile {self.mobile!r} is not an Iranian mobile number (like 09121234567).",
                 field="mobile",
             )
+        for field, problem_of in _IDENTIFIERS.items():
+            value = getattr(self, field)
+            if value is None or not str(value).strip():
+                object.__setattr__(self, field, None)
+                continue
+            value = normalize_digits(str(value).strip())
+            problem = problem_of(value)
+            if problem:
+                raise InvalidProfile(f"{field}: {problem}.", field=field)
+            object.__setattr__(self, field, value)
 
     @property
     def can_receive_official_invoice(self) -> bool:
@@ -74,7 +100,13 @@ class BillingProfile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BillingProfile:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        """The profile a recorded event holds, as recorded: facts are not validated again, so
+        a rule tightened later never makes an old event unreadable."""
+        profile = object.__new__(cls)
+        for name in cls.__dataclass_fields__:
+            object.__setattr__(profile, name, data.get(name))
+        object.__setattr__(profile, "kind", CustomerKind(data["kind"]))
+        return profile
 
 
 class Customer(BillingAggregate):

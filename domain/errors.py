@@ -156,3 +156,9 @@ class GatewayUnavailable(RuleViolation):
 
 class HoldRefused(RuleViolation):
     code = "hold_refused"
+
+
+class OfficialInvoiceRefused(RuleViolation):
+    """Not this customer, not yet paid, or the seller's own details are not configured."""
+
+    code = "official_invoice_refused"

@@ -23,6 +23,7 @@ from domain.errors import (
     InvalidInput,
     InvoiceNotPayable,
     NothingToPay,
+    OfficialInvoiceRefused,
     OfflineRequestNotFound,
     OfflineRequestRefused,
     ReceiptNotFound,
@@ -30,6 +31,7 @@ from domain.errors import (
 )
 from domain.jalali import JalaliDate
 from domain.money import Money, Rate, total
+from domain.official import OfficialRecord, Party, PaymentTerms
 from domain.plans import Period, Plan
 
 
@@ -235,6 +237,7 @@ class Invoice(BillingAggregate):
         self.void_reason: str | None = None
         self.offline_requests: dict[UUID, OfflineRequest] = {}
         self.receipts: dict[UUID, Receipt] = {}
+        self.official: OfficialRecord | None = None
 
     # --- what the invoice says --------------------------------------------------------------
 
@@ -361,7 +364,74 @@ class Invoice(BillingAggregate):
         now = self._now(now)
         if self.is_void:
             return  # voiding twice changes nothing; a retry must be safe
+        if self.official is not None:
+            raise InvoiceNotPayable(
+                f"Invoice {self.id} has official invoice {self.official.number_text}, a filed "
+                "legal document; it cannot be voided. Issue a credit note through finance.",
+                invoice_id=str(self.id),
+            )
         self._invoice_voided(reason, due_at, now)
+
+    # --- the official invoice ---------------------------------------------------------------
+
+    @property
+    def payment_terms(self) -> PaymentTerms:
+        """Cash when fully paid by the deadline; credit when later or on approved terms."""
+        settled = self.settled_at
+        if self.approved_offline is not None or settled is None or settled > self.deadline:
+            return PaymentTerms.CREDIT
+        return PaymentTerms.CASH
+
+    def issue_official(
+        self, fiscal_year: int, number: int, seller: Party, buyer: Party, tax_id: str, now: datetime
+    ) -> None:
+        """Record the official invoice; refused unless the invoice is fully paid."""
+        now = self._now(now)
+        if self.official is not None:
+            raise OfficialInvoiceRefused(
+                f"Invoice {self.id} already has official invoice {self.official.number_text}.",
+                reason="already_issued",
+            )
+        if self.status is not InvoiceStatus.PAID:
+            raise OfficialInvoiceRefused(
+                f"Invoice {self.id} is {self.status.value}: an official invoice is issued only "
+                f"once it is fully paid (balance {self.balance}). Pay it first.",
+                reason="not_paid",
+                invoice_id=str(self.id),
+            )
+        self._official_issued(
+            fiscal_year,
+            number,
+            seller.to_dict(),
+            buyer.to_dict(),
+            tax_id,
+            self.payment_terms.value,
+            [s.reference for s in self.settlements],
+            now,
+        )
+
+    @event("OfficialInvoiceIssued")
+    def _official_issued(
+        self,
+        fiscal_year: int,
+        number: int,
+        seller: dict[str, Any],
+        buyer: dict[str, Any],
+        tax_id: str,
+        terms: str,
+        references: list[str],
+        timestamp: datetime,
+    ) -> None:
+        self.official = OfficialRecord(
+            fiscal_year=fiscal_year,
+            number=number,
+            issued_at=timestamp,
+            seller=Party.from_dict(seller),
+            buyer=Party.from_dict(buyer),
+            tax_id=tax_id,
+            terms=PaymentTerms(terms),
+            references=tuple(references),
+        )
 
     @event("InvoiceVoided")
     def _invoice_voided(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:

@@ -98,6 +98,20 @@ def past_grace(
     return [inv for inv in open_invoices(sub, invoices) if inv.deadline + policy.grace <= now]
 
 
+def keeping_suspended(
+    sub: Subscription, invoices: Invoices, policy: LifecyclePolicy, now: datetime
+) -> list[Invoice]:
+    """The invoices that keep a suspended site suspended: every open invoice unpaid past its
+    deadline plus grace, and the invoice the suspension in force was for while it is still
+    open. An approved offline request moves that invoice's deadline but does not lift the
+    suspension: only paying it in full or voiding it does (with nothing else past grace)."""
+    keeping = past_grace(sub, invoices, policy, now)
+    cause = invoices.get(sub.suspension.invoice_id) if sub.suspension is not None else None
+    if cause is not None and cause.is_open and cause not in keeping:
+        keeping.insert(0, cause)
+    return keeping
+
+
 def amount_due(sub: Subscription, invoices: Invoices) -> Money:
     return total([inv.balance for inv in open_invoices(sub, invoices)])
 
@@ -440,7 +454,7 @@ def settle_payment(
 ) -> PaymentOutcome:
     """Apply a received payment: the named invoice first, then the subscription's other open
     invoices oldest first, the rest to the customer's credit; restore the site in the same
-    step when no invoice is left unpaid past its deadline plus grace."""
+    step when nothing keeps it suspended (:func:`keeping_suspended`)."""
     policy = sub.plan.policy
     if named is not None:
         named.check_payable()
@@ -461,7 +475,7 @@ def settle_payment(
     paid_in_full = [inv.id for inv in targets if not inv.is_open]
     sub.note_settled(paid_in_full, reference, now)
 
-    still = tuple(inv.id for inv in past_grace(sub, invoices, policy, now))
+    still = tuple(inv.id for inv in keeping_suspended(sub, invoices, policy, now))
     restored = sub.site_state is SiteState.SUSPENDED and not still
     if restored:
         sub.restore(reference, now)

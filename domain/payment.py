@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import BillingAggregate, deterministic_id
+from domain.errors import TrackingNumberUsed
 from domain.money import Money
 
 
@@ -45,7 +46,12 @@ class Payment(BillingAggregate):
 
 
 class TrackingNumber(BillingAggregate):
-    """A bank receipt's tracking number, claimed once: registering it again collides on the id."""
+    """A bank receipt's tracking number, claimed once: registering it again collides on the id.
+
+    The claim is held while its receipt is under review or confirmed. Rejecting the receipt
+    releases it, so the customer can register the same number again (the bank slip was real,
+    a detail was wrong); that registration claims it again.
+    """
 
     @staticmethod
     def create_id(bank: str, tracking_number: str) -> UUID:
@@ -65,6 +71,39 @@ class TrackingNumber(BillingAggregate):
         self.invoice_id = invoice_id
         self.receipt_id = receipt_id
         self.claimed_at = timestamp
+        self.released = False
+
+    def check_free(self) -> None:
+        if not self.released:
+            raise TrackingNumberUsed(
+                f"Tracking number {self.tracking_number} of {self.bank} was already registered on "
+                f"{self.claimed_at.isoformat()} (invoice {self.invoice_id}); a receipt is registered "
+                "once. Check the number on the bank slip.",
+                field="tracking_number",
+            )
+
+    def release(self, receipt_id: UUID, reason: str, now: datetime) -> None:
+        """The receipt holding this claim was rejected: the number may be registered again."""
+        now = self._now(now)
+        if self.released or receipt_id != self.receipt_id:
+            return
+        self._released(receipt_id, reason, now)
+
+    @event("TrackingNumberReleased")
+    def _released(self, receipt_id: UUID, reason: str, timestamp: datetime) -> None:
+        self.released = True
+
+    def claim_again(self, invoice_id: UUID, receipt_id: UUID, now: datetime) -> None:
+        now = self._now(now)
+        self.check_free()
+        self._claimed_again(invoice_id, receipt_id, now)
+
+    @event("TrackingNumberClaimedAgain")
+    def _claimed_again(self, invoice_id: UUID, receipt_id: UUID, timestamp: datetime) -> None:
+        self.invoice_id = invoice_id
+        self.receipt_id = receipt_id
+        self.claimed_at = timestamp
+        self.released = False
 
 
 class GatewayStatus(StrEnum):

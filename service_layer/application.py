@@ -11,6 +11,8 @@ state, which is safe because every command is idempotent.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,15 +32,25 @@ from domain.errors import (
     InvalidReference,
     InvoiceNotFound,
     NothingToPay,
+    OfficialInvoiceRefused,
     PaymentLinkNotFound,
     PaymentReferenceConflict,
     SubscriptionCollected,
     SubscriptionNotFound,
     TrackingNumberUsed,
 )
-from domain.invoice import Invoice, InvoiceKind
+from domain.invoice import Invoice, InvoiceKind, InvoiceStatus, ReceiptStatus
 from domain.lifecycle import DueStep, PaymentOutcome
 from domain.money import Money
+from domain.official import (
+    OfficialNumberClaim,
+    OfficialRecord,
+    Seller,
+    buyer_of,
+    first_free_number,
+    fiscal_year_of,
+    official_tax_id,
+)
 from domain.payment import GatewayPayment, GatewayStatus, Payment, TrackingNumber
 from domain.plans import MIN_LEAD, Period, Plan
 from domain.subscription import SiteState, Subscription, SubscriptionStatus
@@ -50,8 +62,10 @@ log = logging.getLogger(__name__)
 A = TypeVar("A", bound=BillingAggregate)
 R = TypeVar("R")
 
-#: Optimistic-concurrency retries before giving up (each retry reloads fresh state).
-ATTEMPTS = 5
+#: Optimistic-concurrency retries before giving up (each retry reloads fresh state, after a
+#: short random pause so that writers racing for one counter spread out).
+ATTEMPTS = 12
+
 #: A guard against a lifecycle bug looping forever inside one command.
 MAX_STEPS_PER_SUBSCRIPTION = 500
 
@@ -132,9 +146,20 @@ class BillingApplication(Application[UUID]):
 
     name = "billing"
 
-    def __init__(self, env: dict[str, str] | None = None, *, vat: VatSchedule = IRAN_VAT) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        vat: VatSchedule = IRAN_VAT,
+        seller: Seller | None = None,
+    ) -> None:
         super().__init__(env)
         self.vat = vat
+        #: The portal's company; without it no official invoice is issued (plain PDFs still are).
+        self.seller = seller
+        #: Per fiscal year, the last official number this process saw taken (a search hint).
+        self._official_hint: dict[int, int] = {}
+
         self.due_index = DueIndex(self.recorder, self.mapper, self._next_due_moment)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -151,13 +176,19 @@ class BillingApplication(Application[UUID]):
         for attempt in range(1, ATTEMPTS + 1):
             uow = _UnitOfWork(self)
             result = command(uow)
+            self._issue_due_officials(uow)
             try:
                 written = uow.save()
             except IntegrityError:
                 if attempt == ATTEMPTS:
                     raise
                 log.info("write conflict, retrying command (attempt %d)", attempt + 1)
+                # Exponential backoff with full jitter (1 ms, 2 ms, … capped at 100 ms), so
+                # that writers racing for one thing (the next official number) spread out.
+                time.sleep(random.uniform(0, min(0.1, 0.001 * 2**attempt)))
+
                 continue
+
             return result, written
         raise AssertionError("unreachable")
 
@@ -267,7 +298,19 @@ class BillingApplication(Application[UUID]):
 
         return self._run(command)
 
+    def change_profile(self, customer_id: UUID, profile: BillingProfile, now: datetime) -> None:
+        """Replace a customer's billing profile from ``now`` on; documents already issued keep
+        the profile they were issued to."""
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> None:
+            customer = uow.get(customer_id, Customer, lambda: _no_customer(customer_id))
+            customer.change_profile(profile, now)
+
+        self._run(command)
+
     def get_customer(self, customer_id: UUID) -> Customer:
+
         return _UnitOfWork(self).get(customer_id, Customer, lambda: _no_customer(customer_id))
 
     # --- subscriptions -------------------------------------------------------------------------
@@ -527,15 +570,10 @@ class BillingApplication(Application[UUID]):
             invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
             if receipt_id in invoice.receipts:
                 return receipt_id  # a retry
-            claim_id = TrackingNumber.create_id(bank or "", tracking)
-            if claim_id in self.repository:
-                used: TrackingNumber = self.repository.get(claim_id)
-                raise TrackingNumberUsed(
-                    f"Tracking number {tracking} of {used.bank} was already registered on "
-                    f"{used.claimed_at.isoformat()} (invoice {used.invoice_id}); a receipt is registered once. "
-                    "Check the number on the bank slip.",
-                    field="tracking_number",
-                )
+            claim = self._tracking_claim(uow, TrackingNumber.create_id(bank or "", tracking))
+            if claim is not None:
+                self._release_if_rejected(uow, claim, now)
+                claim.check_free()  # a number counts once while its receipt stands
             self._catch_up(uow, invoice.subscription_id, now)
             invoice.register_receipt(
                 receipt_id,
@@ -546,18 +584,36 @@ class BillingApplication(Application[UUID]):
                 scan_hash=scan_hash,
                 now=now,
             )
-            uow.add(
-                TrackingNumber(
-                    bank=bank,
-                    tracking_number=tracking,
-                    invoice_id=invoice.id,
-                    receipt_id=receipt_id,
-                    timestamp=now,
+            if claim is not None:
+                claim.claim_again(invoice.id, receipt_id, now)
+            else:
+                uow.add(
+                    TrackingNumber(
+                        bank=bank,
+                        tracking_number=tracking,
+                        invoice_id=invoice.id,
+                        receipt_id=receipt_id,
+                        timestamp=now,
+                    )
                 )
-            )
             return receipt_id
 
         return self._run(command)
+
+    def _tracking_claim(self, uow: _UnitOfWork, claim_id: UUID) -> TrackingNumber | None:
+        try:
+            return uow.get(claim_id, TrackingNumber, lambda: AggregateNotFoundError())
+        except AggregateNotFoundError:
+            return None
+
+    def _release_if_rejected(self, uow: _UnitOfWork, claim: TrackingNumber, now: datetime) -> None:
+        """Release a claim whose receipt was rejected before rejections released their claims."""
+        if claim.released:
+            return
+        holder = uow.get(claim.invoice_id, Invoice, lambda: _no_invoice(claim.invoice_id))
+        receipt = holder.receipts.get(claim.receipt_id)
+        if receipt is not None and receipt.status is ReceiptStatus.REJECTED:
+            claim.release(claim.receipt_id, receipt.decision or "receipt rejected", now)
 
     def decide_receipt(
         self, invoice_id: UUID, receipt_id: UUID, now: datetime, *, confirm: bool, reason: str = ""
@@ -571,6 +627,12 @@ class BillingApplication(Application[UUID]):
             life = self._catch_up(uow, invoice.subscription_id, now)
             if not confirm:
                 invoice.reject_receipt(receipt_id, reason, now)
+                rejected = invoice.receipts[receipt_id]
+                claim = self._tracking_claim(
+                    uow, TrackingNumber.create_id(rejected.bank, rejected.tracking_number)
+                )
+                if claim is not None:  # the customer may register the same number again
+                    claim.release(receipt_id, reason, now)
                 policy = life.subscription.plan.policy
                 invoice.send_notice(
                     NoticeKind.RECEIPT_REJECTED,
@@ -668,8 +730,17 @@ class BillingApplication(Application[UUID]):
             invoice.void(reason, now)
             sub = life.subscription
             sub.note_closed([invoice.id], reason, now)
-            invoice.send_notice(NoticeKind.INVOICE_VOIDED, now, facts={"reason": reason})
-            if sub.site_state is SiteState.SUSPENDED and not lifecycle.past_grace(
+            # Money never vanishes: what was paid (or settled from credit) on a voided invoice
+            # is no longer owed to it, so it goes back to the customer's credit, in this save.
+            credited = invoice.paid
+            if credited.is_positive:
+                life.customer.add_credit(credited, f"void:{invoice.id}", now)
+            invoice.send_notice(
+                NoticeKind.INVOICE_VOIDED,
+                now,
+                facts={"reason": reason, "credit": credited.rials},
+            )
+            if sub.site_state is SiteState.SUSPENDED and not lifecycle.keeping_suspended(
                 sub,
                 {i: v for i, v in life.invoices.items() if i != invoice.id},
                 sub.plan.policy,
@@ -689,6 +760,104 @@ class BillingApplication(Application[UUID]):
                 )
 
         self._run(command)
+
+    # --- official invoices ----------------------------------------------------------------------
+
+    def issue_official_invoice(self, invoice_id: UUID, now: datetime) -> OfficialRecord:
+        """The official invoice of a fully paid invoice, issued now if it was not yet.
+
+        Payments issue it by themselves when the customer qualifies; this is for a customer
+        who completed the profile after paying. Asking again returns the same document.
+        """
+        now = check_moment(now)
+
+        def command(uow: _UnitOfWork) -> OfficialRecord:
+            invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+            if invoice.official is not None:
+                return invoice.official
+            seller = self._seller_or_refuse()
+            customer = uow.get(
+                invoice.customer_id, Customer, lambda: _no_customer(invoice.customer_id)
+            )
+            buyer = buyer_of(customer.profile)
+            return self._issue_official(uow, invoice, seller, buyer, max(now, invoice.modified_on))
+
+        return self._run(command)
+
+    def why_no_official(self, invoice_id: UUID) -> OfficialInvoiceRefused:
+        """Why an invoice has no official invoice yet, as the refusal a caller should see."""
+        invoice = self.get_invoice(invoice_id)
+        try:
+            buyer_of(self.get_customer(invoice.customer_id).profile)
+            self._seller_or_refuse()
+
+        except OfficialInvoiceRefused as refusal:
+            return refusal
+        if invoice.status is not InvoiceStatus.PAID:
+            return OfficialInvoiceRefused(
+                f"Invoice {invoice_id} is {invoice.status.value}: its official invoice is issued "
+                f"when it is fully paid (balance {invoice.balance}). The plain invoice PDF "
+                f"(GET /invoices/{invoice_id}/invoice.pdf) is its proforma until then.",
+                reason="not_paid",
+            )
+        return OfficialInvoiceRefused(
+            f"Invoice {invoice_id} was paid before its customer's profile was complete, so its "
+            f"official invoice was not issued then; POST /invoices/{invoice_id}/official "
+            "issues it now.",
+            reason="not_issued",
+        )
+
+    def _number_taken(self, uow: _UnitOfWork, fiscal_year: int, number: int) -> bool:
+        """Taken in the store, or by another invoice this same command is issuing."""
+        claim_id = OfficialNumberClaim.create_id(fiscal_year, number)
+        return claim_id in uow.aggregates or bool(self.recorder.select_events(claim_id, limit=1))
+
+    def _seller_or_refuse(self) -> Seller:
+
+        if self.seller is None:
+            raise OfficialInvoiceRefused(
+                "This portal's own company details are not configured, so no official invoice "
+                "can be issued. An operator sets BILLING_SELLER_NAME, BILLING_SELLER_ECONOMIC_CODE, "
+                "BILLING_SELLER_NATIONAL_ID, BILLING_SELLER_REGISTRATION_NUMBER, "
+                "BILLING_SELLER_ADDRESS, BILLING_SELLER_POSTAL_CODE and BILLING_TAX_MEMORY_ID.",
+                reason="seller_not_configured",
+            )
+        return self.seller
+
+    def _issue_due_officials(self, uow: _UnitOfWork) -> None:
+        """Issue the official invoice of every invoice this command paid in full, when the
+        customer qualifies, in the same save: the number exists only if the payment does."""
+        if self.seller is None:
+            return
+        for invoice in [a for a in uow.aggregates.values() if isinstance(a, Invoice)]:
+            if (
+                invoice.official is not None
+                or not invoice.pending_events
+                or invoice.status is not InvoiceStatus.PAID
+            ):
+                continue
+            customer = uow.get(
+                invoice.customer_id, Customer, lambda i=invoice: _no_customer(i.customer_id)
+            )
+            try:
+                buyer = buyer_of(customer.profile)
+            except OfficialInvoiceRefused:
+                continue  # a person, or a profile still incomplete: the plain PDF serves them
+            self._issue_official(uow, invoice, self.seller, buyer, invoice.modified_on)
+
+    def _issue_official(
+        self, uow: _UnitOfWork, invoice: Invoice, seller: Seller, buyer: Any, now: datetime
+    ) -> OfficialRecord:
+        year = fiscal_year_of(now)
+        number = first_free_number(
+            lambda n: self._number_taken(uow, year, n), self._official_hint.get(year, 1)
+        )
+        self._official_hint[year] = number
+        uow.add(OfficialNumberClaim.claim(year, number, invoice.id, now))
+        tax = official_tax_id(seller.memory_id, now, year, number)
+        invoice.issue_official(year, number, seller.party, buyer, tax, now)
+        assert invoice.official is not None
+        return invoice.official
 
     # --- paying online: the gateway's verified payments -------------------------------------------
 

@@ -6,8 +6,10 @@
   else in the callback is trusted: NOK records no payment; OK is verified with the gateway for
   the amount the attempt was opened with, and only a verified payment is recorded, once per
   authority however many times the callback arrives (the payment's id is derived from it).
-- A verify that times out leaves the attempt unconfirmed: ``reconcile`` (run by the scheduler)
-  asks the gateway for paid-but-unverified payments and verifies them later.
+- A verify that times out, or answers a transient error (-52, -12, …: anything but "this
+  payment was not made"), leaves the attempt unconfirmed: ``reconcile`` (run by the scheduler)
+  verifies unconfirmed attempts again, and every attempt the gateway lists as paid but
+  unverified, even one marked failed (a NOK callback after the customer did pay).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.gateway import Gateway, GatewayError, GatewayTimeout
-from domain.errors import BelowGatewayMinimum, GatewayUnavailable
+from domain.errors import BelowGatewayMinimum, GatewayUnavailable, NothingToPay
 from domain.payment import GatewayPayment, GatewayStatus
 
 log = logging.getLogger("billing.payments")
@@ -64,6 +66,13 @@ class OnlinePayments:
         invoice = self.app.get_invoice(invoice_id)
         invoice.check_payable()
         balance = invoice.balance
+        if not invoice.is_open:
+            raise NothingToPay(
+                f"Invoice {invoice_id} is paid in full ({invoice.paid.format()} of "
+                f"{invoice.total.format()}); there is nothing left to pay, so no payment link "
+                "is made.",
+                invoice_id=str(invoice_id),
+            )
         if balance.rials < self.gateway.minimum:
             raise BelowGatewayMinimum(
                 f"Invoice {invoice_id} has {balance.format()} left to pay, below the gateway's minimum of "
@@ -114,6 +123,16 @@ class OnlinePayments:
                 message="The gateway has not confirmed the payment yet; it will be recorded as soon as it does.",
             )
         except GatewayError as error:
+            if not error.is_final:
+                # A transient error says nothing about the money: keep the attempt open for
+                # reconciliation, exactly like a timeout.
+                self.app.record_gateway_outcome(authority, self.clock.now(), unconfirmed=str(error))
+                return self._result(
+                    "pending",
+                    attempt,
+                    message=f"The gateway could not confirm the payment yet ({error.explanation}); "
+                    "it will be recorded as soon as it does.",
+                )
             self.app.record_gateway_outcome(
                 authority, self.clock.now(), failed=error.explanation, code=error.code
             )
@@ -148,9 +167,11 @@ class OnlinePayments:
         that nobody verified (the customer closed the page before the callback)."""
         report = Reconciliation()
         known: dict[str, None] = {}
+        listed: set[str] = set()  # the gateway says these were paid and never verified
         try:
             for item in self.gateway.unverified():
                 known[item.authority] = None
+                listed.add(item.authority)
         except (GatewayError, GatewayTimeout) as error:
             log.warning(
                 "reconciliation: the gateway's list of unverified payments is not available: %s",
@@ -167,7 +188,11 @@ class OnlinePayments:
                 attempt = self.app.gateway_payment(authority)
             except Exception:  # a payment this engine did not start: not ours to record
                 continue
-            if attempt.status in (GatewayStatus.VERIFIED, GatewayStatus.FAILED):
+            if attempt.status is GatewayStatus.VERIFIED:
+                continue
+            if attempt.status is GatewayStatus.FAILED and authority not in listed:
+                # Failed (a NOK callback, an old error) and the gateway does not hold the money.
+                # One it lists as paid is verified even so: the customer did pay.
                 continue
             report.checked += 1
             result = self._verify(attempt)

@@ -287,6 +287,10 @@ def describe(entry: TimelineEntry) -> str:
         return f"finance rejected the receipt: {d['reason']}"
     if name == "TrackingNumberClaimed":
         return f"tracking number {d['tracking_number']} of {d['bank']} claimed"
+    if name == "TrackingNumberReleased":
+        return f"tracking number released: its receipt was rejected ({d['reason']})"
+    if name == "TrackingNumberClaimedAgain":
+        return "tracking number claimed again by a new receipt"
     if name == "PaymentLinkCreated":
         return f"payment link opened at the gateway for {_rials(d['amount'])} (authority {d['authority']})"
     if name == "GatewayPaymentVerified":
@@ -310,6 +314,9 @@ def describe(entry: TimelineEntry) -> str:
     if name == "CreditApplied":
         return f"{_rials(d['amount'])} of the customer's credit applied"
     if name == "CreditAdded":
+        if str(d["reference"]).startswith("void:"):
+            voided = str(d["reference"]).removeprefix("void:")[:8]
+            return f"{_rials(d['amount'])} paid on voided invoice {voided} moved to credit"
         return (
             f"{_rials(d['amount'])} beyond what was owed kept as credit (payment {d['reference']})"
         )

@@ -44,9 +44,9 @@ def a_company(name: str = "Pars Co") -> BillingProfile:
         email="finance@pars.example.ir",
         mobile="09351234567",
         economic_code="411111111111",
-        national_id="10101010101",
+        national_id="10380284790",
         registration_number="12345",
-        postal_code="1234567890",
+        postal_code="1193653471",
         address="Tehran, Valiasr St., No. 1",
     )
 

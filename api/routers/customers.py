@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require, visible_customer
 from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
-from api.schemas import CustomerIn, CustomerOut, Page
+from api.schemas import CustomerIn, CustomerOut, Page, ProfileIn
 from domain.customer import BillingProfile
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -39,6 +39,20 @@ def register_customer(body: CustomerIn, ctx: ContextDep, who: PrincipalDep) -> C
     profile = BillingProfile(**body.model_dump(exclude={"representative_id"}))
     customer_id = ctx.app.register_customer(profile, ctx.now(), representative_id=representative_id)
     return CustomerOut.of(ctx.app.get_customer(customer_id), 0)
+
+
+@router.put(
+    "/{customer_id}/profile", response_model=CustomerOut, summary="Replace a billing profile"
+)
+def change_profile(
+    customer_id: UUID, body: ProfileIn, ctx: ContextDep, who: PrincipalDep
+) -> CustomerOut:
+    """The customer (or their representative, finance, an admin) corrects or completes the
+    profile, e.g. to add the economic code an official invoice needs. Documents already issued
+    keep the profile they were issued to."""
+    visible_customer(ctx, who, customer_id)
+    ctx.app.change_profile(customer_id, BillingProfile(**body.model_dump()), ctx.now())
+    return CustomerOut.of(ctx.app.get_customer(customer_id), _open_balance(ctx, customer_id))
 
 
 @router.get("", response_model=Page, summary="Customers the caller may see")

@@ -38,13 +38,15 @@ class World:
         self.api = create_app(engine)
         ctx = self.api.state.context
         app = ctx.app
-        from tests.builders import a_person, a_plan
+        from tests.builders import a_company, a_plan
+        from tests.unit.test_official_invoices import SELLER
 
+        app.seller = SELLER
         app.define_plan(a_plan("basic"), T0)
         self.rep = {side: uuid.uuid4() for side in ("own", "other")}
         self.customer = {
             side: app.register_customer(
-                a_person(f"Customer {side}"), T0, representative_id=self.rep[side]
+                a_company(f"Customer {side}"), T0, representative_id=self.rep[side]
             )
             for side in ("own", "other")
         }
@@ -69,6 +71,8 @@ class World:
 
 def routes(world: World, side: str):
     """(method, path, body, roles allowed, whether the resource is owned by a customer)."""
+    from tests.builders import a_company
+
     c, s, i = world.customer[side], world.subscription[side], world.invoice[side]
     n = next(world.counter)
     # What a route changes gets a subscription of its own, so the rows do not depend on order.
@@ -80,6 +84,11 @@ def routes(world: World, side: str):
         return app.get_subscription(app.start_subscription(c, "basic", "monthly", T0)).invoice_ids[
             0
         ]
+
+    def paid_invoice():
+        invoice = fresh_invoice()
+        app.record_payment(f"paid-{invoice}", 1_100_000, T0, invoice_id=invoice)
+        return invoice
 
     def offline_request(approved: bool = False):
         invoice = fresh_invoice()
@@ -124,6 +133,7 @@ def routes(world: World, side: str):
         ("GET", "/customers", None, ANYONE, False),
         ("GET", f"/customers/{c}", None, ANYONE, True),
         ("GET", f"/customers/{c}/inbox", None, OWNERS, True),
+        ("PUT", f"/customers/{c}/profile", a_company(f"Customer {side}").to_dict(), ANYONE, True),
         (
             "POST",
             "/subscriptions",
@@ -137,6 +147,9 @@ def routes(world: World, side: str):
         ("POST", f"/subscriptions/{cancelled}/cancel", {"reason": "test"}, OWNERS, True),
         ("GET", f"/subscriptions/{s}/invoices", None, ANYONE, True),
         ("GET", f"/invoices/{i}", None, ANYONE, True),
+        ("GET", f"/invoices/{i}/invoice.pdf", None, ANYONE, True),
+        ("GET", f"/invoices/{paid_invoice()}/official.pdf", None, ANYONE, True),
+        ("POST", f"/invoices/{paid_invoice()}/official", None, ANYONE, True),
         (
             "POST",
             f"/invoices/{i}/payments",

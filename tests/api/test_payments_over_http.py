@@ -134,6 +134,42 @@ class PaymentsOverHttp:
             assert shop.status(http) == "active"
         assert len(shop.payments()) == 1
 
+    @pytest.mark.parametrize("code", [-52, -12])
+    def test_a_transient_verify_error_leaves_the_payment_to_reconciliation(self, shop, code):
+        """-52 or -12 on verify says nothing about the money: pending, then recorded once."""
+        with served(shop.api, shop.sock) as http:
+            shop.suspend(http)
+            target = self.pay_at_the_gateway(shop, http).headers["location"]
+            shop.gateway.faults = {"verify": code}
+            pending = httpx.get(target, headers={"Accept": "application/json"}).json()
+            assert pending["status"] == "pending", pending
+            assert shop.payments() == [] and shop.status(http) == "suspended"
+            shop.gateway.faults = {}
+            report = shop.engine.payments.reconcile()
+            assert (report.checked, report.recorded) == (1, 1)
+            assert shop.engine.payments.reconcile().checked == 0
+            assert shop.status(http) == "active"
+        assert len(shop.payments()) == 1
+
+    def test_a_nok_callback_for_a_payment_the_gateway_holds_is_recorded_by_reconciliation(
+        self, shop
+    ):
+        """The customer paid, but the callback said NOK: the gateway lists it as paid and
+        unverified, so reconciliation verifies it and records it once."""
+        with served(shop.api, shop.sock) as http:
+            link = http.post(f"/invoices/{shop.invoice}/payment-link", headers=shop.me).json()
+            assert shop.gateway.settle(link["authority"])
+            nok = http.get(
+                "/payments/callback", params={"Authority": link["authority"], "Status": "NOK"}
+            ).json()
+            assert nok["status"] == "cancelled" and shop.payments() == []
+            report = shop.engine.payments.reconcile()
+            assert (report.checked, report.recorded) == (1, 1)
+            assert shop.engine.payments.reconcile().checked == 0
+            invoice = http.get(f"/invoices/{shop.invoice}", headers=shop.me).json()
+            assert invoice["paid"] == 2_750_000
+        assert len(shop.payments()) == 1
+
     def test_nok_records_nothing_and_a_tampered_amount_has_no_effect(self, shop):
         with served(shop.api, shop.sock) as http:
             cancelled = self.pay_at_the_gateway(shop, http, choice="cancel").headers["location"]
@@ -165,6 +201,18 @@ class PaymentsOverHttp:
             assert (
                 "5,000 rials" in refused.json()["detail"] and "10,000" in refused.json()["detail"]
             )
+
+    def test_a_paid_invoice_gets_no_payment_link_because_nothing_is_left_to_pay(self, shop):
+        with served(shop.api, shop.sock) as http:
+            paid = http.post(
+                f"/invoices/{shop.invoice}/payments",
+                json={"reference": "B2", "amount": 2_750_000},
+                headers=shop.finance,
+            )
+            assert paid.status_code in (200, 201), paid.text
+            refused = http.post(f"/invoices/{shop.invoice}/payment-link", headers=shop.me)
+            assert refused.status_code == 409 and refused.json()["code"] == "nothing_to_pay"
+            assert "paid in full" in refused.json()["detail"]
 
     def test_offline_request_approve_receipt_confirm_restores(self, shop):
         with served(shop.api, shop.sock) as http:

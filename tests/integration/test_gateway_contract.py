@@ -121,6 +121,24 @@ def test_verify_refuses_an_unpaid_payment_a_wrong_amount_and_an_unknown_authorit
         adapter.verify("A" + "0" * 34 + "9", AMOUNT)
     assert unknown.value.code == -54
     assert "does not know this authority" in unknown.value.explanation
+    assert unpaid.value.is_final and wrong.value.is_final and unknown.value.is_final
+
+
+@pytest.mark.parametrize("code", [-52, -12, -10])
+def test_a_transient_verify_error_is_not_final_and_the_payment_stays_listed(code):
+    """An error that says nothing about the customer's money leaves the payment paid and
+    unverified at the gateway, for reconciliation to verify later."""
+    with SandboxGateway(MERCHANT) as sandbox:
+        adapter = ZarinpalGateway(sandbox.url, MERCHANT, "http://127.0.0.1/cb")
+        started = adapter.request(AMOUNT, "Invoice 1", order_id="inv-1")
+        sandbox.settle(started.authority)
+        sandbox.faults = {"verify": code}
+        with pytest.raises(GatewayError) as error:
+            adapter.verify(started.authority, AMOUNT)
+        assert error.value.code == code and not error.value.is_final
+        sandbox.faults = {}
+        assert [u.authority for u in adapter.unverified()] == [started.authority]
+        assert adapter.verify(started.authority, AMOUNT).code == 100
 
 
 def test_paid_but_unverified_payments_are_listed_for_reconciliation(gateway):

@@ -144,3 +144,96 @@ def test_voiding_the_overdue_invoice_restores_the_site_and_it_is_no_longer_owed(
     sub = app.get_subscription(sub_id)
     assert sub.site_state is SiteState.UP and invoice_id not in sub.open_invoice_ids
     assert app.get_invoice(invoice_id).status is InvoiceStatus.VOID
+
+
+def _confirmed_receipt(app, invoice_id, tracking_number, amount, now):
+    receipt = app.register_receipt(
+        invoice_id,
+        bank="Melli",
+        tracking_number=tracking_number,
+        amount=amount,
+        paid_on="1405/02/20",
+        now=now,
+    )
+    return app.decide_receipt(invoice_id, receipt, now + HOUR, confirm=True)
+
+
+def test_an_approval_after_suspension_does_not_let_a_partial_payment_restore_the_site():
+    """The suspension in force lasts until its invoice is paid in full or voided: an approval
+    moves the deadline, but 1,000 rials of 1,100,000 does not bring the site back."""
+    app, sub_id, invoice_id = company_subscription()
+    run_clock(app, T0, DEADLINE + 4 * DAY, step=6 * HOUR)
+    assert app.get_subscription(sub_id).site_state is SiteState.SUSPENDED
+    now = DEADLINE + 4 * DAY
+    request_id = app.request_offline_payment(invoice_id, "treasury pays by transfer", now)
+    app.decide_offline_payment(invoice_id, request_id, now, approve=True, extension_days=7)
+    assert app.get_invoice(invoice_id).deadline > now  # no longer past deadline plus grace
+
+    partial = _confirmed_receipt(app, invoice_id, "901", 1_000, now + HOUR)
+    assert not partial.restored and partial.still_overdue == (invoice_id,)
+    assert app.get_subscription(sub_id).site_state is SiteState.SUSPENDED
+    assert app.get_invoice(invoice_id).balance.rials == 1_099_000
+    assert app.get_subscription(sub_id).notices[-1].facts["site"] == "suspended"
+
+    rest = _confirmed_receipt(app, invoice_id, "902", 1_099_000, now + 3 * HOUR)
+    assert rest.restored and app.get_subscription(sub_id).site_state is SiteState.UP
+
+
+def test_voiding_a_paid_invoice_moves_what_was_paid_to_the_customers_credit():
+    """Money never vanishes: a void by finance turns the paid part into credit, in one save."""
+    app, sub_id, invoice_id = company_subscription()
+    customer_id = app.get_subscription(sub_id).customer_id
+    app.record_payment("bank-77", 400_000, T0 + DAY, invoice_id=invoice_id)
+    app.void_invoice(invoice_id, "issued by mistake", T0 + 2 * DAY)
+    assert app.get_invoice(invoice_id).status is InvoiceStatus.VOID
+    assert app.get_customer(customer_id).credit.rials == 400_000
+    assert app.get_invoice(invoice_id).notices[-1].facts["credit"] == 400_000
+
+    second_id = ordered(app, customer=customer_id, at=T0 + 3 * DAY)
+    second = app.get_invoice(app.get_subscription(second_id).invoice_ids[0])
+    assert second.paid.rials == 400_000  # the credit pays the next invoice
+    assert app.get_customer(customer_id).credit.rials == 0
+
+
+def test_voiding_a_fully_paid_invoice_credits_all_of_it():
+    app, sub_id, invoice_id = company_subscription()
+    customer_id = app.get_subscription(sub_id).customer_id
+    app.record_payment("bank-78", 1_100_000, T0 + DAY, invoice_id=invoice_id)
+    assert app.get_invoice(invoice_id).status is InvoiceStatus.PAID
+    app.void_invoice(invoice_id, "the order was cancelled", T0 + 2 * DAY)
+    assert app.get_customer(customer_id).credit.rials == 1_100_000
+
+
+def test_a_rejected_receipt_releases_its_tracking_number_for_a_new_registration():
+    """Rejection releases the claim; the number counts once again while the new receipt stands."""
+    app, sub_id, invoice_id = company_subscription()
+    request_id = app.request_offline_payment(invoice_id, "transfer", T0 + DAY)
+    app.decide_offline_payment(invoice_id, request_id, T0 + DAY, approve=True)
+    slip = {"bank": "Bank Melli", "tracking_number": "5555 5555", "paid_on": "1405/02/01"}
+    wrong = app.register_receipt(invoice_id, amount=110_000, now=T0 + 2 * DAY, **slip)
+    app.decide_receipt(invoice_id, wrong, T0 + 3 * DAY, confirm=False, reason="amount is wrong")
+
+    again = app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 4 * DAY, **slip)
+    with pytest.raises(TrackingNumberUsed, match="already registered"):
+        app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 4 * DAY, **slip)
+    outcome = app.decide_receipt(invoice_id, again, T0 + 5 * DAY, confirm=True)
+    assert outcome.amount.rials == 1_100_000
+    assert app.get_invoice(invoice_id).status is InvoiceStatus.PAID
+    with pytest.raises(TrackingNumberUsed):
+        app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 6 * DAY, **slip)
+
+
+def test_a_claim_kept_by_a_receipt_rejected_before_the_release_rule_is_freed_too(monkeypatch):
+    """Stores written before rejections released their claims: the rejected receipt is found
+    on its invoice and the claim released when the number is registered again."""
+    from domain.payment import TrackingNumber
+
+    app, sub_id, invoice_id = company_subscription()
+    request_id = app.request_offline_payment(invoice_id, "transfer", T0 + DAY)
+    app.decide_offline_payment(invoice_id, request_id, T0 + DAY, approve=True)
+    slip = {"bank": "Mellat", "tracking_number": "7777", "paid_on": "1405/02/01"}
+    old = app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 2 * DAY, **slip)
+    with monkeypatch.context() as legacy:
+        legacy.setattr(TrackingNumber, "release", lambda self, *args: None)
+        app.decide_receipt(invoice_id, old, T0 + 3 * DAY, confirm=False, reason="unreadable")
+    assert app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 4 * DAY, **slip)

@@ -1,0 +1,76 @@
+"""Invoice documents: the plain invoice PDF (a proforma while unpaid) and the official invoice."""
+
+from __future__ import annotations
+
+from functools import cache
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from adapters.documents.pdf import InvoiceDocuments
+from adapters.tokens import Role
+from api.context import ContextDep, PrincipalDep, require, visible_invoice
+from api.schemas import OfficialInvoiceOut
+
+router = APIRouter(prefix="/invoices", tags=["documents"])
+
+PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF (A4)."}}
+
+
+@cache
+def documents() -> InvoiceDocuments:
+    return InvoiceDocuments()
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/{invoice_id}/invoice.pdf",
+    response_class=Response,
+    responses=PDF,
+    summary="The invoice as a PDF: a proforma while unpaid, marked paid or void after",
+)
+def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
+    invoice = visible_invoice(ctx, who, invoice_id)
+    profile = ctx.app.get_customer(invoice.customer_id).profile
+    seller = ctx.app.seller.party.name if ctx.app.seller else ctx.engine.settings.portal_name
+    return _pdf(documents().plain_pdf(invoice, profile, seller), f"invoice-{invoice_id}.pdf")
+
+
+@router.get(
+    "/{invoice_id}/official.pdf",
+    response_class=Response,
+    responses=PDF,
+    summary="The official invoice (صورتحساب فروش کالا و خدمات) of a paid invoice",
+)
+def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
+    """Rendered from the recorded events alone: the same bytes every time it is asked for."""
+    invoice = visible_invoice(ctx, who, invoice_id)
+    if invoice.official is None:
+        raise ctx.app.why_no_official(invoice_id)
+    return _pdf(
+        documents().official_pdf(invoice), f"official-invoice-{invoice.official.number_text}.pdf"
+    )
+
+
+@router.post(
+    "/{invoice_id}/official",
+    response_model=OfficialInvoiceOut,
+    summary="Issue the official invoice of a paid invoice (once; asking again returns it)",
+)
+def issue_official(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> OfficialInvoiceOut:
+    """For a legal entity that completed its profile after paying; payments issue it by
+    themselves otherwise. Refused (409 official_invoice_refused) with the reason and, for an
+    incomplete profile, the missing fields."""
+    require(
+        who, Role.CUSTOMER, Role.REPRESENTATIVE, Role.FINANCE, Role.ADMIN, action="issue invoices"
+    )
+    visible_invoice(ctx, who, invoice_id)
+    record = ctx.app.issue_official_invoice(invoice_id, ctx.now())
+    return OfficialInvoiceOut.of(invoice_id, record)
