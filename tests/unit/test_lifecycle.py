@@ -515,3 +515,20 @@ def test_an_invoice_paid_in_full_by_credit_is_settled_at_issue():
     assert renewal.status is InvoiceStatus.PAID
     assert renewal.id not in sub.open_invoice_ids
     assert app.get_customer(sub.customer_id).credit == Money(300_000)
+
+
+def test_a_command_a_moment_older_than_a_concurrent_one_is_recorded_after_it():
+    """Two requests stamped a second apart, the later one saved first: the earlier is not
+    refused but recorded at the later one's moment (order of saving is the order of events)."""
+    app = in_memory_app()
+    sub_id = ordered(app)
+    invoice_id = app.get_subscription(sub_id).invoice_ids[0]
+    app.record_payment("first-saved", 1_000, T0 + DAY, invoice_id=invoice_id)
+    app.record_payment(
+        "stamped-earlier", 1_000, T0 + DAY - timedelta(seconds=1), invoice_id=invoice_id
+    )
+    settlements = app.get_invoice(invoice_id).settlements
+    assert [s.reference for s in settlements] == ["first-saved", "stamped-earlier"]
+    assert settlements[1].recorded_at == T0 + DAY
+    with pytest.raises(TimeWentBackwards):
+        app.record_payment("an-hour-late", 1_000, T0 + DAY - HOUR, invoice_id=invoice_id)
