@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from domain import lifecycle
 from domain.base import BillingAggregate, NoticeKind, check_moment
 from domain.catalogue import CATALOGUE_ID, Catalogue
-from domain.customer import BillingProfile, Customer
+from domain.customer import BillingProfile, Customer, CustomerKind
 from domain.errors import (
     CustomerNotFound,
     InvalidInput,
@@ -33,6 +33,7 @@ from domain.errors import (
     InvoiceNotFound,
     NothingToPay,
     OfficialInvoiceRefused,
+    OfflineRequestRefused,
     PaymentLinkNotFound,
     PaymentReferenceConflict,
     SubscriptionCollected,
@@ -507,8 +508,16 @@ class BillingApplication(Application[UUID]):
             invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
             if request_id in invoice.offline_requests:
                 return request_id  # a retry
-            self._catch_up(uow, invoice.subscription_id, now)
+            life = self._catch_up(uow, invoice.subscription_id, now)
+            if life.customer.profile.kind is not CustomerKind.LEGAL:
+                raise OfflineRequestRefused(
+                    "Paying by bank transfer on approval is for organisations (legal entities); "
+                    "a person pays online with the payment link "
+                    f"(POST /invoices/{invoice_id}/payment-link).",
+                    reason="not_a_legal_entity",
+                )
             invoice.request_offline_payment(request_id, reason, now)
+
             return request_id
 
         return self._run(command)

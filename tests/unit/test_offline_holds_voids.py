@@ -237,3 +237,17 @@ def test_a_claim_kept_by_a_receipt_rejected_before_the_release_rule_is_freed_too
         legacy.setattr(TrackingNumber, "release", lambda self, *args: None)
         app.decide_receipt(invoice_id, old, T0 + 3 * DAY, confirm=False, reason="unreadable")
     assert app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 4 * DAY, **slip)
+
+
+def test_offline_payment_is_for_organisations_and_a_person_is_told_to_pay_online():
+    from tests.builders import a_person, a_plan
+
+    app = in_memory_app()
+    app.define_plan(a_plan(), T0)
+    customer = app.register_customer(a_person(), T0)
+    invoice_id = app.get_subscription(ordered(app, customer=customer)).invoice_ids[0]
+    version = app.get_invoice(invoice_id).version
+    with pytest.raises(OfflineRequestRefused, match="for organisations") as refusal:
+        app.request_offline_payment(invoice_id, "I prefer a transfer", T0 + DAY)
+    assert refusal.value.details["reason"] == "not_a_legal_entity"
+    assert app.get_invoice(invoice_id).version == version
