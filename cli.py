@@ -434,20 +434,23 @@ def run_serve(args: argparse.Namespace) -> int:
     lines = [
         f"billing API on {base} (OpenAPI at {base}/docs), store {engine.app.describe()['persistence']}"
     ]
-    if args.demo:
-        if engine.app.seller is None:
-            engine.app.seller = _demo_seller()
-            lines.append(
-                "official invoices name a SAMPLE seller (demo only): set BILLING_SELLER_* and "
-                "BILLING_TAX_MEMORY_ID for real ones"
-            )
-        sandbox = _sandbox_if_needed(engine)
+    if args.demo and engine.app.seller is None:
+        engine.app.seller = _demo_seller()
+        lines.append(
+            "official invoices name a SAMPLE seller (demo only): set BILLING_SELLER_* and "
+            "BILLING_TAX_MEMORY_ID for real ones"
+        )
 
+    if args.demo or engine.settings.test_mode:
+        # The demo and test mode pay through the sandbox gateway by default.
+        sandbox = _sandbox_if_needed(engine)
         if sandbox:
             lines.append(f"sandbox payment gateway on {sandbox} (payment links lead there)")
+    if args.demo:
         lines += _seed_demo(api)
     else:
         lines.append("create a token with: .venv/bin/billing tokens create --role admin")
+
     print("\n".join(lines), file=sys.stderr)
     uvicorn.run(api, host=args.host, port=args.port, log_level="warning")
     engine.close()
@@ -468,8 +471,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _sandbox_if_needed(engine) -> str | None:
-    """`serve --demo` starts the sandbox gateway in-process when the gateway is the default
-    loopback one and nothing answers there."""
+    """`serve --demo` and `serve` in test mode start the sandbox gateway in-process when the
+    gateway is a loopback one and nothing answers there."""
+
     import socket
     from urllib.parse import urlsplit
 
