@@ -152,7 +152,23 @@ class PlanOut(BaseModel):
 # --- customers ----------------------------------------------------------------------------------
 
 
-class CustomerIn(Input):
+class ProfileIn(Input):
+    """A customer's whole billing profile (``PUT /customers/{id}/profile`` replaces the old one
+    from now on)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["person", "legal"]
+    email: str = Field(min_length=3, max_length=254)
+    mobile: str = Field(min_length=10, max_length=20)
+    national_code: str | None = Field(None, max_length=20)
+    economic_code: str | None = Field(None, max_length=20)
+    national_id: str | None = Field(None, max_length=20)
+    registration_number: str | None = Field(None, max_length=40)
+    postal_code: str | None = Field(None, max_length=20)
+    address: str | None = Field(None, max_length=500)
+
+
+class CustomerIn(ProfileIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -177,17 +193,7 @@ class CustomerIn(Input):
             ]
         },
     )
-    name: str = Field(min_length=1, max_length=200)
-    kind: Literal["person", "legal"]
-    email: str = Field(min_length=3, max_length=254)
-    mobile: str = Field(min_length=10, max_length=20)
     representative_id: UUID | None = None
-    national_code: str | None = Field(None, max_length=20)
-    economic_code: str | None = Field(None, max_length=20)
-    national_id: str | None = Field(None, max_length=20)
-    registration_number: str | None = Field(None, max_length=40)
-    postal_code: str | None = Field(None, max_length=20)
-    address: str | None = Field(None, max_length=500)
 
 
 class CustomerOut(BaseModel):
@@ -650,18 +656,3 @@ class OfficialInvoiceOut(BaseModel):
             references=list(record.references),
             pdf=f"/invoices/{invoice_id}/official.pdf",
         )
-
-
-class ProfileIn(Input):
-    """A customer's whole billing profile (replaces the old one from now on)."""
-
-    name: str = Field(min_length=1, max_length=200)
-    kind: Literal["person", "legal"]
-    email: str = Field(min_length=3, max_length=254)
-    mobile: str = Field(min_length=10, max_length=20)
-    national_code: str | None = Field(None, max_length=20)
-    economic_code: str | None = Field(None, max_length=20)
-    national_id: str | None = Field(None, max_length=20)
-    registration_number: str | None = Field(None, max_length=40)
-    postal_code: str | None = Field(None, max_length=20)
-    address: str | None = Field(None, max_length=500)

@@ -14,6 +14,7 @@ of adjacent digits.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from datetime import date
 
 from domain.jalali import to_latin_digits
@@ -40,6 +41,21 @@ def _digits_problem(what: str, value: str, lengths: tuple[int, ...]) -> str | No
     return None
 
 
+def _check_digit_problem(
+    what: str, value: str, length: int, check_digit: Callable[[str], int], source: str
+) -> str | None:
+    """The checks of a number that ends in a check digit: its length, not one digit
+    repeated, and the check digit of the others; ``source`` is where to read it again."""
+    value = normalize_digits(value).strip()
+    if problem := _digits_problem(what, value, (length,)):
+        return problem
+    if len(set(value)) == 1:
+        return f"{what} {value} is one digit repeated, which is never issued: copy it from {source}"
+    if check_digit(value[:-1]) != int(value[-1]):
+        return f"{what} {value} fails its check digit: check it against {source}"
+    return None
+
+
 # --- National ID of a legal entity (شناسه ملی) --------------------------------------------------
 
 _NATIONAL_ID_WEIGHTS = (29, 27, 23, 19, 17)
@@ -61,21 +77,10 @@ def national_id_problem(value: str) -> str | None:
     Rule: 11 digits, not all the same digit, the last being the mod-11 check digit of the
     first ten (see ``_national_id_check_digit``).
     """
-    value = normalize_digits(value).strip()
-    if problem := _digits_problem("national ID", value, (11,)):
-        return problem
-    if len(set(value)) == 1:
-        # 33333333333 passes the arithmetic but is never issued.
-        return (
-            f"national ID {value} is one digit repeated, which is never issued: "
-            "copy it from the company's registration certificate"
-        )
-    if _national_id_check_digit(value[:10]) != int(value[10]):
-        return (
-            f"national ID {value} fails its check digit: check it against the company's "
-            "registration certificate"
-        )
-    return None
+    # 33333333333 passes the arithmetic but is never issued.
+    return _check_digit_problem(
+        "national ID", value, 11, _national_id_check_digit, "the company's registration certificate"
+    )
 
 
 # --- National code of a natural person (کد ملی) -------------------------------------------------
@@ -94,21 +99,10 @@ def national_code_problem(value: str) -> str | None:
     Rule: 10 digits, not all the same digit, the last being the mod-11 check digit of the first
     nine (see ``_national_code_check_digit``).
     """
-    value = normalize_digits(value).strip()
-    if problem := _digits_problem("national code", value, (10,)):
-        return problem
-    if len(set(value)) == 1:
-        # 1111111111 and its like pass the arithmetic but are never issued.
-        return (
-            f"national code {value} is one digit repeated, which is never issued: "
-            "copy it from the person's national card"
-        )
-    if _national_code_check_digit(value[:9]) != int(value[9]):
-        return (
-            f"national code {value} fails its check digit: "
-            "check it against the person's national card"
-        )
-    return None
+    # 1111111111 and its like pass the arithmetic but are never issued.
+    return _check_digit_problem(
+        "national code", value, 10, _national_code_check_digit, "the person's national card"
+    )
 
 
 # --- Economic code (کد اقتصادی) -----------------------------------------------------------------
