@@ -36,6 +36,7 @@ _RANK = {
     "PaymentReceived": 6,
     "PaymentRecorded": 7,
     "CreditAdded": 8,
+    "OfficialInvoiceIssued": 8,
     "InvoicesSettled": 8,
     "InvoicesClosed": 8,
     "OfflinePaymentRequested": 6,
@@ -319,6 +320,12 @@ def describe(entry: TimelineEntry) -> str:
             return f"{_rials(d['amount'])} paid on voided invoice {voided} moved to credit"
         return (
             f"{_rials(d['amount'])} beyond what was owed kept as credit (payment {d['reference']})"
+        )
+    if name == "OfficialInvoiceIssued":
+        buyer = d["buyer"]
+        return (
+            f"official invoice {d['fiscal_year']}-{d['number']:06d} issued to {buyer['name']} "
+            f"(economic code {buyer['economic_code']}), tax ID {d['tax_id']}, terms {d['terms']}"
         )
     if name == "CreditUsed":
         return f"{_rials(d['amount'])} of credit used for invoice {str(d['invoice_id'])[:8]}"

@@ -197,3 +197,18 @@ def test_one_payment_settling_two_invoices_issues_two_consecutive_numbers():
     app.record_payment("both", 2_200_000, T0 + 31 * DAY, subscription_id=sub_id)
     numbers = {app.get_invoice(i).official.number for i in (first, second)}
     assert numbers == {1, 2}
+
+
+def test_the_audit_timeline_shows_the_official_invoice_with_its_number_and_tax_id():
+    from service_layer.timeline import describe, timeline
+
+    app = app_with_seller()
+    _, invoice_id = company_invoice(app)
+    app.record_payment("p", 1_100_000, T0 + DAY, invoice_id=invoice_id)
+    entries = timeline(app, app.get_invoice(invoice_id).subscription_id)
+    names = [e.event for e in entries]
+    assert names.index("PaymentRecorded") < names.index("OfficialInvoiceIssued")
+    (issued,) = [e for e in entries if e.event == "OfficialInvoiceIssued"]
+    line = describe(issued)
+    assert "official invoice 1405-000001" in line
+    assert app.get_invoice(invoice_id).official.tax_id in line
