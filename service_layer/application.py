@@ -799,7 +799,6 @@ class BillingApplication(Application[UUID]):
         try:
             buyer_of(self.get_customer(invoice.customer_id).profile)
             self._seller_or_refuse()
-
         except OfficialInvoiceRefused as refusal:
             return refusal
         if invoice.status is not InvoiceStatus.PAID:
@@ -822,7 +821,6 @@ class BillingApplication(Application[UUID]):
         return claim_id in uow.aggregates or bool(self.recorder.select_events(claim_id, limit=1))
 
     def _seller_or_refuse(self) -> Seller:
-
         if self.seller is None:
             raise OfficialInvoiceRefused(
                 "This portal's own company details are not configured, so no official invoice "
