@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import cache
 from uuid import UUID
 
@@ -11,6 +13,7 @@ from adapters.documents.pdf import InvoiceDocuments
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require, visible_invoice
 from api.schemas import OfficialInvoiceOut
+from domain.invoice import Invoice
 
 router = APIRouter(prefix="/invoices", tags=["documents"])
 
@@ -20,6 +23,32 @@ PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF (A4)."}
 @cache
 def documents() -> InvoiceDocuments:
     return InvoiceDocuments()
+
+
+class _Rendered:
+    """The last official invoices served, by invoice id. An issued official invoice never
+    changes (it renders to the same bytes every time), so a repeated download costs a lookup,
+    not a 150 ms render."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self.pdfs: OrderedDict[UUID, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, invoice: Invoice) -> bytes:
+        with self.lock:
+            if invoice.id in self.pdfs:
+                self.pdfs.move_to_end(invoice.id)
+                return self.pdfs[invoice.id]
+        content = documents().official_pdf(invoice)
+        with self.lock:
+            self.pdfs[invoice.id] = content
+            while len(self.pdfs) > self.size:
+                self.pdfs.popitem(last=False)
+        return content
+
+
+rendered = _Rendered()
 
 
 def _pdf(content: bytes, filename: str) -> Response:
@@ -54,9 +83,7 @@ def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Respon
     invoice = visible_invoice(ctx, who, invoice_id)
     if invoice.official is None:
         raise ctx.app.why_no_official(invoice_id)
-    return _pdf(
-        documents().official_pdf(invoice), f"official-invoice-{invoice.official.number_text}.pdf"
-    )
+    return _pdf(rendered.get(invoice), f"official-invoice-{invoice.official.number_text}.pdf")
 
 
 @router.post(
