@@ -245,10 +245,13 @@ class BillingApplication(Application[UUID]):
 
     def _catch_up(self, uow: _UnitOfWork, subscription_id: UUID, now: datetime) -> Lifecycle:
         life = self._lifecycle(uow, subscription_id)
-        for new in self._run_due(life, now, on_time=False):
-            if new.step.step is lifecycle.Step.RENEW:
-                uow.add(life.invoices[life.subscription.invoice_ids[-1]])
+        self._run_due(life, now, on_time=False)
+        # Every invoice the catch-up issued is saved with the subscription that names it (a
+        # long outage may issue several renewals in one catch-up).
+        for invoice in life.invoices.values():
+            uow.add(invoice)
         return life
+
 
     # --- catalogue -----------------------------------------------------------------------------
 

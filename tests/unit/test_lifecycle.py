@@ -532,3 +532,14 @@ def test_a_command_a_moment_older_than_a_concurrent_one_is_recorded_after_it():
     assert settlements[1].recorded_at == T0 + DAY
     with pytest.raises(TimeWentBackwards):
         app.record_payment("an-hour-late", 1_000, T0 + DAY - HOUR, invoice_id=invoice_id)
+
+
+def test_a_command_whose_catch_up_issues_two_renewals_saves_both_invoices():
+    """Found by the property tests: a cancellation after two idle months (no tick ran) catches
+    up two renewals; both invoices are saved with the subscription that names them."""
+    app = in_memory_app()
+    sub_id = ordered(app)  # monthly: renewals fall due on days 31 and 61
+    app.cancel_subscription(sub_id, T0 + 65 * DAY)
+    sub = app.get_subscription(sub_id)
+    assert len(sub.invoice_ids) == 3
+    assert all(app.get_invoice(i).subscription_id == sub_id for i in sub.invoice_ids)
