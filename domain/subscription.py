@@ -391,6 +391,17 @@ class Subscription(BillingAggregate):
     def _grace_started(self, invoice_id: UUID, due_at: datetime, timestamp: datetime) -> None:
         self.grace_started[invoice_id] = timestamp
 
+    def withdraw_grace(self, invoice_id: UUID, deadline: datetime, now: datetime) -> None:
+        """An approved offline request moved the invoice's deadline into the future: it is not
+        late any more, so its grace is over; grace starts again at the new deadline."""
+        now = self._now(now)
+        if invoice_id in self.grace_started and deadline > now:
+            self._grace_withdrawn(invoice_id, deadline, now)
+
+    @event("GraceWithdrawn")
+    def _grace_withdrawn(self, invoice_id: UUID, deadline: datetime, timestamp: datetime) -> None:
+        del self.grace_started[invoice_id]
+
     def suspend(self, invoice_id: UUID, due_at: datetime, now: datetime) -> None:
         now = self._now(now)
         self._check_open("suspend")

@@ -194,7 +194,11 @@ class AggregateStates:
         aggregate_id = event.originator_id
         version = event.originator_version
         held = self._held.get(aggregate_id)
-        if held is not None and held.version >= version:
+        if held is not None and held.version > version and self.loader is not None:
+            # A get() loaded this aggregate ahead of the events folded so far (its latest
+            # stored version): fold this event with the aggregate as it stood then.
+            aggregate = self.loader(aggregate_id, version)
+        elif held is not None and held.version >= version:
             aggregate = held
         elif held is not None and held.version == version - 1:
             aggregate = event.mutate(held)

@@ -109,7 +109,6 @@ class OutboxView(ReadModel):
         link = self.renderer.link_for(invoice_id=invoice_id, subscription_id=str(sub.id))
         context = {
             "name": profile.name,
-            "site": sub.site,
             "plan": sub.plan.name,
             "grace_days": sub.plan.policy.grace_days,
             "number": event.number,
@@ -126,7 +125,9 @@ class OutboxView(ReadModel):
             "note": None,
             "reason": None,
             "action_not_before": None,
+            "cause": None,  # what restored a site without a payment: "void" or "offline"
             **event.facts,
+            "site": sub.site,  # the facts' "site" is the site's state
             "site_state": event.facts.get("site"),
         }
         rendered = self.renderer.render(event.kind, context)

@@ -252,7 +252,6 @@ class BillingApplication(Application[UUID]):
             uow.add(invoice)
         return life
 
-
     # --- catalogue -----------------------------------------------------------------------------
 
     def define_plan(self, plan: Plan, now: datetime) -> Plan:
@@ -542,8 +541,10 @@ class BillingApplication(Application[UUID]):
         def command(uow: _UnitOfWork) -> None:
             invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
             life = self._catch_up(uow, invoice.subscription_id, now)
+            life.invoices[invoice.id] = invoice
             if approve:
                 invoice.approve_offline_payment(request_id, extension_days, reason, now)
+                life.subscription.withdraw_grace(invoice.id, invoice.deadline, now)
                 kind, facts = (
                     NoticeKind.OFFLINE_APPROVED,
                     {"deadline": invoice.deadline.isoformat(), "note": reason},
@@ -555,7 +556,10 @@ class BillingApplication(Application[UUID]):
                     {"reason": reason, "deadline": invoice.deadline.isoformat()},
                 )
             invoice.send_notice(kind, now, facts={**facts, "amount_due": invoice.balance.rials})
-            life.invoices[invoice.id] = invoice
+            if approve:  # the new deadline may leave nothing keeping a suspended site suspended
+                _restore_if_nothing_keeps_it(
+                    life, now, f"offline:{request_id}", "offline payment approved"
+                )
 
         self._run(command)
 
@@ -673,6 +677,13 @@ class BillingApplication(Application[UUID]):
                     f"The payment of receipt {receipt.tracking_number} was already recorded."
                 )
             uow.add(payment)
+            if life.subscription.site_state is SiteState.COLLECTED or invoice.is_void:
+                # The money is in the bank but the invoice can no longer be paid (collected is
+                # final): keep it as the customer's credit, as for a late gateway payment.
+                life.customer.add_credit(receipt.amount, receipt.reference, now)
+                return PaymentOutcome(
+                    receipt.reference, receipt.amount, (), receipt.amount, False, ()
+                )
             life.invoices.setdefault(invoice.id, invoice)
             return lifecycle.settle_payment(
                 payment_id=payment.id,
@@ -752,24 +763,10 @@ class BillingApplication(Application[UUID]):
                 now,
                 facts={"reason": reason, "credit": credited.rials},
             )
-            if sub.site_state is SiteState.SUSPENDED and not lifecycle.keeping_suspended(
-                sub,
-                {i: v for i, v in life.invoices.items() if i != invoice.id},
-                sub.plan.policy,
-                now,
-            ):
-                sub.restore(f"void:{invoice.id}", now)
-                sub.send_notice(
-                    NoticeKind.SITE_RESTORED,
-                    now,
-                    facts={
-                        "reference": f"void of invoice {str(invoice.id)[:8]}",
-                        "amount": 0,
-                        "credit": 0,
-                        "amount_due": 0,
-                        "site": "up",
-                    },
-                )
+            life.invoices[invoice.id] = invoice
+            _restore_if_nothing_keeps_it(
+                life, now, f"void:{invoice.id}", f"void of invoice {str(invoice.id)[:8]}"
+            )
 
         self._run(command)
 
@@ -1063,6 +1060,30 @@ def _no_subscription(subscription_id: UUID) -> SubscriptionNotFound:
     return SubscriptionNotFound(
         f"There is no subscription {subscription_id}. Check the id (GET /subscriptions lists yours).",
         subscription_id=str(subscription_id),
+    )
+
+
+def _restore_if_nothing_keeps_it(life: Lifecycle, now: datetime, reference: str, why: str) -> None:
+    """Restore a suspended site in the command that left nothing keeping it suspended (a void,
+    an approved extension; payments restore in :func:`lifecycle.settle_payment`).
+    ``reference``: ``void:<invoice id>`` or ``offline:<request id>``."""
+    sub = life.subscription
+    if sub.site_state is not SiteState.SUSPENDED or lifecycle.keeping_suspended(
+        sub, life.invoices, sub.plan.policy, now
+    ):
+        return
+    sub.restore(reference, now)
+    sub.send_notice(
+        NoticeKind.SITE_RESTORED,
+        now,
+        facts={
+            "reference": why,
+            "cause": reference.partition(":")[0],
+            "amount": 0,
+            "credit": 0,
+            "amount_due": lifecycle.amount_due(sub, life.invoices).rials,
+            "site": "up",
+        },
     )
 
 

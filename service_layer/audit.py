@@ -340,13 +340,19 @@ def explain(app: Any, subscription_id: UUID, at: datetime) -> Explanation:
     restored = sub.notices_of(NoticeKind.SITE_RESTORED)
     if restored and sub.suspension is None:
         last = restored[-1]
+        reference, restored_by = last.facts.get("reference"), last.facts.get("cause", "payment")
+        en_cause, fa_cause = {
+            "void": ("finance voided the invoice", "ابطال صورتحساب به دست بخش مالی"),
+            "offline": (
+                "finance approved paying offline and moved the deadline",
+                "تأیید پرداخت آفلاین و تمدید مهلت",
+            ),
+        }.get(restored_by, (f"payment {reference}", f"پرداخت {reference}"))
         en.append(
-            f"The site was last restored on {_en(last.recorded_at)}, when payment "
-            f"{last.facts.get('reference')} left nothing unpaid past its grace."
+            f"The site was last restored on {_en(last.recorded_at)}, when {en_cause}, which left "
+            "nothing keeping it suspended."
         )
-        fa.append(
-            f"وب‌سایت آخرین بار در {_fa(last.recorded_at)} با پرداخت {last.facts.get('reference')} بازگشایی شد."
-        )
+        fa.append(f"وب‌سایت آخرین بار در {_fa(last.recorded_at)} با {fa_cause} بازگشایی شد.")
 
     if sub.cancelled_at is not None:
         en.append(

@@ -56,6 +56,7 @@ _RANK = {
     "NoticeSent:payment_received": 10,
     "NoticeSent:payment_reminder": 11,
     "GraceStarted": 12,
+    "GraceWithdrawn": 6,
     "NoticeSent:grace_started": 13,
     "SiteSuspended": 14,
     "NoticeSent:site_suspended": 15,
@@ -237,7 +238,11 @@ def describe(entry: TimelineEntry) -> str:
                 f"unless {_rials(facts.get('amount_due'))} is paid"
             ),
             "site_collected": f"site collected notice: {_rials(facts.get('amount_voided'))} voided as uncollectible",
-            "site_restored": f"payment {facts.get('reference')} received: the site is restored",
+            "site_restored": (
+                f"{facts.get('reference')}: the site is restored"
+                if facts.get("cause")
+                else f"payment {facts.get('reference')} received: the site is restored"
+            ),
             "payment_received": (
                 f"payment {facts.get('reference')} received; {_rials(facts.get('amount_due'))} still due"
                 + (" and the site stays suspended" if facts.get("site") == "suspended" else "")
@@ -257,8 +262,18 @@ def describe(entry: TimelineEntry) -> str:
             f"invoice {str(d['invoice_id'])[:8]} unpaid past deadline and grace: the site is suspended "
             "(the customer panel still works)"
         )
+    if name == "GraceWithdrawn":
+        return (
+            f"invoice {str(d['invoice_id'])[:8]} has a new deadline, {_when(plain(d['deadline']))}: "
+            "not late any more, its grace starts again then"
+        )
     if name == "SiteRestored":
-        return f"payment {d['payment_reference']} left nothing unpaid past its grace: the site is restored"
+        cause, _, what = str(d["payment_reference"]).partition(":")
+        cause = {"void": "the void of invoice", "offline": "the approved offline request"}.get(
+            cause
+        )
+        cause = f"{cause} {what[:8]}" if cause else f"payment {d['payment_reference']}"
+        return f"{cause} left nothing keeping the site suspended: the site is restored"
     if name == "SiteCollected":
         return (
             f"suspension period over, still unpaid: the site is removed and "

@@ -236,6 +236,7 @@ def test_every_notice_renders_in_persian_with_what_happens_next(kind):
         "note": "",
         "reason": "the slip does not match",
         "action_not_before": "2026-05-09T05:30:00Z",
+        "cause": None,
     }
     rendered = renderer.render(kind, context)
     for text in (rendered.subject, rendered.text, rendered.sms):
@@ -248,3 +249,35 @@ def test_every_notice_renders_in_persian_with_what_happens_next(kind):
         assert "https://pay.example/42708641" in rendered.text
     if kind in ("site_suspended", "collection_warning"):
         assert "۱۶ خرداد ۱۴۰۵" in rendered.text  # the collection date
+
+
+def test_a_restore_notice_names_the_site_and_says_what_restored_it(tmp_path):
+    """The facts' "site" is the site's state ("up"): the message must name the website itself,
+    and a restore by a void says so instead of announcing a payment of 0 rials."""
+    url = f"sqlite:///{tmp_path}/o.sqlite"
+    app = build_application(database_url=url)
+    read_models = build_read_models(app, database_url=url)
+    app.define_plan(a_plan(), T0)
+    customer = app.register_customer(a_person(), T0)
+    first, second = (
+        app.start_subscription(customer, "basic", "monthly", T0 + n * DAY) for n in range(2)
+    )
+    now = T0 + 40 * DAY  # both suspended
+    app.advance(now, on_time=True)
+    app.void_invoice(app.get_subscription(first).invoice_ids[0], "set up by mistake", now)
+    app.record_payment("R-77", 1_100_000, now, subscription_id=second)
+    read_models.catch_up()
+    restored = [
+        row
+        for row in read_models.query(
+            "SELECT subscription_id, body FROM {outbox} WHERE kind = 'site_restored' "
+            "AND channel = 'panel'"
+        )
+    ]
+    bodies = {row["subscription_id"]: row["body"] for row in restored}
+    by_void, by_payment = bodies[str(first)], bodies[str(second)]
+    for sub_id, body in ((first, by_void), (second, by_payment)):
+        assert app.get_subscription(sub_id).site in body
+        assert " up " not in body and "\u2067up\u2069" not in body
+    assert "باطل" in by_void and "پرداخت" not in by_void
+    assert "R-77" in by_payment and "۱٬۱۰۰٬۰۰۰ ریال" in by_payment
