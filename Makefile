@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run demo test lint bench lock clean
+.PHONY: install run demo test test-long lint bench lock clean
 
 install: $(STAMP)
 
@@ -41,6 +41,9 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(ARGS)
 
+# The property tests' long profile: thousands of random lifecycle histories (docs/TESTING.md).
+test-long: install
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/property $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

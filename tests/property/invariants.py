@@ -1,0 +1,373 @@
+"""The invariants of the lifecycle, checked on what an engine recorded.
+
+:class:`Ledger` folds an engine's events as they arrive (by name and field, not with the
+engine's own code) and checks, for every batch of new events:
+
+- every time-based event's due moment is no later than its recorded moment;
+- no suspension without at least two payment reminders about that invoice, the last at least
+  24 h before, and its grace notice no later than the suspension;
+- no collection without at least three collection warnings of the suspension in force, the
+  last at least 24 h before;
+- collected is final: no subscription event, invoice, payment or credit on it afterwards;
+- one payment reference (a gateway authority, a bank receipt, a manual reference) is
+  received once and counted once: what its invoices recorded plus the credit it left equals
+  its amount;
+- every invoice's balance equals issued − paid − voided (≥ 0), every customer's credit equals
+  added − used (≥ 0), and the engine's aggregates and read models say the same.
+
+The state invariants that need "now" (suspended exactly when…) are functions below; the
+test machine calls them after each step.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+LEAD = timedelta(hours=24)
+MIN_REMINDERS, MIN_WARNINGS = 2, 3
+
+
+class InvariantBroken(AssertionError):
+    pass
+
+
+def name_of(event: Any) -> tuple[str, str]:
+    aggregate, _, name = type(event).__qualname__.rpartition(".")
+    return aggregate, name
+
+
+@dataclass
+class InvoiceFold:
+    subscription: UUID
+    total: int
+    paid: int = 0
+    voided: int = 0
+    void: bool = False
+    reminders: dict[int, datetime] = field(default_factory=dict)
+    grace_notice: datetime | None = None
+
+
+@dataclass
+class SubscriptionFold:
+    customer: UUID
+    suspension_no: int = 0
+    warnings: dict[int, dict[int, datetime]] = field(default_factory=lambda: defaultdict(dict))
+    collected_at: datetime | None = None
+    site: str = "up"
+    open: set[UUID] = field(default_factory=set)
+    grace: set[UUID] = field(default_factory=set)
+
+
+class Ledger:
+    """One engine's events, folded independently, with the event invariants checked."""
+
+    def __init__(self) -> None:
+        self.invoices: dict[UUID, InvoiceFold] = {}
+        self.subs: dict[UUID, SubscriptionFold] = {}
+        self.credit: Counter[UUID] = Counter()
+        self.received: dict[str, int] = {}  # reference → amount (PaymentReceived)
+        self.counted: Counter[str] = Counter()  # reference → recorded on invoices + credit
+        self.links: dict[str, int] = {}  # gateway reference → amount of the attempt
+        self.verified: Counter[str] = Counter()
+        self.authorities: dict[UUID, str] = {}  # gateway attempt → its payment reference
+        self.refunds: dict[str, int] = {}  # "void:<invoice>" → paid on it when finance voided it
+
+    def fold(self, batch: list[Any]) -> None:
+        """Fold one step's new events, then check what they did."""
+        actions = []
+        for e in batch:
+            self._check_due(e)
+            aggregate, name = name_of(e)
+            key = e.originator_id
+            if aggregate == "Invoice":
+                self._invoice(key, name, e)
+            elif aggregate == "Subscription":
+                if name in ("SiteSuspended", "SiteCollected"):
+                    actions.append(e)
+                self._subscription(key, name, e)
+            elif aggregate == "Customer":
+                if name == "CreditAdded":
+                    self.credit[key] += e.amount
+                    self.counted[e.reference] += e.amount
+                elif name == "CreditUsed":
+                    self.credit[key] -= e.amount
+                if self.credit[key] < 0:
+                    raise InvariantBroken(f"customer {key}: credit {self.credit[key]} < 0")
+            elif aggregate == "Payment" and name == "PaymentReceived":
+                if e.reference in self.received:
+                    raise InvariantBroken(f"payment {e.reference!r} received twice")
+                self.received[e.reference] = e.amount
+            elif aggregate == "GatewayPayment":
+                reference = f"gateway:{e.authority}" if name == "PaymentLinkCreated" else None
+                if reference:
+                    self.links[reference] = e.amount
+                    self.authorities[key] = reference
+                elif name == "GatewayPaymentVerified":
+                    self.verified[self.authorities[key]] += 1
+        for e in actions:  # checked once the whole step is folded: notices share the moment
+            self._check_action(e)
+        self._check_references()
+
+    # --- folding --------------------------------------------------------------------------------
+
+    def _invoice(self, key: UUID, name: str, e: Any) -> None:
+        if name == "InvoiceIssued":
+            total = sum(
+                li["unit_price"] * li["quantity"] - li["discount"] + li["vat"] for li in e.lines
+            )
+            self.invoices[key] = InvoiceFold(e.subscription_id, total)
+            sub = self.subs[e.subscription_id]
+            sub.open.add(key)
+            self._after_collection(sub, key, name, e)
+            return
+        inv = self.invoices[key]
+        sub = self.subs[inv.subscription]
+        if name in ("PaymentRecorded", "CreditApplied"):
+            self._after_collection(sub, key, name, e)
+            inv.paid += e.amount
+            if name == "PaymentRecorded":
+                self.counted[e.reference] += e.amount
+        elif name == "InvoiceVoided":
+            inv.voided, inv.void = inv.total - inv.paid, True
+            if e.due_at is None:  # voided by finance, not by a collection
+                self.refunds[f"void:{key}"] = inv.paid
+        elif name == "NoticeSent" and e.kind == "payment_reminder":
+            inv.reminders.setdefault(e.number, e.timestamp)
+        elif name == "NoticeSent" and e.kind == "grace_started":
+            inv.grace_notice = e.timestamp
+        if inv.total - inv.paid - inv.voided < 0:
+            raise InvariantBroken(f"invoice {key}: paid {inv.paid} + voided beyond {inv.total}")
+        if inv.total - inv.paid - inv.voided == 0:
+            sub.open.discard(key)
+
+    @staticmethod
+    def _after_collection(sub: SubscriptionFold, key: UUID, name: str, e: Any) -> None:
+        # One save logs the subscription's events before its invoices', so an invoice event
+        # of the collecting catch-up may follow SiteCollected in the log at the same moment;
+        # the subscription's own stream (checked below) orders renewals and settlements.
+        if sub.collected_at is not None and e.timestamp > sub.collected_at:
+            raise InvariantBroken(f"{name} on invoice {key} after its site was collected")
+
+    def _subscription(self, key: UUID, name: str, e: Any) -> None:
+        if name == "SubscriptionStarted":
+            self.subs[key] = SubscriptionFold(e.customer_id)
+            return
+        sub = self.subs[key]
+        closing = name == "NoticeSent" and e.kind == "site_collected"
+        if sub.collected_at is not None and not (closing and e.timestamp == sub.collected_at):
+            raise InvariantBroken(
+                f"subscription {key}: {name} recorded after its site was collected (final)"
+            )
+        if name == "SiteSuspended":
+            sub.suspension_no, sub.site = e.suspension_no, "suspended"
+        elif name == "SiteRestored":
+            sub.site = "up"
+        elif name == "SiteCollected":
+            sub.collected_at, sub.site = e.timestamp, "collected"
+        elif name == "SubscriptionEnded":
+            sub.site = "removed"
+        elif name == "GraceStarted":
+            sub.grace.add(e.invoice_id)
+        elif name == "GraceWithdrawn":
+            sub.grace.discard(e.invoice_id)
+        elif name == "NoticeSent" and e.kind == "collection_warning":
+            number = e.facts.get("suspension_no")
+            sub.warnings[number].setdefault(e.number, e.timestamp)
+
+    # --- checks ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_due(e: Any) -> None:
+        due = getattr(e, "due_at", None)
+        if due is not None and due > e.timestamp:
+            raise InvariantBroken(
+                f"{type(e).__qualname__} of {e.originator_id} recorded at {e.timestamp}, "
+                f"before it was due ({due})"
+            )
+
+    def _check_action(self, e: Any) -> None:
+        at = e.timestamp
+        _, name = name_of(e)
+        if name == "SiteSuspended":
+            inv = self.invoices[e.invoice_id]
+            sent = [t for t in inv.reminders.values() if t <= at]
+            if len(sent) < MIN_REMINDERS or max(sent) > at - LEAD:
+                raise InvariantBroken(
+                    f"site suspended at {at} for invoice {e.invoice_id} after reminders "
+                    f"{sorted(sent)}: needs {MIN_REMINDERS}, the last 24 h before"
+                )
+            if inv.grace_notice is None or inv.grace_notice > at:
+                raise InvariantBroken(f"site suspended at {at} before its grace notice")
+        else:
+            sub = self.subs[e.originator_id]
+            sent = [t for t in sub.warnings[sub.suspension_no].values() if t <= at]
+            if len(sent) < MIN_WARNINGS or max(sent) > at - LEAD:
+                raise InvariantBroken(
+                    f"site collected at {at} after warnings {sorted(sent)}: needs "
+                    f"{MIN_WARNINGS}, the last 24 h before"
+                )
+
+    def _check_references(self) -> None:
+        for reference, amount in self.received.items():
+            if self.counted[reference] != amount:
+                raise InvariantBroken(
+                    f"payment {reference!r} of {amount} was counted {self.counted[reference]}"
+                )
+        for reference, amount in self.links.items():
+            if self.verified[reference] > 1:
+                raise InvariantBroken(f"gateway {reference!r} verified twice")
+            expected = amount if self.verified[reference] else 0
+            if self.counted[reference] != expected:
+                raise InvariantBroken(
+                    f"gateway {reference!r} of {amount} (verified {self.verified[reference]}×) "
+                    f"was counted {self.counted[reference]}"
+                )
+        for reference, paid in self.refunds.items():
+            if self.counted[reference] != paid:
+                raise InvariantBroken(
+                    f"{reference}: {paid} was paid on the voided invoice but "
+                    f"{self.counted[reference]} went back to credit"
+                )
+        for reference in self.counted:
+            known = self.received.keys() | self.links.keys() | self.refunds.keys()
+            if reference not in known:
+                raise InvariantBroken(f"{reference!r} counted without a received payment")
+
+    def expected_status(self, key: UUID) -> str:
+        sub = self.subs[key]
+        if sub.site == "collected":
+            return "collected"
+        if sub.site == "removed":
+            return "cancelled"
+        if sub.site == "suspended":
+            return "suspended"
+        return "grace" if sub.open & sub.grace else "active"
+
+
+# --- comparing the engine with the fold ------------------------------------------------------
+
+
+def check_balances(ledger: Ledger, life: Any, customer: Any) -> None:
+    """Every balance equals issued − paid − voided, and credit is never negative, as the engine's
+    aggregates say it and as the fold of the events says it. ``life``: a subscription with all
+    its invoices (``app.lifecycle_of(id, all_invoices=True)``)."""
+    for inv_id, inv in life.invoices.items():
+        fold = ledger.invoices[inv_id]
+        expected = fold.total - fold.paid - fold.voided
+        got = (inv.total.rials, inv.paid.rials, inv.balance.rials, inv.voided_amount.rials)
+        if got != (fold.total, fold.paid, expected, fold.voided) or expected < 0:
+            raise InvariantBroken(
+                f"invoice {inv_id}: engine says (total, paid, balance, voided) = {got}, "
+                f"the events say {(fold.total, fold.paid, expected, fold.voided)}"
+            )
+    if customer.credit.rials != ledger.credit[customer.id] or customer.credit.rials < 0:
+        raise InvariantBroken(
+            f"customer {customer.id}: credit {customer.credit.rials}, "
+            f"the events say {ledger.credit[customer.id]}"
+        )
+
+
+def check_read_models(ledger: Ledger, read_models: Any) -> None:
+    """The read models equal a fold of the events (this module's fold, not theirs)."""
+    read_models.catch_up()
+    rows = read_models.query(
+        "SELECT invoice_id, total, paid, balance, voided_amount, status FROM {rm_invoices}"
+    )
+    got = {UUID(r["invoice_id"]): r for r in rows}
+    if set(got) != set(ledger.invoices):
+        raise InvariantBroken("the invoices read model lists other invoices than the events")
+    for key, fold in ledger.invoices.items():
+        r, balance = got[key], fold.total - fold.paid - fold.voided
+        status = "void" if fold.void else ("open" if balance else "paid")
+        if (r["total"], r["paid"], r["balance"], r["voided_amount"], r["status"]) != (
+            fold.total,
+            fold.paid,
+            balance,
+            fold.voided,
+            status,
+        ):
+            raise InvariantBroken(f"rm_invoices {key}: {r} but the events say {fold}")
+    rows = read_models.query(
+        "SELECT subscription_id, status, open_invoices FROM {rm_subscriptions}"
+    )
+    got = {UUID(r["subscription_id"]): (r["status"], r["open_invoices"]) for r in rows}
+    expected = {k: (ledger.expected_status(k), len(s.open)) for k, s in ledger.subs.items()}
+    if got != expected:
+        raise InvariantBroken(f"rm_subscriptions {got} but the events say {expected}")
+    rows = read_models.query("SELECT customer_id, credit FROM {rm_customer_accounts}")
+    for r in rows:
+        if r["credit"] != ledger.credit[UUID(r["customer_id"])]:
+            raise InvariantBroken(f"rm_customer_accounts {r} but the events say otherwise")
+
+
+def check_read_models_rebuild(read_models: Any) -> None:
+    """A rebuild from the events gives the live read models."""
+    drifts = read_models.verify()[1]
+    if drifts:
+        raise InvariantBroken(f"read models drift from a rebuild: {[str(d) for d in drifts]}")
+
+
+# --- the state at "now" -------------------------------------------------------------------------
+
+
+def excused(sub: Any, inv: Any, policy: Any, now: datetime) -> str | None:
+    """Why an invoice unpaid past its deadline plus grace may leave the site up at ``now``
+    (docs/LIFECYCLE.md), or None if nothing does."""
+    if sub.hold is not None:
+        return "enforcement hold"
+    if sub.hold_ended_at is not None and sub.hold_ended_at + LEAD > now:
+        return "a day's notice after the hold ended"
+    reminders = [n.recorded_at for n in inv.notices if n.kind.value == "payment_reminder"]
+    if reminders and max(reminders) + LEAD > now:
+        return "24 h lead after a late reminder"
+    for r in inv.receipts.values():
+        if (
+            r.status.value == "under_review"
+            and r.registered_at + policy.receipt_review_days * timedelta(days=1) > now
+        ):
+            return "receipt under review"
+        if r.status.value == "rejected" and r.decided_at + LEAD > now:
+            return "a day's notice after a rejected receipt"
+    return None
+
+
+def check_site_state(life: Any, now: datetime) -> None:
+    """After the subscription was brought up to date at ``now``: the site is suspended exactly
+    when an invoice is unpaid past its deadline plus grace, or its suspension's own invoice is
+    still unpaid (and it is not collected), unless a documented postponement applies; the
+    status follows the oldest unpaid invoice."""
+    sub, policy = life.subscription, life.subscription.plan.policy
+    sub_id = sub.id
+    opened = {i: life.invoices[i] for i in sub.open_invoice_ids}
+    state = sub.site_state.value
+    if state in ("collected", "removed"):
+        if opened:
+            raise InvariantBroken(f"{sub_id} is {state} with open invoices {list(opened)}")
+        return
+    grace = timedelta(days=policy.grace_days)
+    overdue = [i for i in opened.values() if i.deadline + grace <= now]
+    cause = opened.get(sub.suspension.invoice_id) if sub.suspension else None
+    if state == "suspended" and not overdue and cause is None:
+        raise InvariantBroken(
+            f"{sub_id} suspended at {now} with no invoice unpaid past its deadline plus grace "
+            f"and its suspension's invoice settled "
+            f"(deadlines {[str(i.deadline) for i in opened.values()]})"
+        )
+    if state == "up":
+        for inv in overdue:
+            if excused(sub, inv, policy, now) is None:
+                raise InvariantBroken(
+                    f"{sub_id} up at {now} though invoice {inv.id} is unpaid past "
+                    f"{inv.deadline + grace} and nothing postpones the suspension"
+                )
+        late = any(i.deadline <= now for i in opened.values())
+        expected = "grace" if late else "active"
+        if sub.status.value != expected:
+            raise InvariantBroken(
+                f"{sub_id} status {sub.status.value} at {now}, expected {expected} "
+                f"(deadlines {[str(i.deadline) for i in opened.values()]})"
+            )

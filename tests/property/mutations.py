@@ -1,0 +1,183 @@
+"""Does the quick profile notice a broken rule? Break one rule at a time and see.
+
+    .venv/bin/python -m tests.property.mutations            # every mutation
+    .venv/bin/python -m tests.property.mutations M1 M4      # some of them
+
+Each mutation copies the working tree (without .venv, var and .git) to a scratch folder,
+changes one line of the engine there, and runs the property machines on the quick profile
+with ``-x``. A mutation is *caught* when pytest fails. The last line printed is a JSON list
+of the results; docs/TESTING.md records a run. Not part of ``make test``: each run takes
+from seconds (caught at once) to the whole quick profile (not caught).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    rule: str  # the rule it breaks, in plain words
+    path: str
+    old: str
+    new: str
+
+
+MUTATIONS = (
+    Mutation(
+        "M1",
+        "suspend one hour early",
+        "domain/lifecycle.py",
+        "        inv.deadline + policy.grace,\n        last_reminder + MIN_LEAD,",
+        "        inv.deadline + policy.grace - timedelta(hours=1),\n"
+        "        last_reminder + MIN_LEAD - timedelta(hours=1),",
+    ),
+    Mutation(
+        "M2",
+        "skip the last payment reminder",
+        "domain/lifecycle.py",
+        "        for number, days in enumerate(policy.reminder_days, start=1):\n"
+        "            if not inv.has_notice(NoticeKind.PAYMENT_REMINDER, number):",
+        "        for number, days in enumerate(policy.reminder_days[:-1], start=1):\n"
+        "            if not inv.has_notice(NoticeKind.PAYMENT_REMINDER, number):",
+    ),
+    Mutation(
+        "M3",
+        "a replayed gateway callback counts the payment again (as credit)",
+        "service_layer/application.py",
+        "            if attempt.status is GatewayStatus.VERIFIED:\n"
+        "                return attempt, None",
+        "            if attempt.status is GatewayStatus.VERIFIED:\n"
+        "                customer = self._lifecycle(uow, attempt.subscription_id).customer\n"
+        "                customer.add_credit(attempt.amount, attempt.reference, now)\n"
+        "                return attempt, None",
+    ),
+    Mutation(
+        "M4",
+        "an overpayment credits the whole amount, not what is left",
+        "domain/lifecycle.py",
+        "        customer.add_credit(remaining, reference, now)",
+        "        customer.add_credit(amount, reference, now)",
+    ),
+    Mutation(
+        "M5",
+        "collect without 24 h after the last collection warning",
+        "domain/lifecycle.py",
+        "        planned, max(n.recorded_at for n in sent) + MIN_LEAD, *pauses, _after_hold(sub)",
+        "        planned, max(n.recorded_at for n in sent), *pauses, _after_hold(sub)",
+    ),
+    Mutation(
+        "M6",
+        "a payment that settles everything leaves the site suspended until the next tick",
+        "domain/lifecycle.py",
+        "    restored = sub.site_state is SiteState.SUSPENDED and not still",
+        "    restored = False",
+    ),
+    Mutation(
+        "M7",
+        "a payment on a collected subscription is accepted (collected is not final)",
+        "service_layer/application.py",
+        "            if sub.site_state is SiteState.COLLECTED:\n                if named is not None:",
+        "            if False:\n                if named is not None:",
+    ),
+    Mutation(
+        "M8",
+        "a void by finance drops what was paid on the invoice",
+        "service_layer/application.py",
+        "            credited = invoice.paid\n",
+        "            credited = Money(0)\n",
+    ),
+    Mutation(
+        "M9",
+        "the simulated clock records every step at the end of a jump (DESIGN.md §4)",
+        "service_layer/application.py",
+        "            at = max(step.due_at, life.latest_change) if on_time else",
+        "            at = max(until, life.latest_change) if on_time else",
+    ),
+    Mutation(
+        "M10",
+        "the invoices read model forgets voids in the balance",
+        "projections/views.py",
+        '            "balance": inv.balance.rials,',
+        '            "balance": inv.total.rials - inv.paid.rials,',
+    ),
+    Mutation(
+        "M11",
+        "a late catch-up suspends in the same step as the reminders it sends",
+        "domain/lifecycle.py",
+        "        last_reminder + MIN_LEAD,",
+        "        last_reminder,",
+    ),
+    Mutation(
+        "M12",
+        "an approved extension keeps the invoice in grace",
+        "domain/subscription.py",
+        "        if invoice_id in self.grace_started and deadline > now:",
+        "        if False:",
+    ),
+)
+
+
+def _copy_tree(into: Path) -> None:
+    shutil.copytree(
+        ROOT,
+        into,
+        ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", ".hypothesis"),
+        symlinks=True,
+    )
+
+
+def run(mutation: Mutation, python: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"mutation-{mutation.name}-") as folder:
+        tree = Path(folder) / "tree"
+        _copy_tree(tree)
+        target = tree / mutation.path
+        text = target.read_text()
+        if text.count(mutation.old) != 1:
+            raise SystemExit(f"{mutation.name}: the line to change is not in {mutation.path}")
+        target.write_text(text.replace(mutation.old, mutation.new))
+        started = time.monotonic()
+        done = subprocess.run(
+            [python, "-m", "pytest", "tests/property", "-x", "-q", "-p", "no:cacheprovider"],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HYPOTHESIS_PROFILE": "quick", "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        seconds = round(time.monotonic() - started, 1)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "E  "))]
+    return {
+        "mutation": mutation.name,
+        "rule": mutation.rule,
+        "caught": done.returncode != 0,
+        "seconds": seconds,
+        "by": lines[0][:160] if lines else "",
+        "first_error": next((ln for ln in lines if ln.startswith("E  ")), "")[:200],
+    }
+
+
+def main(names: list[str]) -> None:
+    chosen = [m for m in MUTATIONS if not names or m.name in names]
+    results = []
+    for mutation in chosen:
+        result = run(mutation, sys.executable)
+        results.append(result)
+        verdict = "caught" if result["caught"] else "NOT CAUGHT"
+        print(f"{mutation.name:4} {verdict:10} {result['seconds']:7.1f} s  {mutation.rule}")
+        print(f"     {result['first_error'] or result['by']}", flush=True)
+    print(json.dumps(results, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
