@@ -395,7 +395,7 @@ class Subscription(BillingAggregate):
         """An approved offline request moved the invoice's deadline into the future: it is not
         late any more, so its grace is over; grace starts again at the new deadline."""
         now = self._now(now)
-        if invoice_id in self.grace_started and deadline > now:
+        if invoice_id in self.grace_started and deadline > now and not self.is_closed:
             self._grace_withdrawn(invoice_id, deadline, now)
 
     @event("GraceWithdrawn")

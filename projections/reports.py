@@ -74,7 +74,7 @@ def aging(read_models: Any, as_of: datetime) -> AgingReport:
     return report
 
 
-REVENUE_COLUMNS = ("invoiced", "vat", "paid", "credit_used", "voided")
+REVENUE_COLUMNS = ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
 
 
 def revenue(
@@ -84,7 +84,7 @@ def revenue(
     last_month: str | None = None,
     as_of: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per Jalali month: invoiced (with its VAT), paid, credit used, voided.
+    """Per Jalali month: invoiced (with its VAT), paid, credit used, voided, credited.
 
     Without ``as_of`` this reads the revenue read model; with it, the ledger up to that moment.
     """
@@ -92,7 +92,8 @@ def revenue(
     last = _month(last_month) if last_month else "9999/99"
     if as_of is None:
         return read_models.query(
-            "SELECT jalali_month, invoiced, vat, paid, credit_used, voided FROM {rm_revenue_by_month} "
+            "SELECT jalali_month, invoiced, vat, paid, credit_used, voided, credited "
+            "FROM {rm_revenue_by_month} "
             "WHERE jalali_month >= ? AND jalali_month <= ? ORDER BY jalali_month",
             (first, last),
         )
@@ -102,7 +103,8 @@ def revenue(
         "SUM(CASE WHEN entry = 'issued' THEN vat ELSE 0 END) AS vat, "
         "SUM(CASE WHEN entry = 'paid' THEN amount ELSE 0 END) AS paid, "
         "SUM(CASE WHEN entry = 'credit' THEN amount ELSE 0 END) AS credit_used, "
-        "SUM(CASE WHEN entry = 'voided' THEN amount ELSE 0 END) AS voided "
+        "SUM(CASE WHEN entry = 'voided' THEN amount ELSE 0 END) AS voided, "
+        "SUM(credited) AS credited "
         "FROM {rm_invoice_ledger} WHERE recorded_at <= ? AND jalali_month >= ? AND jalali_month <= ? "
         "GROUP BY jalali_month ORDER BY jalali_month",
         (moment(check_moment(as_of)), first, last),

@@ -69,6 +69,7 @@ class ReadModels:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._runner: Any = None
+        self._rebuild_stale_tables()
 
     # --- construction -------------------------------------------------------------------------
 
@@ -111,6 +112,28 @@ class ReadModels:
                     end = self.app.recorder.max_notification_id() or 0
                     if end:
                         self.view._insert_tracking(cursor, Tracking(name, end))  # noqa: SLF001
+
+    def stale_tables(self) -> list[str]:
+        """The rebuildable read models whose live table has other columns than this version of
+        the code writes (a table created by an older version)."""
+        stale = []
+        with self.view.datastore.transaction(commit=False) as cursor:
+            sql = self.view.sql(cursor)
+            for model in self.rebuildable:
+                sql.execute(f"SELECT * FROM {sql.table(model.table.name)} WHERE 1 = 0")
+                raw = getattr(cursor, "sqlite_cursor", cursor)  # eventsourcing's SQLite wrapper
+                columns = [d[0] for d in raw.description]
+                if columns != list(model.table.column_names):
+                    stale.append(model.name)
+        return stale
+
+    def _rebuild_stale_tables(self) -> None:
+        """Read models are derived data: a table left by an older version is rebuilt from the
+        events when the read models are opened (a read model's migration is a replay)."""
+        stale = self.stale_tables()
+        if stale:
+            log.warning("read models %s have an older table layout: rebuilding them", stale)
+            self.rebuild(stale)
 
     def _load(self, aggregate_id: Any, version: int | None) -> Any:
         from eventsourcing.application import AggregateNotFoundError

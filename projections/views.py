@@ -336,9 +336,10 @@ class InvoiceLedger(ReadModel):
             ("jalali_month", "TEXT NOT NULL"),
             ("deadline", "TEXT NOT NULL"),
             ("reference", "TEXT"),
+            ("credited", "BIGINT NOT NULL"),
         ),
         key=("invoice_id", "version"),
-        checks=("amount >= 0", "vat >= 0", _one_of("entry", LEDGER_ENTRIES)),
+        checks=("amount >= 0", "vat >= 0", "credited >= 0", _one_of("entry", LEDGER_ENTRIES)),
         indexes=(("recorded_at",), ("jalali_month",), ("customer_id",)),
     )
 
@@ -348,7 +349,7 @@ class InvoiceLedger(ReadModel):
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         name = type(event).__name__
         inv: Invoice = states.get(event.originator_id)
-        amount, vat, reference = 0, 0, None
+        amount, vat, reference, credited = 0, 0, None, 0
         if name == "InvoiceIssued":
             entry, amount, vat = "issued", inv.total.rials, inv.vat.rials
         elif name == "PaymentRecorded":
@@ -357,6 +358,7 @@ class InvoiceLedger(ReadModel):
             entry, amount = "credit", event.amount
         elif name == "InvoiceVoided":
             entry, amount, reference = "voided", inv.voided_amount.rials, event.reason
+            credited = _credited_by_void(event, inv)
         else:
             return
         yield Append(
@@ -372,15 +374,23 @@ class InvoiceLedger(ReadModel):
                 "jalali_month": jalali_month(event.timestamp),
                 "deadline": moment(inv.deadline),
                 "reference": reference,
+                "credited": credited,
             }
         )
 
 
+def _credited_by_void(event: Any, inv: Invoice) -> int:
+    """What a void by finance (not a collection: no due moment) moved from the invoice back to
+    the customer's credit: everything paid on it, by payments or by credit."""
+    return inv.paid.rials if event.due_at is None else 0
+
+
 class RevenueByMonth(ReadModel):
-    """Per Jalali month (of the recorded moment): invoiced, its VAT, paid, credit used, voided."""
+    """Per Jalali month (of the recorded moment): invoiced, its VAT, paid, credit used, voided,
+    and credited (what finance's voids moved from paid invoices back to customers' credit)."""
 
     name = "revenue_by_month"
-    counters = ("invoiced", "vat", "paid", "credit_used", "voided")
+    counters = ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
     table = Table(
         "rm_revenue_by_month",
         columns=(
@@ -390,9 +400,12 @@ class RevenueByMonth(ReadModel):
             ("paid", "BIGINT NOT NULL"),
             ("credit_used", "BIGINT NOT NULL"),
             ("voided", "BIGINT NOT NULL"),
+            ("credited", "BIGINT NOT NULL"),
         ),
         key=("jalali_month",),
-        checks=tuple(f"{c} >= 0" for c in ("invoiced", "vat", "paid", "credit_used", "voided")),
+        checks=tuple(
+            f"{c} >= 0" for c in ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
+        ),
     )
 
     def wants(self, event_type: type) -> bool:
@@ -409,7 +422,8 @@ class RevenueByMonth(ReadModel):
         elif name == "CreditApplied":
             row["credit_used"] = event.amount
         elif name == "InvoiceVoided":
-            row["voided"] = states.get(event.originator_id).voided_amount.rials
+            inv = states.get(event.originator_id)
+            row["voided"], row["credited"] = inv.voided_amount.rials, _credited_by_void(event, inv)
         else:
             return
         row["jalali_month"] = jalali_month(event.timestamp)

@@ -544,7 +544,8 @@ class BillingApplication(Application[UUID]):
             life.invoices[invoice.id] = invoice
             if approve:
                 invoice.approve_offline_payment(request_id, extension_days, reason, now)
-                life.subscription.withdraw_grace(invoice.id, invoice.deadline, now)
+                if invoice.is_open:  # a paid or voided invoice's grace no longer counts
+                    life.subscription.withdraw_grace(invoice.id, invoice.deadline, now)
                 kind, facts = (
                     NoticeKind.OFFLINE_APPROVED,
                     {"deadline": invoice.deadline.isoformat(), "note": reason},
@@ -935,7 +936,9 @@ class BillingApplication(Application[UUID]):
                 # The gateway took the money for an invoice that can no longer be paid: keep it
                 # as the customer's credit (never dropped), for finance to refund or apply.
                 life.customer.add_credit(attempt.amount, attempt.reference, now)
-                return attempt, None
+                return attempt, PaymentOutcome(
+                    attempt.reference, attempt.amount, (), attempt.amount, False, ()
+                )
             payment = Payment(
                 reference=attempt.reference,
                 amount=attempt.amount.rials,

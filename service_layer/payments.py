@@ -142,6 +142,14 @@ class OnlinePayments:
         after, outcome = self.app.record_gateway_outcome(
             authority, self.clock.now(), verified_ref_id=verification.ref_id, code=verification.code
         )
+        if outcome is not None and not outcome.allocations:
+            return self._result(
+                "paid",
+                self.app.gateway_payment(authority),
+                message="The payment was received, but the invoice can no longer be paid (it was "
+                "voided, or the site was collected): the whole amount is kept as your credit, for "
+                "your next invoice or a refund from finance.",
+            )
         return self._result(
             "paid",
             self.app.gateway_payment(authority),

@@ -39,7 +39,10 @@ def get_aging(ctx: ContextDep, who: PrincipalDep, as_of: OptionalMoment = None) 
     }
 
 
-@router.get("/revenue", summary="Invoiced, VAT, paid, credit used and voided per Jalali month")
+@router.get(
+    "/revenue",
+    summary="Invoiced, VAT, paid, credit used, voided and credited per Jalali month",
+)
 def get_revenue(
     ctx: ContextDep,
     who: PrincipalDep,

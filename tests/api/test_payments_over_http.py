@@ -333,6 +333,23 @@ class PaymentsOverHttp:
             assert suspended["recorded_at"] >= (T0 + 41 * DAY).isoformat().replace("+00:00", "Z")
             assert ended["recorded_at"] == (T0 + 40 * DAY).isoformat().replace("+00:00", "Z")
 
+    def test_paying_a_link_after_its_invoice_was_voided_keeps_the_money_as_credit(self, shop):
+        with served(shop.api, shop.sock) as http:
+            link = http.post(f"/invoices/{shop.invoice}/payment-link", headers=shop.me)
+            page = httpx.get(link.json()["url"])
+            action = re.search(r'action="([^"]+/pay)"', page.text).group(1)
+            voided = http.post(
+                f"/invoices/{shop.invoice}/void", json={"reason": "duplicate"}, headers=shop.finance
+            )
+            assert voided.status_code == 200, voided.text
+            redirect = httpx.post(shop.gateway.url + action)  # the customer pays meanwhile
+            back = httpx.get(redirect.headers["location"], headers={"Accept": "application/json"})
+            assert back.json()["status"] == "paid" and back.json()["restored"] is False
+            assert "kept as your credit" in back.json()["message"]
+            customer = http.get(f"/customers/{shop.customer}", headers=shop.me).json()
+            assert customer["credit"] == 2_750_000
+        assert shop.payments() == []  # nothing was applied to the voided invoice
+
     def test_voiding_the_overdue_invoice_restores_the_site(self, shop):
         with served(shop.api, shop.sock) as http:
             shop.suspend(http)

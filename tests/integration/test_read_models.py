@@ -20,7 +20,17 @@ from bootstrap import build_application, build_read_models
 from domain import lifecycle
 from domain.jalali import JalaliDate
 from projections.model import moment
-from tests.builders import DAY, T0, in_memory_app, ordered, random_ref, run_clock
+from projections.reports import revenue
+from tests.builders import (
+    DAY,
+    T0,
+    a_person,
+    a_plan,
+    in_memory_app,
+    ordered,
+    random_ref,
+    run_clock,
+)
 from tests.histories import History, steps
 from tests.stores import postgres_schema
 
@@ -69,6 +79,8 @@ def fold_events(app) -> dict:
                     invoices[key]["voided"] = voided
                     ledger["voided"] += voided
                     months[month]["voided"] += voided
+                    if e.due_at is None:  # by finance: what was paid goes back to credit
+                        months[month]["credited"] += invoices[key]["paid"]
                 elif name == "NoticeSent":
                     notices[invoices[key]["sub"]] += 1
             elif aggregate == "Subscription":
@@ -78,6 +90,8 @@ def fold_events(app) -> dict:
                     subs[key]["open"].add(str(e.invoice_id))
                 elif name == "GraceStarted":
                     subs[key]["grace"].add(str(e.invoice_id))
+                elif name == "GraceWithdrawn":
+                    subs[key]["grace"].discard(str(e.invoice_id))
                 elif name == "InvoicesSettled":
                     subs[key]["open"] -= {str(i) for i in e.invoice_ids}
                 elif name == "SiteCollected":
@@ -374,3 +388,58 @@ def test_payments_and_credit_show_in_the_customer_account(tmp_path):
     assert read_models.query(
         "SELECT SUM(balance) AS open FROM {rm_invoices} WHERE customer_id = ?", (customer,)
     ) == [{"open": 0}]
+
+
+def test_what_a_void_by_finance_moves_back_to_credit_is_not_counted_as_revenue_twice():
+    """A partly paid invoice voided by finance: the 300,000 paid goes back to the customer's
+    credit (``credited``) and later pays the renewal (``credit_used``). Net of voids and
+    credits, the month invoiced nothing; the money came in once (``paid``)."""
+    app = in_memory_app()
+    read_models = build_read_models(app, database_url="memory:")
+    sub_id = ordered(app)
+    first = app.get_subscription(sub_id).invoice_ids[0]
+    app.record_payment(random_ref(), 300_000, T0 + DAY, invoice_id=first)
+    app.void_invoice(first, "ordered twice by mistake", T0 + 2 * DAY)
+    run_clock(app, T0 + 2 * DAY, T0 + 32 * DAY, step=DAY)  # the renewal takes the credit
+    read_models.catch_up()
+    by_month = {r["jalali_month"]: r for r in revenue(read_models)}
+    first_month, second_month = sorted(by_month)
+    assert by_month[first_month] == {
+        "jalali_month": first_month,
+        "invoiced": 1_100_000,
+        "vat": 100_000,
+        "paid": 300_000,
+        "credit_used": 0,
+        "voided": 800_000,
+        "credited": 300_000,
+    }
+    row = by_month[first_month]
+    assert row["invoiced"] - row["voided"] - row["credited"] == 0  # nothing was sold
+    assert by_month[second_month]["credit_used"] == 300_000  # not new money
+    assert revenue(read_models, as_of=T0 + 40 * DAY) == list(by_month.values())  # the ledger
+
+
+def test_a_read_model_table_left_by_an_older_version_is_rebuilt_when_opened(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.sqlite"
+    app = build_application(database_url=url)
+    read_models = build_read_models(app, database_url=url)
+    app.define_plan(a_plan(), T0)
+    app.start_subscription(
+        app.register_customer(a_person(), T0),
+        "basic",
+        "monthly",
+        T0,
+    )
+    read_models.catch_up()
+    expected = read_models.query("SELECT * FROM {rm_revenue_by_month}")
+    with read_models.view.datastore.transaction(commit=True) as cursor:  # the old layout
+        cursor.execute("DROP TABLE rm_revenue_by_month")
+        cursor.execute(
+            "CREATE TABLE rm_revenue_by_month (jalali_month TEXT PRIMARY KEY, invoiced BIGINT, "
+            "vat BIGINT, paid BIGINT, credit_used BIGINT, voided BIGINT)"
+        )
+        cursor.execute("INSERT INTO rm_revenue_by_month VALUES ('1300/01', 1, 1, 1, 1, 1)")
+    assert build_read_models(app, database_url=url).stale_tables() == []  # rebuilt on opening
+    reopened = build_read_models(app, database_url=url)
+    assert reopened.query("SELECT * FROM {rm_revenue_by_month}") == expected
+    assert reopened.verify()[1] == []

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+from projections.reports import revenue
 
 LEAD = timedelta(hours=24)
 MIN_REMINDERS, MIN_WARNINGS = 2, 3
@@ -75,6 +77,8 @@ class Ledger:
         self.verified: Counter[str] = Counter()
         self.authorities: dict[UUID, str] = {}  # gateway attempt → its payment reference
         self.refunds: dict[str, int] = {}  # "void:<invoice>" → paid on it when finance voided it
+        # What the revenue report must add up to, over all months.
+        self.revenue: Counter[str] = Counter()
 
     def fold(self, batch: list[Any]) -> None:
         """Fold one step's new events, then check what they did."""
@@ -120,6 +124,7 @@ class Ledger:
                 li["unit_price"] * li["quantity"] - li["discount"] + li["vat"] for li in e.lines
             )
             self.invoices[key] = InvoiceFold(e.subscription_id, total)
+            self.revenue["invoiced"] += total
             sub = self.subs[e.subscription_id]
             sub.open.add(key)
             self._after_collection(sub, key, name, e)
@@ -131,10 +136,13 @@ class Ledger:
             inv.paid += e.amount
             if name == "PaymentRecorded":
                 self.counted[e.reference] += e.amount
+            self.revenue["paid" if name == "PaymentRecorded" else "credit_used"] += e.amount
         elif name == "InvoiceVoided":
             inv.voided, inv.void = inv.total - inv.paid, True
+            self.revenue["voided"] += inv.voided
             if e.due_at is None:  # voided by finance, not by a collection
                 self.refunds[f"void:{key}"] = inv.paid
+                self.revenue["credited"] += inv.paid  # back to credit: not earned
         elif name == "NoticeSent" and e.kind == "payment_reminder":
             inv.reminders.setdefault(e.number, e.timestamp)
         elif name == "NoticeSent" and e.kind == "grace_started":
@@ -194,7 +202,10 @@ class Ledger:
         _, name = name_of(e)
         if name == "SiteSuspended":
             inv = self.invoices[e.invoice_id]
-            sent = [t for t in inv.reminders.values() if t <= at]
+            # Strictly before: a reminder at the suspension's own moment came after it in the
+            # same catch-up (one sent in a catch-up before its suspension is caught by
+            # check_late_catch_up, which sees the steps in order).
+            sent = [t for t in inv.reminders.values() if t < at]
             if len(sent) < MIN_REMINDERS or max(sent) > at - LEAD:
                 raise InvariantBroken(
                     f"site suspended at {at} for invoice {e.invoice_id} after reminders "
@@ -298,6 +309,14 @@ def check_read_models(ledger: Ledger, read_models: Any) -> None:
     expected = {k: (ledger.expected_status(k), len(s.open)) for k, s in ledger.subs.items()}
     if got != expected:
         raise InvariantBroken(f"rm_subscriptions {got} but the events say {expected}")
+    columns = ("invoiced", "paid", "credit_used", "voided", "credited")
+    for as_of in (None, datetime(2399, 1, 1, tzinfo=UTC)):  # the read model, and the ledger
+        months = revenue(read_models, as_of=as_of)
+        got = {c: sum(int(row[c]) for row in months) for c in columns}
+        if got != {c: ledger.revenue[c] for c in columns}:
+            raise InvariantBroken(
+                f"revenue {got} (as of {as_of}) but the events say {ledger.revenue}"
+            )
     rows = read_models.query("SELECT customer_id, credit FROM {rm_customer_accounts}")
     for r in rows:
         if r["credit"] != ledger.credit[UUID(r["customer_id"])]:

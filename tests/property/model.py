@@ -417,8 +417,8 @@ class Model:
             s.last_change = now
             if approve:
                 b.deadline = max(b.deadline, now) + days * DAY
-                if b.deadline > now:  # not late any more: grace starts again at the new deadline
-                    b.grace = False
+                if b.deadline > now and b.open and not s.closed:
+                    b.grace = False  # not late any more: grace starts again at the new deadline
                 restore_if_free(s, now)
 
         self.command(key, now, act)

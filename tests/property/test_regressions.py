@@ -292,3 +292,38 @@ def test_history_a_tracking_number_released_twice_is_registered_again():
         ("decide_receipt", {"confirm": False, "n": 6}),
         ("register_receipt", {"again": 7, "extra": 77, "how": "over", "n": 4}),
     )
+
+
+def test_history_a_reminder_after_the_suspension_in_one_catch_up_is_not_before_it():
+    """Found by the long profile. A plan change to a plan with three reminders takes effect at
+    the renewal, after an invoice was already suspended under the old plan's two: the late
+    catch-up suspends (due earlier) and then sends the third reminder at the same moment. The
+    ledger counted that reminder as "before" the suspension. (The engine's behaviour is as
+    the model says: see docs/TESTING.md.)"""
+    replay(
+        InMemory,
+        ("open_catalogue", {"offset": 0}),
+        ("order", {"legal": True, "period": "monthly", "plan": "basic"}),
+        ("idle_to_next_step", {"k": 0, "offset": -MINUTE}),
+        ("outage", {"by": 5 * DAY}),
+        ("pay_offline", {"days": 8, "decision": None, "extra": 1, "how": "part", "n": 0}),
+        ("contract", {"cancel": False, "k": 0, "period": "monthly", "plan": "pro"}),
+        ("outage", {"by": 36 * DAY}),
+    )
+
+
+# --- engine bug 6 (fixed): the fix of bug 3 withdrew grace on a collected subscription ---------
+
+
+def test_approving_an_offline_request_after_collection_records_nothing_on_the_subscription():
+    """Found by the long profile: a request left pending until the site was collected, then
+    approved. The approval moved the (voided) invoice's deadline and recorded GraceWithdrawn
+    on the collected subscription, which is final."""
+    app, sub_id = an_organisation_subscription()
+    first = app.get_subscription(sub_id).invoice_ids[0]
+    request = app.request_offline_payment(first, "transfer", T0 + DAY)
+    run_clock(app, T0 + DAY, T0 + 120 * DAY, step=DAY)
+    assert app.status_of(sub_id) is SubscriptionStatus.COLLECTED
+    version = app.get_subscription(sub_id).version
+    app.decide_offline_payment(first, request, T0 + 120 * DAY, approve=True, extension_days=7)
+    assert app.get_subscription(sub_id).version == version
