@@ -28,6 +28,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.reports import revenue
+from tests.property.model import status_of
 
 LEAD = timedelta(hours=24)
 MIN_REMINDERS, MIN_WARNINGS = 2, 3
@@ -250,13 +251,7 @@ class Ledger:
 
     def expected_status(self, key: UUID) -> str:
         sub = self.subs[key]
-        if sub.site == "collected":
-            return "collected"
-        if sub.site == "removed":
-            return "cancelled"
-        if sub.site == "suspended":
-            return "suspended"
-        return "grace" if sub.open & sub.grace else "active"
+        return status_of(sub.site, bool(sub.open & sub.grace))
 
 
 # --- comparing the engine with the fold ------------------------------------------------------

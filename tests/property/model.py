@@ -38,6 +38,13 @@ class Refused(Exception):
     """The command must be refused; ``args[0]`` names the engine's error class."""
 
 
+def status_of(site: str, in_grace: bool) -> str:
+    """DESIGN.md §2: collected, cancelled (the contract ended), suspended, else grace while an
+    unpaid invoice's grace has started, else active."""
+    closed = {"collected": "collected", "removed": "cancelled", "suspended": "suspended"}
+    return closed.get(site) or ("grace" if in_grace else "active")
+
+
 def half_up(amount: int, basis_points: int) -> int:
     return (amount * basis_points + 5_000) // 10_000
 
@@ -155,13 +162,7 @@ class Site:
 
     @property
     def status(self) -> str:
-        if self.site == "collected":
-            return "collected"
-        if self.site == "removed":
-            return "cancelled"
-        if self.site == "suspended":
-            return "suspended"
-        return "grace" if any(b.grace for b in self.unpaid) else "active"
+        return status_of(self.site, any(b.grace for b in self.unpaid))
 
     def past_grace(self, now: datetime) -> list[Bill]:
         return [b for b in self.unpaid if b.deadline + self.terms.grace_days * DAY <= now]

@@ -1,7 +1,7 @@
 """Every failure the random histories found, as a named example.
 
 Each engine bug has a direct test against the application and the history the machine found
-(``replay``, checked after every step as the machine does). All five are fixed:
+(``replay``, checked after every step as the machine does). All six are fixed:
 
 1. A command's catch-up that issued two renewals saved only the last renewal's invoice.
 2. Read models that caught up in one go recorded a later deadline on earlier ledger entries.
@@ -11,6 +11,8 @@ Each engine bug has a direct test against the application and the history the ma
    restore it: it stayed suspended until the next payment or void.
 5. Confirming a bank receipt after the site was collected recorded a payment and a notice on
    the collected subscription.
+6. The fix of 3 recorded GraceWithdrawn on a collected subscription (an offline request
+   approved after the collection; found by the long profile).
 
 The other failures were the test harness's own mistakes, kept so that they stay fixed.
 """
@@ -206,7 +208,7 @@ def test_history_a_receipt_left_under_review_until_after_collection():
     )
 
 
-# --- the harness's own mistakes (and the model's), kept fixed ----------------------------------------------------
+# --- the harness's own mistakes (and the model's), kept fixed ------------------------------
 
 
 def test_history_the_collection_notice_shares_the_collection_moment():
