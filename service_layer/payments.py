@@ -146,9 +146,9 @@ class OnlinePayments:
             return self._result(
                 "paid",
                 self.app.gateway_payment(authority),
-                message="The payment was received, but the invoice can no longer be paid (it was "
-                "voided, or the site was collected): the whole amount is kept as your credit, for "
-                "your next invoice or a refund from finance.",
+                message="The payment was received, but nothing was left to pay on this invoice "
+                "(it was paid another way, voided, or the site was collected): the whole amount "
+                "is kept as your credit, for your next invoice or a refund from finance.",
             )
         return self._result(
             "paid",
