@@ -41,6 +41,15 @@ The baseline, and why it is fair
     so neither side is favoured by cold or warm caches. ``ratio_to_bare_decode`` is replay
     events/s / baseline events/s; the issue's target is at least 0.5.
 
+The floor of this design
+    Also timed, once, after the replay: ``ReadModels.fold([])``, the rebuild's own loop with
+    no read model in it. It reads and decodes every event and advances each aggregate with its
+    own event-applying code (the states every read model row is computed from), and nothing
+    else. ``decode_and_apply_ratio`` is its events/s / the baseline's: the best ratio any
+    rebuild that folds the aggregates' states, as this one does, can reach in one process,
+    even if the read models and the writes cost nothing.
+
+
 Usage
     .venv/bin/python bench/replay.py [--events 1000000] [--quick] [--stores sqlite,postgres]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/billing_bench]
@@ -488,6 +497,16 @@ def replay(app: BillingApplication, url: str, total: int) -> Replay:
     return Replay(events, seconds, fold_seconds)
 
 
+def decode_and_apply(app: BillingApplication, url: str) -> float:
+    """Seconds for the rebuild's loop with no read model: read, decode, advance the states."""
+    read_models = build_read_models(app, database_url=url)
+    started = time.perf_counter()
+    read_models.fold([])
+    seconds = time.perf_counter() - started
+    read_models.stop()
+    return seconds
+
+
 def row_counts(app: BillingApplication, url: str) -> dict[str, int]:
     read_models = build_read_models(app, database_url=url)
     return {
@@ -528,7 +547,9 @@ class StoreResult:
     decode_before: float  # seconds
     decode_after: float
     replay: Replay
+    decode_apply: float  # seconds of fold([]): read, decode and the aggregates' mutators
     rows: dict[str, int]
+
     foreign_ids: int
     followed: list[str]
 
@@ -548,6 +569,10 @@ class StoreResult:
     def ratio(self) -> float:
         return self.replay_per_second / self.decode_per_second
 
+    @property
+    def floor_ratio(self) -> float:
+        return self.decode_seconds / self.decode_apply
+
     def as_json(self) -> dict:
         r = self.replay
         return {
@@ -561,6 +586,9 @@ class StoreResult:
             "fold_seconds": round(r.fold_seconds, 2),
             "write_seconds": round(r.seconds - r.fold_seconds, 2),
             "fold_events_per_second": round(self.events / r.fold_seconds, 1),
+            "decode_and_apply_seconds": round(self.decode_apply, 2),
+            "decode_and_apply_events_per_second": round(self.events / self.decode_apply, 1),
+            "decode_and_apply_ratio": round(self.floor_ratio, 4),
             "seed_subscriptions": self.seed.subscriptions,
             "seed_customers": self.seed.customers,
             "seed_payments": self.seed.payments,
@@ -618,6 +646,10 @@ def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
             progress(f"{store.name}: bare decode (after)")
             _, after = bare_decode(app)
             progress(f"{store.name}: bare decode {after:.1f}s ({events / after:.0f} events/s)")
+            progress(f"{store.name}: decode and apply, no read model")
+            decode_apply = decode_and_apply(app, store.url)
+            progress(f"{store.name}: decode and apply {decode_apply:.1f}s")
+
             outcome = StoreResult(
                 events=events,
                 seed_events=seed_events,
@@ -628,6 +660,7 @@ def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
                 decode_before=before,
                 decode_after=after,
                 replay=result,
+                decode_apply=decode_apply,
                 rows=row_counts(app, store.url),
                 foreign_ids=templates.foreign_ids,
                 followed=followed,
@@ -735,8 +768,9 @@ def open_store(name: str, args: argparse.Namespace) -> Store | None:
 def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str]) -> None:
     header = (
         f"{'store':<22} {'events':>9} {'decode/s':>10} {'replay s':>9} {'fold s':>8} "
-        f"{'write s':>8} {'replay/s':>9} {'ratio':>7}"
+        f"{'write s':>8} {'replay/s':>9} {'ratio':>7} {'floor':>7}"
     )
+
     print(f"replay benchmark: {n} events requested, rebuild of every read model from zero")
     print(header)
     print("-" * len(header))
@@ -745,8 +779,10 @@ def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str
         print(
             f"{label:<22} {r.events:>9} {r.decode_per_second:>10.0f} {r.replay.seconds:>9.1f} "
             f"{r.replay.fold_seconds:>8.1f} {r.replay.seconds - r.replay.fold_seconds:>8.1f} "
-            f"{r.replay_per_second:>9.0f} {r.ratio:>7.3f}"
+            f"{r.replay_per_second:>9.0f} {r.ratio:>7.3f} {r.floor_ratio:>7.3f}"
         )
+    print("floor: the ratio of the loop alone (read, decode, apply to the aggregates), no model")
+
     for name, r in results.items():
         print(
             f"{name}: seed {r.seed.subscriptions} subscriptions, {r.seed_events} events, "

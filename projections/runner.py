@@ -31,7 +31,6 @@ from projections.store import (
     Sql,
     SQLiteReadModelRecorder,
     tracking_name,
-    write_entries,
     write_rows,
 )
 from projections.views import ALL_READ_MODELS, read_model
@@ -303,8 +302,12 @@ class ReadModels:
     ) -> None:
         sql.execute(f"DROP TABLE IF EXISTS {scratch}")
         sql.execute(model.table.create(scratch)[0])  # the table alone: indexes come after loading
-        write_rows(sql, model, rows, table=scratch)
-        write_entries(sql, model, _merged(model, entries), table=scratch)
+        # Every key is new to the scratch table (one row per touched key, appends keyed by
+        # their event, counters merged per key), so the rows are loaded, not upserted.
+        t = model.table
+        loaded = [t.values(row) for row in rows.values() if row is not None]
+        loaded += [t.values(e.row) for e in _merged(model, entries)]
+        sql.load(scratch, t.column_names, loaded)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
         """Drop and rebuild read models from the events; returns the events folded."""

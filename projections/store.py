@@ -48,7 +48,19 @@ class Sql:
         if rows:
             self.cursor.executemany(self._statement(statement), rows)
 
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows into a table that holds none of their keys (a rebuild's scratch
+        table): COPY on PostgreSQL, several times cheaper there than an INSERT per row."""
+        if self.dialect != "postgres":
+            marks = ", ".join("?" for _ in columns)
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+            return
+        with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def rows(self) -> list[dict[str, Any]]:
+
         return [dict(r) for r in self.cursor.fetchall()]
 
     def scalar(self) -> Any:
