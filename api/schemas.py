@@ -605,7 +605,10 @@ class OfflineItemOut(BaseModel):
     id: UUID
     kind: Literal["request", "receipt"]
     invoice_id: UUID
+    subscription_id: UUID
+    customer_id: UUID
     status: str
+
     detail: dict[str, Any]
     created_at: str
     decided_at: str | None = None

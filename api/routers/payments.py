@@ -20,12 +20,14 @@ from api.context import (
     visible_invoice,
     visible_subscription,
 )
+from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from api.schemas import (
     CallbackOut,
     DecisionIn,
     HoldIn,
     OfflineItemOut,
     OfflineRequestIn,
+    Page,
     PaymentLinkOut,
     PaymentOut,
     ReceiptIn,
@@ -107,6 +109,8 @@ def _item_out(row: dict) -> OfflineItemOut:
         id=row["item_id"],
         kind=row["kind"],
         invoice_id=row["invoice_id"],
+        subscription_id=row["subscription_id"],
+        customer_id=row["customer_id"],
         status=row["status"],
         detail=json.loads(row["detail"]),
         created_at=row["created_at"],
@@ -114,7 +118,75 @@ def _item_out(row: dict) -> OfflineItemOut:
     )
 
 
+ItemKind = Annotated[str | None, Query(pattern="^(request|receipt)$")]
+ItemStatus = Annotated[
+    str | None, Query(pattern="^(pending|approved|rejected|under_review|confirmed)$")
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+#: What waits for finance: a request not yet decided, a receipt not yet confirmed or rejected.
+AWAITING = (
+    "((kind = 'request' AND status = 'pending') OR (kind = 'receipt' AND status = 'under_review'))"
+)
+
+
+@router.get(
+    "/offline-payments",
+    response_model=Page,
+    summary="Offline requests and receipts, oldest first (finance's queue)",
+)
+def list_offline_payments(
+    ctx: ContextDep,
+    who: PrincipalDep,
+    awaiting_decision: bool = False,
+    kind: ItemKind = None,
+    status: ItemStatus = None,
+    invoice_id: UUID | None = None,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page:
+    """``awaiting_decision=true`` gives what finance still has to decide: pending requests and
+    receipts under review. Oldest first, so what has waited longest comes first. Customers and
+    representatives see only their own."""
+    where, params = ["(created_at > ? OR (created_at = ? AND item_id > ?))"], []
+    after = decode_cursor(cursor)
+    if after is None:
+        params += ["", "", ""]
+    elif isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after):
+        params += [after[0], after[0], after[1]]
+    else:
+        raise InvalidInput(
+            "cursor is not one this API gave out; start again without it.", field="cursor"
+        )
+    if who.role is Role.CUSTOMER:
+        where.append("customer_id = ?")
+        params.append(str(who.subject))
+    elif who.role is Role.REPRESENTATIVE:
+        where.append(
+            "subscription_id IN (SELECT subscription_id FROM {rm_subscriptions} "
+            "WHERE representative_id = ?)"
+        )
+        params.append(str(who.subject))
+    if awaiting_decision:
+        where.append(AWAITING)
+    for column, value in (("kind", kind), ("status", status), ("invoice_id", invoice_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(str(value))
+    rows = ctx.fresh_read_models().query(
+        f"SELECT * FROM {{rm_offline_payments}} WHERE {' AND '.join(where)} "
+        f"ORDER BY created_at, item_id LIMIT {limit + 1}",
+        params,
+    )
+    items = [_item_out(row) for row in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return Page(
+        items=items,
+        next_cursor=encode_cursor([last["created_at"], last["item_id"]]) if last else None,
+    )
+
+
 def _visible_item(ctx: Context, who, item_id: UUID, kind: str) -> dict:
+
     row = _offline_item(ctx, item_id, kind)
     try:
         visible_invoice(ctx, who, UUID(row["invoice_id"]))

@@ -195,6 +195,7 @@ def routes(world: World, side: str):
         ("POST", f"/receipts/{receipt()}/confirm", None, FINANCE, False),
         ("POST", f"/receipts/{receipt()}/reject", {"reason": "no"}, FINANCE, False),
         ("GET", f"/receipts/{receipt()}/scan", None, ANYONE, True),
+        ("GET", "/offline-payments", None, ANYONE, False),
         (
             "POST",
             f"/subscriptions/{s}/enforcement-hold",
@@ -280,7 +281,25 @@ def test_every_route_answers_each_role_with_the_exact_status(world, role, side):
                 assert answer.json()["code"]
 
 
+def test_the_offline_queue_lists_for_each_party_only_its_own(world):
+    routes(world, "own")  # each call files offline requests and receipts for that side
+    routes(world, "other")
+    own, other = str(world.customer["own"]), str(world.customer["other"])
+    with served(world.api) as http:
+
+        def customers_listed(role: str) -> set[str]:
+            got = http.get("/offline-payments?limit=200", headers=bearer(world.tokens[role]))
+            assert got.status_code == 200, got.text
+            return {item["customer_id"] for item in got.json()["items"]}
+
+        assert customers_listed("finance") == {own, other}
+        assert customers_listed("admin") == {own, other}
+        assert customers_listed("customer") == {own}
+        assert customers_listed("representative") == {own}
+
+
 def test_a_revoked_or_unknown_token_is_refused(world):
+
     with served(world.api) as http:
         assert http.get("/plans", headers=bearer("bt_nonsense")).status_code == 401
         token = world.api.state.context.tokens.create("admin", T0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -309,7 +310,87 @@ class PaymentsOverHttp:
             assert http.get(f"/invoices/{shop.invoice}", headers=shop.me).json()["paid"] == 0
         assert shop.payments() == []
 
+    def test_finance_finds_what_awaits_its_decision_oldest_first(self, shop):
+        app = shop.api.state.context.app
+        second_site = app.start_subscription(shop.customer, "business", "monthly", T0)
+        other_invoice = app.get_subscription(second_site).invoice_ids[0]
+        with served(shop.api, shop.sock) as http:
+
+            def ask(reason: str, invoice=shop.invoice) -> dict:
+                asked = http.post(
+                    f"/invoices/{invoice}/offline-requests",
+                    json={"reason": reason},
+                    headers=shop.me,
+                )
+                assert asked.status_code == 201, asked.text
+                http.post("/admin/clock/advance", json={"days": 0.5}, headers=shop.admin)
+                return asked.json()
+
+            rejected = ask("first")
+            http.post(
+                f"/offline-requests/{rejected['id']}/reject",
+                json={"reason": "pay online"},
+                headers=shop.finance,
+            )
+            approved = ask("second")
+            http.post(f"/offline-requests/{approved['id']}/approve", headers=shop.finance)
+            receipt = http.post(
+                f"/invoices/{shop.invoice}/receipts",
+                json={
+                    "bank": "Bank Mellat",
+                    "tracking_number": "777777",
+                    "amount": 1_000_000,
+                    "paid_on": "1405/02/01",
+                },
+                headers=shop.me,
+            ).json()
+            waiting = ask("third", other_invoice)  # one open request per invoice
+
+            def listed(query: str, headers: dict) -> list[str]:
+                got = http.get(f"/offline-payments{query}", headers=headers)
+                assert got.status_code == 200, got.text
+                return [item["id"] for item in got.json()["items"]]
+
+            everything = [rejected["id"], approved["id"], receipt["id"], waiting["id"]]
+            assert listed("", shop.finance) == everything
+            assert listed("?awaiting_decision=true", shop.finance) == [receipt["id"], waiting["id"]]
+            assert listed("?kind=request&status=pending", shop.finance) == [waiting["id"]]
+            assert listed("?status=rejected", shop.finance) == [rejected["id"]]
+            assert listed(f"?invoice_id={shop.invoice}", shop.me) == everything[:3]
+            assert listed("", shop.me) == everything
+
+            first = http.get("/offline-payments?awaiting_decision=true", headers=shop.finance)
+            item = first.json()["items"][0]
+            assert item["kind"] == "receipt" and item["status"] == "under_review"
+            assert item["subscription_id"] == str(shop.subscription)
+            assert item["customer_id"] == str(shop.customer)
+            assert item["detail"]["tracking_number"] == "777777"
+
+            # Page by page, in the same order, with nothing repeated or left out.
+            paged, cursor = [], None
+            while True:
+                query = "?limit=1" + (f"&cursor={cursor}" if cursor else "")
+                page = http.get(f"/offline-payments{query}", headers=shop.finance).json()
+                paged += [i["id"] for i in page["items"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            assert paged == everything
+
+            # Another customer sees none of it; a forged cursor is refused with its field named.
+            stranger = bearer(shop.api.state.context.tokens.create("customer", T0, subject=uuid4()))
+            assert listed("", stranger) == []
+            agent = shop.api.state.context.tokens.create("representative", T0, subject=uuid4())
+            assert listed("", bearer(agent)) == []
+
+            bad = http.get("/offline-payments?cursor=bm90LWEtY3Vyc29y", headers=shop.finance)
+            assert bad.status_code == 422 and bad.json()["code"] == "invalid_input"
+            assert "cursor" in bad.json()["detail"]
+            wrong = http.get("/offline-payments?status=paid", headers=shop.finance)
+            assert wrong.status_code == 422, wrong.text
+
     def test_a_hold_stops_suspension_and_its_end_gives_notice_first(self, shop):
+
         with served(shop.api, shop.sock) as http:
             placed = http.post(
                 f"/subscriptions/{shop.subscription}/enforcement-hold",
