@@ -463,7 +463,16 @@ class Invoice(BillingAggregate):
         current deadline, whichever is later."""
         now = self._now(now)
         request = self._pending_request(request_id)
+        if self.is_void:
+            raise InvoiceNotPayable(
+                f"Invoice {self.id} was voided on {self.voided_at.isoformat()} "
+                f"({self.void_reason}): nothing is owed on it, so offline payment request "
+                f"{request_id} cannot be approved. Reject it instead, with a reason for the "
+                "customer.",
+                invoice_id=str(self.id),
+            )
         deadline = max(self.deadline, now) + timedelta(days=extension_days)
+
         self._offline_approved(request.request_id, deadline, note or "", now)
 
     @event("OfflinePaymentApproved")

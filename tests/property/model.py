@@ -414,7 +414,10 @@ class Model:
                 raise Refused("OfflineRequestNotFound")
             if b.requests[request] != "pending":
                 raise Refused("OfflineRequestRefused")
+            if approve and b.void:
+                raise Refused("InvoiceNotPayable")  # nothing is owed: finance rejects instead
             b.requests[request] = "approved" if approve else "rejected"
+
             s.last_change = now
             if approve:
                 b.deadline = max(b.deadline, now) + days * DAY

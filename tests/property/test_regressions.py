@@ -19,8 +19,11 @@ The other failures were the test harness's own mistakes, kept so that they stay 
 
 from datetime import timedelta
 
+import pytest
+
 from bootstrap import build_read_models
 from domain.base import NoticeKind
+from domain.errors import InvoiceNotPayable
 from domain.subscription import SiteState, SubscriptionStatus
 from tests.builders import (
     DAY,
@@ -320,12 +323,14 @@ def test_history_a_reminder_after_the_suspension_in_one_catch_up_is_not_before_i
 def test_approving_an_offline_request_after_collection_records_nothing_on_the_subscription():
     """Found by the long profile: a request left pending until the site was collected, then
     approved. The approval moved the (voided) invoice's deadline and recorded GraceWithdrawn
-    on the collected subscription, which is final."""
+    on the collected subscription, which is final. Since then the collection's void also
+    refuses the approval itself: nothing is owed, so finance rejects the request instead."""
     app, sub_id = an_organisation_subscription()
     first = app.get_subscription(sub_id).invoice_ids[0]
     request = app.request_offline_payment(first, "transfer", T0 + DAY)
     run_clock(app, T0 + DAY, T0 + 120 * DAY, step=DAY)
     assert app.status_of(sub_id) is SubscriptionStatus.COLLECTED
-    version = app.get_subscription(sub_id).version
-    app.decide_offline_payment(first, request, T0 + 120 * DAY, approve=True, extension_days=7)
-    assert app.get_subscription(sub_id).version == version
+    versions = (app.get_subscription(sub_id).version, app.get_invoice(first).version)
+    with pytest.raises(InvoiceNotPayable, match="Reject it instead"):
+        app.decide_offline_payment(first, request, T0 + 120 * DAY, approve=True, extension_days=7)
+    assert (app.get_subscription(sub_id).version, app.get_invoice(first).version) == versions

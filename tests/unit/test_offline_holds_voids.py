@@ -3,7 +3,12 @@
 import pytest
 
 from domain import lifecycle
-from domain.errors import HoldRefused, OfflineRequestRefused, TrackingNumberUsed
+from domain.errors import (
+    HoldRefused,
+    InvoiceNotPayable,
+    OfflineRequestRefused,
+    TrackingNumberUsed,
+)
 from domain.invoice import InvoiceStatus
 from domain.subscription import SiteState, SubscriptionStatus
 from tests.builders import DAY, HOUR, T0, a_company, in_memory_app, ordered, run_clock
@@ -28,7 +33,24 @@ def test_an_approved_offline_request_moves_the_deadline_by_the_setting():
     assert app.get_invoice(invoice_id).deadline == DEADLINE + 7 * DAY
 
 
+def test_a_request_for_an_invoice_voided_meanwhile_is_rejected_not_approved():
+    app, sub_id, invoice_id = company_subscription()
+    request_id = app.request_offline_payment(invoice_id, "transfer", T0 + DAY)
+    app.void_invoice(invoice_id, "issued by mistake", T0 + 2 * DAY)
+    before = app.get_invoice(invoice_id)
+    with pytest.raises(InvoiceNotPayable, match="voided .* Reject it instead") as refused:
+        app.decide_offline_payment(invoice_id, request_id, T0 + 3 * DAY, approve=True)
+    assert refused.value.code == "invoice_not_payable"
+    after = app.get_invoice(invoice_id)
+    assert (after.version, after.deadline) == (before.version, before.deadline)  # nothing saved
+    app.decide_offline_payment(
+        invoice_id, request_id, T0 + 3 * DAY, approve=False, reason="the invoice was voided"
+    )
+    assert app.get_invoice(invoice_id).offline_requests[request_id].status.value == "rejected"
+
+
 def test_a_receipt_needs_an_approved_request_and_a_tracking_number_counts_once():
+
     app, sub_id, invoice_id = company_subscription()
     with pytest.raises(OfflineRequestRefused, match="no approved offline payment request"):
         app.register_receipt(
