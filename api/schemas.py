@@ -608,7 +608,6 @@ class OfflineItemOut(BaseModel):
     subscription_id: UUID
     customer_id: UUID
     status: str
-
     detail: dict[str, Any]
     created_at: str
     decided_at: str | None = None

@@ -49,7 +49,6 @@ The floor of this design
     rebuild that folds the aggregates' states, as this one does, can reach in one process,
     even if the read models and the writes cost nothing.
 
-
 Usage
     .venv/bin/python bench/replay.py [--events 1000000] [--quick] [--stores sqlite,postgres]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/billing_bench]
@@ -549,7 +548,6 @@ class StoreResult:
     replay: Replay
     decode_apply: float  # seconds of fold([]): read, decode and the aggregates' mutators
     rows: dict[str, int]
-
     foreign_ids: int
     followed: list[str]
 
@@ -649,7 +647,6 @@ def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
             progress(f"{store.name}: decode and apply, no read model")
             decode_apply = decode_and_apply(app, store.url)
             progress(f"{store.name}: decode and apply {decode_apply:.1f}s")
-
             outcome = StoreResult(
                 events=events,
                 seed_events=seed_events,
@@ -770,7 +767,6 @@ def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str
         f"{'store':<22} {'events':>9} {'decode/s':>10} {'replay s':>9} {'fold s':>8} "
         f"{'write s':>8} {'replay/s':>9} {'ratio':>7} {'floor':>7}"
     )
-
     print(f"replay benchmark: {n} events requested, rebuild of every read model from zero")
     print(header)
     print("-" * len(header))
@@ -782,7 +778,6 @@ def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str
             f"{r.replay_per_second:>9.0f} {r.ratio:>7.3f} {r.floor_ratio:>7.3f}"
         )
     print("floor: the ratio of the loop alone (read, decode, apply to the aggregates), no model")
-
     for name, r in results.items():
         print(
             f"{name}: seed {r.seed.subscriptions} subscriptions, {r.seed_events} events, "

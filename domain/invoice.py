@@ -472,7 +472,6 @@ class Invoice(BillingAggregate):
                 invoice_id=str(self.id),
             )
         deadline = max(self.deadline, now) + timedelta(days=extension_days)
-
         self._offline_approved(request.request_id, deadline, note or "", now)
 
     @event("OfflinePaymentApproved")

@@ -60,7 +60,6 @@ class Sql:
                 copy.write_row(row)
 
     def rows(self) -> list[dict[str, Any]]:
-
         return [dict(r) for r in self.cursor.fetchall()]
 
     def scalar(self) -> Any:

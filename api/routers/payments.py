@@ -186,7 +186,6 @@ def list_offline_payments(
 
 
 def _visible_item(ctx: Context, who, item_id: UUID, kind: str) -> dict:
-
     row = _offline_item(ctx, item_id, kind)
     try:
         visible_invoice(ctx, who, UUID(row["invoice_id"]))

@@ -299,7 +299,6 @@ def test_the_offline_queue_lists_for_each_party_only_its_own(world):
 
 
 def test_a_revoked_or_unknown_token_is_refused(world):
-
     with served(world.api) as http:
         assert http.get("/plans", headers=bearer("bt_nonsense")).status_code == 401
         token = world.api.state.context.tokens.create("admin", T0)

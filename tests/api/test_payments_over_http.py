@@ -390,7 +390,6 @@ class PaymentsOverHttp:
             assert wrong.status_code == 422, wrong.text
 
     def test_a_hold_stops_suspension_and_its_end_gives_notice_first(self, shop):
-
         with served(shop.api, shop.sock) as http:
             placed = http.post(
                 f"/subscriptions/{shop.subscription}/enforcement-hold",

@@ -417,7 +417,6 @@ class Model:
             if approve and b.void:
                 raise Refused("InvoiceNotPayable")  # nothing is owed: finance rejects instead
             b.requests[request] = "approved" if approve else "rejected"
-
             s.last_change = now
             if approve:
                 b.deadline = max(b.deadline, now) + days * DAY

@@ -50,7 +50,6 @@ def test_a_request_for_an_invoice_voided_meanwhile_is_rejected_not_approved():
 
 
 def test_a_receipt_needs_an_approved_request_and_a_tracking_number_counts_once():
-
     app, sub_id, invoice_id = company_subscription()
     with pytest.raises(OfflineRequestRefused, match="no approved offline payment request"):
         app.register_receipt(
