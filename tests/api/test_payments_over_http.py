@@ -50,6 +50,21 @@ class Shop:
         http.post("/admin/clock/advance", json={"days": 34}, headers=self.admin)
         assert self.status(http) == "suspended"
 
+    def mellat_receipt(self, http: httpx.Client, tracking_number: str, amount: int) -> dict:
+        """The customer registers a Bank Mellat receipt for the shop's invoice."""
+        registered = http.post(
+            f"/invoices/{self.invoice}/receipts",
+            json={
+                "bank": "Bank Mellat",
+                "tracking_number": tracking_number,
+                "amount": amount,
+                "paid_on": "1405/02/01",
+            },
+            headers=self.me,
+        )
+        assert registered.status_code == 201, registered.text
+        return registered.json()
+
     def status(self, http: httpx.Client) -> str:
         return http.get(f"/subscriptions/{self.subscription}", headers=self.me).json()["status"]
 
@@ -286,16 +301,7 @@ class PaymentsOverHttp:
                 headers=shop.me,
             ).json()
             http.post(f"/offline-requests/{second['id']}/approve", headers=shop.finance)
-            receipt = http.post(
-                f"/invoices/{shop.invoice}/receipts",
-                json={
-                    "bank": "Bank Mellat",
-                    "tracking_number": "555555",
-                    "amount": 2_750_000,
-                    "paid_on": "1405/02/01",
-                },
-                headers=shop.me,
-            ).json()
+            receipt = shop.mellat_receipt(http, "555555", 2_750_000)
             rejected = http.post(
                 f"/receipts/{receipt['id']}/reject",
                 json={"reason": "no such transfer"},
@@ -334,16 +340,7 @@ class PaymentsOverHttp:
             )
             approved = ask("second")
             http.post(f"/offline-requests/{approved['id']}/approve", headers=shop.finance)
-            receipt = http.post(
-                f"/invoices/{shop.invoice}/receipts",
-                json={
-                    "bank": "Bank Mellat",
-                    "tracking_number": "777777",
-                    "amount": 1_000_000,
-                    "paid_on": "1405/02/01",
-                },
-                headers=shop.me,
-            ).json()
+            receipt = shop.mellat_receipt(http, "777777", 1_000_000)
             http.post("/admin/clock/advance", json={"days": 0.5}, headers=shop.admin)
             waiting = ask("third", other_invoice)  # one open request per invoice
 
