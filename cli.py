@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import MapperDeserialisationError
+
 from adapters.clock import SimulatedClock, SystemClock
 from adapters.persistence import ConfigurationError
 from domain.errors import BillingError, InvalidInput, NotFound
@@ -341,6 +343,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"billing: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except MapperDeserialisationError as error:  # a stored event's bytes no longer decode
+        print(
+            f"billing: a stored event cannot be read, so this answer cannot be given: {error}. "
+            "The store may have been altered; `billing audit verify` names every changed or "
+            "removed event.",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     except BrokenPipeError:  # e.g. `billing demo | head`
         return EXIT_OK
 

@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+from eventsourcing.persistence import MapperDeserialisationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -135,6 +136,20 @@ def install(app: FastAPI) -> None:
             detail,
             request,
             headers=headers,
+        )
+
+    @app.exception_handler(MapperDeserialisationError)
+    async def unreadable(request: Request, error: MapperDeserialisationError) -> JSONResponse:
+        log.error(
+            "a stored event cannot be read on %s %s: %s", request.method, request.url.path, error
+        )
+        return problem(
+            500,
+            "stored_event_unreadable",
+            "A stored event this answer needs cannot be read, so the store may have been "
+            "altered. Nothing was recorded. Ask an operator to run `billing audit verify`, "
+            "which names every changed or removed event; trying again will not help.",
+            request,
         )
 
     @app.exception_handler(Exception)

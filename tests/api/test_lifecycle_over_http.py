@@ -14,6 +14,36 @@ from tests.builders import T0
 from tests.stores import postgres_schema
 
 
+def test_an_altered_stored_event_is_a_clear_problem_not_a_retry(tmp_path):
+    import sqlite3
+
+    from tests.builders import a_person, a_plan
+
+    db = tmp_path / "altered.sqlite"
+    engine = build_engine(database_url=f"sqlite:///{db}", test_mode=True, test_clock_start=T0)
+    api = create_app(engine)
+    app = api.state.context.app
+    app.define_plan(a_plan("basic"), T0)
+    subscription = app.start_subscription(
+        app.register_customer(a_person(), T0), "basic", "monthly", T0
+    )
+    finance = bearer(api.state.context.tokens.create("finance", T0))
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = X'7B' || state "
+            "WHERE originator_id = ? AND originator_version = 1",
+            (subscription.hex,),
+        )
+    with served(api) as http:
+        for path in (f"/subscriptions/{subscription}", f"/audit/{subscription}/timeline"):
+            answer = http.get(path, headers=finance)
+            assert answer.status_code == 500, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["code"] == "stored_event_unreadable"
+            assert "billing audit verify" in answer.json()["detail"]
+    engine.close()
+
+
 class LifecycleOverHttp:
     database_url: str
 

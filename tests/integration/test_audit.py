@@ -73,6 +73,26 @@ def test_verify_names_the_aggregate_and_version_of_an_altered_event(demo, tmp_pa
     assert "was altered" in result.stdout
 
 
+def test_an_event_that_no_longer_decodes_is_reported_not_a_traceback(demo, tmp_path):
+    db, subscription = copy_of(demo[0], tmp_path), demo[1]
+    with sqlite3.connect(db) as conn:
+        rowid, state = conn.execute(
+            "SELECT rowid, state FROM stored_events WHERE originator_id = ? "
+            "AND originator_version = 2",
+            (UUID(subscription).hex,),
+        ).fetchone()
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (b"{" + state, rowid))
+    for command in ("timeline", "explain"):
+        result = billing("audit", command, subscription, "--db", str(db))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert "a stored event cannot be read" in result.stderr
+        assert "billing audit verify" in result.stderr
+    verified = billing("audit", "verify", "--db", str(db))
+    assert verified.returncode == 1
+    assert f"aggregate {UUID(subscription)} version 2" in verified.stdout
+
+
 def test_verify_names_the_aggregate_and_version_of_a_removed_event(demo, tmp_path):
     db = copy_of(demo[0], tmp_path)
     with sqlite3.connect(db) as conn:
