@@ -607,6 +607,13 @@ def run_scheduler(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         engine.close()
+        if report.failed:
+            print(
+                f"billing: {len(report.failed)} due subscription(s) could not be advanced "
+                f"(see the log above): {', '.join(report.failed)}",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
         return EXIT_OK
 
     stopping = threading.Event()

@@ -44,6 +44,8 @@ class TickReport:
     at: datetime
     executed: list[Executed] = field(default_factory=list)
     claimed_elsewhere: int = 0
+    #: Subscriptions whose step raised: the others went on; these stay due for the next tick.
+    failed: list[str] = field(default_factory=list)
     delivered: int = 0
     delivery_failures: int = 0
     seconds: float = 0.0
@@ -54,6 +56,7 @@ class Metrics:
     ticks: int = 0
     steps: int = 0
     tick_errors: int = 0
+    step_errors: int = 0
     delivered: int = 0
     delivery_failures: int = 0
     last_tick_seconds: float = 0.0
@@ -120,7 +123,19 @@ class Engine:
                     if not mine:
                         report.claimed_elsewhere += 1
                         continue
-                    done = self.app.advance_subscription(UUID(subscription_id), report.at)
+                    try:
+                        done = self.app.advance_subscription(UUID(subscription_id), report.at)
+                    except Exception:
+                        # One subscription that cannot be advanced (an event that no longer
+                        # decodes, a fault of ours) must not stop everyone due after it. Nothing
+                        # of it was saved, so it stays due and the next tick tries it again.
+                        report.failed.append(subscription_id)
+                        log.exception(
+                            "advancing subscription %s failed; the other due subscriptions go "
+                            "on and it is tried again next tick",
+                            subscription_id,
+                        )
+                        continue
                     if not done:
                         log.info("due index was stale for %s; recomputed", subscription_id)
                         self.read_models.repair_due(subscription_id)
@@ -164,6 +179,7 @@ class Engine:
         m = self.metrics
         m.ticks += 1
         m.steps += len(report.executed)
+        m.step_errors += len(report.failed)
         m.delivered += report.delivered
         m.delivery_failures += report.delivery_failures
         m.last_tick_seconds = report.seconds

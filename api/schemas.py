@@ -502,6 +502,8 @@ class ClockOut(BaseModel):
     now: str
     now_jalali: str
     executed: int | None = None
+    #: /admin/tick: due subscriptions that could not be advanced (they stay due).
+    failed: list[str] | None = None
 
 
 class TokenIn(Input):

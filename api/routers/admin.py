@@ -59,5 +59,8 @@ def tick(ctx: ContextDep, who: PrincipalDep) -> ClockOut:
     require(who, Role.ADMIN, action="run the scheduler")
     report = ctx.engine.tick()
     return ClockOut(
-        now=iso(report.at), now_jalali=format_moment(report.at), executed=len(report.executed)
+        now=iso(report.at),
+        now_jalali=format_moment(report.at),
+        executed=len(report.executed),
+        failed=report.failed,
     )

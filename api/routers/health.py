@@ -44,6 +44,10 @@ def metrics(ctx: ContextDep, who: PrincipalDep) -> str:
         "# HELP billing_scheduler_tick_errors_total Ticks that failed.",
         "# TYPE billing_scheduler_tick_errors_total counter",
         f"billing_scheduler_tick_errors_total {m.tick_errors}",
+        "# HELP billing_scheduler_step_errors_total Due subscriptions a tick could not advance "
+        "(the tick went on with the others).",
+        "# TYPE billing_scheduler_step_errors_total counter",
+        f"billing_scheduler_step_errors_total {m.step_errors}",
         "# HELP billing_scheduler_last_tick_seconds Duration of the last tick.",
         "# TYPE billing_scheduler_last_tick_seconds gauge",
         f"billing_scheduler_last_tick_seconds {m.last_tick_seconds:.6f}",

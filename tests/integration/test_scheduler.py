@@ -218,3 +218,36 @@ class TestSchedulerOnPostgreSQL(SchedulerOnAStore):
         with postgres_schema() as url:
             self.database_url = url
             yield
+
+
+def test_a_subscription_that_cannot_be_advanced_does_not_stop_the_others(tmp_path):
+    """A poison pill (here an event whose bytes no longer decode) is logged, counted and tried
+    again next tick; every other due subscription is advanced in the same tick."""
+    import sqlite3
+
+    db = tmp_path / "poison.sqlite"
+    clock = SimulatedClock(T0)
+    engine = build_engine(database_url=f"sqlite:///{db}", clock=clock)
+    app = engine.app
+    app.define_plan(a_plan(), T0)
+    subs = [
+        app.start_subscription(app.register_customer(a_person(), T0), "basic", "monthly", T0)
+        for _ in range(3)
+    ]
+    engine.tick()
+    broken = min(subs, key=str)  # due together, in id order: the broken one comes first
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = X'7B' || state "
+            "WHERE originator_id = ? AND originator_version = 1",
+            (broken.hex,),
+        )
+    clock.advance(29 * DAY)  # every subscription's reminders are due
+    report = engine.tick()
+    assert report.failed == [str(broken)]
+    assert {e.subscription_id for e in report.executed} == set(subs) - {broken}
+    assert engine.metrics.step_errors == 1
+    again = engine.tick()  # still due: tried again, and still alone
+    assert again.failed == [str(broken)] and again.executed == []
+    assert engine.metrics.step_errors == 2 and engine.metrics.tick_errors == 0
+    engine.close()
