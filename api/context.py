@@ -18,6 +18,7 @@ from domain.customer import Customer
 from domain.errors import CustomerNotFound, InvoiceNotFound, SubscriptionNotFound
 from domain.invoice import Invoice
 from domain.subscription import Subscription
+from service_layer.application import Lifecycle
 
 
 @dataclass
@@ -101,11 +102,22 @@ def visible_customer(ctx: Context, who: Principal, customer_id: UUID) -> Custome
 
 def visible_subscription(ctx: Context, who: Principal, subscription_id: UUID) -> Subscription:
     sub = ctx.app.get_subscription(subscription_id)
+    _check_visible(who, sub)
+    return sub
+
+
+def visible_lifecycle(ctx: Context, who: Principal, subscription_id: UUID) -> Lifecycle:
+    """The subscription with its open invoices, loaded once, if the caller may see it."""
+    life = ctx.app.lifecycle_of(subscription_id)
+    _check_visible(who, life.subscription)
+    return life
+
+
+def _check_visible(who: Principal, sub: Subscription) -> None:
     if not may_see_subscription(who, sub):
         raise SubscriptionNotFound(
-            f"There is no subscription {subscription_id}.", subscription_id=str(subscription_id)
+            f"There is no subscription {sub.id}.", subscription_id=str(sub.id)
         )
-    return sub
 
 
 def visible_invoice(ctx: Context, who: Principal, invoice_id: UUID) -> Invoice:

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.idempotency import StoredAnswer, request_hash
 from adapters.tokens import hash_token
@@ -17,11 +18,31 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 
 
-class IdempotencyMiddleware(BaseHTTPMiddleware):
+class IdempotencyMiddleware:
+    """Pure ASGI in front: a request that is not a mutation with an Idempotency-Key (most of
+    them: every read) goes straight to the app, without the cost of BaseHTTPMiddleware's
+    request and response wrappers. Keyed mutations go through :class:`_KeyedRequests`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.keyed = _KeyedRequests(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in MUTATING
+            and any(name == b"idempotency-key" for name, _ in scope["headers"])
+        ):
+            await self.keyed(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class _KeyedRequests(BaseHTTPMiddleware):
+    """A mutation with an Idempotency-Key: claimed once, its answer stored and replayed."""
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        key = request.headers.get("Idempotency-Key")
-        if request.method not in MUTATING or key is None:
-            return await call_next(request)
+        key = request.headers["Idempotency-Key"]
         if not _KEY.match(key):
             return problem(
                 422,

@@ -17,6 +17,7 @@ from domain.jalali import format_moment
 from domain.lifecycle import DueStep
 from domain.plans import Period, Plan
 from domain.subscription import Subscription
+from service_layer.application import Lifecycle
 from service_layer.timeline import iso
 
 PeriodName = Literal["monthly", "quarterly", "yearly"]
@@ -326,6 +327,11 @@ class SubscriptionOut(BaseModel):
     ordered_at: str
     cancelled_at: str | None
     open_invoices: int
+
+    @classmethod
+    def of_lifecycle(cls, life: Lifecycle) -> SubscriptionOut:
+        """The subscription and its next step, from one load of it and its open invoices."""
+        return cls.of(life.subscription, life.next_step())
 
     @classmethod
     def of(cls, sub: Subscription, step: DueStep | None) -> SubscriptionOut:

@@ -133,6 +133,11 @@ class Lifecycle:
             self._customer = self._load_customer()
         return self._customer
 
+    def next_step(self) -> DueStep | None:
+        """What the lifecycle does next, and when, from this state."""
+        sub = self.subscription
+        return lifecycle.next_step(sub, self.invoices, sub.plan.policy)
+
     @property
     def latest_change(self) -> datetime:
         moments = [self.subscription.modified_on]
@@ -1041,8 +1046,7 @@ class BillingApplication(Application[UUID]):
         return self.get_subscription(subscription_id).status
 
     def next_step_of(self, subscription_id: UUID) -> DueStep | None:
-        life = self.lifecycle_of(subscription_id)
-        return lifecycle.next_step(life.subscription, life.invoices, life.subscription.plan.policy)
+        return self.lifecycle_of(subscription_id).next_step()
 
     def payment_exists(self, reference: str) -> bool:
         return Payment.create_id(reference) in self.repository

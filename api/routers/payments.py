@@ -351,9 +351,7 @@ def hold(
             "until must carry a time zone, e.g. 2026-06-01T00:00:00Z.", field="until"
         )
     ctx.app.place_hold(subscription_id, body.reason, body.until, ctx.now())
-    return SubscriptionOut.of(
-        ctx.app.get_subscription(subscription_id), ctx.app.next_step_of(subscription_id)
-    )
+    return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))
 
 
 @router.post(
@@ -367,9 +365,7 @@ def lift(
     require(who, *FINANCE, action="lift enforcement holds")
     visible_subscription(ctx, who, subscription_id)
     ctx.app.lift_hold(subscription_id, body.reason, ctx.now())
-    return SubscriptionOut.of(
-        ctx.app.get_subscription(subscription_id), ctx.app.next_step_of(subscription_id)
-    )
+    return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))
 
 
 @router.post("/invoices/{invoice_id}/void", summary="Void an invoice with a reason (finance)")

@@ -8,7 +8,14 @@ from uuid import UUID, uuid5
 from fastapi import APIRouter, Query, Request, status
 
 from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require, visible_customer, visible_subscription
+from api.context import (
+    ContextDep,
+    PrincipalDep,
+    require,
+    visible_customer,
+    visible_lifecycle,
+    visible_subscription,
+)
 from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
 from domain.base import BILLING_NAMESPACE
@@ -22,9 +29,7 @@ OWNERS = (Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE)
 
 
 def _out(ctx: ContextDep, subscription_id: UUID) -> SubscriptionOut:
-    return SubscriptionOut.of(
-        ctx.app.get_subscription(subscription_id), ctx.app.next_step_of(subscription_id)
-    )
+    return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))
 
 
 @router.post(
@@ -88,8 +93,7 @@ def list_subscriptions(
     "/{subscription_id}", response_model=SubscriptionOut, summary="A subscription and its next step"
 )
 def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) -> SubscriptionOut:
-    visible_subscription(ctx, who, subscription_id)
-    return _out(ctx, subscription_id)
+    return SubscriptionOut.of_lifecycle(visible_lifecycle(ctx, who, subscription_id))
 
 
 @router.post(
