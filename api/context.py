@@ -122,7 +122,12 @@ def _check_visible(who: Principal, sub: Subscription) -> None:
 
 def visible_invoice(ctx: Context, who: Principal, invoice_id: UUID) -> Invoice:
     invoice = ctx.app.get_invoice(invoice_id)
-    sub = ctx.app.get_subscription(invoice.subscription_id)
-    if not may_see_subscription(who, sub):
+    if who.role in (Role.ADMIN, Role.FINANCE):
+        return invoice
+    if who.role is Role.CUSTOMER:  # an invoice names its subscription's customer (both fixed)
+        visible = invoice.customer_id == who.subject
+    else:  # only the subscription names the representative
+        visible = may_see_subscription(who, ctx.app.get_subscription(invoice.subscription_id))
+    if not visible:
         raise InvoiceNotFound(f"There is no invoice {invoice_id}.", invoice_id=str(invoice_id))
     return invoice
