@@ -47,7 +47,8 @@ class Context:
         return self.read_models
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
+    # async: it does no I/O, and FastAPI runs a plain ``def`` dependency in the thread pool.
     return request.app.state.context
 
 
