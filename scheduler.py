@@ -30,6 +30,12 @@ from uuid import UUID
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    ConnectionUnavailableError,
+    InterfaceError,
+    OperationalError,
+)
 
 from adapters.clock import Clock
 from service_layer.application import BillingApplication, Executed
@@ -37,6 +43,16 @@ from service_layer.application import BillingApplication, Executed
 log = logging.getLogger("billing.scheduler")
 
 JOB_ID = "lifecycle-tick"
+
+
+#: Errors of the store rather than of one subscription: they fail the whole tick (logged once,
+#: counted in tick_errors), and the next tick starts again.
+STORE_FAILURES = (
+    OperationalError,
+    InterfaceError,
+    ConnectionUnavailableError,
+    ConnectionPoolClosedError,
+)
 
 
 @dataclass
@@ -125,6 +141,8 @@ class Engine:
                         continue
                     try:
                         done = self.app.advance_subscription(UUID(subscription_id), report.at)
+                    except STORE_FAILURES:
+                        raise  # the store itself is failing: every other subscription would too
                     except Exception:
                         # One subscription that cannot be advanced (an event that no longer
                         # decodes, a fault of ours) must not stop everyone due after it. Nothing

@@ -251,3 +251,30 @@ def test_a_subscription_that_cannot_be_advanced_does_not_stop_the_others(tmp_pat
     assert again.failed == [str(broken)] and again.executed == []
     assert engine.metrics.step_errors == 2 and engine.metrics.tick_errors == 0
     engine.close()
+
+
+def test_a_failing_store_still_fails_the_whole_tick(tmp_path, monkeypatch):
+    """An error of the store itself (here injected: the database is unavailable) is not one
+    subscription's problem: the tick stops and is counted as failed, as before."""
+    from eventsourcing.persistence import OperationalError
+
+    clock = SimulatedClock(T0)
+    engine = build_engine(database_url=f"sqlite:///{tmp_path / 'down.sqlite'}", clock=clock)
+    app = engine.app
+    app.define_plan(a_plan(), T0)
+    for _ in range(2):
+        app.start_subscription(app.register_customer(a_person(), T0), "basic", "monthly", T0)
+    engine.tick()
+    clock.advance(29 * DAY)
+    calls = []
+
+    def unavailable(subscription_id, now):
+        calls.append(subscription_id)
+        raise OperationalError("database is unavailable")
+
+    monkeypatch.setattr(app, "advance_subscription", unavailable)
+    with pytest.raises(OperationalError):
+        engine.tick()
+    assert len(calls) == 1 and engine.metrics.tick_errors == 1
+    assert engine.metrics.step_errors == 0
+    engine.close()
