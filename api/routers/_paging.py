@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from domain.errors import InvalidInput
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+#: ``?limit=``: how many items a page holds.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def decode_cursor(cursor: str | None) -> Any:

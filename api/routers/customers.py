@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require, visible_customer
-from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CustomerIn, CustomerOut, Page, ProfileIn
 from domain.customer import BillingProfile
 
 router = APIRouter(prefix="/customers", tags=["customers"])
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def _open_balance(ctx: ContextDep, customer_id: UUID) -> int:

@@ -20,7 +20,7 @@ from api.context import (
     visible_invoice,
     visible_subscription,
 )
-from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import (
     CallbackOut,
     DecisionIn,
@@ -122,7 +122,6 @@ ItemKind = Annotated[str | None, Query(pattern="^(request|receipt)$")]
 ItemStatus = Annotated[
     str | None, Query(pattern="^(pending|approved|rejected|under_review|confirmed)$")
 ]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 #: What waits for finance: a request not yet decided, a receipt not yet confirmed or rejected.
 AWAITING = (
     "((kind = 'request' AND status = 'pending') OR (kind = 'receipt' AND status = 'under_review'))"

@@ -16,13 +16,12 @@ from api.context import (
     visible_lifecycle,
     visible_subscription,
 )
-from api.routers._paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
 from domain.base import BILLING_NAMESPACE
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Status = Annotated[str | None, Query(pattern="^(active|grace|suspended|collected|cancelled)$")]
 
 OWNERS = (Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE)
