@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from adapters.persistence import (
     ConfigurationError,
     Database,
@@ -20,8 +22,19 @@ from service_layer.application import BillingApplication
 
 
 def settings_with(settings: Settings | None = None, **overrides: Any) -> Settings:
-    settings = settings or Settings()
+    if settings is None:
+        try:
+            settings = Settings()
+        except ValidationError as error:
+            problems = "; ".join(_setting_problem(e) for e in error.errors())
+            raise ConfigurationError(f"A setting is not valid: {problems}") from None
     return settings.model_copy(update=overrides) if overrides else settings
+
+
+def _setting_problem(error: Any) -> str:
+    name = "BILLING_" + "_".join(map(str, error["loc"])).upper()
+    message = error["msg"].removeprefix("Value error, ")
+    return message if name in message else f"{name}: {message}"
 
 
 def database_of(settings: Settings) -> Database:
@@ -100,16 +113,24 @@ def build_senders(settings: Settings) -> dict[str, Any]:
             settings.smtp_port,
             sender=settings.mail_from,
             username=settings.smtp_username,
-            password=settings.smtp_password,
+            password=_secret(settings.smtp_password),
             starttls=settings.smtp_starttls,
+            ca_file=settings.smtp_ca_file,
         )
     if settings.sms_base_url and settings.sms_api_key:
         senders["sms"] = KavenegarSmsSender(
-            settings.sms_base_url, settings.sms_api_key, settings.sms_sender
+            settings.sms_base_url, _secret(settings.sms_api_key) or "", settings.sms_sender
         )
     if settings.platform_url and settings.platform_secret:
-        senders["platform"] = PlatformClient(settings.platform_url, settings.platform_secret)
+        senders["platform"] = PlatformClient(
+            settings.platform_url, _secret(settings.platform_secret) or ""
+        )
     return senders
+
+
+def _secret(value: Any) -> str | None:
+    """A secret setting's text, taken out of its SecretStr only where it is used."""
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else value
 
 
 def build_gateway(settings: Settings):

@@ -1,15 +1,21 @@
 """Settings from the environment (prefix BILLING_), read once by the composition root.
 
-Secrets (SMTP password, SMS API key, platform secret) have no defaults: a channel whose
-settings are missing is simply not configured, and its deliveries are marked skipped.
+Secrets (SMTP password, SMS API key, platform secret) have no defaults and are ``SecretStr``:
+they never appear in a repr, a log line or an error message. A channel whose settings are
+missing is simply not configured, and its deliveries are marked skipped. Every text setting a
+person types (the seller's name and address, the portal's name) passes the same input policy
+as the API's input (domain/text.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain import text
+from domain.errors import InvalidInput
 from domain.vat import IRAN_VAT
 
 DEFAULT_DATABASE_URL = "sqlite:///var/billing.sqlite"
@@ -41,12 +47,15 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    #: A CA certificate (PEM) to verify the SMTP server with, for a private CA; by default
+    #: the system's trusted CAs.
+    smtp_ca_file: str | None = None
     mail_from: str = "billing@saman360.example"
     #: A Kavenegar-compatible SMS API, e.g. https://api.kavenegar.com
     sms_base_url: str | None = None
-    sms_api_key: str | None = None
+    sms_api_key: SecretStr | None = None
     sms_sender: str = "10004346"
 
     #: Test mode: a simulated clock kept in the database (never in production).
@@ -85,4 +94,36 @@ class Settings(BaseSettings):
     # --- the hosting platform ---
 
     platform_url: str | None = None
-    platform_secret: str | None = None
+    platform_secret: SecretStr | None = None
+
+    @field_validator(
+        "portal_name", "seller_name", "seller_address", "seller_registration_number", mode="after"
+    )
+    @classmethod
+    def _free_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or (info.field_name != "seller_name" and not value):
+            return value
+        try:
+            return text.free_text(value, f"BILLING_{info.field_name.upper()}", max_length=500)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+
+    @field_validator(
+        "support_email",
+        "mail_from",
+        "sms_sender",
+        "seller_economic_code",
+        "seller_national_id",
+        "seller_postal_code",
+        "seller_phone",
+        "tax_memory_id",
+        mode="after",
+    )
+    @classmethod
+    def _identifier(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            return value
+        try:
+            return text.identifier(value, f"BILLING_{info.field_name.upper()}", max_length=254)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None

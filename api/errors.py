@@ -92,6 +92,12 @@ def _allowed(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+def _quote(value: object, limit: int = 60) -> str:
+    """The value a client sent, as it sent it (shortened): errors quote what was sent."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.BillingError)
     async def billing_error(request: Request, error: errors.BillingError) -> JSONResponse:
@@ -108,12 +114,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            return problem(
+                400,
+                "malformed_body",
+                "The request body is not valid JSON; send a JSON object "
+                "(Content-Type: application/json).",
+                request,
+            )
         fields = []
         for item in error.errors():
             location = [str(part) for part in item.get("loc", ()) if part not in ("body",)]
-            fields.append(
-                {"field": ".".join(location) or "body", "message": item.get("msg", "invalid")}
-            )
+            message = item.get("msg", "invalid").removeprefix("Value error, ")
+            sent = item.get("input")
+            if isinstance(sent, str | int | float | bool) and "got " not in message:
+                message += f" (got {_quote(sent)})"
+            fields.append({"field": ".".join(location) or "body", "message": message})
         detail = (
             "; ".join(f"{f['field']}: {f['message']}" for f in fields)
             or "The request is not valid."

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
+from domain import text as policy
 from domain.customer import Customer
+from domain.errors import InvalidInput
 from domain.invoice import Invoice
 from domain.jalali import format_moment
 from domain.lifecycle import DueStep
@@ -43,6 +46,46 @@ Moment = Annotated[
 OptionalMoment = Annotated[
     datetime | None, BeforeValidator(_not_a_number), Query(description="ISO 8601 with a time zone")
 ]
+
+
+# --- text: every text field passes the one input policy (domain/text.py, docs/SECURITY.md) ------
+
+
+def _policy(clean: Any, **limits: int) -> AfterValidator:
+    def check(value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        try:
+            return clean(value, info.field_name or "value", **limits)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+
+    return AfterValidator(check)
+
+
+def FreeText(max_length: int, min_length: int = 1) -> Any:
+    """One line for people (a name, an address, a label)."""
+    return Annotated[
+        str,
+        Field(max_length=max_length),
+        _policy(policy.free_text, max_length=max_length, min_length=min_length),
+    ]
+
+
+def MultilineText(max_length: int = 500, min_length: int = 1) -> Any:
+    """A reason or a note: newlines allowed."""
+    return Annotated[
+        str,
+        Field(max_length=max_length),
+        _policy(policy.multiline_text, max_length=max_length, min_length=min_length),
+    ]
+
+
+def Identifier(max_length: int) -> Any:
+    """A code, reference or address machines compare: invisible characters dropped."""
+    return Annotated[
+        str, Field(max_length=max_length), _policy(policy.identifier, max_length=max_length)
+    ]
 
 
 class Input(BaseModel):
@@ -77,6 +120,14 @@ class PlanPolicyIn(Input):
     )
 
 
+#: A discount in percent with at most two decimals (basis points), below 100: a period that
+#: costs nothing is not a plan. 12.5 is 1,250 basis points; 12.345 is refused, not rounded.
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, lt=100, decimal_places=2, allow_inf_nan=False),
+]
+
+
 class PlanIn(Input):
     model_config = ConfigDict(
         extra="forbid",
@@ -89,11 +140,11 @@ class PlanIn(Input):
     id: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Lower-case letters, digits and hyphens."
     )
-    name: str = Field(min_length=1, max_length=200)
+    name: FreeText(200)
     monthly_price: int = Field(gt=0, le=10**15, description="Rials a month.", strict=True)
     grace_days: int | None = Field(None, ge=0, le=365, strict=True)
-    quarterly_discount_percent: float = Field(5, ge=0, le=100, strict=True)
-    yearly_discount_percent: float = Field(15, ge=0, le=100, strict=True)
+    quarterly_discount_percent: Percent = Decimal(5)
+    yearly_discount_percent: Percent = Decimal(15)
     policy: PlanPolicyIn | None = None
 
 
@@ -157,16 +208,16 @@ class ProfileIn(Input):
     """A customer's whole billing profile (``PUT /customers/{id}/profile`` replaces the old one
     from now on)."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: FreeText(200)
     kind: Literal["person", "legal"]
-    email: str = Field(min_length=3, max_length=254)
-    mobile: str = Field(min_length=10, max_length=20)
-    national_code: str | None = Field(None, max_length=20)
-    economic_code: str | None = Field(None, max_length=20)
-    national_id: str | None = Field(None, max_length=20)
-    registration_number: str | None = Field(None, max_length=40)
-    postal_code: str | None = Field(None, max_length=20)
-    address: str | None = Field(None, max_length=500)
+    email: Identifier(254)
+    mobile: Identifier(20)
+    national_code: Identifier(20) | None = None
+    economic_code: Identifier(20) | None = None
+    national_id: Identifier(20) | None = None
+    registration_number: Identifier(40) | None = None
+    postal_code: Identifier(20) | None = None
+    address: FreeText(500) | None = None
 
 
 class CustomerIn(ProfileIn):
@@ -206,12 +257,10 @@ class CustomerOut(BaseModel):
     representative_id: UUID | None
     profile: dict[str, Any]
     credit: int = Field(description="Credit held for the next invoices, in rials.")
-    open_balance: int | None = Field(
-        None, description="What the customer's open invoices still ask, in rials."
-    )
+    open_balance: int = Field(description="What the customer's open invoices still ask, in rials.")
 
     @classmethod
-    def of(cls, customer: Customer, open_balance: int | None = None) -> CustomerOut:
+    def of(cls, customer: Customer, open_balance: int) -> CustomerOut:
         p = customer.profile
         return cls(
             id=customer.id,
@@ -266,7 +315,7 @@ class CancelIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "moving to another provider"}]},
     )
-    reason: str = Field("requested by the customer", min_length=1, max_length=500)
+    reason: MultilineText() = "requested by the customer"
 
 
 class PeriodOut(BaseModel):
@@ -470,10 +519,8 @@ class PaymentIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reference": "BANK-20260509-0001", "amount": 2_750_000}]},
     )
-    reference: str = Field(
-        min_length=1,
-        max_length=200,
-        description="The bank's tracking number or the gateway's reference id.",
+    reference: Identifier(200) = Field(
+        description="The bank's tracking number or the gateway's reference id."
     )
     amount: int = Field(gt=0, le=10**15, description="Rials received.", strict=True)
     method: Literal["bank_transfer", "cash", "gateway", "manual"] = "bank_transfer"
@@ -507,9 +554,9 @@ class ClockAdvanceIn(Input):
 class ClockOut(BaseModel):
     now: str
     now_jalali: str
-    executed: int | None = None
-    #: /admin/tick: due subscriptions that could not be advanced (they stay due).
-    failed: list[str] | None = None
+    executed: int = 0
+    #: Due subscriptions that could not be advanced (they stay due); always a list.
+    failed: list[str] = Field(default_factory=list)
 
 
 class TokenIn(Input):
@@ -521,7 +568,9 @@ class TokenIn(Input):
     )
     role: Literal["customer", "representative", "finance", "admin"]
     subject: UUID | None = None
-    label: str = Field("", max_length=200)
+    label: FreeText(200, min_length=0) = Field(
+        "", description="A note for people, e.g. who holds it."
+    )
 
 
 class TokenOut(BaseModel):
@@ -565,7 +614,7 @@ class OfflineRequestIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "Our treasury pays by bank transfer only."}]},
     )
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText()
 
 
 class DecisionIn(Input):
@@ -573,7 +622,7 @@ class DecisionIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "Approved by the finance manager."}]},
     )
-    reason: str = Field("", max_length=500)
+    reason: MultilineText(min_length=0) = ""
 
 
 class RejectionIn(Input):
@@ -581,7 +630,7 @@ class RejectionIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "The amount on the slip does not match."}]},
     )
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText()
 
 
 class ReceiptIn(Input):
@@ -598,8 +647,14 @@ class ReceiptIn(Input):
             ]
         },
     )
-    bank: str = Field(min_length=1, max_length=100)
-    tracking_number: str = Field(min_length=4, max_length=40, pattern=r"^[0-9A-Za-z -]+$")
+    bank: str = Field(
+        min_length=1, max_length=100, description="The bank's three-digit code (GET /banks)."
+    )
+    tracking_number: str = Field(
+        min_length=4,
+        max_length=60,
+        description="As on the slip; spaces, hyphens and Persian digits are fine.",
+    )
     amount: int = Field(gt=0, le=10**15, strict=True)
     paid_on: str = Field(
         min_length=8, max_length=10, description="The day of the transfer, Jalali (1405/02/20)."
@@ -607,6 +662,13 @@ class ReceiptIn(Input):
     scan_base64: str | None = Field(
         None, description="Optional: the slip as PDF, JPEG or PNG, base64-encoded."
     )
+
+
+class BankOut(BaseModel):
+    code: str = Field(description="The three-digit code, as in an Iranian IBAN.")
+    name_fa: str
+    name_en: str
+    merged_into: str | None = Field(None, description="The bank it merged into, if it did.")
 
 
 class OfflineItemOut(BaseModel):
@@ -628,7 +690,7 @@ class HoldIn(Input):
             "examples": [{"reason": "Court order pending", "until": "2026-06-01T00:00:00Z"}]
         },
     )
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText()
     until: datetime
 
 
@@ -636,7 +698,7 @@ class VoidIn(Input):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"reason": "Issued twice by mistake"}]}
     )
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText()
 
 
 # --- official invoices ---------------------------------------------------------------------------

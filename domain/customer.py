@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import BillingAggregate
-from domain.errors import InvalidAmount, InvalidProfile
+from domain.errors import InvalidAmount, InvalidInput, InvalidProfile
 from domain.identifiers import (
     economic_code_problem,
     national_code_problem,
@@ -29,6 +29,7 @@ from domain.identifiers import (
     postal_code_problem,
 )
 from domain.money import Money
+from domain.text import free_text, identifier
 
 
 class CustomerKind(StrEnum):
@@ -64,28 +65,47 @@ class BillingProfile:
     address: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", CustomerKind(self.kind))
-        if not str(self.name or "").strip():
+        # Every text passes the input policy (domain/text.py) before anything else is checked.
+        try:
+            kind = CustomerKind(self.kind)
+        except ValueError:
             raise InvalidProfile(
-                "name is required: the customer's full name or the company's name.", field="name"
-            )
-        if not _EMAIL.match(str(self.email or "")):
+                f"kind {self.kind!r} is not known; a customer is a person or legal (an "
+                "organisation).",
+                field="kind",
+            ) from None
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "name", _policy(free_text, self.name, "name", 200))
+        email = _policy(identifier, self.email, "email", 254)
+        if not _EMAIL.match(email):
             raise InvalidProfile(f"email {self.email!r} is not an e-mail address.", field="email")
-        if not _MOBILE.match(str(self.mobile or "").replace(" ", "")):
+        object.__setattr__(self, "email", email)
+        mobile = _policy(identifier, self.mobile, "mobile", 20).replace(" ", "").replace("-", "")
+        if not _MOBILE.match(mobile):
             raise InvalidProfile(
                 f"mobile {self.mobile!r} is not an Iranian mobile number (like 09121234567).",
                 field="mobile",
             )
+        object.__setattr__(self, "mobile", mobile)
         for field, problem_of in _IDENTIFIERS.items():
             value = getattr(self, field)
             if value is None or not str(value).strip():
                 object.__setattr__(self, field, None)
                 continue
-            value = normalize_digits(str(value).strip())
+            value = normalize_digits(_policy(identifier, value, field, 20))
             problem = problem_of(value)
             if problem:
                 raise InvalidProfile(f"{field}: {problem}.", field=field)
             object.__setattr__(self, field, value)
+        for field, clean, limit in (
+            ("registration_number", identifier, 40),
+            ("address", free_text, 500),
+        ):
+            value = getattr(self, field)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                object.__setattr__(self, field, None)
+            else:
+                object.__setattr__(self, field, _policy(clean, value, field, limit))
 
     @property
     def can_receive_official_invoice(self) -> bool:
@@ -107,6 +127,14 @@ class BillingProfile:
             object.__setattr__(profile, name, data.get(name))
         object.__setattr__(profile, "kind", CustomerKind(data["kind"]))
         return profile
+
+
+def _policy(clean: Callable[..., str], value: object, field: str, limit: int) -> str:
+    """The input policy's answer, refused as an invalid profile (a profile's one error code)."""
+    try:
+        return clean(value, field, max_length=limit)
+    except InvalidInput as error:
+        raise InvalidProfile(error.message, field=field) from None
 
 
 class Customer(BillingAggregate):

@@ -33,6 +33,7 @@ from domain.jalali import JalaliDate
 from domain.money import Money, Rate, total
 from domain.official import OfficialRecord, Party, PaymentTerms
 from domain.plans import Period, Plan
+from domain.text import identifier, multiline_text
 
 
 class InvoiceKind(StrEnum):
@@ -177,6 +178,9 @@ class Receipt:
     status: ReceiptStatus = ReceiptStatus.UNDER_REVIEW
     decided_at: datetime | None = None
     decision: str | None = None
+    #: Standing receipts at other banks with the same tracking number and amount, when this one
+    #: was registered: finance should make sure they are not one transfer.
+    possible_duplicates: tuple[UUID, ...] = ()
 
     @property
     def reference(self) -> str:
@@ -521,7 +525,10 @@ class Invoice(BillingAggregate):
         paid_on: str,
         scan_hash: str | None,
         now: datetime,
+        possible_duplicates: list[UUID] | None = None,
     ) -> None:
+        """``bank`` is a code of :mod:`domain.banks` and ``tracking_number`` as normalised by
+        :func:`domain.text.tracking_number` (the application checks both first)."""
         now = self._now(now)
         self.check_payable()
         if self.approved_offline is None:
@@ -531,15 +538,15 @@ class Invoice(BillingAggregate):
             )
         if not amount.is_positive:
             raise InvalidAmount("A receipt's amount must be more than zero rials.", field="amount")
-        tracking = _text(tracking_number, "tracking_number").replace(" ", "")
         self._receipt_registered(
             receipt_id,
-            _text(bank, "bank"),
-            tracking,
+            bank,
+            tracking_number,
             amount.rials,
-            _text(paid_on, "paid_on"),
+            _day(paid_on, "paid_on"),
             scan_hash,
             now,
+            [str(r) for r in possible_duplicates or ()],
         )
 
     @event("ReceiptRegistered")
@@ -552,9 +559,17 @@ class Invoice(BillingAggregate):
         paid_on: str,
         scan_hash: str | None,
         timestamp: datetime,
+        possible_duplicates: list[str] | None = None,
     ) -> None:
         self.receipts[receipt_id] = Receipt(
-            receipt_id, bank, tracking_number, Money(amount), paid_on, scan_hash, timestamp
+            receipt_id,
+            bank,
+            tracking_number,
+            Money(amount),
+            paid_on,
+            scan_hash,
+            timestamp,
+            possible_duplicates=tuple(UUID(str(r)) for r in possible_duplicates or ()),
         )
 
     def receipt_under_review(self, receipt_id: UUID) -> Receipt:
@@ -599,7 +614,16 @@ class Invoice(BillingAggregate):
 
 
 def _text(value: str, field: str, limit: int = 500) -> str:
-    text = " ".join(str(value or "").split())
-    if not text or len(text) > limit:
-        raise InvalidInput(f"{field} must be 1-{limit} characters.", field=field)
-    return text
+    """A reason or a note for the audit trail, through the input policy (domain/text.py)."""
+    return multiline_text(value, field, max_length=limit)
+
+
+def _day(value: str, field: str) -> str:
+    """A Jalali day a person typed (Persian digits welcome), as ``1405/02/20``."""
+    text = identifier(value, field, max_length=20)
+    try:
+        return JalaliDate.parse(text).isoformat()
+    except ValueError:
+        raise InvalidInput(
+            f"{field} {value!r} is not a Jalali date; write it like 1405/02/20.", field=field
+        ) from None

@@ -9,6 +9,7 @@ the same atomic save.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -45,8 +46,106 @@ class Payment(BillingAggregate):
         self.received_at = timestamp
 
 
+@dataclass(frozen=True)
+class TransferClaim:
+    """One bank receipt that names this transfer."""
+
+    bank: str
+    amount: Money
+    invoice_id: UUID
+    receipt_id: UUID
+    claimed_at: datetime
+    released: bool = False
+
+
+class BankTransfer(BillingAggregate):
+    """A bank transfer, known by its tracking number however it was typed (normalised by
+    :func:`domain.text.tracking_number`), with every receipt that named it.
+
+    A tracking number counts once per bank while its receipt stands (under review or
+    confirmed): registering it again at the same bank is refused. The same number at another
+    bank may be another transfer (banks number independently), so it is accepted; with the
+    same amount too it is flagged to finance as a possible duplicate. Rejecting a receipt
+    releases its claim, so the customer can register the slip again with a detail corrected.
+    """
+
+    @staticmethod
+    def create_id(tracking_number: str) -> UUID:
+        return deterministic_id("bank-transfer", tracking_number)
+
+    @event("BankTransferClaimed")
+    def __init__(
+        self,
+        tracking_number: str,
+        bank: str,
+        amount: int,
+        invoice_id: UUID,
+        receipt_id: UUID,
+        timestamp: datetime,
+    ) -> None:
+        self.tracking_number = tracking_number
+        self.claims: dict[UUID, TransferClaim] = {}
+        self._add(bank, amount, invoice_id, receipt_id, timestamp)
+
+    def _add(
+        self, bank: str, amount: int, invoice_id: UUID, receipt_id: UUID, timestamp: datetime
+    ) -> None:
+        self.claims[receipt_id] = TransferClaim(
+            bank, Money(amount), invoice_id, receipt_id, timestamp
+        )
+
+    def standing(self) -> list[TransferClaim]:
+        return [c for c in self.claims.values() if not c.released]
+
+    def check_free(self, bank: str) -> None:
+        """Refuse a second standing receipt for this tracking number at this bank."""
+        for held in self.standing():
+            if held.bank == bank:
+                raise TrackingNumberUsed(
+                    f"Tracking number {self.tracking_number} of bank {bank} was already "
+                    f"registered on {held.claimed_at.isoformat()} (invoice {held.invoice_id}, "
+                    f"receipt {held.receipt_id}); a transfer is registered once. Check the "
+                    "number on the bank slip.",
+                    field="tracking_number",
+                )
+
+    def possible_duplicates(self, bank: str, amount: Money) -> list[UUID]:
+        """Standing receipts at other banks with this tracking number and this amount."""
+        return [c.receipt_id for c in self.standing() if c.bank != bank and c.amount == amount]
+
+    def claim(
+        self, bank: str, amount: Money, invoice_id: UUID, receipt_id: UUID, now: datetime
+    ) -> None:
+        now = self._now(now)
+        if receipt_id in self.claims and not self.claims[receipt_id].released:
+            return
+        self.check_free(bank)
+        self._claimed(bank, amount.rials, invoice_id, receipt_id, now)
+
+    @event("BankTransferClaimedAgain")
+    def _claimed(
+        self, bank: str, amount: int, invoice_id: UUID, receipt_id: UUID, timestamp: datetime
+    ) -> None:
+        self._add(bank, amount, invoice_id, receipt_id, timestamp)
+
+    def release(self, receipt_id: UUID, reason: str, now: datetime) -> None:
+        """The receipt was rejected: the number may be registered again at its bank."""
+        now = self._now(now)
+        held = self.claims.get(receipt_id)
+        if held is None or held.released:
+            return
+        self._released(receipt_id, reason, now)
+
+    @event("BankTransferReleased")
+    def _released(self, receipt_id: UUID, reason: str, timestamp: datetime) -> None:
+        self.claims[receipt_id] = replace(self.claims[receipt_id], released=True)
+
+
 class TrackingNumber(BillingAggregate):
     """A bank receipt's tracking number, claimed once: registering it again collides on the id.
+
+    Kept to read the receipts registered before banks were named by code (their bank was free
+    text); new receipts claim their transfer with :class:`BankTransfer`.
 
     The claim is held while its receipt is under review or confirmed. Rejecting the receipt
     releases it, so the customer can register the same number again (the bank slip was real,

@@ -14,8 +14,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import InvalidPlan, UnknownPeriod
+from domain.errors import InvalidInput, InvalidPlan, UnknownPeriod
 from domain.money import Money, Rate
+from domain.text import free_text
 
 
 class Period(StrEnum):
@@ -168,8 +169,10 @@ class Plan:
                 f"A plan id is 1–63 lower-case letters, digits or hyphens (like 'business'); got {self.id!r}.",
                 field="id",
             )
-        if not str(self.name).strip():
-            raise InvalidPlan("A plan needs a name.", field="name")
+        try:
+            object.__setattr__(self, "name", free_text(self.name, "name", max_length=200))
+        except InvalidInput as error:
+            raise InvalidPlan(error.message, field="name") from None
         if not isinstance(self.monthly_price, Money) or not self.monthly_price.is_positive:
             raise InvalidPlan(
                 f"monthly_price must be a positive whole number of rials; got {self.monthly_price!r}.",
@@ -179,6 +182,21 @@ class Plan:
         for period in Period:
             discounts.setdefault(period, DEFAULT_DISCOUNTS[period])
         object.__setattr__(self, "discounts", discounts)
+        for period, rate in discounts.items():
+            field = f"{period.value}_discount_percent"
+            if rate.basis_points >= 10_000:
+                raise InvalidPlan(
+                    f"A {period.value} discount of {rate.percent_text} would make the period "
+                    "free; a discount must be below 100 %.",
+                    field=field,
+                )
+            if not self.price(period).is_positive:
+                raise InvalidPlan(
+                    f"The {period.value} price rounds to 0 rials ({self.monthly_price} a month, "
+                    f"{period.months} month(s), {rate.percent_text} off); raise the price or "
+                    "lower the discount.",
+                    field=field,
+                )
 
     def months(self, period: Period) -> int:
         return period.months
@@ -217,13 +235,18 @@ class Plan:
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> Plan:
-        return cls(
-            id=data["id"],
-            name=data["name"],
-            monthly_price=Money(data["monthly_price"]),
-            discounts={Period(p): Rate(bp) for p, bp in data["discounts"].items()},
-            policy=LifecyclePolicy.from_dict(data["policy"]),
-        )
+        """As recorded: facts are not validated again, so a rule tightened later (the input
+        policy, the discount limit) never makes an old event unreadable."""
+        plan = object.__new__(cls)
+        for name, value in (
+            ("id", data["id"]),
+            ("name", data["name"]),
+            ("monthly_price", Money(data["monthly_price"])),
+            ("discounts", {Period(p): Rate(bp) for p, bp in data["discounts"].items()}),
+            ("policy", LifecyclePolicy.from_dict(data["policy"])),
+        ):
+            object.__setattr__(plan, name, value)
+        return plan
 
 
 _FROM_DICT: dict[str, Plan] = {}

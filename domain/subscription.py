@@ -26,6 +26,7 @@ from domain.errors import (
 )
 from domain.jalali import JalaliDate
 from domain.plans import Period, Plan
+from domain.text import multiline_text
 
 
 class SiteState(StrEnum):
@@ -294,6 +295,7 @@ class Subscription(BillingAggregate):
     def cancel(self, reason: str, now: datetime) -> None:
         now = self._now(now)
         self._check_open("cancel")
+        reason = multiline_text(reason, "reason", max_length=500)
         if self.cancelled_at:
             return  # cancelling twice is the same as cancelling once
         self._cancelled(reason, self.current_period.ends_at, now)
@@ -352,12 +354,7 @@ class Subscription(BillingAggregate):
                 f"A hold must end in the future; {until.isoformat()} is not after {now.isoformat()}.",
                 field="until",
             )
-        reason = " ".join(str(reason or "").split())
-        if not reason or len(reason) > 500:
-            raise HoldRefused(
-                "A hold needs a reason (1-500 characters) for the audit trail.", field="reason"
-            )
-        self._hold_placed(reason, until, now)
+        self._hold_placed(multiline_text(reason, "reason", max_length=500), until, now)
 
     @event("EnforcementHoldPlaced")
     def _hold_placed(self, reason: str, until: datetime, timestamp: datetime) -> None:
@@ -371,7 +368,7 @@ class Subscription(BillingAggregate):
         now = self._now(now)
         if self.hold is None:
             raise HoldRefused(f"Subscription {self.id} has no enforcement hold.")
-        self._hold_ended(reason, due_at, now)
+        self._hold_ended(multiline_text(reason, "reason", max_length=500), due_at, now)
 
     @event("EnforcementHoldEnded")
     def _hold_ended(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:

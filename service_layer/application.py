@@ -23,6 +23,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain import lifecycle
+from domain.banks import bank_of
 from domain.base import BillingAggregate, NoticeKind, check_moment
 from domain.catalogue import CATALOGUE_ID, Catalogue
 from domain.customer import BillingProfile, Customer, CustomerKind
@@ -40,7 +41,7 @@ from domain.errors import (
     SubscriptionNotFound,
     TrackingNumberUsed,
 )
-from domain.invoice import Invoice, InvoiceKind, InvoiceStatus, ReceiptStatus
+from domain.invoice import Invoice, InvoiceKind, InvoiceStatus, Receipt
 from domain.lifecycle import DueStep, PaymentOutcome
 from domain.money import Money
 from domain.official import (
@@ -52,9 +53,11 @@ from domain.official import (
     fiscal_year_of,
     official_tax_id,
 )
-from domain.payment import GatewayPayment, GatewayStatus, Payment, TrackingNumber
+from domain.payment import BankTransfer, GatewayPayment, GatewayStatus, Payment, TrackingNumber
 from domain.plans import MIN_LEAD, Period, Plan
 from domain.subscription import SiteState, Subscription, SubscriptionStatus
+from domain.text import identifier, multiline_text
+from domain.text import tracking_number as normalised_tracking_number
 from domain.vat import IRAN_VAT, VatSchedule
 from projections.due_index import DueIndex
 
@@ -410,13 +413,14 @@ class BillingApplication(Application[UUID]):
         money = amount if isinstance(amount, Money) else Money.positive(amount)
         if not money.is_positive:
             Money.positive(money.rials)
-        reference = (reference or "").strip()
-        if not reference or len(reference) > 200:
+        try:
+            reference = identifier(reference, "reference", max_length=200)
+        except InvalidInput as error:
             raise InvalidReference(
-                "A payment needs its reference (the gateway's reference id or the bank's tracking "
-                "number), 1–200 characters.",
+                f"{error.message} A payment needs its reference (the gateway's reference id or "
+                "the bank's tracking number), 1-200 characters.",
                 field="reference",
-            )
+            ) from None
 
         def command(uow: _UnitOfWork) -> PaymentOutcome:
             payment_id = Payment.create_id(reference)
@@ -581,38 +585,44 @@ class BillingApplication(Application[UUID]):
         scan_hash: str | None = None,
         receipt_id: UUID | None = None,
     ) -> UUID:
-        """The customer registers the bank receipt of an approved offline payment; a tracking
-        number is accepted once, on any invoice."""
+        """The customer registers the bank receipt of an approved offline payment. ``bank`` is
+        a bank's code (:mod:`domain.banks`); a transfer counts once per bank, by its tracking
+        number however it was typed, and the same number and amount at another bank is
+        accepted but flagged to finance as a possible duplicate."""
         now = check_moment(now)
         money = amount if isinstance(amount, Money) else Money.positive(amount)
         receipt_id = receipt_id or uuid4()
-        tracking = "".join(str(tracking_number or "").split())
+        bank_code = bank_of(bank).code
+        tracking = normalised_tracking_number(tracking_number)
 
         def command(uow: _UnitOfWork) -> UUID:
             invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
             if receipt_id in invoice.receipts:
                 return receipt_id  # a retry
-            claim = self._tracking_claim(uow, TrackingNumber.create_id(bank or "", tracking))
-            if claim is not None:
-                self._release_if_rejected(uow, claim, now)
-                claim.check_free()  # a number counts once while its receipt stands
+            transfer = self._transfer(uow, tracking)
+            duplicates: list[UUID] = []
+            if transfer is not None:
+                transfer.check_free(bank_code)  # a transfer counts once while its receipt stands
+                duplicates = transfer.possible_duplicates(bank_code, money)
             self._catch_up(uow, invoice.subscription_id, now)
             invoice.register_receipt(
                 receipt_id,
-                bank=bank,
+                bank=bank_code,
                 tracking_number=tracking,
                 amount=money,
                 paid_on=paid_on,
                 scan_hash=scan_hash,
                 now=now,
+                possible_duplicates=duplicates,
             )
-            if claim is not None:
-                claim.claim_again(invoice.id, receipt_id, now)
+            if transfer is not None:
+                transfer.claim(bank_code, money, invoice.id, receipt_id, now)
             else:
                 uow.add(
-                    TrackingNumber(
-                        bank=bank,
+                    BankTransfer(
                         tracking_number=tracking,
+                        bank=bank_code,
+                        amount=money.rials,
                         invoice_id=invoice.id,
                         receipt_id=receipt_id,
                         timestamp=now,
@@ -622,20 +632,34 @@ class BillingApplication(Application[UUID]):
 
         return self._run(command)
 
+    def _transfer(self, uow: _UnitOfWork, tracking: str) -> BankTransfer | None:
+        try:
+            return uow.get(
+                BankTransfer.create_id(tracking), BankTransfer, lambda: AggregateNotFoundError()
+            )
+        except AggregateNotFoundError:
+            return None
+
     def _tracking_claim(self, uow: _UnitOfWork, claim_id: UUID) -> TrackingNumber | None:
         try:
             return uow.get(claim_id, TrackingNumber, lambda: AggregateNotFoundError())
         except AggregateNotFoundError:
             return None
 
-    def _release_if_rejected(self, uow: _UnitOfWork, claim: TrackingNumber, now: datetime) -> None:
-        """Release a claim whose receipt was rejected before rejections released their claims."""
-        if claim.released:
+    def _release_claim(
+        self, uow: _UnitOfWork, receipt: Receipt, reason: str, now: datetime
+    ) -> None:
+        """A rejected receipt's tracking number may be registered again."""
+        transfer = self._transfer(uow, receipt.tracking_number)
+        if transfer is not None and receipt.receipt_id in transfer.claims:
+            transfer.release(receipt.receipt_id, reason, now)
             return
-        holder = uow.get(claim.invoice_id, Invoice, lambda: _no_invoice(claim.invoice_id))
-        receipt = holder.receipts.get(claim.receipt_id)
-        if receipt is not None and receipt.status is ReceiptStatus.REJECTED:
-            claim.release(claim.receipt_id, receipt.decision or "receipt rejected", now)
+        # A receipt registered before banks were named by code claimed (bank text, number).
+        legacy = self._tracking_claim(
+            uow, TrackingNumber.create_id(receipt.bank, receipt.tracking_number)
+        )
+        if legacy is not None:
+            legacy.release(receipt.receipt_id, reason, now)
 
     def decide_receipt(
         self, invoice_id: UUID, receipt_id: UUID, now: datetime, *, confirm: bool, reason: str = ""
@@ -650,11 +674,8 @@ class BillingApplication(Application[UUID]):
             if not confirm:
                 invoice.reject_receipt(receipt_id, reason, now)
                 rejected = invoice.receipts[receipt_id]
-                claim = self._tracking_claim(
-                    uow, TrackingNumber.create_id(rejected.bank, rejected.tracking_number)
-                )
-                if claim is not None:  # the customer may register the same number again
-                    claim.release(receipt_id, reason, now)
+                # The customer may register the same number again, a detail corrected.
+                self._release_claim(uow, rejected, rejected.decision or reason, now)
                 policy = life.subscription.plan.policy
                 invoice.send_notice(
                     NoticeKind.RECEIPT_REJECTED,
@@ -725,7 +746,7 @@ class BillingApplication(Application[UUID]):
         def command(uow: _UnitOfWork) -> None:
             life = self._catch_up(uow, subscription_id, now)
             sub = life.subscription
-            sub.end_hold(now, reason=reason or "lifted by finance")
+            sub.end_hold(now, reason=reason)
             policy = sub.plan.policy
             overdue = lifecycle.past_grace(sub, life.invoices, policy, now)
             sub.send_notice(
@@ -746,11 +767,7 @@ class BillingApplication(Application[UUID]):
         """Finance voids an invoice with a reason: it is no longer owed; a site suspended only for
         it is restored at once."""
         now = check_moment(now)
-        reason = " ".join(str(reason or "").split())
-        if not reason or len(reason) > 500:
-            raise InvalidInput(
-                "A void needs a reason (1-500 characters) for the audit trail.", field="reason"
-            )
+        reason = multiline_text(reason, "reason", max_length=500)
 
         def command(uow: _UnitOfWork) -> None:
             invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
@@ -1038,6 +1055,14 @@ class BillingApplication(Application[UUID]):
 
     def get_invoice(self, invoice_id: UUID) -> Invoice:
         return _UnitOfWork(self).get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+
+    def current_invoice(self, invoice_id: UUID, now: datetime) -> Invoice:
+        """The invoice as it stands at ``now``, with what fell due before then applied in
+        memory (a collection voids it): judged up to date, and nothing saved."""
+        uow = _UnitOfWork(self)
+        invoice = uow.get(invoice_id, Invoice, lambda: _no_invoice(invoice_id))
+        life = self._catch_up(uow, invoice.subscription_id, check_moment(now))
+        return life.invoices.get(invoice_id, invoice)
 
     def lifecycle_of(self, subscription_id: UUID, *, all_invoices: bool = False) -> Lifecycle:
         return self._lifecycle(_UnitOfWork(self), subscription_id, all_invoices=all_invoices)

@@ -87,3 +87,30 @@ def notices(app: BillingApplication, subscription_id) -> list[str]:
     from service_layer.timeline import timeline
 
     return [e.data["kind"] for e in timeline(app, subscription_id) if e.event == "NoticeSent"]
+
+
+def a_pdf_slip(text: str = "bank slip") -> bytes:
+    """A real, plain one-page PDF (what a customer's scanner or banking app produces)."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=100)
+    writer.add_metadata({"/Title": text})
+    writer._root_object[NameObject("/Lang")] = TextStringObject("fa")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def a_png_slip(width: int = 40, height: int = 20) -> bytes:
+    """A real PNG picture."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 220, 240)).save(out, format="PNG")
+    return out.getvalue()

@@ -36,8 +36,8 @@ def define_plan(body: PlanIn, ctx: ContextDep, who: PrincipalDep) -> PlanOut:
         name=body.name,
         monthly_price=Money(body.monthly_price),
         discounts={
-            Period.QUARTERLY: Rate.percent(f"{body.quarterly_discount_percent:g}"),
-            Period.YEARLY: Rate.percent(f"{body.yearly_discount_percent:g}"),
+            Period.QUARTERLY: Rate(int(body.quarterly_discount_percent * 100)),
+            Period.YEARLY: Rate(int(body.yearly_discount_percent * 100)),
         },
         policy=LifecyclePolicy.from_dict(policy),
     )

@@ -14,7 +14,7 @@ import pytest
 from app import create_app
 from bootstrap import build_engine
 from tests.api.server import bearer, served
-from tests.builders import T0
+from tests.builders import T0, a_pdf_slip
 
 ROLES = ("none", "customer", "representative", "finance", "admin")
 ANYONE = {"customer", "representative", "finance", "admin"}
@@ -99,11 +99,11 @@ def routes(world: World, side: str):
 
     def receipt():
         invoice, _ = offline_request(approved=True)
-        scan = world.api.state.context.engine.scans.put(b"%PDF-1.4 slip")
+        scan = world.api.state.context.engine.scans.put(a_pdf_slip())
         return app.register_receipt(
             invoice,
-            bank="Melli",
-            tracking_number=f"9{n}{next(world.counter)}",
+            bank="017",
+            tracking_number=f"9{n}{next(world.counter)}00",
             amount=1000,
             paid_on="1405/01/20",
             now=T0,
@@ -184,7 +184,7 @@ def routes(world: World, side: str):
             "POST",
             f"/invoices/{offline_request(approved=True)[0]}/receipts",
             {
-                "bank": "Melli",
+                "bank": "017",
                 "tracking_number": f"7{n}{next(world.counter)}00",
                 "amount": 1000,
                 "paid_on": "1405/01/20",
@@ -196,6 +196,7 @@ def routes(world: World, side: str):
         ("POST", f"/receipts/{receipt()}/reject", {"reason": "no"}, FINANCE, False),
         ("GET", f"/receipts/{receipt()}/scan", None, ANYONE, True),
         ("GET", "/offline-payments", None, ANYONE, False),
+        ("GET", "/banks", None, ANYONE, False),
         (
             "POST",
             f"/subscriptions/{s}/enforcement-hold",

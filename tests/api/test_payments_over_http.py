@@ -15,7 +15,7 @@ from adapters.sandbox_gateway import SandboxGateway
 from app import create_app
 from bootstrap import build_engine
 from tests.api.server import bearer, reserve, served, url_of
-from tests.builders import DAY, T0, a_company, a_plan
+from tests.builders import DAY, T0, a_company, a_pdf_slip, a_plan
 from tests.stores import postgres_schema
 
 
@@ -55,7 +55,7 @@ class Shop:
         registered = http.post(
             f"/invoices/{self.invoice}/receipts",
             json={
-                "bank": "Bank Mellat",
+                "bank": "012",
                 "tracking_number": tracking_number,
                 "amount": amount,
                 "paid_on": "1405/02/01",
@@ -247,13 +247,13 @@ class PaymentsOverHttp:
             assert approved.json()["status"] == "approved"
             invoice = http.get(f"/invoices/{shop.invoice}", headers=shop.me).json()
             assert invoice["due_at"] > "2026-05-08"  # the deadline moved
-            scan = b"%PDF-1.4 a bank slip"
+            scan = a_pdf_slip("a bank slip")
             import base64
 
             receipt = http.post(
                 f"/invoices/{shop.invoice}/receipts",
                 json={
-                    "bank": "Bank Melli",
+                    "bank": "017",
                     "tracking_number": "123456789012",
                     "amount": 2_750_000,
                     "paid_on": "1405/02/18",
@@ -267,7 +267,7 @@ class PaymentsOverHttp:
             again = http.post(
                 f"/invoices/{shop.invoice}/receipts",
                 json={
-                    "bank": "bank  melli",
+                    "bank": "17",
                     "tracking_number": "1234 5678 9012",
                     "amount": 1_000,
                     "paid_on": "1405/02/18",

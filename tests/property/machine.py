@@ -34,6 +34,7 @@ from domain import lifecycle
 from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.money import Money
+from projections.reports import REVENUE_COLUMNS, aging, revenue
 from tests.builders import a_company, a_person, a_plan
 from tests.property import model as m
 from tests.property.engines import Engine
@@ -632,7 +633,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 lambda: self.model.register_receipt(key, bill_no, name, tracking, amount, self.now),
                 lambda app: app.register_receipt(
                     self.invoice_id(key, bill_no),
-                    bank="Melli",
+                    bank="017",
                     tracking_number=tracking,
                     amount=amount,
                     paid_on="1405/02/01",
@@ -872,7 +873,29 @@ class LifecycleMachine(RuleBasedStateMachine):
                 check_balances(engine.ledger, life, customer)
             if engine.read_models:
                 check_read_models(engine.ledger, engine.read_models)
+                check_reports(engine, self.model, self.now)
         self.clean = True
+
+
+def check_reports(engine: Engine, model: m.Model, now: datetime) -> None:
+    """The engine's aging and revenue reports, as of this step's moment, equal the model's:
+    the reports are checked against the rules, not only their rows against the events."""
+    report = aging(engine.read_models, now)
+    if report.totals != model.aging(now):
+        raise InvariantBroken(
+            f"{engine}: aging at {now} is {report.totals}, the model says {model.aging(now)}"
+        )
+    expected = model.revenue()
+    for as_of in (None, now):  # the revenue read model, and the ledger as of now
+        got = {
+            row["jalali_month"]: {c: int(row[c]) for c in REVENUE_COLUMNS if int(row[c])}
+            for row in revenue(engine.read_models, as_of=as_of)
+        }
+        got = {month: row for month, row in got.items() if row}
+        if got != expected:
+            raise InvariantBroken(
+                f"{engine}: revenue (as of {as_of}) is {got}, the model says {expected}"
+            )
 
 
 def check_late_catch_up(executed: list, now: datetime) -> None:

@@ -182,8 +182,8 @@ def test_a_receipt_confirmed_after_collection_records_nothing_on_the_subscriptio
     app.decide_offline_payment(first, request, T0 + DAY, approve=True, extension_days=0)
     receipt = app.register_receipt(
         first,
-        bank="Melli",
-        tracking_number="555",
+        bank="017",
+        tracking_number="5555",
         amount=300_000,
         paid_on="1405/01/16",
         now=T0 + DAY,

@@ -54,8 +54,8 @@ def test_a_receipt_needs_an_approved_request_and_a_tracking_number_counts_once()
     with pytest.raises(OfflineRequestRefused, match="no approved offline payment request"):
         app.register_receipt(
             invoice_id,
-            bank="Melli",
-            tracking_number="111",
+            bank="017",
+            tracking_number="1111",
             amount=1_100_000,
             paid_on="1405/02/01",
             now=T0 + DAY,
@@ -64,8 +64,8 @@ def test_a_receipt_needs_an_approved_request_and_a_tracking_number_counts_once()
     app.decide_offline_payment(invoice_id, request_id, T0 + DAY, approve=True)
     app.register_receipt(
         invoice_id,
-        bank="Melli",
-        tracking_number="111",
+        bank="017",
+        tracking_number="1111",
         amount=500_000,
         paid_on="1405/02/01",
         now=T0 + DAY,
@@ -73,8 +73,8 @@ def test_a_receipt_needs_an_approved_request_and_a_tracking_number_counts_once()
     with pytest.raises(TrackingNumberUsed, match="already registered"):
         app.register_receipt(
             invoice_id,
-            bank=" melli ",
-            tracking_number="1 1 1",
+            bank=" 017 ",
+            tracking_number="1 1-1 1",
             amount=600_000,
             paid_on="1405/02/01",
             now=T0 + DAY,
@@ -89,8 +89,8 @@ def test_a_receipt_under_review_pauses_suspension_for_at_most_the_review_days():
     run_clock(app, T0 + DAY, registered, step=6 * HOUR)
     app.register_receipt(
         invoice_id,
-        bank="Melli",
-        tracking_number="222",
+        bank="017",
+        tracking_number="2222",
         amount=1_100_000,
         paid_on="1405/02/15",
         now=registered,
@@ -112,8 +112,8 @@ def test_a_confirmed_receipt_pays_and_restores_a_rejected_one_pays_nothing_and_g
     now = DEADLINE + 5 * DAY
     bad = app.register_receipt(
         invoice_id,
-        bank="Melli",
-        tracking_number="333",
+        bank="017",
+        tracking_number="3333",
         amount=1_100_000,
         paid_on="1405/02/18",
         now=now,
@@ -123,8 +123,8 @@ def test_a_confirmed_receipt_pays_and_restores_a_rejected_one_pays_nothing_and_g
     assert app.get_invoice(invoice_id).notices[-1].kind.value == "receipt_rejected"
     good = app.register_receipt(
         invoice_id,
-        bank="Melli",
-        tracking_number="444",
+        bank="017",
+        tracking_number="4444",
         amount=1_100_000,
         paid_on="1405/02/19",
         now=now + 2 * HOUR,
@@ -170,7 +170,7 @@ def test_voiding_the_overdue_invoice_restores_the_site_and_it_is_no_longer_owed(
 def _confirmed_receipt(app, invoice_id, tracking_number, amount, now):
     receipt = app.register_receipt(
         invoice_id,
-        bank="Melli",
+        bank="017",
         tracking_number=tracking_number,
         amount=amount,
         paid_on="1405/02/20",
@@ -190,13 +190,13 @@ def test_an_approval_after_suspension_does_not_let_a_partial_payment_restore_the
     app.decide_offline_payment(invoice_id, request_id, now, approve=True, extension_days=7)
     assert app.get_invoice(invoice_id).deadline > now  # no longer past deadline plus grace
 
-    partial = _confirmed_receipt(app, invoice_id, "901", 1_000, now + HOUR)
+    partial = _confirmed_receipt(app, invoice_id, "901000", 1_000, now + HOUR)
     assert not partial.restored and partial.still_overdue == (invoice_id,)
     assert app.get_subscription(sub_id).site_state is SiteState.SUSPENDED
     assert app.get_invoice(invoice_id).balance.rials == 1_099_000
     assert app.get_subscription(sub_id).notices[-1].facts["site"] == "suspended"
 
-    rest = _confirmed_receipt(app, invoice_id, "902", 1_099_000, now + 3 * HOUR)
+    rest = _confirmed_receipt(app, invoice_id, "902000", 1_099_000, now + 3 * HOUR)
     assert rest.restored and app.get_subscription(sub_id).site_state is SiteState.UP
 
 
@@ -230,7 +230,7 @@ def test_a_rejected_receipt_releases_its_tracking_number_for_a_new_registration(
     app, sub_id, invoice_id = company_subscription()
     request_id = app.request_offline_payment(invoice_id, "transfer", T0 + DAY)
     app.decide_offline_payment(invoice_id, request_id, T0 + DAY, approve=True)
-    slip = {"bank": "Bank Melli", "tracking_number": "5555 5555", "paid_on": "1405/02/01"}
+    slip = {"bank": "017", "tracking_number": "5555 5555", "paid_on": "1405/02/01"}
     wrong = app.register_receipt(invoice_id, amount=110_000, now=T0 + 2 * DAY, **slip)
     app.decide_receipt(invoice_id, wrong, T0 + 3 * DAY, confirm=False, reason="amount is wrong")
 
@@ -244,20 +244,47 @@ def test_a_rejected_receipt_releases_its_tracking_number_for_a_new_registration(
         app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 6 * DAY, **slip)
 
 
-def test_a_claim_kept_by_a_receipt_rejected_before_the_release_rule_is_freed_too(monkeypatch):
-    """Stores written before rejections released their claims: the rejected receipt is found
-    on its invoice and the claim released when the number is registered again."""
-    from domain.payment import TrackingNumber
-
-    app, sub_id, invoice_id = company_subscription()
+def _approved(app, invoice_id):
     request_id = app.request_offline_payment(invoice_id, "transfer", T0 + DAY)
     app.decide_offline_payment(invoice_id, request_id, T0 + DAY, approve=True)
-    slip = {"bank": "Mellat", "tracking_number": "7777", "paid_on": "1405/02/01"}
-    old = app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 2 * DAY, **slip)
-    with monkeypatch.context() as legacy:
-        legacy.setattr(TrackingNumber, "release", lambda self, *args: None)
-        app.decide_receipt(invoice_id, old, T0 + 3 * DAY, confirm=False, reason="unreadable")
-    assert app.register_receipt(invoice_id, amount=1_100_000, now=T0 + 4 * DAY, **slip)
+
+
+def test_a_transfer_is_registered_once_however_its_bank_and_number_are_typed():
+    """Receipts identify a transfer, not a spelling: the bank by its code, the tracking
+    number with its separators, invisible characters and Persian digits taken out."""
+    app, sub_id, invoice_id = company_subscription()
+    _approved(app, invoice_id)
+    slip = {"amount": 400_000, "paid_on": "1405/02/01", "now": T0 + 2 * DAY}
+    app.register_receipt(invoice_id, bank="012", tracking_number="9988 7766 5544", **slip)
+    for bank, number in (
+        ("12", "9988-7766-5544"),
+        ("۰۱۲", "۹۹۸۸۷۷۶۶۵۵۴۴"),
+        ("\u200f012", "9988\u200b7766\u200c5544"),
+    ):
+        with pytest.raises(TrackingNumberUsed, match="already registered"):
+            app.register_receipt(invoice_id, bank=bank, tracking_number=number, **slip)
+    assert len(app.get_invoice(invoice_id).receipts) == 1
+
+
+def test_the_same_number_and_amount_at_another_bank_is_accepted_and_flagged_for_finance():
+    """Banks number their transfers independently, so the same tracking number at another bank
+    may be another transfer: accepted, and flagged as a possible duplicate when the amount is
+    the same too."""
+    app, sub_id, invoice_id = company_subscription()
+    _approved(app, invoice_id)
+    slip = {"tracking_number": "11112222", "paid_on": "1405/02/01", "now": T0 + 2 * DAY}
+    first = app.register_receipt(invoice_id, bank="012", amount=400_000, **slip)
+    second = app.register_receipt(invoice_id, bank="017", amount=400_000, **slip)
+    third = app.register_receipt(invoice_id, bank="054", amount=300_000, **slip)
+    slip["now"] = T0 + 4 * DAY
+    receipts = app.get_invoice(invoice_id).receipts
+    assert receipts[first].possible_duplicates == ()
+    assert receipts[second].possible_duplicates == (first,)
+    assert receipts[third].possible_duplicates == ()  # another amount: another transfer
+    app.decide_receipt(invoice_id, first, T0 + 3 * DAY, confirm=False, reason="not ours")
+    fourth = app.register_receipt(invoice_id, bank="055", amount=400_000, **slip)
+    # A rejected receipt no longer counts; the confirmed-or-pending one at 017 does.
+    assert app.get_invoice(invoice_id).receipts[fourth].possible_duplicates == (second,)
 
 
 def test_offline_payment_is_for_organisations_and_a_person_is_told_to_pay_online():
