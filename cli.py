@@ -219,8 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format(as_of, "text", "json")
     _db(as_of)
-    why = audits.add_parser("explain", help="why a site is in its state, in Persian and English")
-    why.add_argument("subscription_id", type=aggregate_id)
+    why = audits.add_parser(
+        "explain",
+        help="why a subscription, invoice or customer is in its state, in Persian and English",
+    )
+    why.add_argument("aggregate_id", type=aggregate_id)
     why.add_argument("--at", type=moment, help="explain the state at this moment (default: now)")
     why.add_argument("--lang", choices=["both", "en", "fa"], default="both")
     _db(why)
@@ -708,10 +711,18 @@ def _print_state(state: dict[str, Any], indent: str = "") -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    from projections.reports import subscriptions_of
     from service_layer.audit import explain
 
     at = args.at or SystemClock().now()
-    explanation = explain(_application(args.db), args.subscription_id, at)
+    app = _application(args.db)
+    read_models = _read_models(app, args.db)
+    explanation = explain(
+        app,
+        args.aggregate_id,
+        at,
+        subscriptions_of=lambda customer_id: subscriptions_of(read_models, customer_id),
+    )
     parts = {"en": [explanation.english], "fa": [explanation.persian]}.get(
         args.lang, [explanation.english, explanation.persian]
     )
@@ -748,7 +759,17 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"  {drift}")
     else:
         print(f"read models: every row equals the fold of the events (at event #{position})")
+    _print_unstorable(read_models)
     return EXIT_REFUSED if failed else EXIT_OK
+
+
+def _print_unstorable(read_models) -> None:
+    """Stored events whose text a read model could not hold as recorded: worth a look, not a
+    failure (the events are as recorded, the rows equal them with U+FFFD in place)."""
+    if read_models.unstorable:
+        print(f"note: {len(read_models.unstorable)} stored event(s) hold text stored with U+FFFD:")
+        for finding in read_models.unstorable:
+            print(f"  {finding}")
 
 
 def _progress(label: str):
@@ -786,6 +807,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
     read_models = _read_models(app, args.db)
     last = read_models.rebuild(args.name or None, progress=_progress("rebuilding"))
     print(f"rebuilt {', '.join(args.name) or 'every read model'} from {last:,} event(s)")
+    _print_unstorable(read_models)
     return EXIT_OK
 
 

@@ -179,6 +179,9 @@ class ReadModel:
     counters: ClassVar[tuple[str, ...]] = ()
     #: False for what must never be rebuilt from zero (the outbox: it would send everything again).
     rebuildable: ClassVar[bool] = True
+    #: Raised when the rows' content changes with the table unchanged, so that tables written
+    #: by the previous version are rebuilt when opened (``ReadModels.stale_tables``).
+    version: ClassVar[int] = 1
 
     def wants(self, event_type: type) -> bool:
         """Whether events of this type can change this read model (asked once per type)."""

@@ -42,15 +42,21 @@ class AgingReport:
 
 
 def aging(read_models: Any, as_of: datetime) -> AgingReport:
-    """Open balances by days past their deadline, as recorded at ``as_of``."""
+    """Open balances by days past their deadline, as recorded at ``as_of``: each invoice once,
+    with its balance and its deadline as they stood then (an approved offline payment moves
+    the deadline; the ledger's last row by then carries it)."""
     as_of = check_moment(as_of)
     rows = read_models.query(
-        "SELECT invoice_id, subscription_id, customer_id, deadline, "
+        "SELECT t.invoice_id, t.subscription_id, t.customer_id, d.deadline, "
+        "t.issued, t.settled, t.voided FROM ("
+        "SELECT invoice_id, subscription_id, customer_id, MAX(version) AS last, "
         "SUM(CASE WHEN entry = 'issued' THEN amount ELSE 0 END) AS issued, "
         "SUM(CASE WHEN entry IN ('paid', 'credit') THEN amount ELSE 0 END) AS settled, "
         "SUM(CASE WHEN entry = 'voided' THEN amount ELSE 0 END) AS voided "
         "FROM {rm_invoice_ledger} WHERE recorded_at <= ? "
-        "GROUP BY invoice_id, subscription_id, customer_id, deadline ORDER BY deadline, invoice_id",
+        "GROUP BY invoice_id, subscription_id, customer_id) t "
+        "JOIN {rm_invoice_ledger} d ON d.invoice_id = t.invoice_id AND d.version = t.last "
+        "ORDER BY d.deadline, t.invoice_id",
         (moment(as_of),),
     )
     report = AgingReport(as_of)
@@ -110,6 +116,18 @@ def revenue(
         (moment(check_moment(as_of)), first, last),
     )
     return [{k: (int(v) if k != "jalali_month" else v) for k, v in row.items()} for row in rows]
+
+
+def subscriptions_of(read_models: Any, customer_id: Any) -> list[Any]:
+    """A customer's subscriptions, oldest order first (audit's explain lists them)."""
+    from uuid import UUID
+
+    rows = read_models.query(
+        "SELECT subscription_id FROM {rm_subscriptions} WHERE customer_id = ? "
+        "ORDER BY ordered_at, subscription_id",
+        (str(customer_id),),
+    )
+    return [UUID(r["subscription_id"]) for r in rows]
 
 
 def _month(text: str) -> str:

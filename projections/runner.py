@@ -30,6 +30,8 @@ from projections.store import (
     ReadModelProcessing,
     Sql,
     SQLiteReadModelRecorder,
+    holds_unstorable_escape,
+    storable_values,
     tracking_name,
     write_rows,
 )
@@ -51,6 +53,25 @@ class Drift:
         return f"{self.read_model} {'/'.join(map(str, self.key))}: {self.problem}"
 
 
+@dataclass(frozen=True)
+class UnstorableEvent:
+    """A stored event holding text a read model's table cannot (NUL, half a surrogate pair):
+    its rows were stored with U+FFFD in place of it."""
+
+    notification_id: int
+    aggregate_id: Any
+    version: int
+    topic: str
+
+    def __str__(self) -> str:
+        event = self.topic.rpartition(":")[2] or self.topic
+        return (
+            f"event #{self.notification_id} ({event} v{self.version} of {self.aggregate_id}) "
+            "holds text the read models cannot store as recorded (a NUL or half a surrogate "
+            "pair); its rows show U+FFFD in its place"
+        )
+
+
 class ReadModels:
     """The read models of one billing application."""
 
@@ -65,6 +86,8 @@ class ReadModels:
         self.view.states.loader = self._load
         self._start_outboxes_at_the_end()
         self._seen = 0  # the last position this process folded itself
+        #: Events of the last rebuild or verify whose text was stored with U+FFFD.
+        self.unstorable: list[UnstorableEvent] = []
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._runner: Any = None
@@ -112,26 +135,57 @@ class ReadModels:
                     if end:
                         self.view._insert_tracking(cursor, Tracking(name, end))  # noqa: SLF001
 
+    LAYOUTS = "read_model_layouts"
+
     def stale_tables(self) -> list[str]:
-        """The rebuildable read models whose live table has other columns than this version of
-        the code writes (a table created by an older version)."""
+        """The rebuildable read models whose rows were written by another version of the code:
+        their table's layout (columns, constraints) or their rows' content (``version``) is
+        not what this code writes. Each read model's layout fingerprint is kept beside it."""
         stale = []
-        with self.view.datastore.transaction(commit=False) as cursor:
+        with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)
+            layouts = sql.table(self.LAYOUTS)
+            sql.execute(
+                f"CREATE TABLE IF NOT EXISTS {layouts} "
+                "(read_model TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)"
+            )
+            known = {
+                r["read_model"]: r["fingerprint"]
+                for r in sql.execute(f"SELECT read_model, fingerprint FROM {layouts}").rows()
+            }
             for model in self.rebuildable:
                 sql.execute(f"SELECT * FROM {sql.table(model.table.name)} WHERE 1 = 0")
                 raw = getattr(cursor, "sqlite_cursor", cursor)  # eventsourcing's SQLite wrapper
-                columns = [d[0] for d in raw.description]
-                if columns != list(model.table.column_names):
+                if [d[0] for d in raw.description] != list(model.table.column_names):
+                    stale.append(model.name)
+                    continue
+                recorded = known.get(model.name)
+                if recorded == layout_fingerprint(model):
+                    continue
+                position = self.view._max_tracking_id(
+                    tracking_name(self.application_name, model), cursor
+                )
+                if recorded is None and not position:
+                    # A new table, nothing folded into it yet: this code's layout from the start.
+                    self._record_layout(sql, model)
+                else:
                     stale.append(model.name)
         return stale
 
+    def _record_layout(self, sql: Sql, model: ReadModel) -> None:
+        layouts = sql.table(self.LAYOUTS)
+        sql.execute(
+            f"INSERT INTO {layouts} (read_model, fingerprint) VALUES (?, ?) "
+            "ON CONFLICT (read_model) DO UPDATE SET fingerprint = excluded.fingerprint",
+            (model.name, layout_fingerprint(model)),
+        )
+
     def _rebuild_stale_tables(self) -> None:
-        """Read models are derived data: a table left by an older version is rebuilt from the
+        """Read models are derived data: rows written by another version are rebuilt from the
         events when the read models are opened (a read model's migration is a replay)."""
         stale = self.stale_tables()
         if stale:
-            log.warning("read models %s have an older table layout: rebuilding them", stale)
+            log.warning("read models %s were written by another version: rebuilding them", stale)
             self.rebuild(stale)
 
     def _load(self, aggregate_id: Any, version: int | None) -> Any:
@@ -269,10 +323,20 @@ class ReadModels:
         last = 0
         total = upto if upto is not None else (self.app.recorder.max_notification_id() or 0)
         routes: dict[type, list[ReadModel]] = {}
+        unstorable: list[UnstorableEvent] = []
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of small objects and no cycles: collection would only slow this down
         try:
             for notification in self._notifications(0, stop=upto):
+                if holds_unstorable_escape(notification.state):
+                    unstorable.append(
+                        UnstorableEvent(
+                            notification.id,
+                            notification.originator_id,
+                            notification.originator_version,
+                            notification.topic,
+                        )
+                    )
                 event = mapper.to_domain_event(notification)
                 states.apply(event)
                 kind = type(event)
@@ -291,6 +355,9 @@ class ReadModels:
                 gc.enable()
         if progress:
             progress(last, total)
+        self.unstorable = unstorable
+        for finding in unstorable:
+            log.error("read models: %s", finding)
         result: dict[str, Any] = {}
         for m in models:
             rows = {key: m.row(key, states) for key in touched[m.name]}
@@ -307,6 +374,8 @@ class ReadModels:
         t = model.table
         loaded = [t.values(row) for row in rows.values() if row is not None]
         loaded += [t.values(e.row) for e in _merged(model, entries)]
+        if self.unstorable:  # only then can a row hold text the table cannot store
+            loaded = [storable_values(values) for values in loaded]
         sql.load(scratch, t.column_names, loaded)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
@@ -322,11 +391,10 @@ class ReadModels:
                 self._write_scratch(sql, m, rows, entries, scratch)
                 sql.execute(f"DROP TABLE IF EXISTS {live}")
                 sql.execute(f"ALTER TABLE {scratch} RENAME TO {m.table.name}")
-                for statement in m.table.create(live)[
-                    1:
-                ]:  # its indexes, built once on the loaded rows
+                for statement in m.table.create(live)[1:]:  # indexes, built on the loaded rows
                     sql.execute(statement)
                 self._reset_tracking(cursor, m, last)
+                self._record_layout(sql, m)
         self.view.states.forget()
         self.catch_up()  # what was recorded while the rebuild ran
         return last
@@ -390,6 +458,14 @@ class ReadModels:
             (moment(now), last_due, last_due, last_id),
         )
         return [(r["due_at"], r["subscription_id"]) for r in rows]
+
+
+def layout_fingerprint(model: ReadModel) -> str:
+    """What this code writes for a read model: its table's statements and its rows' version."""
+    import hashlib
+
+    text = "\n".join([*model.table.create(), f"version {model.version}"])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _merged(model: ReadModel, entries: list[Any]) -> list[Any]:

@@ -11,10 +11,12 @@ only moves forward) refuses a second writer of the same position, so nothing is 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import DataError, IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
@@ -22,6 +24,53 @@ from projections.model import Add, AggregateStates, Append, ReadModel
 from projections.views import ALL_READ_MODELS
 
 log = logging.getLogger(__name__)
+
+# --- text a database cannot hold --------------------------------------------------------------
+#
+# The input policy (domain/text.py) keeps control characters out of new events, but an event
+# stored before it existed, by another version, or by hand may hold text a read model's table
+# cannot: PostgreSQL refuses NUL in text, and no UTF-8 store can encode half a surrogate pair.
+# Such a value is stored with U+FFFD in place of what it cannot hold, the fact is logged with
+# the event and counted, and the read side goes on: one odd event is one visible problem, never
+# an outage. The check costs nothing on the usual path: a live fold retries an event's
+# transaction this way only after the database refused it; a rebuild turns it on only when a
+# stored event's bytes carry such an escape (JSON writes both as \u escapes).
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ESCAPED_UNSTORABLE = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
+
+
+class UnstorableText:
+    """How many values were stored with U+FFFD in this process (the metrics show it)."""
+
+    count = 0
+    _lock = threading.Lock()
+
+    @classmethod
+    def add(cls, n: int) -> None:
+        with cls._lock:
+            cls.count += n
+
+
+def storable(value: Any) -> Any:
+    """``value`` as a read model can store it: text without NUL or lone surrogates."""
+    if type(value) is str and _UNSTORABLE.search(value):
+        UnstorableText.add(1)
+        return _UNSTORABLE.sub("\ufffd", value)
+    return value
+
+
+def storable_values(values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(storable(v) for v in values)
+
+
+def holds_unstorable_escape(stored_state: bytes) -> bool:
+    """Whether a stored event's JSON carries a NUL or a lone surrogate (as a \\u escape)."""
+    return b"\\u" in stored_state and _ESCAPED_UNSTORABLE.search(stored_state) is not None
+
+
+#: What a database raises for a value it cannot hold.
+UNSTORABLE_ERRORS = (DataError, UnicodeEncodeError)
 
 
 class Sql:
@@ -74,27 +123,41 @@ def tracking_name(application_name: str, model: ReadModel) -> str:
 
 
 def write_rows(
-    sql: Sql, model: ReadModel, rows: dict[Any, dict[str, Any] | None], table: str | None = None
+    sql: Sql,
+    model: ReadModel,
+    rows: dict[Any, dict[str, Any] | None],
+    table: str | None = None,
+    *,
+    sanitise: bool = False,
 ) -> None:
-    """Upsert (or delete, for None) the rows of a state read model."""
+    """Upsert (or delete, for None) the rows of a state read model; ``sanitise``: make every
+    text storable first (see :func:`storable`)."""
     t = model.table
     table = table or sql.table(t.name)
     upserts = [t.values(row) for row in rows.values() if row is not None]
+    if sanitise:
+        upserts = [storable_values(values) for values in upserts]
     deletes = [k if isinstance(k, tuple) else (str(k),) for k, row in rows.items() if row is None]
     sql.executemany(t.upsert(table), upserts)
     sql.executemany(t.delete(table), deletes)
 
 
 def write_entries(
-    sql: Sql, model: ReadModel, entries: Iterable[Any], table: str | None = None
+    sql: Sql,
+    model: ReadModel,
+    entries: Iterable[Any],
+    table: str | None = None,
+    *,
+    sanitise: bool = False,
 ) -> None:
     t = model.table
     table = table or sql.table(t.name)
-    appends = [t.values(e.row) for e in entries if isinstance(e, Append)]
+    values = storable_values if sanitise else tuple
+    appends = [values(t.values(e.row)) for e in entries if isinstance(e, Append)]
     sql.executemany(t.insert(table), appends)
     for e in entries:
         if isinstance(e, Add):
-            sql.execute(t.add(model.counters, table), t.values(e.row))
+            sql.execute(t.add(model.counters, table), values(t.values(e.row)))
 
 
 class ReadModelProcessing:
@@ -154,8 +217,23 @@ class ReadModelProcessing:
     def process(self, domain_event: Any, tracking: Tracking) -> bool:
         """Apply one event to every read model not yet past it; False if none needed it."""
         try:
-            with self.datastore.transaction(commit=True) as cursor:
-                return self._process(cursor, domain_event, tracking)
+            try:
+                with self.datastore.transaction(commit=True) as cursor:
+                    return self._process(cursor, domain_event, tracking)
+            except UNSTORABLE_ERRORS as error:
+                # A row holds text the database cannot store (see storable): store it with
+                # U+FFFD in place of what it cannot hold, and say which event led here.
+                log.error(
+                    "read models: the rows after event #%d (%s v%d of %s) hold text this "
+                    "database cannot store (%s); stored with U+FFFD in its place",
+                    tracking.notification_id,
+                    type(domain_event).__qualname__,
+                    domain_event.originator_version,
+                    domain_event.originator_id,
+                    str(error).strip() or type(error).__name__,
+                )
+                with self.datastore.transaction(commit=True) as cursor:
+                    return self._process(cursor, domain_event, tracking, sanitise=True)
         except IntegrityError:
             # Another runner may have written this position first: then there is nothing to do.
             self.states.discard(domain_event.originator_id)
@@ -169,7 +247,9 @@ class ReadModelProcessing:
                 return False
             raise
 
-    def _process(self, cursor: Any, domain_event: Any, tracking: Tracking) -> bool:
+    def _process(
+        self, cursor: Any, domain_event: Any, tracking: Tracking, *, sanitise: bool = False
+    ) -> bool:
         application = tracking.application_name
         behind = [
             m
@@ -190,10 +270,10 @@ class ReadModelProcessing:
                     for key in model.touched(domain_event, self.states)
                 }
                 if rows:
-                    write_rows(sql, model, rows)
+                    write_rows(sql, model, rows, sanitise=sanitise)
                 entries = list(model.entries(domain_event, self.states))
                 if entries:
-                    write_entries(sql, model, entries)
+                    write_entries(sql, model, entries, sanitise=sanitise)
             self._insert_tracking(  # type: ignore[attr-defined]
                 cursor, Tracking(tracking_name(application, model), tracking.notification_id)
             )

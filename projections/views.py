@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import lifecycle
+from domain.banks import BANKS
 from domain.customer import Customer
 from domain.invoice import Invoice, InvoiceStatus
 from domain.jalali import JalaliDate
@@ -309,8 +310,10 @@ class NoticesView(ReadModel):
         )
 
 
-LEDGER_ENTRIES = ("issued", "paid", "credit", "voided")
+LEDGER_ENTRIES = ("issued", "paid", "credit", "voided", "deadline")
 MONEY_EVENTS = frozenset({"InvoiceIssued", "PaymentRecorded", "CreditApplied", "InvoiceVoided"})
+#: Events that move an invoice's deadline (an approved offline payment request).
+DEADLINE_EVENTS = frozenset({"OfflinePaymentApproved"})
 
 
 def _moves_money(event_type: type) -> bool:
@@ -318,8 +321,10 @@ def _moves_money(event_type: type) -> bool:
 
 
 class InvoiceLedger(ReadModel):
-    """Every movement of money on an invoice, at its recorded moment: the basis of the aging
-    report and of any report "as of" a past date (filter by recorded_at)."""
+    """Every movement of money on an invoice, and every move of its deadline, at its recorded
+    moment: the basis of the aging report and of any report "as of" a past date (filter by
+    recorded_at). Each row carries the invoice's deadline as it stood after that event, so the
+    deadline as of a moment is the one on the invoice's last row recorded by then."""
 
     name = "invoice_ledger"
     table = Table(
@@ -344,13 +349,17 @@ class InvoiceLedger(ReadModel):
     )
 
     def wants(self, event_type: type) -> bool:
-        return _moves_money(event_type)
+        return _moves_money(event_type) or (
+            issubclass(event_type, Invoice.Event) and event_type.__name__ in DEADLINE_EVENTS
+        )
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         name = type(event).__name__
         inv: Invoice = states.get(event.originator_id)
         amount, vat, reference, credited = 0, 0, None, 0
-        if name == "InvoiceIssued":
+        if name in DEADLINE_EVENTS:
+            entry, reference = "deadline", str(event.request_id)
+        elif name == "InvoiceIssued":
             entry, amount, vat = "issued", inv.total.rials, inv.vat.rials
         elif name == "PaymentRecorded":
             entry, amount, reference = "paid", event.amount, event.reference
@@ -523,6 +532,8 @@ class OfflineRequestsView(ReadModel):
     """Offline payment requests and receipts awaiting finance, by id (the API looks them up)."""
 
     name = "offline_payments"
+    #: 2: receipts show their bank's names and possible duplicates.
+    version = 2
     table = Table(
         "rm_offline_payments",
         columns=(
@@ -572,17 +583,21 @@ class OfflineRequestsView(ReadModel):
             }
         if item in invoice.receipts:
             r = invoice.receipts[item]
+            bank = BANKS.get(r.bank)  # None for a receipt registered when banks were free text
             return base | {
                 "kind": "receipt",
                 "status": r.status.value,
                 "detail": as_json(
                     {
                         "bank": r.bank,
+                        "bank_name_fa": bank.name_fa if bank else None,
+                        "bank_name_en": bank.name_en if bank else None,
                         "tracking_number": r.tracking_number,
                         "amount": r.amount.rials,
                         "paid_on": r.paid_on,
                         "scan_hash": r.scan_hash,
                         "decision": r.decision,
+                        "possible_duplicates": [str(d) for d in r.possible_duplicates],
                     }
                 ),
                 "created_at": moment(r.registered_at),

@@ -6,6 +6,7 @@ is the fold of the events recorded up to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -228,9 +229,186 @@ def _notices_line(notices: list[Notice]) -> tuple[str, str]:
     return en, fa
 
 
-def explain(app: Any, subscription_id: UUID, at: datetime) -> Explanation:
+def explain(
+    app: Any,
+    aggregate_id: UUID,
+    at: datetime,
+    *,
+    subscriptions_of: Callable[[UUID], list[UUID]] | None = None,
+) -> Explanation:
+    """Why an aggregate is in its state at ``at``: a subscription (its site), an invoice, a
+    customer (its subscriptions, one line each; ``subscriptions_of`` names them), a payment.
+    An id with no events is :class:`NotFound`."""
+    aggregate = state_as_of(app, aggregate_id, at)
+    if isinstance(aggregate, Subscription):
+        return _explain_subscription(app, aggregate, at)
+    if isinstance(aggregate, Invoice):
+        return _explain_invoice(app, aggregate, at)
+    if isinstance(aggregate, Customer):
+        ids = subscriptions_of(aggregate.id) if subscriptions_of is not None else []
+        return _explain_customer(app, aggregate, at, ids)
+    if isinstance(aggregate, Payment):
+        return _explain_payment(aggregate, at)
+    kind = type(aggregate).__name__
+    return Explanation(
+        f"{kind} {aggregate.id} has {aggregate.version} event(s) recorded by {_en(at)}; "
+        f"`billing audit timeline {aggregate.id}` lists them.",
+        f"{kind} {aggregate.id} تا {_fa(at)} {to_persian_digits(str(aggregate.version))} "
+        "رویداد ثبت‌شده دارد؛ فهرست آن‌ها در تاریخچهٔ ممیزی است.",
+    )
+
+
+_INVOICE_STATUS_EN = {"open": "open", "paid": "paid in full", "void": "void"}
+_INVOICE_STATUS_FA = {"open": "پرداخت‌نشده", "paid": "تسویه‌شده", "void": "باطل‌شده"}
+
+
+def _explain_invoice(app: Any, inv: Invoice, at: datetime) -> Explanation:
+    """An invoice: what it asks, what was paid and how, its deadline, and why it is open,
+    paid or void."""
+    short = str(inv.id)[:8]
+    status = inv.status.value
+    en = [
+        f"Invoice {short} (period {inv.period_no}, {inv.kind.value}, subscription "
+        f"{str(inv.subscription_id)[:8]}) is {_INVOICE_STATUS_EN[status]} at {_en(at)}: total "
+        f"{_rials_en(inv.total.rials)}, paid {_rials_en(inv.paid.rials)}, still owed "
+        f"{_rials_en(inv.balance.rials)}; deadline {_en(inv.deadline)}."
+    ]
+    fa = [
+        f"صورتحساب {short} (دورهٔ {to_persian_digits(str(inv.period_no))}، اشتراک "
+        f"{str(inv.subscription_id)[:8]}) در {_fa(at)} {_INVOICE_STATUS_FA[status]} است: مبلغ کل "
+        f"{_rials_fa(inv.total.rials)}، پرداخت‌شده {_rials_fa(inv.paid.rials)}، مانده "
+        f"{_rials_fa(inv.balance.rials)}؛ مهلت پرداخت {_fa(inv.deadline)}."
+    ]
+    if inv.settlements:
+        en.append(
+            "Paid by: "
+            + "; ".join(
+                f"{_rials_en(s.amount.rials)} ({s.method}, {s.reference}) on {_en(s.recorded_at)}"
+                for s in inv.settlements
+            )
+            + "."
+        )
+        fa.append(
+            "پرداخت‌ها: "
+            + "؛ ".join(
+                f"{_rials_fa(s.amount.rials)} ({s.reference}) در {_fa(s.recorded_at)}"
+                for s in inv.settlements
+            )
+            + "."
+        )
+    approved = inv.approved_offline
+    if approved is not None:
+        en.append(
+            f"Finance approved paying offline on {_en(approved.decided_at)}, which moved the "
+            f"deadline to {_en(inv.deadline)}."
+        )
+        fa.append(
+            f"بخش مالی در {_fa(approved.decided_at)} پرداخت آفلاین را پذیرفت و مهلت به "
+            f"{_fa(inv.deadline)} رسید."
+        )
+    for receipt in inv.receipts_under_review():
+        en.append(
+            f"A bank receipt of {_rials_en(receipt.amount.rials)} (tracking number "
+            f"{receipt.tracking_number}) waits for finance since {_en(receipt.registered_at)}."
+        )
+        fa.append(
+            f"رسید بانکی {_rials_fa(receipt.amount.rials)} (شمارهٔ پیگیری "
+            f"{receipt.tracking_number}) از {_fa(receipt.registered_at)} در انتظار بخش مالی است."
+        )
+    if status == "void":
+        en.append(
+            f"Why: it was voided on {_en(inv.voided_at)} ({inv.void_reason}); it is not owed."
+        )
+        fa.append(f"دلیل: در {_fa(inv.voided_at)} باطل شد ({inv.void_reason}) و بدهی‌ای نیست.")
+    elif status == "paid":
+        en.append(f"Why: the payments above settled it on {_en(inv.settled_at)}.")
+        fa.append(f"دلیل: با پرداخت‌های بالا در {_fa(inv.settled_at)} تسویه شد.")
+        if inv.official is not None:
+            en.append(
+                f"Official invoice {inv.official.number_text} (tax ID {inv.official.tax_id}) was "
+                f"issued on {_en(inv.official.issued_at)}."
+            )
+            fa.append(
+                f"صورتحساب رسمی {inv.official.number_text} (شناسهٔ مالیاتی {inv.official.tax_id}) "
+                f"در {_fa(inv.official.issued_at)} صادر شد."
+            )
+    elif inv.deadline <= at:
+        en.append(
+            f"Why open: its deadline passed on {_en(inv.deadline)} and it is not paid in full."
+        )
+        fa.append(f"دلیل: مهلت آن در {_fa(inv.deadline)} گذشت و به‌طور کامل پرداخت نشده است.")
+    else:
+        en.append(f"It is not due yet: pay by {_en(inv.deadline)}.")
+        fa.append(f"هنوز سررسید نشده است: تا {_fa(inv.deadline)} پرداخت شود.")
+    line_en, line_fa = _notices_line(inv.notices)
+    en.append(f"Notices about this invoice: {line_en}.")
+    fa.append(f"اعلان‌های این صورتحساب: {line_fa}.")
+    try:
+        sub: Subscription = state_as_of(app, inv.subscription_id, at)
+    except NotFound:
+        sub = None  # type: ignore[assignment]
+    if sub is not None:
+        en.append(
+            f"Its subscription {str(sub.id)[:8]} is {_STATUS_EN[sub.status]}; explain it for "
+            "what happens to the site."
+        )
+        fa.append(f"اشتراک آن {str(sub.id)[:8]} {_STATUS_FA[sub.status]} است.")
+    return Explanation("\n".join(en), "\n".join(fa))
+
+
+def _explain_customer(
+    app: Any, customer: Customer, at: datetime, subscription_ids: list[UUID]
+) -> Explanation:
+    """A customer: who, the credit held, and each subscription in one line."""
+    profile = customer.profile
+    en = [
+        f"Customer {profile.name} ({profile.kind.value}, {str(customer.id)[:8]}) at {_en(at)}: "
+        f"credit held {_rials_en(customer.credit.rials)}."
+    ]
+    fa = [
+        f"مشتری {profile.name} ({str(customer.id)[:8]}) در {_fa(at)}: اعتبار "
+        f"{_rials_fa(customer.credit.rials)}."
+    ]
+    lines = 0
+    for subscription_id in subscription_ids:
+        try:
+            sub: Subscription = state_as_of(app, subscription_id, at)
+        except NotFound:
+            continue  # ordered after `at`
+        invoices = {}
+        for invoice_id in sub.open_invoice_ids:
+            try:
+                invoices[invoice_id] = state_as_of(app, invoice_id, at)
+            except NotFound:
+                continue
+        due = lifecycle.amount_due(sub, invoices).rials
+        lines += 1
+        en.append(
+            f"- subscription {str(sub.id)[:8]}, site {sub.site}, plan {sub.plan.name} "
+            f"({sub.period.value}): {_STATUS_EN[sub.status]}, {_rials_en(due)} owed."
+        )
+        fa.append(
+            f"- اشتراک {str(sub.id)[:8]}، وب‌سایت {sub.site}، طرح {sub.plan.name}: "
+            f"{_STATUS_FA[sub.status]}، بدهی {_rials_fa(due)}."
+        )
+    if not lines:
+        en.append("No subscriptions.")
+        fa.append("اشتراکی ندارد.")
+    return Explanation("\n".join(en), "\n".join(fa))
+
+
+def _explain_payment(payment: Payment, at: datetime) -> Explanation:
+    return Explanation(
+        f"Payment {payment.reference} of {_rials_en(payment.amount.rials)} ({payment.method}) "
+        f"was received on {_en(payment.received_at)} for subscription "
+        f"{str(payment.subscription_id)[:8]}; how it was applied is on the invoices it paid.",
+        f"پرداخت {payment.reference} به مبلغ {_rials_fa(payment.amount.rials)} در "
+        f"{_fa(payment.received_at)} برای اشتراک {str(payment.subscription_id)[:8]} دریافت شد.",
+    )
+
+
+def _explain_subscription(app: Any, sub: Subscription, at: datetime) -> Explanation:
     """Why the site is in its state at ``at``: the invoice, its deadline, the notices, what next."""
-    sub: Subscription = state_as_of(app, subscription_id, at)
     invoices = {}
     for invoice_id in sub.invoice_ids:
         try:

@@ -61,9 +61,7 @@ class OnlinePayments:
 
     def create_link(self, invoice_id: UUID) -> PaymentLink:
         now = self.clock.now()
-        invoice = self.app.get_invoice(invoice_id)
-        self.app.advance_subscription(invoice.subscription_id, now)  # judge an up-to-date invoice
-        invoice = self.app.get_invoice(invoice_id)
+        invoice = self.app.current_invoice(invoice_id, now)  # judged up to date, nothing saved
         invoice.check_payable()
         balance = invoice.balance
         if not invoice.is_open:

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
 from api.schemas import Moment, OptionalMoment, Page
+from projections.reports import subscriptions_of
 from service_layer.audit import describe_as_of, explain
 from service_layer.timeline import describe, timeline
 
@@ -39,12 +40,25 @@ def as_of(aggregate_id: UUID, at: Moment, ctx: ContextDep, who: PrincipalDep) ->
 
 
 @router.get(
-    "/{subscription_id}/explain", summary="Why the site is in its state, in Persian and English"
+    "/{aggregate_id}/explain",
+    summary="Why a subscription, invoice or customer is in its state, in Persian and English",
 )
 def get_explanation(
-    subscription_id: UUID, ctx: ContextDep, who: PrincipalDep, at: OptionalMoment = None
+    aggregate_id: UUID, ctx: ContextDep, who: PrincipalDep, at: OptionalMoment = None
 ) -> dict:
+    """A subscription: why its site is up, in grace, suspended or collected, and what comes
+    next. An invoice: what it asks, how it was paid, why it is open, paid or void. A customer:
+    each of its subscriptions in one line. An id with no events answers 404."""
     require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
-    moment = at if at and at.tzinfo else ctx.now()
-    explanation = explain(ctx.app, subscription_id, moment)
+    if at is not None and at.tzinfo is None:
+        from domain.errors import InvalidTime
+
+        raise InvalidTime("at must carry a time zone, e.g. 2026-05-08T00:00:00Z.", field="at")
+    read_models = ctx.fresh_read_models()
+    explanation = explain(
+        ctx.app,
+        aggregate_id,
+        at or ctx.now(),
+        subscriptions_of=lambda customer_id: subscriptions_of(read_models, customer_id),
+    )
     return {"english": explanation.english, "persian": explanation.persian}

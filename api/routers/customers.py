@@ -15,12 +15,22 @@ from domain.customer import BillingProfile
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-def _open_balance(ctx: ContextDep, customer_id: UUID) -> int:
+def _open_balances(ctx: ContextDep, customer_ids: list[str]) -> dict[str, int]:
+    """What each customer's open invoices still ask (0 for a customer with none)."""
+    if not customer_ids:
+        return {}
+    marks = ", ".join("?" for _ in customer_ids)
     rows = ctx.fresh_read_models().query(
-        "SELECT COALESCE(SUM(balance), 0) AS open FROM {rm_invoices} WHERE customer_id = ?",
-        (str(customer_id),),
+        "SELECT customer_id, COALESCE(SUM(balance), 0) AS open FROM {rm_invoices} "
+        f"WHERE customer_id IN ({marks}) GROUP BY customer_id",
+        customer_ids,
     )
-    return int(rows[0]["open"])
+    found = {r["customer_id"]: int(r["open"]) for r in rows}
+    return {i: found.get(i, 0) for i in customer_ids}
+
+
+def _open_balance(ctx: ContextDep, customer_id: UUID) -> int:
+    return _open_balances(ctx, [str(customer_id)])[str(customer_id)]
 
 
 @router.post(
@@ -69,7 +79,8 @@ def list_customers(
         params,
     )
     ids = [r["customer_id"] for r in rows]
-    items = [CustomerOut.of(ctx.app.get_customer(UUID(i))) for i in ids[:limit]]
+    balances = _open_balances(ctx, ids[:limit])
+    items = [CustomerOut.of(ctx.app.get_customer(UUID(i)), balances[i]) for i in ids[:limit]]
     return Page(
         items=items, next_cursor=encode_cursor(ids[limit - 1]) if len(ids) > limit else None
     )

@@ -7,6 +7,7 @@ from fastapi.responses import PlainTextResponse
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
+from projections.store import UnstorableText
 from service_layer.timeline import iso
 
 router = APIRouter(tags=["health"])
@@ -65,4 +66,10 @@ def metrics(ctx: ContextDep, who: PrincipalDep) -> str:
     ]
     for name, position in ctx.read_models.positions().items():
         lines.append(f'billing_read_model_position{{read_model="{name}"}} {position}')
+    lines += [
+        "# HELP billing_read_model_unstorable_text_total Values of stored events a read model "
+        "could not hold as recorded (NUL, half a surrogate pair), stored with U+FFFD.",
+        "# TYPE billing_read_model_unstorable_text_total counter",
+        f"billing_read_model_unstorable_text_total {UnstorableText.count}",
+    ]
     return "\n".join(lines) + "\n"

@@ -190,6 +190,35 @@ def test_explain_says_why_in_english_and_persian(demo):
     )
 
 
+def test_explain_answers_for_an_invoice_a_customer_and_says_so_for_an_unknown_id(demo):
+    """Before, explaining anything but a subscription crashed ('Invoice' object has no
+    attribute 'invoice_ids'): 500 over HTTP, a traceback on the command line."""
+    db, sub_id = demo
+    timeline = billing("audit", "timeline", sub_id, "--format", "jsonl", "--db", str(db))
+    events = [json.loads(line) for line in timeline.stdout.splitlines()]
+    invoice_id = next(e["aggregate_id"] for e in events if e["aggregate"] == "Invoice")
+    customer_id = next(e["data"]["customer_id"] for e in events if e["event"] == "InvoiceIssued")
+    at = ("--at", (SUSPENDED + timedelta(days=1)).isoformat(), "--db", str(db))
+
+    invoice = billing("audit", "explain", invoice_id, *at)
+    assert invoice.returncode == 0, invoice.stderr
+    assert f"Invoice {invoice_id[:8]} (period 1" in invoice.stdout
+    assert "Why open: its deadline passed on 1405/02/14 09:00" in invoice.stdout
+    assert "Its subscription" in invoice.stdout and "is suspended" in invoice.stdout
+    assert "صورتحساب" in invoice.stdout and "پرداخت‌نشده" in invoice.stdout
+    paid = billing("audit", "explain", invoice_id, "--at", PAID.isoformat(), "--db", str(db))
+    assert "is paid in full" in paid.stdout and "Paid by:" in paid.stdout
+
+    customer = billing("audit", "explain", customer_id, *at, "--lang", "en")
+    assert customer.returncode == 0, customer.stderr
+    assert "Customer Demo Customer (person" in customer.stdout
+    assert f"- subscription {sub_id[:8]}" in customer.stdout and "suspended" in customer.stdout
+
+    unknown = billing("audit", "explain", "00000000-0000-4000-8000-000000000000", "--db", str(db))
+    assert unknown.returncode == 4 and "No events are stored" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
 def test_timeline_exports_csv_for_spreadsheets(demo):
     db, sub_id = demo
     result = billing("audit", "timeline", sub_id, "--format", "csv", "--db", str(db))

@@ -21,6 +21,7 @@ raise, and changes nothing (not even the catch-up it began with).
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,11 +50,29 @@ def half_up(amount: int, basis_points: int) -> int:
     return (amount * basis_points + 5_000) // 10_000
 
 
-def price(monthly: int, period: str) -> int:
-    """One invoice line: monthly price × months, less the period discount, plus VAT."""
+def price(monthly: int, period: str) -> tuple[int, int]:
+    """One invoice line: monthly price × months, less the period discount, plus VAT; and the
+    VAT alone."""
     gross = monthly * MONTHS[period]
     net = gross - half_up(gross, DISCOUNT_BP[period])
-    return net + half_up(net, VAT_BP)
+    vat = half_up(net, VAT_BP)
+    return net + vat, vat
+
+
+def month_of(moment: datetime) -> str:
+    """The Jalali month (Tehran) a figure belongs to: ``1405/02``."""
+    return JalaliDate.of(moment).isoformat()[:7]
+
+
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+def days_overdue_bucket(deadline: datetime, now: datetime) -> str:
+    """Any part of a day past the deadline counts as a day (docs/AUDIT.md)."""
+    if now <= deadline:
+        return "current"
+    days = -((deadline - now) // DAY)  # the ceiling of the days past
+    return "1-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,12 @@ class Site:
     collected_at: datetime | None = None
     ended_at: datetime | None = None
     credit: int = 0
+    #: The revenue report's figures: (Jalali month, column) → rials (docs/AUDIT.md).
+    money: Counter = field(default_factory=Counter)
+
+    def book(self, at: datetime, column: str, amount: int) -> None:
+        if amount:
+            self.money[(month_of(at), column)] += amount
 
     @property
     def period_end(self) -> datetime:
@@ -247,10 +272,14 @@ def _bill(s: Site, no: int) -> Bill:
 
 def _issue(s: Site, at: datetime, days: int) -> None:
     no = len(s.bills) + 1
-    bill = Bill(no, at, at + days * DAY, price(s.terms.monthly, s.period), s.order(no))
+    total, vat = price(s.terms.monthly, s.period)
+    bill = Bill(no, at, at + days * DAY, total, s.order(no))
+    s.book(at, "invoiced", total)
+    s.book(at, "vat", vat)
     use = min(s.credit, bill.total)
     if use:
         bill.paid, s.credit = use, s.credit - use
+        s.book(at, "credit_used", use)
         if not bill.open:
             s.last_settled = at
     s.bills.append(bill)
@@ -279,6 +308,7 @@ def execute(s: Site, step: Step, at: datetime) -> None:
         s.warned[step.number] = at
     elif step.kind == "collect":
         for b in s.unpaid:
+            s.book(at, "voided", b.balance)  # written off; what was paid stays earned
             b.void = True
         s.site, s.collected_at, s.suspended_at, s.cause = "collected", at, None, None
     elif step.kind == "end":
@@ -305,6 +335,7 @@ def settle(s: Site, amount: int, now: datetime, named: Bill | None) -> bool:
     for b in targets:
         part = min(amount, b.balance)
         b.paid, amount = b.paid + part, amount - part
+        s.book(now, "paid", part)
     s.credit += amount
     if any(not b.open for b in targets):
         s.last_settled = now
@@ -350,6 +381,25 @@ class Model:
 
     def _order_of(self, key: int) -> Callable[[int], str]:
         return lambda no: self.bill_order(key, no)
+
+    # --- the finance reports, from the model's own state --------------------------------------
+
+    def aging(self, now: datetime) -> dict[str, int]:
+        """Open balances by days past each invoice's deadline as it stands now."""
+        totals = dict.fromkeys(AGING_BUCKETS, 0)
+        for s in self.sites.values():
+            for b in s.unpaid:
+                totals[days_overdue_bucket(b.deadline, now)] += b.balance
+        return totals
+
+    def revenue(self) -> dict[str, dict[str, int]]:
+        """Per Jalali month, every column of the revenue report (months with figures only)."""
+        months: dict[str, dict[str, int]] = {}
+        for s in self.sites.values():
+            for (month, column), amount in s.money.items():
+                row = months.setdefault(month, Counter())
+                row[column] += amount
+        return {month: dict(row) for month, row in months.items()}
 
     def advance(self, until: datetime, *, on_time: bool) -> dict[int, list]:
         return {k: catch_up(s, until, on_time=on_time) for k, s in self.sites.items()}
@@ -503,6 +553,8 @@ class Model:
             b = _bill(s, bill_no)
             if b.void:
                 raise Refused("InvoiceNotPayable")
+            s.book(now, "voided", b.balance)
+            s.book(now, "credited", b.paid)  # moved back to credit: not earned
             b.void, s.last_change = True, now
             s.credit += b.paid  # what was paid on it goes back to the customer's credit
             restore_if_free(s, now)

@@ -150,6 +150,20 @@ MUTATIONS = (
         "                # The money is in the bank",
         "            if invoice.is_void:\n                # The money is in the bank",
     ),
+    Mutation(
+        "M16",
+        "aging groups an invoice's ledger rows by the deadline each carried (issue 15, item 2)",
+        "projections/reports.py",
+        '"JOIN {rm_invoice_ledger} d ON d.invoice_id = t.invoice_id AND d.version = t.last "',
+        '"JOIN {rm_invoice_ledger} d ON d.invoice_id = t.invoice_id AND d.version = 1 "',
+    ),
+    Mutation(
+        "M17",
+        "revenue counts credit used as money paid",
+        "projections/views.py",
+        '            row["credit_used"] = event.amount',
+        '            row["paid"] = event.amount',
+    ),
 )
 
 
