@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run demo test test-long lint bench lock clean
+.PHONY: install browser run demo test test-long lint bench screenshots lock clean
 
 install: $(STAMP)
 
@@ -25,6 +25,11 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m adapters.documents.fonts install
+	$(BIN)/python -m api.assets install
+	@# A third-party Zarinpal v4 client the gateway contract tests run against the sandbox. It
+	@# pins old pydantic and requests, so it lives in a virtual environment of its own.
+	@test -x $(VENV)/zarinpal-client/bin/python || $(PYTHON) -m venv $(VENV)/zarinpal-client
+	$(VENV)/zarinpal-client/bin/python -m pip install --quiet --disable-pip-version-check zarinpal==1.0.0
 
 	@rm -f $(VENV)/.installed-* && touch $@
 
@@ -37,7 +42,14 @@ run: install
 demo: install
 	$(BIN)/billing demo --db var/billing.sqlite $(ARGS)
 
-test: install
+# The browser the page tests drive: Debian's Chromium (Playwright's own browser download is not
+# used), installed only for the tests and only when missing (needs root, as on the CI machine).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the page tests"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(ARGS)
 
@@ -51,6 +63,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/lifecycle.py $(ARGS)
+
+# The page tests, writing their screenshots into docs/ (what people see, for the docs).
+screenshots: install browser
+	BILLING_SCREENSHOTS_DIR=docs $(BIN)/pytest tests/pages $(ARGS)
 
 # Re-pin the dependencies after editing pyproject.toml (needs the network).
 lock:

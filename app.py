@@ -13,8 +13,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.assets import SWAGGER_UI, WEB
 from api.context import Context
 from api.idempotency import IdempotencyMiddleware
 from api.routers import (
@@ -29,6 +32,7 @@ from api.routers import (
     reports,
     subscriptions,
 )
+from api.security import SecurityHeaders
 
 DESCRIPTION = """
 The billing engine of a hosted-website portal: plans, customers, subscriptions, invoices,
@@ -79,10 +83,15 @@ def create_app(engine: Any = None, *, start_scheduler: bool = False, **settings:
         version="0.2.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from the engine's own copy of Swagger UI
+        redoc_url=None,
     )
     api.state.context = context
     errors.install(api)
     api.add_middleware(IdempotencyMiddleware)
+    api.add_middleware(SecurityHeaders)
+    api.mount("/static", StaticFiles(directory=WEB), name="static")
+    api.add_api_route("/docs", _docs_page, include_in_schema=False)
     for router in (
         health,
         plans,
@@ -100,6 +109,19 @@ def create_app(engine: Any = None, *, start_scheduler: bool = False, **settings:
         api.include_router(admin.clock_router)  # the clock routes exist only in test mode
     _document_problems(api)
     return api
+
+
+def _docs_page() -> HTMLResponse:
+    """The OpenAPI document in Swagger UI, every script and style served by this engine."""
+    SWAGGER_UI.ensure()
+    return HTMLResponse(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Billing lifecycle engine: API</title>"
+        '<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"></head>'
+        '<body><div id="swagger-ui"></div>'
+        '<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>'
+        '<script src="/static/docs.js"></script></body></html>'
+    )
 
 
 PROBLEM_SCHEMA = {
@@ -130,6 +152,37 @@ PROBLEM_STATUSES = {
 }
 
 
+#: Routes that answer without a token.
+PUBLIC = {("/healthz", "get"), ("/readyz", "get"), ("/payments/callback", "get")}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any 1-200 letters, digits or . _ : - (a UUID is a good choice): a retry "
+    "with the same key and body gets the first answer and acts once.",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:\\-]{1,200}$"},
+}
+
+
+def _document_authentication(schema: dict[str, Any]) -> None:
+    """The bearer scheme every route but the public ones needs, and the Idempotency-Key that
+    every mutation accepts, so that generated clients know both."""
+    schema["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from `billing tokens create` or POST /admin/tokens.",
+        }
+    }
+    schema["security"] = [{"bearer": []}]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if (path, method) in PUBLIC:
+                operation["security"] = []
+            if method in ("post", "put", "patch", "delete"):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+
+
 def _document_problems(api: FastAPI) -> None:
     """Every operation may answer these problems as application/problem+json: say so in the
     OpenAPI document, in place of FastAPI's default validation-error shape."""
@@ -153,6 +206,7 @@ def _document_problems(api: FastAPI) -> None:
                     }
         schema["components"]["schemas"].pop("HTTPValidationError", None)
         schema["components"]["schemas"].pop("ValidationError", None)
+        _document_authentication(schema)
         api.openapi_schema = schema
         return schema
 

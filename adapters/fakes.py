@@ -186,9 +186,10 @@ class FakePlatform(_Server):
 
 
 class SmtpSink:
-    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives. With a
+    ``tls_context`` it offers STARTTLS with that certificate and refuses mail without it."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, tls_context: Any = None) -> None:
         from aiosmtpd.controller import Controller
 
         sink = self
@@ -208,7 +209,8 @@ class SmtpSink:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        tls = {"tls_context": tls_context, "require_starttls": True} if tls_context else {}
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, **tls)
 
     @property
     def port(self) -> int:

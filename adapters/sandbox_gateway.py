@@ -10,21 +10,24 @@ Like the real gateway, its verify answer carries a masked card number: the engin
 
 from __future__ import annotations
 
+import hashlib
 import html
 import itertools
 import json
-import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from adapters.fakes import _Handler, _Server
-from domain.jalali import to_persian_digits
+from domain.jalali import TEHRAN, to_persian_digits
 
 MINIMUM = 10_000  # rials
+#: The one card the sandbox's customers pay with (Shaparak's published test card format).
+TEST_CARD = "5022291012345995"
 
 
 @dataclass
@@ -35,6 +38,7 @@ class SandboxPayment:
     description: str
     status: str = "created"  # created | paid | cancelled | verified
     ref_id: int | None = None
+    paid_at: datetime | None = None
 
 
 class _GatewayHandler(_Handler):
@@ -160,8 +164,10 @@ class _GatewayHandler(_Handler):
                     "data": {
                         "code": code,
                         "message": "Verified" if code == 100 else "Verified before",
-                        "card_hash": secrets.token_hex(32).upper(),
-                        "card_pan": "502229******5995",
+                        # Zarinpal's card hash is the SHA-256 of the card number: stable per
+                        # card, so a payer can be recognised without the number.
+                        "card_hash": hashlib.sha256(TEST_CARD.encode()).hexdigest().upper(),
+                        "card_pan": TEST_CARD[:6] + "******" + TEST_CARD[-4:],
                         "ref_id": payment.ref_id,
                         "fee_type": "Merchant",
                         "fee": 0,
@@ -178,7 +184,10 @@ class _GatewayHandler(_Handler):
                     "amount": p.amount,
                     "callback_url": p.callback_url,
                     "referer": "",
-                    "date": "",
+                    # Zarinpal's format: the moment the customer paid, Tehran time.
+                    "date": p.paid_at.astimezone(TEHRAN).strftime("%Y-%m-%d %H:%M:%S")
+                    if p.paid_at
+                    else "",
                 }
                 for p in fake.payments.values()
                 if p.status == "paid"
@@ -214,6 +223,7 @@ class SandboxGateway(_Server):
             return payment is not None and payment.status in ("paid", "verified")
         payment.status = "paid"
         payment.ref_id = next(self._refs)
+        payment.paid_at = datetime.now(UTC)
         return True
 
 

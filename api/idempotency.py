@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.idempotency import StoredAnswer, request_hash
@@ -32,10 +33,17 @@ class IdempotencyMiddleware:
             scope["type"] == "http"
             and scope["method"] in MUTATING
             and any(name == b"idempotency-key" for name, _ in scope["headers"])
+            and _served(scope)
         ):
             await self.keyed(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _served(scope: Scope) -> bool:
+    """Whether a route serves this method on this path: a key on a request the API will answer
+    with 404 or 405 claims nothing (the answer says what is wrong with the request itself)."""
+    return any(route.matches(scope)[0] is Match.FULL for route in scope["app"].router.routes)
 
 
 class _KeyedRequests(BaseHTTPMiddleware):

@@ -8,9 +8,10 @@ for what never will (the address or number is refused): the delivery is marked f
 from __future__ import annotations
 
 import smtplib
+import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any, Protocol
 
 
@@ -44,8 +45,13 @@ class Sender(Protocol):
 
 
 class SmtpEmailSender:
-    """E-mail over SMTP; the Message-ID is derived from the delivery, so a receiver can drop a
-    copy that a retry after a crash sends twice."""
+    """E-mail over SMTP. The Message-ID is the delivery's own (``<delivery id@domain>``), so a
+    copy that a retry after a crash sends again carries the same id and a receiver can drop it.
+
+    With ``starttls`` the connection is upgraded to TLS and the server's certificate and name
+    are verified against the system's trusted CAs (or ``ca_file``, for a private CA) before the
+    password is sent: a server that cannot prove who it is gets nothing.
+    """
 
     def __init__(
         self,
@@ -56,15 +62,19 @@ class SmtpEmailSender:
         username: str | None = None,
         password: str | None = None,
         starttls: bool = False,
+        ca_file: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
-        self.username, self.password, self.starttls, self.timeout = (
-            username,
-            password,
-            starttls,
-            timeout,
-        )
+        self.username, self.password, self.starttls = username, password, starttls
+        self.ca_file, self.timeout = ca_file, timeout
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def message_id(self, delivery: Delivery) -> str:
+        domain = self.sender.rpartition("@")[2] or "billing.local"
+        return f"<{delivery.delivery_id}@{domain}>"
 
     def deliver(self, delivery: Delivery) -> None:
         message = EmailMessage()
@@ -72,10 +82,7 @@ class SmtpEmailSender:
         message["From"] = self.sender
         message["To"] = delivery.recipient
         message["Date"] = formatdate(localtime=False)
-        domain = self.sender.rpartition("@")[2] or "billing.local"
-        message["Message-ID"] = make_msgid(
-            idstring=delivery.delivery_id.replace("/", "."), domain=domain
-        )
+        message["Message-ID"] = self.message_id(delivery)
         message["X-Billing-Delivery"] = delivery.delivery_id
         message.set_content(delivery.body)
         if delivery.html:
@@ -83,7 +90,7 @@ class SmtpEmailSender:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
-                    smtp.starttls()
+                    smtp.starttls(context=self.tls_context())
                 if self.username:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 from typing import Annotated
 from uuid import UUID
@@ -11,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from adapters.scans import safe_filename
 from adapters.tokens import Role
 from api.context import (
     Context,
@@ -22,6 +24,7 @@ from api.context import (
 )
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import (
+    BankOut,
     CallbackOut,
     DecisionIn,
     HoldIn,
@@ -35,7 +38,8 @@ from api.schemas import (
     SubscriptionOut,
     VoidIn,
 )
-from domain.errors import InvalidInput, OfflineRequestNotFound, ReceiptNotFound
+from domain.banks import BANKS
+from domain.errors import InvalidInput, InvoiceNotFound, OfflineRequestNotFound, ReceiptNotFound
 
 router = APIRouter(tags=["payments"])
 
@@ -81,15 +85,25 @@ def callback(
             "pending": "در انتظار تأیید درگاه",
             "failed": "پرداخت ناموفق بود",
         }
+        title, message = titles[body.status], html.escape(body.message)
         page = (
-            f'<!DOCTYPE html><html lang="fa" dir="rtl"><head><meta charset="utf-8"><title>{titles[body.status]}</title></head>'
-            f"<body><h1>{titles[body.status]}</h1><p>{body.message}</p></body></html>"
+            f'<!DOCTYPE html><html lang="fa" dir="rtl"><head><meta charset="utf-8"><title>{title}</title></head>'
+            f"<body><h1>{title}</h1><p>{message}</p></body></html>"
         )
         return HTMLResponse(page)
     return body
 
 
 # --- offline -----------------------------------------------------------------------------------
+
+
+@router.get("/banks", response_model=Page, summary="The banks a receipt can name, by code")
+def list_banks(who: PrincipalDep) -> Page:
+    """A receipt names its bank by this code (the bank's digits in an Iranian IBAN)."""
+    return Page(
+        items=[BankOut(**bank.__dict__) for bank in BANKS.values()],
+        next_cursor=None,
+    )
 
 
 def _offline_item(ctx: Context, item_id: UUID, kind: str) -> dict:
@@ -188,7 +202,7 @@ def _visible_item(ctx: Context, who, item_id: UUID, kind: str) -> dict:
     row = _offline_item(ctx, item_id, kind)
     try:
         visible_invoice(ctx, who, UUID(row["invoice_id"]))
-    except Exception:
+    except InvoiceNotFound:
         error = OfflineRequestNotFound if kind == "request" else ReceiptNotFound
         raise error(f"There is no such {kind} {item_id}.") from None
     return row
@@ -329,7 +343,20 @@ def receipt_scan(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Respon
     if found is None:
         raise ReceiptNotFound(f"Receipt {receipt_id} has no scan.")
     content_type, data = found
-    return Response(data, media_type=content_type)
+    # An uploaded file is served as data, never as a page: no sniffing, no scripts, no plugins,
+    # under our own file name. A PDF is downloaded (a browser's PDF viewer runs outside the
+    # sandbox); a picture may be shown.
+    disposition = "attachment" if content_type == "application/pdf" else "inline"
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Content-Disposition": f'{disposition}; filename="{safe_filename(receipt_id, content_type)}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 # --- finance actions ----------------------------------------------------------------------------

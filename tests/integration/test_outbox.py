@@ -4,6 +4,7 @@ dispatcher's retries and backoff, and every notice template rendered in Persian.
 from __future__ import annotations
 
 import socket
+import ssl
 from datetime import timedelta
 
 import pytest
@@ -94,15 +95,46 @@ def test_a_request_signed_with_the_wrong_secret_is_refused_and_retried():
 
 def test_email_goes_to_a_real_smtp_server_with_both_parts_and_a_stable_message_id():
     with SmtpSink() as smtp:
-        SmtpEmailSender("127.0.0.1", smtp.port, sender="billing@saman360.example").deliver(
-            delivery("email", recipient="sara@example.ir")
-        )
-        (message,) = smtp.messages
+        sender = SmtpEmailSender("127.0.0.1", smtp.port, sender="billing@saman360.example")
+        sender.deliver(delivery("email", recipient="sara@example.ir"))
+        sender.deliver(delivery("email", recipient="sara@example.ir"))  # resent after a crash
+        message, resent = smtp.messages
         assert message["To"] == "sara@example.ir"
         assert message["X-Billing-Delivery"] == "sub/7/email"
-        assert "sub.7.email" in message["Message-ID"]
+        # The delivery's own id: a receiver recognises the resent copy and drops it.
+        assert message["Message-ID"] == resent["Message-ID"] == "<sub/7/email@saman360.example>"
         assert message.get_body(("plain",)).get_content().strip() == "متن پیام ۱٬۰۰۰ ریال"
         assert "rtl" in message.get_body(("html",)).get_content()
+
+
+def test_starttls_verifies_the_server_before_the_password_is_sent(tmp_path):
+    """A server whose certificate no trusted CA signed gets nothing; with the private CA
+    named (BILLING_SMTP_CA_FILE) the same server is trusted. Before, STARTTLS ran without a
+    context: any certificate was accepted and the password went to whoever was in the path."""
+    import trustme
+
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate.configure_cert(tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with SmtpSink(tls_context=tls) as smtp:
+        untrusting = SmtpEmailSender(
+            "127.0.0.1", smtp.port, sender="billing@saman360.example", starttls=True
+        )
+        with pytest.raises(TemporaryFailure, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusting.deliver(delivery("email", recipient="sara@example.ir"))
+        assert smtp.messages == []
+        trusting = SmtpEmailSender(
+            "127.0.0.1",
+            smtp.port,
+            sender="billing@saman360.example",
+            starttls=True,
+            ca_file=str(ca_file),
+        )
+        trusting.deliver(delivery("email", recipient="sara@example.ir"))
+        assert len(smtp.messages) == 1
 
 
 def test_no_smtp_server_is_a_temporary_failure():
