@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import InvalidInput
+from domain.text import free_text
 
 
 class Role(StrEnum):
@@ -74,6 +75,7 @@ class TokenStore:
                 f"A {role.value} token acts for the whole engine; it names no subject.",
                 field="subject",
             )
+        label = free_text(label, "label", max_length=200, min_length=0)
         token = "bt_" + secrets.token_urlsafe(32)
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)

@@ -157,6 +157,8 @@ def test_the_demo_keeps_its_events_for_a_later_audit(tmp_path):
         (["demo", "--price", "0", "--db", "memory"], 2, "more than zero"),
         (["audit", "timeline", "not-an-id"], 2, "not an id"),
         (["audit", "timeline", "00000000-0000-0000-0000-000000000000"], 4, "No events are stored"),
+        (["audit", "explain", "00000000-0000-0000-0000-000000000000"], 4, "No events are stored"),
+        (["tokens", "create", "--role", "finance", "--label", "ops\x1b[2J"], 2, "U+001B"),
     ],
 )
 def test_bad_input_gets_a_clear_message_and_a_non_zero_exit(tmp_path, args, code, says):
@@ -165,6 +167,18 @@ def test_bad_input_gets_a_clear_message_and_a_non_zero_exit(tmp_path, args, code
     result = billing(*args)
     assert result.returncode == code
     assert says in result.stderr
+
+
+def test_a_setting_with_a_control_character_stops_the_engine_naming_it(tmp_path):
+    result = subprocess.run(
+        [BILLING, "audit", "verify", "--db", str(tmp_path / "x.sqlite")],
+        capture_output=True,
+        text=True,
+        env={"BILLING_SELLER_NAME": "Pars\x07", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "BILLING_SELLER_NAME contains the control character U+0007" in result.stderr
 
 
 def test_a_bad_database_url_is_a_configuration_error(tmp_path):
