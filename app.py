@@ -149,6 +149,7 @@ PROBLEM_STATUSES = {
     "404": "Not found (or another party's)",
     "409": "A billing rule refuses it now",
     "422": "The request is not valid; `field` names what",
+    "503": "The store cannot be reached just now (`Retry-After` says when to try again)",
 }
 
 

@@ -6,7 +6,9 @@ adapters.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -42,6 +44,8 @@ def database_of(settings: Settings) -> Database:
         settings.database_url,
         lock_timeout=settings.postgres_lock_timeout,
         pool_size=settings.postgres_pool_size,
+        connect_timeout=settings.postgres_connect_timeout,
+        pool_timeout=settings.postgres_pool_timeout,
     )
 
 
@@ -51,7 +55,13 @@ def build_application(settings: Settings | None = None, **overrides: Any) -> Bil
     database = database_of(settings)
     vat = VatSchedule.parse(settings.vat_schedule)
     seller = build_seller(settings)
-    return build_with_tables(database, lambda env: BillingApplication(env, vat=vat, seller=seller))
+    # The test clock is the one authority on time in test mode: a request that raced a clock
+    # advance is run at the advance's moment, however far that is.
+    skew = None if settings.test_mode else timedelta(seconds=settings.clock_skew_tolerance)
+    return build_with_tables(
+        database,
+        lambda env: BillingApplication(env, vat=vat, seller=seller, skew_tolerance=skew),
+    )
 
 
 def build_seller(settings: Settings):
@@ -101,7 +111,14 @@ def build_read_models(app: BillingApplication, settings: Settings | None = None,
 
 
 def build_senders(settings: Settings) -> dict[str, Any]:
-    """The channels that are configured: e-mail, SMS, the panel inbox, the hosting platform."""
+    """The channels that are configured: e-mail, SMS, the panel inbox, the hosting platform.
+    Each waits ``delivery_timeout`` for an answer; a lease must outlast three of those."""
+    if settings.delivery_lease < 3 * settings.delivery_timeout:
+        raise ConfigurationError(
+            f"BILLING_DELIVERY_LEASE ({settings.delivery_lease:g} s) must be at least three "
+            f"times BILLING_DELIVERY_TIMEOUT ({settings.delivery_timeout:g} s): a delivery's "
+            "lease must outlast its send, or a second scheduler sends it again."
+        )
     from adapters.notify.channels import KavenegarSmsSender, SmtpEmailSender
     from adapters.outbox import PanelInbox
     from adapters.platform import PlatformClient
@@ -116,16 +133,37 @@ def build_senders(settings: Settings) -> dict[str, Any]:
             password=_secret(settings.smtp_password),
             starttls=settings.smtp_starttls,
             ca_file=settings.smtp_ca_file,
+            timeout=settings.delivery_timeout,
         )
     if settings.sms_base_url and settings.sms_api_key:
         senders["sms"] = KavenegarSmsSender(
-            settings.sms_base_url, _secret(settings.sms_api_key) or "", settings.sms_sender
+            settings.sms_base_url,
+            _secret(settings.sms_api_key) or "",
+            settings.sms_sender,
+            timeout=settings.delivery_timeout,
         )
     if settings.platform_url and settings.platform_secret:
         senders["platform"] = PlatformClient(
-            settings.platform_url, _secret(settings.platform_secret) or ""
+            settings.platform_url,
+            _secret(settings.platform_secret) or "",
+            timeout=settings.delivery_timeout,
         )
     return senders
+
+
+def redact_secrets(settings: Settings) -> None:
+    """Keep every configured secret out of every log line this process writes."""
+    from adapters.logs import redact
+
+    redact(
+        _secret(value)
+        for value in (
+            settings.smtp_password,
+            settings.sms_api_key,
+            settings.platform_secret,
+            urlsplit(settings.database_url).password,
+        )
+    )
 
 
 def _secret(value: Any) -> str | None:
@@ -161,7 +199,14 @@ def build_engine(settings: Settings | None = None, *, clock: Any = None, **overr
             if settings.test_mode
             else SystemClock()
         )
-    dispatcher = Dispatcher(OutboxStore(read_models), build_senders(settings), clock)
+    dispatcher = Dispatcher(
+        OutboxStore(read_models),
+        build_senders(settings),
+        clock,
+        max_attempts=settings.notice_max_attempts,
+        lease=timedelta(seconds=settings.delivery_lease),
+    )
+    redact_secrets(settings)
     from adapters.scans import ScanStore
     from service_layer.payments import OnlinePayments
 

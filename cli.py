@@ -199,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between ticks (default BILLING_TICK_INTERVAL, 60)",
     )
     sched.add_argument("--once", action="store_true", help="run one tick now and exit")
+    sched.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the scheduler's Prometheus metrics on http://HOST:PORT/metrics",
+    )
+    sched.add_argument(
+        "--metrics-host", default="127.0.0.1", help="where to serve them (default 127.0.0.1)"
+    )
     _db(sched)
 
     audit = commands.add_parser("audit", help="replay the audit trail from the stored events")
@@ -255,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", "deliveries by channel and status"),
         ("failed", "deliveries that gave up, and those being retried"),
         ("retry", "give failed deliveries another round of attempts"),
-        ("send", "send what is due now (the scheduler does this every tick)"),
+        ("send", "send what is due now (the scheduler does this all the time)"),
+        ("reconcile-sites", "compare the hosting platform's sites with the engine's and correct"),
     ):
         _db(outbox_commands.add_parser(name, help=text))
 
@@ -321,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("outbox", "failed"): run_outbox,
         ("outbox", "retry"): run_outbox,
         ("outbox", "send"): run_outbox,
+        ("outbox", "reconcile-sites"): run_outbox,
         ("reports", "aging"): run_aging,
         ("reports", "revenue"): run_revenue,
         ("invoice", "pdf"): run_invoice_pdf,
@@ -429,18 +440,25 @@ def _pay_balance(app, subscription_id: UUID, now: datetime, number: int) -> None
         print(f"payment at {iso(now)} refused: {error.message}", file=sys.stderr)
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def _logging() -> None:
+    """INFO for the engine; libraries only when something is wrong (httpx would log every
+    request's URL, APScheduler every run it skipped because the last one still runs)."""
     import logging
-
-    import uvicorn
-
-    from app import create_app
-    from bootstrap import build_engine
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import create_app
+    from bootstrap import build_engine
+
+    _logging()
     engine = build_engine(**database_url_for(args.db))
     api = create_app(engine, start_scheduler=not args.no_scheduler)
     base = f"http://{args.host}:{args.port}"
@@ -590,19 +608,21 @@ def run_token_create(args: argparse.Namespace) -> int:
 
 
 def run_scheduler(args: argparse.Namespace) -> int:
-    import logging
     import signal
 
     from bootstrap import build_engine
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    _logging()
     overrides: dict[str, Any] = database_url_for(args.db)
     if args.interval is not None:
         overrides["tick_interval"] = args.interval
     engine = build_engine(**overrides)
+    if args.metrics_port is not None:
+        engine.serve_metrics(args.metrics_host, args.metrics_port)
+        print(
+            f"scheduler metrics on http://{args.metrics_host}:{args.metrics_port}/metrics",
+            file=sys.stderr,
+        )
     if args.once:
         report = engine.tick()
         print(
@@ -842,6 +862,13 @@ def run_outbox(args: argparse.Namespace) -> int:
             print("no failed deliveries")
     elif args.outbox_command == "retry":
         print(f"{store.requeue_failed(engine.clock.now())} failed delivery(ies) queued again")
+    elif args.outbox_command == "reconcile-sites":
+        if "platform" not in engine.dispatcher.senders:
+            print("billing: the hosting platform is not configured (BILLING_PLATFORM_URL)")
+            engine.close()
+            return EXIT_CONFIG
+        corrected = engine.reconcile_sites()
+        print(f"{corrected} site(s) differed from the engine; their corrections are queued")
     else:
         report = engine.dispatcher.dispatch(limit=1_000)
         print(

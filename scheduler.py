@@ -1,4 +1,4 @@
-"""The scheduler: ticks that ask the domain what is due and execute it.
+"""The scheduler: ticks that ask the domain what is due and execute it, and delivery.
 
 A tick (:meth:`Engine.tick`):
 
@@ -8,13 +8,19 @@ A tick (:meth:`Engine.tick`):
    time, so its cost follows what is due, not how many subscriptions exist;
 3. advances each (what is due is decided by the pure lifecycle policy; each subscription in
    its own atomic save), after claiming it so that several schedulers share the work;
-4. folds the new events, then sends what the outbox holds (notices, platform requests).
+4. folds the new events, so the outbox holds what must go out.
+
+Delivery runs apart from the lifecycle (:meth:`Engine.start`): each channel (e-mail, SMS,
+the panel, the hosting platform) has its own job, with ``BILLING_DELIVERY_WORKERS`` runs at
+most at once, so a slow or hanging channel delays only its own messages and never a tick.
+A manual tick (``billing scheduler --once``, ``POST /admin/tick``) also delivers, after the
+lifecycle. The site reconciliation job compares the platform's sites with the engine's.
 
 A late tick catches up: missed notices go out first and actions wait their 24-hour lead after
 them (the domain decides that; the audit trail keeps both the due and the recorded moment).
 
-The APScheduler job never overlaps itself (``max_instances=1``) and missed runs collapse into
-one (``coalesce``): a slow tick delays the next, it never piles up.
+Each APScheduler job never overlaps itself beyond its limit (``max_instances``) and missed
+runs collapse into one (``coalesce``): a slow tick delays the next, it never piles up.
 """
 
 from __future__ import annotations
@@ -55,6 +61,12 @@ STORE_FAILURES = (
 )
 
 
+def _quiet_skipped_runs(record: logging.LogRecord) -> bool:
+    """A job skips its run while its previous runs still go on (a hanging channel): expected,
+    bounded by ``max_instances``, and seen in the metrics; not a warning every two seconds."""
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
 @dataclass
 class TickReport:
     at: datetime
@@ -75,8 +87,12 @@ class Metrics:
     step_errors: int = 0
     delivered: int = 0
     delivery_failures: int = 0
+    delivery_errors: int = 0  # a delivery run that failed as a whole (the store, a bug)
+    lost_leases: int = 0
     last_tick_seconds: float = 0.0
     last_tick_at: datetime | None = None
+    sites_corrected: int = 0
+    site_reconciliations: int = 0
 
 
 class Engine:
@@ -107,27 +123,102 @@ class Engine:
         self.scans = scans
         self.settings = settings
         self.reconcile_interval = getattr(settings, "reconcile_interval", 300.0)
+        self.delivery_interval = getattr(settings, "delivery_interval", 2.0)
+        self.delivery_workers = getattr(settings, "delivery_workers", 2)
+        self.delivery_batch = getattr(settings, "delivery_batch", 20)
+        self.site_reconcile_interval = getattr(settings, "platform_reconcile_interval", 600.0)
         self._last_reconcile = 0.0
         self.metrics = Metrics()
         self._scheduler: BaseScheduler | None = None
         self._tick_lock = threading.Lock()
 
-    def tick(self) -> TickReport:
+    def tick(self, *, deliver: bool = True) -> TickReport:
+        """One tick: the lifecycle, then (unless ``deliver`` is False, as for the scheduled
+        job, whose channels deliver on their own) the outbox."""
         with self._tick_lock:  # one tick at a time in this process, whoever calls it
             started = time.perf_counter()
             report = TickReport(self.clock.now())
             try:
                 self._reconcile_now_and_then()
                 self._advance_due(report)
-                deliveries = self.dispatcher.dispatch()
+                if deliver:
+                    deliveries = self.dispatcher.dispatch()
+                    report.delivered = deliveries.delivered
+                    report.delivery_failures = deliveries.failed + deliveries.retried
             except Exception:
                 self.metrics.tick_errors += 1
                 raise
-            report.delivered = deliveries.delivered
-            report.delivery_failures = deliveries.failed + deliveries.retried
             report.seconds = time.perf_counter() - started
             self._count(report)
             return report
+
+    def deliver(self, channel: str) -> None:
+        """One delivery run of one channel (its own job: it never holds up a tick)."""
+        try:
+            report = self.dispatcher.dispatch(self.delivery_batch, channel=channel)
+        except Exception:
+            self.metrics.delivery_errors += 1
+            log.exception("delivering %s failed; the next run tries again", channel)
+            return
+        self.metrics.delivered += report.delivered
+        self.metrics.delivery_failures += report.failed + report.retried
+        self.metrics.lost_leases += report.lost_lease
+
+    def reconcile_sites(self) -> int:
+        """Compare the hosting platform's sites with the engine's and queue what corrects a
+        difference (after any request still pending for that site); returns the sites
+        corrected. Each correction is logged and counted."""
+        from adapters.platform import PLATFORM_STATE
+        from projections.outbox import SEQUENCE_STEP
+
+        platform = self.dispatcher.senders.get("platform")
+        if platform is None:
+            return 0
+        self.read_models.catch_up()
+        actual = dict(platform.sites())
+        store = self.dispatcher.store
+        pending = store.pending_sites()
+        rows = self.read_models.query(
+            "SELECT subscription_id, customer_id, site, site_state, version FROM {rm_subscriptions}"
+        )
+        corrected = 0
+        for row in rows:
+            if row["subscription_id"] in pending:
+                continue  # its requests are on their way, in order
+            expected = PLATFORM_STATE[row["site_state"]]
+            found = actual.get(row["site"])
+            if found == expected or (found is None and expected == "removed"):
+                continue
+            if found in (None, "removed"):
+                actions = ["create"] + (["suspend"] if expected == "suspended" else [])
+            else:
+                actions = [{"active": "restore", "suspended": "suspend"}.get(expected, "remove")]
+            store.enqueue_platform(
+                subscription_id=row["subscription_id"],
+                customer_id=row["customer_id"],
+                site=row["site"],
+                actions=actions,
+                after_sequence=row["version"] * SEQUENCE_STEP,
+                now=self.clock.now(),
+                because="SiteReconciliation",
+            )
+            corrected += 1
+            log.warning(
+                "site %s is %s on the hosting platform but %s in the engine: queued %s",
+                row["site"],
+                found or "unknown",
+                expected,
+                ", ".join(actions),
+            )
+        self.metrics.site_reconciliations += 1
+        self.metrics.sites_corrected += corrected
+        return corrected
+
+    def _reconcile_sites_job(self) -> None:
+        try:
+            self.reconcile_sites()
+        except Exception:  # the platform may be down: the next run tries again
+            log.exception("site reconciliation failed")
 
     def _advance_due(self, report: TickReport) -> None:
         self.read_models.catch_up()
@@ -207,24 +298,46 @@ class Engine:
 
     def _job(self) -> None:
         try:
-            self.tick()
+            self.tick(deliver=False)
         except Exception:  # the next tick tries again; the error must not kill the scheduler
             log.exception("tick failed")
 
     def start(self, *, blocking: bool = False) -> BaseScheduler:
-        """Tick every ``interval`` seconds, the first tick at once."""
+        """Tick every ``interval`` seconds, the first tick at once; deliver each channel every
+        ``delivery_interval`` seconds in jobs of its own; reconcile the platform's sites."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+
+        from projections.outbox import CHANNELS
+
         kind = BlockingScheduler if blocking else BackgroundScheduler
-        self._scheduler = kind(timezone=UTC)
-        self._scheduler.add_job(
-            self._job,
-            "interval",
-            seconds=self.interval,
-            id=JOB_ID,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            next_run_time=datetime.now(UTC),
+        logging.getLogger("apscheduler.scheduler").addFilter(_quiet_skipped_runs)
+        workers = 2 + len(CHANNELS) * self.delivery_workers
+        self._scheduler = kind(
+            timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=workers)}
         )
+        every = {"coalesce": True, "misfire_grace_time": None, "next_run_time": datetime.now(UTC)}
+        self._scheduler.add_job(
+            self._job, "interval", seconds=self.interval, id=JOB_ID, max_instances=1, **every
+        )
+        for channel in CHANNELS:
+            self._scheduler.add_job(
+                self.deliver,
+                "interval",
+                args=[channel],
+                seconds=self.delivery_interval,
+                id=f"deliver-{channel}",
+                max_instances=self.delivery_workers,
+                **every,
+            )
+        if "platform" in self.dispatcher.senders:
+            self._scheduler.add_job(
+                self._reconcile_sites_job,
+                "interval",
+                seconds=self.site_reconcile_interval,
+                id="reconcile-sites",
+                max_instances=1,
+                **every,
+            )
         self._scheduler.start()
         return self._scheduler
 
@@ -233,6 +346,93 @@ class Engine:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         self._scheduler = None
+
+    # --- what an operator watches ----------------------------------------------------------------
+
+    def metrics_text(self) -> str:
+        """The Prometheus text of this process's engine: ticks and steps, delivery by channel
+        and status and the age of the oldest pending delivery, read-model positions."""
+        from projections.store import UnstorableText
+
+        m, store = self.metrics, self.dispatcher.store
+        now = self.clock.now()
+        counts = sorted(store.counts().items())
+        oldest = sorted(store.oldest_pending().items())
+        single = [
+            ("billing_events_total", "counter", "Events stored.",
+             self.app.recorder.max_notification_id() or 0),
+            ("billing_scheduler_ticks_total", "counter", "Scheduler ticks run by this process.",
+             m.ticks),
+            ("billing_scheduler_steps_total", "counter",
+             "Lifecycle steps executed by this process.", m.steps),
+            ("billing_scheduler_tick_errors_total", "counter", "Ticks that failed.",
+             m.tick_errors),
+            ("billing_scheduler_step_errors_total", "counter",
+             "Due subscriptions a tick could not advance (the tick went on with the others).",
+             m.step_errors),
+            ("billing_scheduler_last_tick_seconds", "gauge", "Duration of the last tick.",
+             round(m.last_tick_seconds, 6)),
+            ("billing_delivery_run_errors_total", "counter",
+             "Delivery runs that failed as a whole (the next run tries again).",
+             m.delivery_errors),
+            ("billing_delivery_lost_leases_total", "counter",
+             "Deliveries not sent because another dispatcher took them after a lease ran out.",
+             m.lost_leases),
+            ("billing_outbox_failed_deliveries", "gauge",
+             "Deliveries that gave up or are being retried.",
+             len(store.failed_deliveries(limit=10_000))),
+            ("billing_platform_sites_corrected_total", "counter",
+             "Sites the reconciliation found in another state on the hosting platform.",
+             m.sites_corrected),
+            ("billing_read_model_unstorable_text_total", "counter",
+             "Values of stored events a read model could not hold as recorded (NUL, half a "
+             "surrogate pair), stored with U+FFFD.", UnstorableText.count),
+        ]  # fmt: skip
+        labelled = [
+            ("billing_outbox_deliveries", "gauge", "Outbox deliveries by channel and status.",
+             [(f'channel="{c}",status="{st}"', n) for (c, st), n in counts]),
+            ("billing_outbox_oldest_pending_seconds", "gauge",
+             "Age of the oldest delivery still pending, by channel.",
+             [(f'channel="{c}"', round((now - at).total_seconds(), 3)) for c, at in oldest]),
+            ("billing_read_model_position", "gauge", "Last event folded into each read model.",
+             [(f'read_model="{n}"', p) for n, p in self.read_models.positions().items()]),
+        ]  # fmt: skip
+        out: list[str] = []
+        for name, kind, text, value in single:
+            out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value!r}"]
+        for name, kind, text, samples in labelled:
+            out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+            out += [f"{name}{{{labels}}} {value!r}" for labels, value in samples]
+        return "\n".join(out) + "\n"
+
+    def serve_metrics(self, host: str, port: int) -> Any:
+        """``GET /metrics`` on ``host:port`` for a scheduler run apart from the API."""
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        engine = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path.split("?")[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                try:
+                    body = engine.metrics_text().encode()
+                    status = 200
+                except Exception as error:  # the store may be down: say so, stay up
+                    body, status = f"# the store cannot be read: {error}\n".encode(), 503
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+        return server
 
     def close(self) -> None:
         self.stop()

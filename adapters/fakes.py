@@ -6,6 +6,7 @@ checked by the same contract tests as the real adapter.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import threading
@@ -143,18 +144,46 @@ class FakePlatformState:
 
 
 class _PlatformHandler(_Handler):
-    def do_POST(self) -> None:  # noqa: N802
+    def _signed(self, method: str, body: bytes) -> bool:
         fake: FakePlatform = self.server.fake  # type: ignore[attr-defined]
-        body = self._body()
-        if fake.down:
-            return self._answer(503, {"error": "the platform is down"})
         timestamp = self.headers.get("X-Billing-Timestamp", "")
         given = self.headers.get("X-Billing-Signature", "")
-        expected = signature(fake.secret, timestamp, "POST", self.path, body)
+        expected = signature(fake.secret, timestamp, method, self.path, body)
         fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < 300
         if not (fresh and hmac.compare_digest(given, expected)):
             fake.state.rejected.append(self.path)
-            return self._answer(401, {"error": "bad signature"})
+            self._answer(401, {"error": "bad signature"})
+            return False
+        return True
+
+    def do_GET(self) -> None:  # noqa: N802
+        """``GET /v1/sites?after=&limit=``: every site and its state, by name."""
+        fake: FakePlatform = self.server.fake  # type: ignore[attr-defined]
+        if fake.down:
+            return self._answer(503, {"error": "the platform is down"})
+        if not self._signed("GET", b""):
+            return None
+        path, _, query = self.path.partition("?")
+        if path != "/v1/sites":
+            return self._answer(404, {"error": "unknown path"})
+        asked = {k: v[0] for k, v in parse_qs(query).items()}
+        after, limit = asked.get("after", ""), int(asked.get("limit", "500"))
+        with fake.lock:
+            names = sorted(n for n in fake.state.sites if n > after)[:limit]
+            items = [{"site": n, "state": fake.state.sites[n]} for n in names]
+        return self._answer(200, {"items": items})
+
+    def do_POST(self) -> None:  # noqa: N802
+        fake: FakePlatform = self.server.fake  # type: ignore[attr-defined]
+        body = self._body()
+        if fake.delay:
+            time.sleep(fake.delay)  # a slow (or, with a long delay, hanging) platform
+        if fake.down:
+            return self._answer(503, {"error": "the platform is down"})
+        if fake.fail_with:
+            return self._answer(fake.fail_with, {"error": "injected failure"})
+        if not self._signed("POST", body):
+            return None
         parts = self.path.strip("/").split("/")  # v1/sites/{site}/{action}
         if len(parts) != 4 or parts[:2] != ["v1", "sites"] or parts[3] not in fake.STATES:
             return self._answer(404, {"error": "unknown path"})
@@ -179,6 +208,10 @@ class FakePlatform(_Server):
         self.state = FakePlatformState()
         self.seen: dict[str, dict[str, Any]] = {}
         self.down = False
+        #: Answer every change with this status (e.g. 500), until set back to None.
+        self.fail_with: int | None = None
+        #: Seconds to wait before answering a change.
+        self.delay = 0.0
         self.lock = threading.Lock()
 
 
@@ -195,13 +228,25 @@ class SmtpSink:
         sink = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+                if sink.refuse_recipients:
+                    return sink.refuse_recipients  # e.g. "451 4.2.0 try again later"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)  # a slow server
                 message = message_from_bytes(envelope.content, policy=policy.default)
                 with sink.lock:
                     sink.messages.append(message)
                 return "250 OK"
 
         self.messages: list[Any] = []
+        #: An SMTP reply to give every recipient instead of accepting it.
+        self.refuse_recipients: str | None = None
+        #: Seconds to take over each message.
+        self.delay = 0.0
         self.lock = threading.Lock()
         if not port:
             import socket

@@ -12,6 +12,7 @@ tables there.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +45,14 @@ class Database:
         return self.url
 
 
-def parse_database_url(url: str, *, lock_timeout: int = 5, pool_size: int = 5) -> Database:
+def parse_database_url(
+    url: str,
+    *,
+    lock_timeout: int = 5,
+    pool_size: int = 5,
+    connect_timeout: int = 3,
+    pool_timeout: float = 5.0,
+) -> Database:
     url = (url or "").strip()
     if url in ("memory:", "memory://", "memory"):
         return Database("memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"}, url)
@@ -89,8 +97,16 @@ def parse_database_url(url: str, *, lock_timeout: int = 5, pool_size: int = 5) -
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_LOCK_TIMEOUT": str(lock_timeout),
             "POSTGRES_POOL_SIZE": str(pool_size),
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            # How long a request waits for a pooled connection before the store counts as
+            # unavailable (eventsourcing's name for the pool's wait).
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(pool_timeout))),
+            # A pooled connection is checked before use, so one that died in an outage is
+            # replaced instead of failing the first requests after PostgreSQL is back.
+            "POSTGRES_PRE_PING": "y",
         }
+        # libpq's own time to establish a connection (a host that does not answer) is read
+        # from the process environment; an operator's own PGCONNECT_TIMEOUT wins.
+        os.environ.setdefault("PGCONNECT_TIMEOUT", str(connect_timeout))
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
         return Database("postgres", env, url)

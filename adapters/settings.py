@@ -33,11 +33,39 @@ class Settings(BaseSettings):
     postgres_lock_timeout: int = 5
     postgres_pool_size: int = 5
 
+    #: PostgreSQL: seconds to wait for a new connection, and for a free one from the pool,
+    #: before the API answers 503 store_unavailable (docs/OPERATIONS.md).
+    postgres_connect_timeout: int = 3
+    postgres_pool_timeout: float = 5.0
+
     # --- the scheduler ---
     #: Seconds between scheduler ticks.
     tick_interval: float = 60.0
     #: Subscriptions advanced per query page within one tick.
     tick_batch: int = 500
+    #: How far behind an aggregate's last change a command's moment may be (another machine's
+    #: clock, a request racing another) and still be recorded at that change; beyond it the
+    #: command is refused (409 time_went_backwards, which a retry may pass). Test mode: no limit.
+    clock_skew_tolerance: float = 120.0
+
+    # --- delivery (the outbox) ---
+    #: Seconds between a channel's delivery runs (each channel runs apart from the lifecycle).
+    delivery_interval: float = 2.0
+    #: Deliveries one run of a channel leases at a time.
+    delivery_batch: int = 20
+    #: Concurrent runs per channel (a hanging channel holds only its own).
+    delivery_workers: int = 2
+    #: Seconds a channel (SMTP, the SMS provider, the platform) may take to answer.
+    delivery_timeout: float = 10.0
+    #: Seconds a leased delivery stays leased; renewed before each send, and at least three
+    #: times the timeout so that a send never outlives its own lease.
+    delivery_lease: float = 60.0
+    #: A notice gives up after this many attempts (the last about 24 h after the first).
+    notice_max_attempts: int = 14
+    #: Seconds between reconciliations of the hosting platform's sites with the engine's.
+    platform_reconcile_interval: float = 600.0
+    #: /readyz answers 503 when the read models are more events than this behind the log.
+    readiness_max_lag: int = 10_000
 
     # --- notices ---
     portal_name: str = "Saman360"

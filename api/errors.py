@@ -11,7 +11,12 @@ import logging
 import re
 from typing import Any
 
-from eventsourcing.persistence import MapperDeserialisationError
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    InterfaceError,
+    MapperDeserialisationError,
+    OperationalError,
+)
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,6 +27,8 @@ from domain import errors
 log = logging.getLogger("billing.api")
 
 PROBLEM = "application/problem+json"
+#: Seconds a client should wait before trying again a request refused for now.
+RETRY_AFTER = 5
 
 
 class ApiError(Exception):
@@ -67,6 +74,7 @@ def problem(
         405: "Method not allowed",
         409: "Conflict",
         422: "Invalid request",
+        503: "Service unavailable",
     }
     body = {
         "type": f"https://billing.saman360.example/problems/{code}",
@@ -152,6 +160,33 @@ def install(app: FastAPI) -> None:
             detail,
             request,
             headers=headers,
+        )
+
+    @app.exception_handler(errors.TimeWentBackwards)
+    @app.exception_handler(errors.GatewayUnavailable)
+    async def transient(request: Request, error: errors.BillingError) -> JSONResponse:
+        # Refused for now, not for good: the idempotency layer keeps no answer that says
+        # Retry-After, so the same request (and key) may pass later.
+        return problem(
+            409, error.code, error.message, request, headers={"Retry-After": str(RETRY_AFTER)}
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(ConnectionPoolClosedError)
+    async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # A handler for these classes (not for Exception) answers without closing the
+        # client's keep-alive connection; the load balancer reads /readyz meanwhile.
+        log.warning(
+            "the store is unavailable on %s %s: %s", request.method, request.url.path, error
+        )
+        return problem(
+            503,
+            "store_unavailable",
+            "The billing store cannot be reached just now; nothing was recorded. Try again in "
+            f"{RETRY_AFTER} seconds (the Idempotency-Key makes a retry safe).",
+            request,
+            headers={"Retry-After": str(RETRY_AFTER)},
         )
 
     @app.exception_handler(MapperDeserialisationError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from eventsourcing.persistence import ConnectionPoolClosedError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
@@ -13,9 +14,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.idempotency import StoredAnswer, request_hash
 from adapters.tokens import hash_token
-from api.errors import problem
+from api.errors import RETRY_AFTER, problem
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+STORE_DOWN = (OperationalError, InterfaceError, ConnectionPoolClosedError)
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 
 
@@ -66,7 +68,17 @@ class _KeyedRequests(BaseHTTPMiddleware):
         )
         body = await request.body()
         digest = request_hash(request.method, request.url.path + "?" + request.url.query, body)
-        claim = await run_in_threadpool(ctx.idempotency.claim, scope, key, digest, ctx.now())
+        try:
+            claim = await run_in_threadpool(ctx.idempotency.claim, scope, key, digest, ctx.now())
+        except STORE_DOWN:  # outside the app's exception handlers: answer as they would
+            return problem(
+                503,
+                "store_unavailable",
+                "The billing store cannot be reached just now; nothing was recorded. Try "
+                f"again in {RETRY_AFTER} seconds with the same Idempotency-Key.",
+                request,
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
         if claim.conflict == "reused":
             return problem(
                 422,
@@ -93,7 +105,11 @@ class _KeyedRequests(BaseHTTPMiddleware):
         request.state.idempotency_key = key
         response = await call_next(request)
         content = b"".join([chunk async for chunk in response.body_iterator])
-        if response.status_code >= 500 or response.status_code == 401:
+        if (
+            response.status_code >= 500
+            or response.status_code == 401
+            or "retry-after" in response.headers  # refused for now: a retry may pass
+        ):
             await run_in_threadpool(ctx.idempotency.release, scope, key)
         else:
             answer = StoredAnswer(

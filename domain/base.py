@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from uuid import UUID, uuid5
 
@@ -44,25 +44,20 @@ def check_moment(now: datetime) -> datetime:
     return now.astimezone(UTC)
 
 
-#: How much older than an aggregate's last change a command may be and still be accepted
-#: (recorded at that last change): two API requests at the same moment, the later-stamped one
-#: saved first, or two processes whose clocks differ by a moment. Anything older is refused.
-CONCURRENCY_SLACK = timedelta(seconds=5)
-
-
 class BillingAggregate(Aggregate):
     """Base class: guards that recorded time never runs backwards within an aggregate."""
 
     def _now(self, now: datetime) -> datetime:
+        """``now`` if it is not before this aggregate's last change; else TimeWentBackwards,
+        which names that change: the application runs the command again at that moment when
+        the difference is within its clock-skew tolerance (two requests racing, another
+        machine's clock a moment behind), and refuses it beyond."""
         now = check_moment(now)
-        if self.modified_on - CONCURRENCY_SLACK <= now < self.modified_on:
-            # A concurrent command got here first (or another process's clock is a moment
-            # ahead): this one happens after it, so it is recorded at that moment, not refused.
-            return self.modified_on
         if now < self.modified_on:
             raise TimeWentBackwards(
                 f"{type(self).__name__} {self.id} was last changed at {self.modified_on.isoformat()}; "
                 f"a command at {now.isoformat()} would rewrite history. Use the current time.",
+                latest=self.modified_on,
             )
         return now
 

@@ -6,10 +6,25 @@ a message for the customer's panel inbox, rendered in Persian at that moment (th
 exactly what was said); each change of a site (created, suspended, restored, collected,
 removed) becomes a signed request to the hosting platform. A dispatcher sends pending rows,
 with retries and backoff (:mod:`adapters.outbox`).
+
+``sequence`` orders a subscription's rows: an event's rows carry its version in the
+aggregate × 4 (a site's platform requests are sent in this order, one at a time), and the
+rows a site reconciliation adds after version *v* carry 4v + 1, 4v + 2 (between *v* and the
+next event's rows).
+
+The outbox starts where the log starts: a new outbox (no tracking position yet) folds every
+event from the first, so an order taken before any scheduler ran still gets its site and its
+notices. On a store that already has history when its outbox is first opened (the outbox was
+deployed later, or ``billing demo`` wrote the history), that history's site requests are sent,
+in order, and its notices are written but marked skipped, "recorded before the outbox
+existed": a customer is not told today about a reminder due months ago. Where that history
+ends (``history_until``, kept in table ``outbox_start``) is decided once, when the outbox is
+first opened, from the log as it is then.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -18,7 +33,11 @@ from domain.invoice import Invoice
 from domain.subscription import Subscription
 from projections.model import AggregateStates, Append, Entry, ReadModel, Table, as_json, moment
 
+log = logging.getLogger(__name__)
+
 CHANNELS = ("email", "sms", "panel", "platform")
+#: An event's rows are at its version × this; a reconciliation's rows fill the gaps after it.
+SEQUENCE_STEP = 4
 STATUSES = ("pending", "delivered", "failed", "skipped")
 
 OUTBOX = Table(
@@ -40,6 +59,9 @@ OUTBOX = Table(
         ("next_attempt_at", "TEXT NOT NULL"),
         ("last_error", "TEXT"),
         ("delivered_at", "TEXT"),
+        ("sequence", "INTEGER NOT NULL DEFAULT 0"),
+        ("lease_owner", "TEXT"),
+        ("leased_until", "TEXT"),
     ),
     key=("delivery_id",),
     checks=(
@@ -47,7 +69,11 @@ OUTBOX = Table(
         f"status IN ({', '.join(repr(s) for s in STATUSES)})",
         "attempts >= 0",
     ),
-    indexes=(("status", "next_attempt_at"), ("customer_id", "channel")),
+    indexes=(
+        ("status", "next_attempt_at"),
+        ("customer_id", "channel"),
+        ("channel", "subscription_id", "status", "sequence"),
+    ),
 )
 
 #: Site changes the hosting platform is told about, and the action it is asked to take.
@@ -67,6 +93,8 @@ class OutboxView(ReadModel):
 
     def __init__(self, renderer: NoticeRenderer) -> None:
         self.renderer = renderer
+        #: Events up to this position were recorded before this store had an outbox.
+        self.history_until = 0
 
     def wants(self, event_type: type) -> bool:
         name = event_type.__name__
@@ -79,7 +107,7 @@ class OutboxView(ReadModel):
         if name == "NoticeSent":
             yield from self._notice(event, states)
         elif isinstance(event, Subscription.Event) and name in PLATFORM_ACTIONS:
-            yield self._platform(event, states, PLATFORM_ACTIONS[name])
+            yield from self._platform(event, states, PLATFORM_ACTIONS[name])
 
     def _row(self, event: Any, channel: str, **values: Any) -> dict[str, Any]:
         at = moment(event.timestamp)
@@ -93,6 +121,9 @@ class OutboxView(ReadModel):
             "next_attempt_at": at,
             "last_error": None,
             "delivered_at": None,
+            "sequence": event.originator_version * SEQUENCE_STEP,
+            "lease_owner": None,
+            "leased_until": None,
             **values,
         }
 
@@ -104,7 +135,16 @@ class OutboxView(ReadModel):
         else:
             sub = aggregate
             invoice_id = event.facts.get("invoice_id")
-        customer = states.get(sub.customer_id)
+        customer = states.get(sub.customer_id) if sub is not None else None
+        if customer is None:
+            # Only an altered store (an event removed) gets here: say so, send nothing, and let
+            # the read side go on (`billing audit verify` names what was removed).
+            log.error(
+                "outbox: notice %s v%d names a subscription or customer with no events; not sent",
+                event.originator_id,
+                event.originator_version,
+            )
+            return
         profile = customer.profile
         link = self.renderer.link_for(invoice_id=invoice_id, subscription_id=str(sub.id))
         context = {
@@ -131,7 +171,13 @@ class OutboxView(ReadModel):
             "site_state": event.facts.get("site"),
         }
         rendered = self.renderer.render(event.kind, context)
+        before_the_outbox = 0 < states.position <= self.history_until
         shared = {
+            **(
+                {"status": "skipped", "last_error": "recorded before the outbox existed"}
+                if before_the_outbox
+                else {}
+            ),
             "kind": event.kind,
             "subscription_id": str(sub.id),
             "customer_id": str(customer.id),
@@ -149,15 +195,17 @@ class OutboxView(ReadModel):
             self._row(event, "panel", recipient=str(customer.id), body=rendered.text, **shared)
         )
 
-    def _platform(self, event: Any, states: AggregateStates, action: str) -> Entry:
-        sub: Subscription = states.get(event.originator_id)
+    def _platform(self, event: Any, states: AggregateStates, action: str) -> Iterable[Entry]:
+        sub: Subscription | None = states.get(event.originator_id)
+        if sub is None:
+            return
         payload = {
             "action": action,
             "site": sub.site,
             "subscription_id": str(sub.id),
             "event": type(event).__name__,
         }
-        return Append(
+        yield Append(
             self._row(
                 event,
                 "platform",

@@ -84,8 +84,10 @@ class ReadModels:
         self.models: tuple[ReadModel, ...] = (*ALL_READ_MODELS, *extra)
         self.view = self._build_view()
         self.view.states.loader = self._load
-        self._start_outboxes_at_the_end()
+        self._upgrade_kept_tables()
+        self._decide_where_outboxes_start()
         self._seen = 0  # the last position this process folded itself
+        self._catching_up = threading.RLock()
         #: Events of the last rebuild or verify whose text was stored with U+FFFD.
         self.unstorable: list[UnstorableEvent] = []
         self._thread: threading.Thread | None = None
@@ -122,18 +124,64 @@ class ReadModels:
         view.create_table()
         return view
 
-    def _start_outboxes_at_the_end(self) -> None:
-        """An outbox seen for the first time starts at the end of the log: what was recorded
-        before it existed is history, not something to send now."""
+    def _upgrade_kept_tables(self) -> None:
+        """The tables that are never rebuilt (the outbox) get the columns this code added, in
+        place: an older outbox's undelivered rows must still go out. A row from before
+        ``sequence`` existed gets its event's version from its delivery id."""
         with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
             for model in self.models:
                 if model.rebuildable:
                     continue
+                table = sql.table(model.table.name)
+                sql.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+                raw = getattr(cursor, "sqlite_cursor", cursor)
+                present = {d[0] for d in raw.description}
+                added = [(c, kind) for c, kind in model.table.columns if c not in present]
+                for column, kind in added:
+                    log.warning("%s: adding column %s", model.table.name, column)
+                    sql.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                if "sequence" in dict(added):
+                    rows = sql.execute(f"SELECT delivery_id FROM {table}").rows()
+                    sql.executemany(
+                        f"UPDATE {table} SET sequence = ? WHERE delivery_id = ?",
+                        [(_sequence_of(r["delivery_id"]), r["delivery_id"]) for r in rows],
+                    )
+                for statement in model.table.create(table)[1:]:
+                    sql.execute(statement)
+
+    def _decide_where_outboxes_start(self) -> None:
+        """Once per store and outbox: the position up to which the log was recorded before the
+        outbox existed (0 on a new store, or for an outbox that has followed the log all
+        along). Its notices are written as skipped; see :mod:`projections.outbox`."""
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            table = sql.table("outbox_start")
+            sql.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} "
+                "(read_model TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
+            for model in self.models:
+                if not hasattr(model, "history_until"):
+                    continue
                 name = tracking_name(self.application_name, model)
-                if self.view._max_tracking_id(name, cursor) is None:  # noqa: SLF001
-                    end = self.app.recorder.max_notification_id() or 0
-                    if end:
-                        self.view._insert_tracking(cursor, Tracking(name, end))  # noqa: SLF001
+                followed = self.view._max_tracking_id(name, cursor) is not None  # noqa: SLF001
+                end = 0 if followed else (self.app.recorder.max_notification_id() or 0)
+                sql.execute(
+                    f"INSERT INTO {table} (read_model, position) VALUES (?, ?) "
+                    "ON CONFLICT (read_model) DO NOTHING",
+                    (model.name, end),
+                )
+                model.history_until = sql.execute(
+                    f"SELECT position FROM {table} WHERE read_model = ?", (model.name,)
+                ).scalar()
+                if model.history_until:
+                    log.warning(
+                        "%s: the log's first %d events were recorded before it existed; their "
+                        "site requests are sent, their notices are not",
+                        model.name,
+                        model.history_until,
+                    )
 
     LAYOUTS = "read_model_layouts"
 
@@ -216,7 +264,13 @@ class ReadModels:
         return self.view.positions(self.application_name)
 
     def catch_up(self) -> int:
-        """Fold what was recorded since the least position; returns how many events were read."""
+        """Fold what was recorded since the least position; returns how many events were read.
+        One catch-up at a time in a process (the tick, the API and the site reconciliation
+        all call it)."""
+        with self._catching_up:
+            return self._catch_up()
+
+    def _catch_up(self) -> int:
         mapper = self.app.mapper
         start = self.position()
         if start > self._seen:
@@ -458,6 +512,14 @@ class ReadModels:
             (moment(now), last_due, last_due, last_id),
         )
         return [(r["due_at"], r["subscription_id"]) for r in rows]
+
+
+def _sequence_of(delivery_id: str) -> int:
+    """``<aggregate id>/<version>/<channel>`` → the version × 4 (0 for anything else)."""
+    from projections.outbox import SEQUENCE_STEP
+
+    parts = delivery_id.split("/")
+    return int(parts[1]) * SEQUENCE_STEP if len(parts) == 3 and parts[1].isdigit() else 0
 
 
 def layout_fingerprint(model: ReadModel) -> str:

@@ -215,11 +215,41 @@ class ReadModelProcessing:
             }
 
     def process(self, domain_event: Any, tracking: Tracking) -> bool:
-        """Apply one event to every read model not yet past it; False if none needed it."""
+        """Apply one event to every read model not yet past it; False if none needed it.
+
+        Everything that reads (the positions, aggregates a row needs that are not held) is done
+        before the write transaction, which only writes: a connection asked for while holding
+        the single writer of SQLite could wait for a thread queued for that writer."""
+        application = tracking.application_name
+        with self.datastore.transaction(commit=False) as cursor:
+            behind = [
+                m
+                for m in self.read_models
+                if tracking.notification_id > self._position(cursor, tracking_name(application, m))
+            ]
+        if not behind:
+            # Another runner folded this event; what we hold of its aggregate is now stale.
+            self.states.discard(domain_event.originator_id)
+            return False
+        self.states.apply(domain_event)
+        self.states.position = tracking.notification_id
+        interested = self.models_for(type(domain_event))
+        changes = [
+            (
+                model,
+                {
+                    key: model.row(key, self.states)
+                    for key in model.touched(domain_event, self.states)
+                },
+                list(model.entries(domain_event, self.states)),
+            )
+            for model in behind
+            if model in interested
+        ]
         try:
             try:
                 with self.datastore.transaction(commit=True) as cursor:
-                    return self._process(cursor, domain_event, tracking)
+                    self._write(cursor, behind, changes, tracking)
             except UNSTORABLE_ERRORS as error:
                 # A row holds text the database cannot store (see storable): store it with
                 # U+FFFD in place of what it cannot hold, and say which event led here.
@@ -233,51 +263,38 @@ class ReadModelProcessing:
                     str(error).strip() or type(error).__name__,
                 )
                 with self.datastore.transaction(commit=True) as cursor:
-                    return self._process(cursor, domain_event, tracking, sanitise=True)
+                    self._write(cursor, behind, changes, tracking, sanitise=True)
         except IntegrityError:
             # Another runner may have written this position first: then there is nothing to do.
             self.states.discard(domain_event.originator_id)
-            if all(
-                p >= tracking.notification_id
-                for p in self.positions(tracking.application_name).values()
-            ):
+            if all(p >= tracking.notification_id for p in self.positions(application).values()):
                 log.debug(
                     "event %s was already processed by another runner", tracking.notification_id
                 )
                 return False
             raise
-
-    def _process(
-        self, cursor: Any, domain_event: Any, tracking: Tracking, *, sanitise: bool = False
-    ) -> bool:
-        application = tracking.application_name
-        behind = [
-            m
-            for m in self.read_models
-            if tracking.notification_id > self._position(cursor, tracking_name(application, m))
-        ]
-        if not behind:
-            # Another runner folded this event; what we hold of its aggregate is now stale.
-            self.states.discard(domain_event.originator_id)
-            return False
-        self.states.apply(domain_event)
-        interested = self.models_for(type(domain_event))
-        sql = self.sql(cursor)
-        for model in behind:
-            if model in interested:
-                rows = {
-                    key: model.row(key, self.states)
-                    for key in model.touched(domain_event, self.states)
-                }
-                if rows:
-                    write_rows(sql, model, rows, sanitise=sanitise)
-                entries = list(model.entries(domain_event, self.states))
-                if entries:
-                    write_entries(sql, model, entries, sanitise=sanitise)
-            self._insert_tracking(  # type: ignore[attr-defined]
-                cursor, Tracking(tracking_name(application, model), tracking.notification_id)
-            )
         return True
+
+    def _write(
+        self,
+        cursor: Any,
+        behind: list[ReadModel],
+        changes: list[tuple[ReadModel, dict[Any, Any], list[Any]]],
+        tracking: Tracking,
+        *,
+        sanitise: bool = False,
+    ) -> None:
+        sql = self.sql(cursor)
+        for model, rows, entries in changes:
+            if rows:
+                write_rows(sql, model, rows, sanitise=sanitise)
+            if entries:
+                write_entries(sql, model, entries, sanitise=sanitise)
+        for model in behind:
+            self._insert_tracking(  # type: ignore[attr-defined]
+                cursor,
+                Tracking(tracking_name(tracking.application_name, model), tracking.notification_id),
+            )
 
 
 class SQLiteReadModelRecorder(ReadModelProcessing, SQLiteTrackingRecorder):

@@ -10,12 +10,14 @@ state, which is safe because every command is idempotent.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -39,6 +41,7 @@ from domain.errors import (
     PaymentReferenceConflict,
     SubscriptionCollected,
     SubscriptionNotFound,
+    TimeWentBackwards,
     TrackingNumberUsed,
 )
 from domain.invoice import Invoice, InvoiceKind, InvoiceStatus, Receipt
@@ -72,6 +75,48 @@ ATTEMPTS = 12
 
 #: A guard against a lifecycle bug looping forever inside one command.
 MAX_STEPS_PER_SUBSCRIPTION = 500
+
+#: How far behind an aggregate's last change a command's moment may be and still be run at
+#: that change (two requests racing, another machine's clock a moment behind); the
+#: composition root sets it from BILLING_CLOCK_SKEW_TOLERANCE (None: no limit, test mode).
+DEFAULT_SKEW_TOLERANCE = timedelta(seconds=120)
+
+
+def at_the_latest_change(method: Callable[..., R]) -> Callable[..., R]:
+    """Run a command stamped before the last change of an aggregate it touches again at that
+    change, when the difference is within the application's clock-skew tolerance; beyond it,
+    refuse it (TimeWentBackwards) saying by how much and what to check.
+
+    Everything the command decides is then decided at the moment it is recorded at, and the
+    order of saving stays the order of the events."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def run(self: BillingApplication, *args: Any, **kwargs: Any) -> R:
+        bound = signature.bind(self, *args, **kwargs)
+        sent = check_moment(bound.arguments["now"])
+        for _ in range(ATTEMPTS):
+            try:
+                return method(*bound.args, **bound.kwargs)
+            except TimeWentBackwards as late:
+                latest = late.details.get("latest")
+                if latest is None:
+                    raise
+                behind = latest - sent
+                tolerance = self.skew_tolerance
+                if tolerance is not None and behind > tolerance:
+                    raise TimeWentBackwards(
+                        f"{late.message} It is {behind.total_seconds():,.0f} s behind; the "
+                        f"engine accepts {tolerance.total_seconds():,.0f} s "
+                        "(BILLING_CLOCK_SKEW_TOLERANCE). The machines' clocks must be "
+                        "synchronised (NTP); nothing was recorded, and the request may be sent "
+                        "again.",
+                        latest=latest,
+                    ) from None
+                bound.arguments["now"] = latest
+        raise AssertionError("unreachable")
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -161,9 +206,12 @@ class BillingApplication(Application[UUID]):
         *,
         vat: VatSchedule = IRAN_VAT,
         seller: Seller | None = None,
+        skew_tolerance: timedelta | None = DEFAULT_SKEW_TOLERANCE,
     ) -> None:
         super().__init__(env)
         self.vat = vat
+        #: See :func:`at_the_latest_change`.
+        self.skew_tolerance = skew_tolerance
         #: The portal's company; without it no official invoice is issued (plain PDFs still are).
         self.seller = seller
         #: Per fiscal year, the last official number this process saw taken (a search hint).
@@ -262,6 +310,7 @@ class BillingApplication(Application[UUID]):
 
     # --- catalogue -----------------------------------------------------------------------------
 
+    @at_the_latest_change
     def define_plan(self, plan: Plan, now: datetime) -> Plan:
         now = check_moment(now)
 
@@ -297,6 +346,7 @@ class BillingApplication(Application[UUID]):
 
     # --- customers -----------------------------------------------------------------------------
 
+    @at_the_latest_change
     def register_customer(
         self, profile: BillingProfile, now: datetime, *, representative_id: UUID | None = None
     ) -> UUID:
@@ -309,6 +359,7 @@ class BillingApplication(Application[UUID]):
 
         return self._run(command)
 
+    @at_the_latest_change
     def change_profile(self, customer_id: UUID, profile: BillingProfile, now: datetime) -> None:
         """Replace a customer's billing profile from ``now`` on; documents already issued keep
         the profile they were issued to."""
@@ -326,6 +377,7 @@ class BillingApplication(Application[UUID]):
 
     # --- subscriptions -------------------------------------------------------------------------
 
+    @at_the_latest_change
     def start_subscription(
         self,
         customer_id: UUID,
@@ -365,6 +417,7 @@ class BillingApplication(Application[UUID]):
 
         return self._run(command)
 
+    @at_the_latest_change
     def cancel_subscription(
         self, subscription_id: UUID, now: datetime, *, reason: str = "requested by the customer"
     ) -> None:
@@ -376,6 +429,7 @@ class BillingApplication(Application[UUID]):
 
         self._run(command)
 
+    @at_the_latest_change
     def change_plan(
         self,
         subscription_id: UUID,
@@ -397,6 +451,7 @@ class BillingApplication(Application[UUID]):
 
         self._run(command)
 
+    @at_the_latest_change
     def record_payment(
         self,
         reference: str,
@@ -509,6 +564,7 @@ class BillingApplication(Application[UUID]):
 
     # --- paying offline (organisations) ----------------------------------------------------------
 
+    @at_the_latest_change
     def request_offline_payment(
         self, invoice_id: UUID, reason: str, now: datetime, *, request_id: UUID | None = None
     ) -> UUID:
@@ -533,6 +589,7 @@ class BillingApplication(Application[UUID]):
 
         return self._run(command)
 
+    @at_the_latest_change
     def decide_offline_payment(
         self,
         invoice_id: UUID,
@@ -573,6 +630,7 @@ class BillingApplication(Application[UUID]):
 
         self._run(command)
 
+    @at_the_latest_change
     def register_receipt(
         self,
         invoice_id: UUID,
@@ -661,6 +719,7 @@ class BillingApplication(Application[UUID]):
         if legacy is not None:
             legacy.release(receipt.receipt_id, reason, now)
 
+    @at_the_latest_change
     def decide_receipt(
         self, invoice_id: UUID, receipt_id: UUID, now: datetime, *, confirm: bool, reason: str = ""
     ) -> PaymentOutcome | None:
@@ -728,6 +787,7 @@ class BillingApplication(Application[UUID]):
 
     # --- finance actions --------------------------------------------------------------------------
 
+    @at_the_latest_change
     def place_hold(
         self, subscription_id: UUID, reason: str, until: datetime, now: datetime
     ) -> None:
@@ -740,6 +800,7 @@ class BillingApplication(Application[UUID]):
 
         self._run(command)
 
+    @at_the_latest_change
     def lift_hold(self, subscription_id: UUID, reason: str, now: datetime) -> None:
         now = check_moment(now)
 
@@ -763,6 +824,7 @@ class BillingApplication(Application[UUID]):
 
         self._run(command)
 
+    @at_the_latest_change
     def void_invoice(self, invoice_id: UUID, reason: str, now: datetime) -> None:
         """Finance voids an invoice with a reason: it is no longer owed; a site suspended only for
         it is restored at once."""
@@ -795,6 +857,7 @@ class BillingApplication(Application[UUID]):
 
     # --- official invoices ----------------------------------------------------------------------
 
+    @at_the_latest_change
     def issue_official_invoice(self, invoice_id: UUID, now: datetime) -> OfficialRecord:
         """The official invoice of a fully paid invoice, issued now if it was not yet.
 
@@ -891,6 +954,7 @@ class BillingApplication(Application[UUID]):
 
     # --- paying online: the gateway's verified payments -------------------------------------------
 
+    @at_the_latest_change
     def open_payment_link(
         self, invoice_id: UUID, authority: str, amount: Money, gateway: str, now: datetime
     ) -> UUID:
@@ -921,6 +985,7 @@ class BillingApplication(Application[UUID]):
                 authority=authority,
             ) from None
 
+    @at_the_latest_change
     def record_gateway_outcome(
         self,
         authority: str,
@@ -1018,6 +1083,7 @@ class BillingApplication(Application[UUID]):
                     entry.subscription_id, self._next_due_moment(entry.subscription_id)
                 )
 
+    @at_the_latest_change
     def advance_subscription(self, subscription_id: UUID, now: datetime) -> list[Executed]:
         """Catch one subscription up: execute everything due for it by ``now``, at ``now``."""
         return self._advance_one(subscription_id, check_moment(now), on_time=False)

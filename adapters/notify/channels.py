@@ -38,6 +38,9 @@ class Delivery:
     html: str | None
     payload: dict[str, Any]
     attempts: int
+    created_at: str | None = None
+    #: Its order among its subscription's rows (a site's platform requests go in this order).
+    sequence: int = 0
 
 
 class Sender(Protocol):
@@ -95,9 +98,25 @@ class SmtpEmailSender:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
-            raise PermanentFailure(
-                f"the mail server refused {delivery.recipient}: {error.recipients}"
+            # Per recipient (code, message): 4xx is "try later" (a full mailbox, greylisting),
+            # 5xx is "never" (no such mailbox).
+            codes = [code for code, _ in error.recipients.values()]
+            text = f"the mail server refused {delivery.recipient}: {error.recipients}"
+            if any(400 <= code < 500 for code in codes):
+                raise TemporaryFailure(text) from None
+            raise PermanentFailure(text) from None
+        except smtplib.SMTPAuthenticationError as error:
+            # Our own credentials, not this message: every notice would fail the same way,
+            # so it is retried (and seen in the metrics) until an operator mends the setting.
+            raise TemporaryFailure(
+                f"SMTP {self.host}:{self.port} refused our login ({error.smtp_code}); check "
+                "BILLING_SMTP_USERNAME and BILLING_SMTP_PASSWORD"
             ) from None
+        except smtplib.SMTPResponseException as error:
+            text = f"SMTP {self.host}:{self.port} answered {error.smtp_code}: {error.smtp_error!r}"
+            if 500 <= error.smtp_code < 600:
+                raise PermanentFailure(text) from None
+            raise TemporaryFailure(text) from None
         except (TimeoutError, smtplib.SMTPException, OSError) as error:
             raise TemporaryFailure(f"SMTP {self.host}:{self.port}: {error}") from None
 
@@ -117,19 +136,23 @@ class KavenegarSmsSender:
     def deliver(self, delivery: Delivery) -> None:
         import httpx
 
+        # The API key is part of the provider's URL: it is never logged or kept in an error
+        # (the outbox's last_error is read by people).
         url = f"{self.base_url}/v1/{self.api_key}/sms/send.json"
         form = {
             "receptor": delivery.recipient,
             "sender": self.sender_line,
             "message": delivery.body,
-            # The provider drops a second message with the same local id.
+            # The provider drops a second message with the same local id: the delivery's id.
             "localid": delivery.delivery_id,
         }
         try:
             answer = httpx.post(url, data=form, timeout=self.timeout)
             body = answer.json()
         except (httpx.HTTPError, ValueError) as error:
-            raise TemporaryFailure(f"SMS provider unreachable or unreadable: {error}") from None
+            raise TemporaryFailure(
+                f"SMS provider unreachable or unreadable: {self._redacted(error)}"
+            ) from None
         status = int(body.get("return", {}).get("status", answer.status_code))
         if status == 200:
             return
@@ -137,3 +160,6 @@ class KavenegarSmsSender:
         if status in self.PERMANENT:
             raise PermanentFailure(f"SMS provider refused the message ({status}: {text})")
         raise TemporaryFailure(f"SMS provider answered {status}: {text}")
+
+    def _redacted(self, error: object) -> str:
+        return str(error).replace(self.api_key, "***") if self.api_key else str(error)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
-from projections.store import UnstorableText
+from api.errors import RETRY_AFTER, problem
+from api.idempotency import STORE_DOWN
 from service_layer.timeline import iso
 
 router = APIRouter(tags=["health"])
@@ -15,13 +16,54 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Liveness, the store in use, and whether test mode is on")
 def healthz(ctx: ContextDep) -> dict:
+    """Liveness: this process answers. It does not depend on the store (``/readyz`` does);
+    in test mode the clock lives in the store, so ``now`` is null while it cannot be read."""
+    try:
+        now = iso(ctx.now())
+    except STORE_DOWN:
+        now = None
     return {
         "status": "ok",
         "persistence": ctx.app.describe()["persistence"],
         "test_mode": ctx.test_mode,
-        "now": iso(ctx.now()),
+        "now": now,
         "scheduler": "running" if ctx.engine.running else "stopped",
     }
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the store answers and the read models are not far behind (no token)",
+    response_class=JSONResponse,
+)
+def readyz(ctx: ContextDep) -> JSONResponse:
+    """For a load balancer: 200 when this process can serve, 503 (with what is wrong) when the
+    store cannot be reached or the read models are more than BILLING_READINESS_MAX_LAG events
+    behind the log. ``/healthz`` only says the process is alive."""
+    limit = getattr(ctx.engine.settings, "readiness_max_lag", 10_000)
+    try:
+        last = ctx.app.recorder.max_notification_id() or 0
+        position = ctx.read_models.position()
+    except STORE_DOWN:
+        return problem(
+            503,
+            "store_unavailable",
+            "The billing store cannot be reached: this process cannot serve now.",
+            headers={"Retry-After": str(RETRY_AFTER)},
+            store="unreachable",
+        )
+    lag = max(last - position, 0)
+    if lag > limit:
+        return problem(
+            503,
+            "read_models_behind",
+            f"The read models are {lag:,} events behind the log (more than {limit:,}): "
+            "answers would be stale.",
+            headers={"Retry-After": str(RETRY_AFTER)},
+            store="ok",
+            read_model_lag=lag,
+        )
+    return JSONResponse({"status": "ready", "store": "ok", "read_model_lag": lag})
 
 
 @router.get(
@@ -31,45 +73,4 @@ def healthz(ctx: ContextDep) -> dict:
 )
 def metrics(ctx: ContextDep, who: PrincipalDep) -> str:
     require(who, Role.ADMIN, Role.FINANCE, action="read the metrics")
-    m = ctx.engine.metrics
-    lines = [
-        "# HELP billing_events_total Events stored.",
-        "# TYPE billing_events_total counter",
-        f"billing_events_total {ctx.app.recorder.max_notification_id() or 0}",
-        "# HELP billing_scheduler_ticks_total Scheduler ticks run by this process.",
-        "# TYPE billing_scheduler_ticks_total counter",
-        f"billing_scheduler_ticks_total {m.ticks}",
-        "# HELP billing_scheduler_steps_total Lifecycle steps executed by this process.",
-        "# TYPE billing_scheduler_steps_total counter",
-        f"billing_scheduler_steps_total {m.steps}",
-        "# HELP billing_scheduler_tick_errors_total Ticks that failed.",
-        "# TYPE billing_scheduler_tick_errors_total counter",
-        f"billing_scheduler_tick_errors_total {m.tick_errors}",
-        "# HELP billing_scheduler_step_errors_total Due subscriptions a tick could not advance "
-        "(the tick went on with the others).",
-        "# TYPE billing_scheduler_step_errors_total counter",
-        f"billing_scheduler_step_errors_total {m.step_errors}",
-        "# HELP billing_scheduler_last_tick_seconds Duration of the last tick.",
-        "# TYPE billing_scheduler_last_tick_seconds gauge",
-        f"billing_scheduler_last_tick_seconds {m.last_tick_seconds:.6f}",
-        "# HELP billing_outbox_deliveries Outbox deliveries by channel and status.",
-        "# TYPE billing_outbox_deliveries gauge",
-    ]
-    for (channel, status), count in sorted(ctx.engine.dispatcher.store.counts().items()):
-        lines.append(f'billing_outbox_deliveries{{channel="{channel}",status="{status}"}} {count}')
-    lines += [
-        "# HELP billing_outbox_failed_deliveries Deliveries that gave up or are being retried.",
-        "# TYPE billing_outbox_failed_deliveries gauge",
-        f"billing_outbox_failed_deliveries {len(ctx.engine.dispatcher.store.failed_deliveries(limit=10_000))}",
-        "# HELP billing_read_model_position Last event folded into each read model.",
-        "# TYPE billing_read_model_position gauge",
-    ]
-    for name, position in ctx.read_models.positions().items():
-        lines.append(f'billing_read_model_position{{read_model="{name}"}} {position}')
-    lines += [
-        "# HELP billing_read_model_unstorable_text_total Values of stored events a read model "
-        "could not hold as recorded (NUL, half a surrogate pair), stored with U+FFFD.",
-        "# TYPE billing_read_model_unstorable_text_total counter",
-        f"billing_read_model_unstorable_text_total {UnstorableText.count}",
-    ]
-    return "\n".join(lines) + "\n"
+    return ctx.engine.metrics_text()

@@ -222,6 +222,7 @@ def routes(world: World, side: str):
         ("POST", "/admin/clock/advance", {"days": 0.001}, {"admin"}, False),
         ("POST", "/admin/tick", None, {"admin"}, False),
         ("GET", "/healthz", None, ANYONE | {"none"}, False),
+        ("GET", "/readyz", None, ANYONE | {"none"}, False),
     ]
 
 

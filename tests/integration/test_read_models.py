@@ -259,19 +259,18 @@ def test_a_crash_inside_the_view_transaction_writes_nothing_and_the_retry_counts
     read_models = build_read_models(app, database_url=url)
     view = read_models.view
     crash_at = app.recorder.max_notification_id() // 2
-    original = view._process
+    original = view._write
 
-    def crashing(cursor, event, tracking):
-        written = original(cursor, event, tracking)
+    def crashing(cursor, behind, changes, tracking, **options):
+        original(cursor, behind, changes, tracking, **options)
         if tracking.notification_id == crash_at:
             raise RuntimeError("the process died after writing the view rows, before commit")
-        return written
 
-    view._process = crashing
+    view._write = crashing
     with pytest.raises(RuntimeError):
         read_models.catch_up()
     assert read_models.position() == crash_at - 1
-    view._process = original
+    view._write = original
     view.states.forget()  # a new process starts with nothing in memory
     read_models.catch_up()
     assert_read_models_equal_the_fold(app, read_models)

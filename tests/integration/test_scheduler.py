@@ -27,6 +27,21 @@ def wait_for_ticks(engine, count: int, timeout: float = 30.0) -> None:
         time.sleep(0.005)
 
 
+def wait_for_deliveries(engine, timeout: float = 30.0) -> None:
+    """Delivery runs in jobs of its own, apart from the ticks: wait until nothing is due."""
+    deadline = time.monotonic() + timeout
+    store = engine.dispatcher.store
+    while True:
+        due = store.read_models.query(
+            "SELECT COUNT(*) AS n FROM {outbox} WHERE status = 'pending' AND attempts = 0"
+        )[0]["n"]
+        if not due:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{due} deliveries were not sent")
+        time.sleep(0.01)
+
+
 def drive(engine, clock, until, step: timedelta) -> None:
     """Move the clock in steps and let the scheduler's own job tick after each."""
     while clock.now() < until:
@@ -55,7 +70,11 @@ class SchedulerOnAStore:
                 "platform_secret": platform.secret,
             }
         return build_engine(
-            database_url=self.database_url, clock=clock, tick_interval=0.01, **settings
+            database_url=self.database_url,
+            clock=clock,
+            tick_interval=0.01,
+            delivery_interval=0.01,
+            **settings,
         )
 
     def test_the_job_runs_a_whole_lifecycle_and_restores_on_payment(self, outside):
@@ -78,6 +97,8 @@ class SchedulerOnAStore:
                 subscription_id=restored,
             )
             drive(engine, clock, T0 + 70 * DAY, step=12 * HOUR)
+            engine.read_models.catch_up()
+            wait_for_deliveries(engine)
         finally:
             engine.stop()
         names = [e.event for e in timeline(app, unpaid)]
