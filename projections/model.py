@@ -218,8 +218,6 @@ class AggregateStates:
     loader: Loader | None = None
     maxsize: int | None = None
     _held: OrderedDict[UUID, Aggregate] = field(default_factory=OrderedDict)
-    #: The position in the log of the event being folded (0 when not known).
-    position: int = 0
 
     def apply(self, event: Any) -> Aggregate | None:
         """Advance the event's aggregate by it (idempotent: an event already applied is skipped)."""

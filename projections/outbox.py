@@ -12,14 +12,13 @@ aggregate × 4 (a site's platform requests are sent in this order, one at a time
 rows a site reconciliation adds after version *v* carry 4v + 1, 4v + 2 (between *v* and the
 next event's rows).
 
-The outbox starts where the log starts: a new outbox (no tracking position yet) folds every
-event from the first, so an order taken before any scheduler ran still gets its site and its
-notices. On a store that already has history when its outbox is first opened (the outbox was
-deployed later, or ``billing demo`` wrote the history), that history's site requests are sent,
-in order, and its notices are written but marked skipped, "recorded before the outbox
-existed": a customer is not told today about a reminder due months ago. Where that history
-ends (``history_until``, kept in table ``outbox_start``) is decided once, when the outbox is
-first opened, from the log as it is then.
+The outbox starts where the log starts on a new store, so an order taken before any scheduler
+ran still gets its site and its notices. On a store that already had history when its outbox
+was first opened (the outbox deployed later, or ``billing demo`` wrote the history) it starts
+at the end of the log: that history's notices are not sent (a customer is not told today about
+a reminder due months ago), and the site reconciliation brings the hosting platform to the
+engine's state site by site. Which it is, is decided once, when the outbox is first opened,
+and kept in table ``outbox_start`` (``ReadModels._decide_where_outboxes_start``).
 """
 
 from __future__ import annotations
@@ -93,8 +92,6 @@ class OutboxView(ReadModel):
 
     def __init__(self, renderer: NoticeRenderer) -> None:
         self.renderer = renderer
-        #: Events up to this position were recorded before this store had an outbox.
-        self.history_until = 0
 
     def wants(self, event_type: type) -> bool:
         name = event_type.__name__
@@ -171,13 +168,7 @@ class OutboxView(ReadModel):
             "site_state": event.facts.get("site"),
         }
         rendered = self.renderer.render(event.kind, context)
-        before_the_outbox = 0 < states.position <= self.history_until
         shared = {
-            **(
-                {"status": "skipped", "last_error": "recorded before the outbox existed"}
-                if before_the_outbox
-                else {}
-            ),
             "kind": event.kind,
             "subscription_id": str(sub.id),
             "customer_id": str(customer.id),

@@ -151,9 +151,11 @@ class ReadModels:
                     sql.execute(statement)
 
     def _decide_where_outboxes_start(self) -> None:
-        """Once per store and outbox: the position up to which the log was recorded before the
-        outbox existed (0 on a new store, or for an outbox that has followed the log all
-        along). Its notices are written as skipped; see :mod:`projections.outbox`."""
+        """Once per store and outbox, where it starts following the log, kept in table
+        ``outbox_start``: the start of the log on a new store (so an order taken before any
+        scheduler ran is sent), its end on a store that already had history when the outbox was
+        first opened (that history is not sent: the site reconciliation brings the hosting
+        platform to the engine's state instead, site by site, not event by event)."""
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)
             table = sql.table("outbox_start")
@@ -162,7 +164,7 @@ class ReadModels:
                 "(read_model TEXT PRIMARY KEY, position BIGINT NOT NULL)"
             )
             for model in self.models:
-                if not hasattr(model, "history_until"):
+                if model.rebuildable:
                     continue
                 name = tracking_name(self.application_name, model)
                 followed = self.view._max_tracking_id(name, cursor) is not None  # noqa: SLF001
@@ -172,16 +174,17 @@ class ReadModels:
                     "ON CONFLICT (read_model) DO NOTHING",
                     (model.name, end),
                 )
-                model.history_until = sql.execute(
+                start = sql.execute(
                     f"SELECT position FROM {table} WHERE read_model = ?", (model.name,)
                 ).scalar()
-                if model.history_until:
+                if start and not followed:
                     log.warning(
-                        "%s: the log's first %d events were recorded before it existed; their "
-                        "site requests are sent, their notices are not",
+                        "%s: the store's first %d events were recorded before it existed; they "
+                        "are not sent (the site reconciliation sets the hosting platform right)",
                         model.name,
-                        model.history_until,
+                        start,
                     )
+                    self.view._insert_tracking(cursor, Tracking(name, start))  # noqa: SLF001
 
     LAYOUTS = "read_model_layouts"
 

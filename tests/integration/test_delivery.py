@@ -171,23 +171,23 @@ def test_orders_taken_before_any_scheduler_started_get_their_site_and_notices(tm
         scheduler.close()
 
 
-def test_on_a_store_with_history_from_before_its_outbox_notices_are_not_sent_but_sites_are(
+def test_on_a_store_with_history_from_before_its_outbox_the_reconciliation_sets_the_sites(
     tmp_path,
 ):
-    """The outbox folds the whole log; the notices of a history recorded before the store had
-    an outbox are written as skipped ("recorded before the outbox existed"), and its site
-    requests go out, in order."""
+    """A history recorded before the store had an outbox (`billing demo`, or an outbox
+    deployed later) is not sent; the site reconciliation creates the sites it ordered; what
+    happens from then on is sent."""
     url = f"sqlite:///{tmp_path}/old.sqlite"
-    app = build_application(database_url=url)  # e.g. `billing demo`: no outbox yet
+    app = build_application(database_url=url)  # no outbox yet
     sub = _subscriptions(app, 1)[0]
     with SmtpSink() as smtp, FakeSmsProvider() as sms, FakePlatform() as platform:
         engine = build_engine(
             database_url=url, clock=SimulatedClock(T0 + DAY), **_outside(smtp, sms, platform)
         )
         engine.tick()
-        assert smtp.messages == [] and sms.sent == []
-        counts = engine.dispatcher.store.counts()
-        assert counts[("email", "skipped")] == counts[("sms", "skipped")] == 1
+        assert smtp.messages == [] and sms.sent == [] and platform.state.applied == []
+        assert engine.reconcile_sites() == 1
+        engine.tick()
         assert platform.state.sites == {app.get_subscription(sub).site: "active"}
         engine.app.record_payment(random_ref(), 1_000, T0 + DAY, subscription_id=sub)
         engine.tick()  # what happens from now on is sent
