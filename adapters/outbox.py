@@ -205,6 +205,24 @@ class OutboxStore:
             leased_until=None,
         )
 
+    def settle_all(
+        self, channel: str, now: datetime, *, status: str, note: str | None = None
+    ) -> int:
+        """Mark every due row of a channel that needs no sending (the panel inbox: delivered
+        once recorded; a channel not configured: skipped) in one statement."""
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self._sql(cursor)
+            delivered = moment(now) if status == "delivered" else None
+            return len(
+                sql.execute(
+                    f"UPDATE {sql.table('outbox')} SET status = ?, attempts = attempts + 1, "
+                    "delivered_at = ?, last_error = ?, lease_owner = NULL, leased_until = NULL "
+                    "WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? "
+                    "RETURNING delivery_id",
+                    (status, delivered, note, channel, moment(now)),
+                ).rows()
+            )
+
     def requeue_failed(self, now: datetime) -> int:
         """Give failed deliveries another round of attempts (an operator's decision)."""
         with self.view.datastore.transaction(commit=True) as cursor:
@@ -328,7 +346,11 @@ def _delivery(row: dict[str, Any]) -> Delivery:
 
 class PanelInbox:
     """The panel channel: the message is in the customer's inbox as soon as it is marked
-    delivered (the inbox is the delivered panel rows of the outbox)."""
+    delivered (the inbox is the delivered panel rows of the outbox), so its rows are marked
+    delivered together, with nothing to send."""
+
+    #: Nothing leaves the engine: due rows are marked delivered in one statement.
+    instant = True
 
     def deliver(self, delivery: Delivery) -> None:
         return None
@@ -360,6 +382,15 @@ class Dispatcher:
         ``limit`` rows: a site's next request becomes due when its previous one is delivered,
         so this claims again while the last round sent something."""
         report = DispatchReport()
+        sender = self.senders.get(channel) if channel else None
+        if channel is not None and (sender is None or getattr(sender, "instant", False)):
+            # A channel job with nothing to send: its due rows are settled in one statement
+            # (skipped: not configured; delivered: the panel inbox).
+            status = "skipped" if sender is None else "delivered"
+            note = f"the {channel} channel is not configured" if sender is None else None
+            settled = self.store.settle_all(channel, self.clock.now(), status=status, note=note)
+            setattr(report, status, settled)
+            return report
         owner = f"{self.owner}:{uuid.uuid4().hex[:8]}"  # each run's leases are its own
         left = limit
         while left > 0:

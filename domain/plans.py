@@ -41,7 +41,7 @@ class Period(StrEnum):
             ) from None
 
 
-#: The rule behind "several notices before any action" (DESIGN.md §2). These are not plan
+#: The rule behind "several notices before any action" (docs/LIFECYCLE.md, "The unpaid path"). These are not plan
 #: settings: no plan can turn them off.
 MIN_REMINDERS_BEFORE_SUSPENSION = 2
 MIN_WARNINGS_BEFORE_COLLECTION = 3
@@ -50,7 +50,7 @@ MIN_LEAD = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class LifecyclePolicy:
-    """Every duration of the lifecycle, in whole days (DESIGN.md §2 defaults)."""
+    """Every duration of the lifecycle, in whole days (the defaults of docs/LIFECYCLE.md)."""
 
     first_invoice_days: int = 30
     renewal_invoice_days: int = 7

@@ -185,6 +185,7 @@ class ReadModels:
                         start,
                     )
                     self.view._insert_tracking(cursor, Tracking(name, start))  # noqa: SLF001
+        self.view.forget_positions()
 
     LAYOUTS = "read_model_layouts"
 
@@ -279,6 +280,7 @@ class ReadModels:
         if start > self._seen:
             # Another process folded events this one never saw: what it holds may be stale.
             self.view.states.forget()
+            self.view.forget_positions()
         read = 0
         for notification in self._notifications(start):
             self.view.process(
@@ -453,6 +455,7 @@ class ReadModels:
                 self._reset_tracking(cursor, m, last)
                 self._record_layout(sql, m)
         self.view.states.forget()
+        self.view.forget_positions()
         self.catch_up()  # what was recorded while the rebuild ran
         return last
 

@@ -171,6 +171,12 @@ class ReadModelProcessing:
     def _init_processing(self) -> None:
         self.states = AggregateStates(maxsize=20_000)
         self._routes: dict[tuple[type, int], list[ReadModel]] = {}
+        #: Each read model's position as this process last knew it (None: read it again).
+        self._known: dict[str, int] | None = None
+
+    def forget_positions(self) -> None:
+        """Read the positions from the store again before the next event (after a rebuild)."""
+        self._known = None
 
     def models_for(self, event_type: type) -> list[ReadModel]:
         """The read models that events of this type can change (worked out once per type)."""
@@ -217,16 +223,16 @@ class ReadModelProcessing:
     def process(self, domain_event: Any, tracking: Tracking) -> bool:
         """Apply one event to every read model not yet past it; False if none needed it.
 
-        Everything that reads (the positions, aggregates a row needs that are not held) is done
-        before the write transaction, which only writes: a connection asked for while holding
-        the single writer of SQLite could wait for a thread queued for that writer."""
+        Positions are kept in memory between events (the store is asked again when another
+        process turns out to have written first: its tracking insert then conflicts), and
+        everything else that reads (aggregates a row needs that are not held) is done before
+        the write transaction, which only writes: a connection asked for while holding the
+        single writer of SQLite could wait for a thread queued for that writer."""
         application = tracking.application_name
-        with self.datastore.transaction(commit=False) as cursor:
-            behind = [
-                m
-                for m in self.read_models
-                if tracking.notification_id > self._position(cursor, tracking_name(application, m))
-            ]
+        if self._known is None:
+            self._known = self.positions(application)
+        known = self._known
+        behind = [m for m in self.read_models if tracking.notification_id > known[m.name]]
         if not behind:
             # Another runner folded this event; what we hold of its aggregate is now stale.
             self.states.discard(domain_event.originator_id)
@@ -266,12 +272,15 @@ class ReadModelProcessing:
         except IntegrityError:
             # Another runner may have written this position first: then there is nothing to do.
             self.states.discard(domain_event.originator_id)
+            self._known = None  # what this process knew is behind the store
             if all(p >= tracking.notification_id for p in self.positions(application).values()):
                 log.debug(
                     "event %s was already processed by another runner", tracking.notification_id
                 )
                 return False
             raise
+        for model in behind:
+            known[model.name] = tracking.notification_id
         return True
 
     def _write(

@@ -398,7 +398,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(by=durations, how=st.sampled_from(["jump", "daily"]))
     def clock(self, by: timedelta, how: str) -> None:
-        """The simulated clock moves on, the engine running all along (DESIGN.md §4)."""
+        """The simulated clock moves on, the engine running all along (docs/LIFECYCLE.md, Time)."""
         self.move_clock(self.now + by, how)
 
     @precondition(lambda self: self.keys)

@@ -1,13 +1,13 @@
 """A reference model of the lifecycle rules, written from the rule books, not from the engine.
 
-Sources: DESIGN.md §2 (lifecycle) and §5 (money), refined by docs/LIFECYCLE.md (the rules as
-built: the 24-hour lead, late catch-ups, receipt pauses, enforcement holds). It is plain
+Sources: docs/LIFECYCLE.md (the lifecycle, time and money as built: the 24-hour lead, late
+catch-ups, receipt pauses, enforcement holds) and docs/PAYMENTS.md. It is plain
 state and plain functions: no event store, no aggregates, nothing imported from the engine
 but the Jalali calendar (period boundaries clamp to month ends; writing a second calendar here
 would be a few hundred lines of its own and is tested in tests/unit/test_jalali.py).
 
 One :class:`Site` per subscription, each with its own customer (so credit is per site here).
-Time moves in two ways, as in DESIGN.md §4:
+Time moves in two ways, as in docs/LIFECYCLE.md, Time:
 
 - ``catch_up(until, on_time=True)``: the simulated clock; every step is recorded at its own
   due moment (never before the last thing recorded);
@@ -40,7 +40,7 @@ class Refused(Exception):
 
 
 def status_of(site: str, in_grace: bool) -> str:
-    """DESIGN.md §2: collected, cancelled (the contract ended), suspended, else grace while an
+    """docs/LIFECYCLE.md, Status: collected, cancelled (the contract ended), suspended, else grace while an
     unpaid invoice's grace has started, else active."""
     closed = {"collected": "collected", "removed": "cancelled", "suspended": "suspended"}
     return closed.get(site) or ("grace" if in_grace else "active")

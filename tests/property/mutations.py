@@ -102,7 +102,7 @@ MUTATIONS = (
     ),
     Mutation(
         "M9",
-        "the simulated clock records every step at the end of a jump (DESIGN.md §4)",
+        "the simulated clock records every step at the end of a jump (LIFECYCLE.md, Time)",
         "service_layer/application.py",
         "            at = max(step.due_at, life.latest_change) if on_time else",
         "            at = max(until, life.latest_change) if on_time else",
@@ -152,7 +152,7 @@ MUTATIONS = (
     ),
     Mutation(
         "M16",
-        "aging groups an invoice's ledger rows by the deadline each carried (issue 15, item 2)",
+        "aging groups an invoice's ledger rows by the deadline each carried (the aging bug of 2026-12-03)",
         "projections/reports.py",
         '"JOIN {rm_invoice_ledger} d ON d.invoice_id = t.invoice_id AND d.version = t.last "',
         '"JOIN {rm_invoice_ledger} d ON d.invoice_id = t.invoice_id AND d.version = 1 "',

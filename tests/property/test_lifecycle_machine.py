@@ -1,4 +1,4 @@
-"""Random histories against the reference model, on every store (DESIGN.md §2, §4, §5).
+"""Random histories against the reference model, on every store (docs/LIFECYCLE.md).
 
 - in memory: the engine moving the clock as each step says, beside one moving it hour by
   hour (one jump and many small steps must record the same events);

@@ -1,4 +1,4 @@
-"""The lifecycle rules of DESIGN.md §2, each as a worked example on the in-memory store.
+"""The lifecycle rules of docs/LIFECYCLE.md, each as a worked example on the in-memory store.
 
 The clock is simulated: ``run_clock`` advances it hour by hour as the demo does, executing
 each step at its own due moment.

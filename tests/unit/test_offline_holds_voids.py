@@ -1,4 +1,4 @@
-"""Offline payments, receipts under review, enforcement holds and voids (DESIGN.md §2)."""
+"""Offline payments, receipts under review, enforcement holds and voids (docs/LIFECYCLE.md, docs/PAYMENTS.md)."""
 
 import pytest
 

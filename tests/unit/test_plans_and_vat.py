@@ -1,4 +1,4 @@
-"""Plans, periods with their discounts, VAT by date, and invoice lines (DESIGN.md §5)."""
+"""Plans, periods with their discounts, VAT by date, and invoice lines (docs/LIFECYCLE.md, "Invoices and money")."""
 
 from datetime import UTC, datetime
 
