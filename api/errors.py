@@ -100,6 +100,23 @@ def _allowed(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+#: What the store raises when it cannot be reached (the pool timed out, the server is gone).
+STORE_DOWN = (OperationalError, InterfaceError, ConnectionPoolClosedError)
+
+
+def store_unavailable_problem(request: Request | None = None, **extra: Any) -> JSONResponse:
+    """503: the store cannot be reached now; nothing was recorded; try again later."""
+    return problem(
+        503,
+        "store_unavailable",
+        "The billing store cannot be reached just now; nothing was recorded. Try again in "
+        f"{RETRY_AFTER} seconds (the same Idempotency-Key makes a retry safe).",
+        request,
+        headers={"Retry-After": str(RETRY_AFTER)},
+        **extra,
+    )
+
+
 def _quote(value: object, limit: int = 60) -> str:
     """The value a client sent, as it sent it (shortened): errors quote what was sent."""
     text = repr(value)
@@ -180,14 +197,7 @@ def install(app: FastAPI) -> None:
         log.warning(
             "the store is unavailable on %s %s: %s", request.method, request.url.path, error
         )
-        return problem(
-            503,
-            "store_unavailable",
-            "The billing store cannot be reached just now; nothing was recorded. Try again in "
-            f"{RETRY_AFTER} seconds (the Idempotency-Key makes a retry safe).",
-            request,
-            headers={"Retry-After": str(RETRY_AFTER)},
-        )
+        return store_unavailable_problem(request)
 
     @app.exception_handler(MapperDeserialisationError)
     async def unreadable(request: Request, error: MapperDeserialisationError) -> JSONResponse:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from eventsourcing.persistence import ConnectionPoolClosedError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
@@ -14,10 +13,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.idempotency import StoredAnswer, request_hash
 from adapters.tokens import hash_token
-from api.errors import RETRY_AFTER, problem
+from api.errors import STORE_DOWN, problem, store_unavailable_problem
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-STORE_DOWN = (OperationalError, InterfaceError, ConnectionPoolClosedError)
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 
 
@@ -71,14 +69,7 @@ class _KeyedRequests(BaseHTTPMiddleware):
         try:
             claim = await run_in_threadpool(ctx.idempotency.claim, scope, key, digest, ctx.now())
         except STORE_DOWN:  # outside the app's exception handlers: answer as they would
-            return problem(
-                503,
-                "store_unavailable",
-                "The billing store cannot be reached just now; nothing was recorded. Try "
-                f"again in {RETRY_AFTER} seconds with the same Idempotency-Key.",
-                request,
-                headers={"Retry-After": str(RETRY_AFTER)},
-            )
+            return store_unavailable_problem(request)
         if claim.conflict == "reused":
             return problem(
                 422,

@@ -7,8 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
-from api.errors import RETRY_AFTER, problem
-from api.idempotency import STORE_DOWN
+from api.errors import RETRY_AFTER, STORE_DOWN, problem, store_unavailable_problem
 from service_layer.timeline import iso
 
 router = APIRouter(tags=["health"])
@@ -45,13 +44,7 @@ def readyz(ctx: ContextDep) -> JSONResponse:
         last = ctx.app.recorder.max_notification_id() or 0
         position = ctx.read_models.position()
     except STORE_DOWN:
-        return problem(
-            503,
-            "store_unavailable",
-            "The billing store cannot be reached: this process cannot serve now.",
-            headers={"Retry-After": str(RETRY_AFTER)},
-            store="unreachable",
-        )
+        return store_unavailable_problem(store="unreachable")
     lag = max(last - position, 0)
     if lag > limit:
         return problem(
