@@ -26,10 +26,6 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m adapters.documents.fonts install
 	$(BIN)/python -m api.assets install
-	@# A third-party Zarinpal v4 client the gateway contract tests run against the sandbox. It
-	@# pins old pydantic and requests, so it lives in a virtual environment of its own.
-	@test -x $(VENV)/zarinpal-client/bin/python || $(PYTHON) -m venv $(VENV)/zarinpal-client
-	$(VENV)/zarinpal-client/bin/python -m pip install --quiet --disable-pip-version-check zarinpal==1.0.0
 
 	@rm -f $(VENV)/.installed-* && touch $@
 
@@ -49,7 +45,15 @@ browser:
 	  echo "installing Debian's chromium for the page tests"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+# A third-party Zarinpal v4 client the gateway contract tests run against the sandbox (tests
+# only). It pins old pydantic and requests, so it lives in a virtual environment of its own.
+CLIENT := $(VENV)/zarinpal-client/bin/python
+
+$(CLIENT): | $(STAMP)
+	$(PYTHON) -m venv $(VENV)/zarinpal-client
+	$(CLIENT) -m pip install --quiet --disable-pip-version-check zarinpal==1.0.0
+
+test: install browser $(CLIENT)
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(ARGS)
 

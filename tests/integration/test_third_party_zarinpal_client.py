@@ -2,7 +2,7 @@
 
 `zarinpal` (PyPI) is an independent client of Zarinpal's v4 REST API that validates every
 answer against pydantic models of the documented shapes. It pins old versions of pydantic and
-requests, so `make install` gives it a virtual environment of its own (`.venv/zarinpal-client`)
+requests, so `make test` gives it a virtual environment of its own (`.venv/zarinpal-client`)
 and it runs there, against the sandbox (`clients/zarinpal_v4.py`). On top of what its models
 check, the sandbox must give what Zarinpal gives: a real date in unVerified (the client's
 users parse it), and a card hash that is the same for the same card on every payment.
@@ -28,7 +28,7 @@ SCRIPT = Path(__file__).parent / "clients" / "zarinpal_v4.py"
 @pytest.fixture(scope="module")
 def read_by_the_client() -> dict:
     if not CLIENT.exists():
-        pytest.fail(f"{CLIENT} is missing: run `make install` (it sets up the third-party client)")
+        pytest.fail(f"{CLIENT} is missing: run `make test` (it sets up the third-party client)")
     with SandboxGateway(MERCHANT) as sandbox:
         done = subprocess.run(
             [str(CLIENT), str(SCRIPT), sandbox.url, MERCHANT],
