@@ -165,7 +165,7 @@ def verify_chain(events: Iterable[Any], links: Iterable[ChainLink]) -> tuple[int
         last_version[originator] = max(version, last_version.get(originator, 0))
 
     while event is not None or link is not None:
-        if link is None or (event is not None and event.id < link.notification_id):
+        if event is not None and (link is None or event.id < link.notification_id):
             originator = _hex(event.originator_id)
             check_version(originator, event.originator_version, event.id)
             findings.append(
@@ -178,6 +178,8 @@ def verify_chain(events: Iterable[Any], links: Iterable[ChainLink]) -> tuple[int
             )
             checked += 1
             event = next(event_iter, None)
+        elif link is None:  # pragma: no cover - the loop runs while one of them is left
+            break
         elif event is None or link.notification_id < event.id:
             findings.append(
                 Finding(

@@ -315,7 +315,7 @@ class OutboxStore:
             "SELECT channel, MIN(created_at) AS oldest FROM {outbox} "
             "WHERE status = 'pending' GROUP BY channel"
         )
-        return {r["channel"]: parse_moment(r["oldest"]) for r in rows}
+        return {r["channel"]: moment for r in rows if (moment := parse_moment(r["oldest"]))}
 
     def inbox(self, customer_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The customer's panel inbox: the messages delivered to it, newest first."""
