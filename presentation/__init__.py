@@ -13,5 +13,6 @@ apart unnoticed.
   (``tests/unit/test_event_words.py``).
 - ``explain_text``: why a subscription, invoice, customer or payment is in its state.
 
-It imports only ``domain``: no store, no clock, no I/O.
+At run time it imports only ``domain`` (``explain_text`` names the service layer's facts
+classes for type checking only): no store, no clock, no I/O.
 """
