@@ -21,7 +21,7 @@ def _started(d: EventData) -> Words:
     return Words(
         f"ordered plan {plan['name']} ({d['period']}, {plan['monthly_price']:,} rials a month); "
         f"site {d['site']} created at once; first period from {d['anchor']}",
-        f"سفارش طرح {plan['name']} ({period_fa(d['period'])}، ماهانه "
+        f"سفارش طرح {plan['name']} ({period_fa(d['period'])}، ماهی "
         f"{rials_fa(plan['monthly_price'])})؛ وب‌سایت {d['site']} بی‌درنگ ساخته شد؛ "
         f"نخستین دوره از {fa_digits(d['anchor'])}",
     )
