@@ -157,6 +157,8 @@ class SubscriptionFacts:
 
 @dataclass(frozen=True)
 class InvoiceFacts:
+    """What explains an invoice at ``at``: it, its receipts waiting for finance, its site."""
+
     invoice: Invoice
     at: datetime
     receipts_under_review: tuple[Receipt, ...]
@@ -166,9 +168,11 @@ class InvoiceFacts:
 
 @dataclass(frozen=True)
 class CustomerFacts:
+    """A customer at ``at``, with each of its subscriptions that existed then."""
+
     customer: Customer
     at: datetime
-    #: Each subscription ordered by ``at``, with what it owes then (rials).
+    #: Each subscription as it stood at ``at``, with what it owed then (rials).
     subscriptions: tuple[tuple[Subscription, int], ...]
 
 

@@ -20,7 +20,17 @@ from domain.money import Money
 from presentation.events import words_for
 from presentation.words import Words, iso
 
-__all__ = ["TimelineEntry", "describe", "describe_fa", "iso", "plain", "timeline", "words_of"]
+__all__ = [
+    "TimelineEntry",
+    "describe",
+    "describe_fa",
+    "entry_of",
+    "events_of",
+    "iso",
+    "plain",
+    "timeline",
+    "words_of",
+]
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "due_at"}
 
