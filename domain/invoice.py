@@ -4,7 +4,12 @@ An invoice is issued at the start of its period (the first one at order), with a
 deadline. It is settled by payments (partial payments allowed) and by the customer's credit,
 or voided (at collection, or by finance). Its notices (reminders, the grace notice) are
 recorded on it, because the rule "no suspension without two notices about that invoice"
-counts them here.
+counts them here; so is the reminder schedule in force at issue, which a later plan change
+does not alter.
+
+Its lines are priced in :mod:`domain.invoice_lines`; the commands of paying offline (a
+request, finance's decision, bank receipts) are in :mod:`domain.offline`. Every event stays
+declared here, in the aggregate's body, where its stored topic names it.
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ def paid_on_day(value: str, field: str) -> str:
 
 class OfflinePayments:
     """The offline-payment half of :class:`domain.invoice.Invoice` (a mixin: no state, no
-    events of its own)."""
+    events of its own). It uses the Invoice's ``_now``, ``check_payable`` and the private
+    ``@event`` methods that record what it decides."""
 
     offline_requests: dict[UUID, OfflineRequest]
     receipts: dict[UUID, Receipt]
