@@ -96,19 +96,29 @@ def make() -> dict:
 
     # B pays part of its first invoice, asks to pay the rest offline, registers a receipt.
     invoice_b = app.get_subscription(SUB_B).invoice_ids[0]
-    app.record_payment("bank:legacy-1", 300_000, T0 + 2 * DAY,
-                       invoice_id=invoice_b, subscription_id=SUB_B)
-    app.request_offline_payment(invoice_b, "Our treasury pays by transfer", T0 + 6 * DAY,
-                                request_id=REQUEST)
-    app.decide_offline_payment(invoice_b, REQUEST, T0 + 7 * DAY, approve=True,
-                               reason="approved", extension_days=7)
+    app.record_payment(
+        "bank:legacy-1", 300_000, T0 + 2 * DAY, invoice_id=invoice_b, subscription_id=SUB_B
+    )
+    app.request_offline_payment(
+        invoice_b, "Our treasury pays by transfer", T0 + 6 * DAY, request_id=REQUEST
+    )
+    app.decide_offline_payment(
+        invoice_b, REQUEST, T0 + 7 * DAY, approve=True, reason="approved", extension_days=7
+    )
 
     # A: a plan change from the next period, then an enforcement hold.
     app.change_plan(SUB_A, "plus", T0 + 5 * DAY)
     app.advance(T0 + 27 * DAY, on_time=True)
     app.place_hold(SUB_A, "the customer disputes the price", T0 + 45 * DAY, T0 + 27 * DAY)
-    app.register_receipt(invoice_b, bank="012", tracking_number="778899", amount=500_000,
-                         paid_on="1405/02/10", now=T0 + 28 * DAY, receipt_id=RECEIPT)
+    app.register_receipt(
+        invoice_b,
+        bank="012",
+        tracking_number="778899",
+        amount=500_000,
+        paid_on="1405/02/10",
+        now=T0 + 28 * DAY,
+        receipt_id=RECEIPT,
+    )
     app.advance(END, on_time=True)
 
     decisions = {}
@@ -119,8 +129,11 @@ def make() -> dict:
             "status": sub.status.value,
             "version": sub.version,
             "invoices": {
-                str(i): {"version": inv.version, "balance": inv.balance.rials,
-                         "notices": [[n.kind.value, n.number] for n in inv.notices]}
+                str(i): {
+                    "version": inv.version,
+                    "balance": inv.balance.rials,
+                    "notices": [[n.kind.value, n.number] for n in inv.notices],
+                }
                 for i, inv in life.invoices.items()
             },
             "planned_steps": [
