@@ -28,8 +28,9 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from adapters.notify.render import NoticeRenderer
+from domain.base import NoticeKind
 from domain.invoice import Invoice
-from domain.notices import NoticeSentEvent
+from domain.notices import NoticeSentEvent, shape_of
 from domain.subscription import Subscription
 from projections.model import AggregateStates, Append, Entry, ReadModel, Table, as_json, moment
 
@@ -131,12 +132,13 @@ class OutboxView(ReadModel):
 
     def _notice(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         aggregate = states.get(event.originator_id)
+        facts = shape_of(NoticeKind(event.kind), event.facts)  # the kind's declared facts
         if isinstance(aggregate, Invoice):
             invoice_id: str | None = str(aggregate.id)
             sub: Subscription = states.get(aggregate.subscription_id)
         else:
             sub = aggregate
-            invoice_id = event.facts.get("invoice_id")
+            invoice_id = getattr(facts, "invoice_id", None)  # a suspension names its invoice
         customer = states.get(sub.customer_id) if sub is not None else None
         if customer is None:
             # Only an altered store (an event removed) gets here: say so, send nothing, and let
@@ -170,7 +172,7 @@ class OutboxView(ReadModel):
             "cause": None,  # what restored a site without a payment: "void" or "offline"
             **event.facts,
             "site": sub.site,  # the facts' "site" is the site's state
-            "site_state": event.facts.get("site"),
+            "site_state": getattr(facts, "site", None),
         }
         rendered = self.renderer.render(event.kind, context)
         shared = {
