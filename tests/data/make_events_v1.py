@@ -7,7 +7,8 @@ The file was made once, at commit 2aead4c, with::
     .venv/bin/python tests/data/make_events_v1.py
 
 Run again with today's code it would record today's event versions, so it is not re-run: the
-file is the record of what older code stored. The history:
+file is the record of what older code stored. (``*.sqlite`` is ignored by git: the file was
+added with ``git add -f``.) The history:
 
 - plans ``basic`` (default lifecycle: reminders 3 and 1 days before the deadline) and ``plus``
   (reminders 7, 3 and 1 days before);
