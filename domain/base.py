@@ -90,3 +90,10 @@ class Notice:
     recorded_at: datetime
     due_at: datetime | None
     facts: dict = field(default_factory=dict, compare=True)
+
+    @property
+    def shape(self) -> object:
+        """The facts as the dataclass of this notice's kind (domain/notices.py)."""
+        from domain.notices import shape_of  # it builds on this module
+
+        return shape_of(self.kind, self.facts)

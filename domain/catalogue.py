@@ -21,11 +21,26 @@ CATALOGUE_ID = deterministic_id("catalogue")
 
 
 class Catalogue(BillingAggregate):
+    # --- events: what the catalogue records (docs/EVENTS.md) ---------------------------------
+
+    class CatalogueOpened(BillingAggregate.Created):
+        """The one catalogue, with no plans yet."""
+
+    class PlanDefined(BillingAggregate.Event):
+        """A plan's terms (Plan.to_dict); never edited afterwards."""
+
+        plan: dict[str, Any]
+
+    class PlanRetired(BillingAggregate.Event):
+        """``plan_id`` can no longer be ordered (running subscriptions keep their terms)."""
+
+        plan_id: str
+
     @classmethod
     def open(cls, now: datetime) -> Catalogue:
         return cls(id=CATALOGUE_ID, timestamp=now)
 
-    @event("CatalogueOpened")
+    @event(CatalogueOpened)
     def __init__(self, id: UUID, timestamp: datetime) -> None:  # noqa: A002
         self.plans: dict[str, Plan] = {}
         self.retired: set[str] = set()
@@ -42,7 +57,7 @@ class Catalogue(BillingAggregate):
             )
         self._plan_defined(plan.to_dict(), now)
 
-    @event("PlanDefined")
+    @event(PlanDefined)
     def _plan_defined(self, plan: dict[str, Any], timestamp: datetime) -> None:
         defined = Plan.from_dict(plan)
         self.plans[defined.id] = defined
@@ -53,7 +68,7 @@ class Catalogue(BillingAggregate):
         if plan_id not in self.retired:
             self._plan_retired(plan_id, now)
 
-    @event("PlanRetired")
+    @event(PlanRetired)
     def _plan_retired(self, plan_id: str, timestamp: datetime) -> None:
         self.retired.add(plan_id)
 

@@ -138,7 +138,32 @@ def _policy(clean: Callable[..., str], value: object, field: str, limit: int) ->
 
 
 class Customer(BillingAggregate):
-    @event("CustomerRegistered")
+    # --- events: what a customer records (docs/EVENTS.md) ------------------------------------
+
+    class CustomerRegistered(BillingAggregate.Created):
+        """A customer with its billing profile (BillingProfile.to_dict) and representative."""
+
+        profile: dict[str, Any]
+        representative_id: UUID | None
+
+    class BillingProfileChanged(BillingAggregate.Event):
+        """The billing profile is now ``profile`` (official invoices copy it when issued)."""
+
+        profile: dict[str, Any]
+
+    class CreditAdded(BillingAggregate.Event):
+        """``amount`` rials became the customer's credit (``reference``: why)."""
+
+        amount: int
+        reference: str
+
+    class CreditUsed(BillingAggregate.Event):
+        """``amount`` rials of credit paid invoice ``invoice_id``."""
+
+        amount: int
+        invoice_id: UUID
+
+    @event(CustomerRegistered)
     def __init__(
         self, profile: dict[str, Any], representative_id: UUID | None, timestamp: datetime
     ) -> None:
@@ -158,7 +183,7 @@ class Customer(BillingAggregate):
             return
         self._profile_changed(profile.to_dict(), now)
 
-    @event("BillingProfileChanged")
+    @event(BillingProfileChanged)
     def _profile_changed(self, profile: dict[str, Any], timestamp: datetime) -> None:
         self.profile = BillingProfile.from_dict(profile)
 
@@ -169,7 +194,7 @@ class Customer(BillingAggregate):
             raise InvalidAmount(f"Credit must be positive; got {amount}.")
         self._credit_added(amount.rials, reference, now)
 
-    @event("CreditAdded")
+    @event(CreditAdded)
     def _credit_added(self, amount: int, reference: str, timestamp: datetime) -> None:
         self.credit = self.credit + Money(amount)
 
@@ -179,6 +204,6 @@ class Customer(BillingAggregate):
             raise InvalidAmount(f"Cannot use {amount} of credit; the customer has {self.credit}.")
         self._credit_used(amount.rials, invoice_id, now)
 
-    @event("CreditUsed")
+    @event(CreditUsed)
     def _credit_used(self, amount: int, invoice_id: UUID, timestamp: datetime) -> None:
         self.credit = self.credit - Money(amount)

@@ -4,13 +4,18 @@ An invoice is issued at the start of its period (the first one at order), with a
 deadline. It is settled by payments (partial payments allowed) and by the customer's credit,
 or voided (at collection, or by finance). Its notices (reminders, the grace notice) are
 recorded on it, because the rule "no suspension without two notices about that invoice"
-counts them here.
+counts them here; so is the reminder schedule in force at issue, which a later plan change
+does not alter.
+
+Its lines are priced in :mod:`domain.invoice_lines`; the commands of paying offline (a
+request, finance's decision, bank receipts) are in :mod:`domain.offline`. Every event stays
+declared here, in the aggregate's body, where its stored topic names it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -20,20 +25,35 @@ from eventsourcing.domain import event
 from domain.base import BillingAggregate, Notice, NoticeKind, deterministic_id
 from domain.errors import (
     InvalidAmount,
-    InvalidInput,
     InvoiceNotPayable,
-    NothingToPay,
     OfficialInvoiceRefused,
-    OfflineRequestNotFound,
-    OfflineRequestRefused,
-    ReceiptNotFound,
-    ReceiptRefused,
 )
+from domain.invoice_lines import InvoiceLine
 from domain.jalali import JalaliDate
-from domain.money import Money, Rate, total
+from domain.money import Money, total
+from domain.notices import NoticeSentEvent, facts_of
 from domain.official import OfficialRecord, Party, PaymentTerms
-from domain.plans import Period, Plan
-from domain.text import identifier, multiline_text
+from domain.offline import (
+    OfflinePayments,
+    OfflineRequest,
+    Receipt,
+    ReceiptStatus,
+    RequestStatus,
+    normalise_bank,
+)
+
+__all__ = [  # what other modules import from here (the parts live in their own modules)
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "OfflineRequest",
+    "Receipt",
+    "ReceiptStatus",
+    "RequestStatus",
+    "Settlement",
+    "normalise_bank",
+]
 
 
 class InvoiceKind(StrEnum):
@@ -48,151 +68,6 @@ class InvoiceStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class InvoiceLine:
-    """One line of the invoice, priced once at issue (the only place rounding happens).
-
-    gross = unit price × quantity; discount = period discount of gross (rounded half up);
-    VAT = VAT rate of (gross − discount) (rounded half up); total = gross − discount + VAT.
-    """
-
-    code: str
-    description: str
-    quantity: int
-    unit: str
-    unit_price: Money
-    discount_rate: Rate
-    discount: Money
-    vat_rate: Rate
-    vat: Money
-
-    @classmethod
-    def price(
-        cls,
-        *,
-        code: str,
-        description: str,
-        quantity: int,
-        unit: str,
-        unit_price: Money,
-        discount_rate: Rate,
-        vat_rate: Rate,
-    ) -> InvoiceLine:
-        gross = unit_price * quantity
-        discount = discount_rate.of(gross)
-        vat = vat_rate.of(gross - discount)
-        return cls(
-            code, description, quantity, unit, unit_price, discount_rate, discount, vat_rate, vat
-        )
-
-    @classmethod
-    def for_plan(
-        cls, plan: Plan, period: Period, start: JalaliDate, end: JalaliDate, vat_rate: Rate
-    ) -> InvoiceLine:
-        last_day = JalaliDate.from_gregorian(end.to_gregorian() - timedelta(days=1))
-        return cls.price(
-            code=plan.id,
-            description=f"Website plan {plan.name} ({period.value}), {start} to {last_day}",
-            quantity=period.months,
-            unit="month",
-            unit_price=plan.monthly_price,
-            discount_rate=plan.discount(period),
-            vat_rate=vat_rate,
-        )
-
-    @property
-    def gross(self) -> Money:
-        return self.unit_price * self.quantity
-
-    @property
-    def net(self) -> Money:
-        return self.gross - self.discount
-
-    @property
-    def total(self) -> Money:
-        return self.net + self.vat
-
-    def to_dict(self) -> dict[str, Any]:
-        """The line as stored in the InvoiceIssued event (integers are rials or basis points)."""
-        return {
-            "code": self.code,
-            "description": self.description,
-            "quantity": self.quantity,
-            "unit": self.unit,
-            "unit_price": self.unit_price.rials,
-            "discount_rate_bp": self.discount_rate.basis_points,
-            "discount": self.discount.rials,
-            "vat_rate_bp": self.vat_rate.basis_points,
-            "vat": self.vat.rials,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InvoiceLine:
-        return cls(
-            code=data["code"],
-            description=data["description"],
-            quantity=data["quantity"],
-            unit=data["unit"],
-            unit_price=Money(data["unit_price"]),
-            discount_rate=Rate(data["discount_rate_bp"]),
-            discount=Money(data["discount"]),
-            vat_rate=Rate(data["vat_rate_bp"]),
-            vat=Money(data["vat"]),
-        )
-
-
-class RequestStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True)
-class OfflineRequest:
-    """A customer's request to pay this invoice offline (organisations that cannot pay online)."""
-
-    request_id: UUID
-    reason: str
-    requested_at: datetime
-    status: RequestStatus = RequestStatus.PENDING
-    decided_at: datetime | None = None
-    decision: str | None = None
-
-
-class ReceiptStatus(StrEnum):
-    UNDER_REVIEW = "under_review"
-    CONFIRMED = "confirmed"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A bank receipt the customer registered after an approved offline request."""
-
-    receipt_id: UUID
-    bank: str
-    tracking_number: str
-    amount: Money
-    paid_on: str
-    scan_hash: str | None
-    registered_at: datetime
-    status: ReceiptStatus = ReceiptStatus.UNDER_REVIEW
-    decided_at: datetime | None = None
-    decision: str | None = None
-    #: Standing receipts at other banks with the same tracking number and amount, when this one
-    #: was registered: finance should make sure they are not one transfer.
-    possible_duplicates: tuple[UUID, ...] = ()
-
-    @property
-    def reference(self) -> str:
-        """The payment reference a confirmed receipt is recorded under."""
-        return f"receipt:{normalise_bank(self.bank)}:{self.tracking_number}"
-
-
-def normalise_bank(bank: str) -> str:
-    return " ".join(bank.split()).lower()
-
-
-@dataclass(frozen=True)
 class Settlement:
     """A payment or a use of credit, as applied to this invoice."""
 
@@ -202,14 +77,116 @@ class Settlement:
     recorded_at: datetime
 
 
-class Invoice(BillingAggregate):
+class Invoice(OfflinePayments, BillingAggregate):
+    # --- events: what an invoice records (docs/EVENTS.md) -----------------------------------
+
+    class InvoiceIssued(BillingAggregate.Created):
+        """Issued for period ``period_no`` with its ``lines`` (InvoiceLine.to_dict) and
+        ``deadline``; ``due_at``: the period start a renewal was planned at (None at order).
+
+        Version 2: ``reminder_days``, the payment reminders in force at issue (days before the
+        deadline), which this invoice keeps whatever plan the subscription moves to."""
+
+        subscription_id: UUID
+        customer_id: UUID
+        period_no: int
+        kind: str
+        period_start: str
+        period_end: str
+        lines: list[dict[str, Any]]
+        deadline: datetime
+        due_at: datetime | None
+        reminder_days: list[int] | None = None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Not recorded before: None reads "the plan its period was billed on", the
+            # schedule version 1 applied while the invoice's period was current.
+            state["reminder_days"] = None
+
+    class PaymentRecorded(BillingAggregate.Event):
+        """``amount`` rials of payment ``reference`` (aggregate ``payment_id``) paid this invoice."""
+
+        payment_id: UUID
+        reference: str
+        amount: int
+        method: str
+
+    class CreditApplied(BillingAggregate.Event):
+        """``amount`` rials of the customer's credit paid this invoice."""
+
+        amount: int
+
+    class NoticeSent(NoticeSentEvent):
+        """A notice about this invoice (domain/notices.py)."""
+
+    class InvoiceVoided(BillingAggregate.Event):
+        """No longer owed: voided by finance (``due_at`` None) or at collection."""
+
+        reason: str
+        due_at: datetime | None
+
+    class OfficialInvoiceIssued(BillingAggregate.Event):
+        """The official invoice (domain/official.py): its number, parties, terms, tax ID."""
+
+        fiscal_year: int
+        number: int
+        seller: dict[str, Any]
+        buyer: dict[str, Any]
+        tax_id: str
+        terms: str
+        references: list[str]
+
+    class OfflinePaymentRequested(BillingAggregate.Event):
+        """The customer asks to pay this invoice offline."""
+
+        request_id: UUID
+        reason: str
+
+    class OfflinePaymentApproved(BillingAggregate.Event):
+        """Finance approved the request; the deadline moves to ``deadline``."""
+
+        request_id: UUID
+        deadline: datetime
+        note: str
+
+    class OfflinePaymentRejected(BillingAggregate.Event):
+        """Finance rejected the request."""
+
+        request_id: UUID
+        reason: str
+
+    class ReceiptRegistered(BillingAggregate.Event):
+        """A bank receipt, under review (``bank``: a code of domain/banks.py)."""
+
+        receipt_id: UUID
+        bank: str
+        tracking_number: str
+        amount: int
+        paid_on: str  # a Jalali day, 1405/02/20
+        scan_hash: str | None
+        possible_duplicates: list[str] | None = None
+
+    class ReceiptConfirmed(BillingAggregate.Event):
+        """Finance saw the money arrive (the payment is recorded in the same save)."""
+
+        receipt_id: UUID
+
+    class ReceiptRejected(BillingAggregate.Event):
+        """Finance rejected the receipt: the customer gets a day before any action."""
+
+        receipt_id: UUID
+        reason: str
+
     @staticmethod
     def create_id(subscription_id: UUID, period_no: int) -> UUID:
         # One invoice per subscription period, whoever issues it: a second scheduler that
         # tries to issue the same renewal collides on this id and records nothing.
         return deterministic_id("invoice", subscription_id, period_no)
 
-    @event("InvoiceIssued")
+    @event(InvoiceIssued)
     def __init__(
         self,
         subscription_id: UUID,
@@ -222,6 +199,7 @@ class Invoice(BillingAggregate):
         deadline: datetime,
         due_at: datetime | None,
         timestamp: datetime,
+        reminder_days: list[int] | None = None,
     ) -> None:
         self.subscription_id = subscription_id
         self.customer_id = customer_id
@@ -234,6 +212,9 @@ class Invoice(BillingAggregate):
         self.total = total([line.total for line in self.lines])
         self.vat = total([line.vat for line in self.lines])
         self.deadline = deadline
+        #: Payment reminders, in days before the deadline, as in force at issue; None for an
+        #: invoice issued before they were recorded (see lifecycle.reminder_days_of).
+        self.reminder_days = tuple(reminder_days) if reminder_days is not None else None
         self.issued_at = timestamp
         self.settlements: list[Settlement] = []
         self.notices: list[Notice] = []
@@ -279,20 +260,6 @@ class Invoice(BillingAggregate):
             return None
         return self.settlements[-1].recorded_at if self.settlements else self.issued_at
 
-    @property
-    def approved_offline(self) -> OfflineRequest | None:
-        return next(
-            (r for r in self.offline_requests.values() if r.status is RequestStatus.APPROVED), None
-        )
-
-    def pending_offline(self) -> OfflineRequest | None:
-        return next(
-            (r for r in self.offline_requests.values() if r.status is RequestStatus.PENDING), None
-        )
-
-    def receipts_under_review(self) -> list[Receipt]:
-        return [r for r in self.receipts.values() if r.status is ReceiptStatus.UNDER_REVIEW]
-
     def references(self) -> set[str]:
         return {s.reference for s in self.settlements}
 
@@ -324,7 +291,7 @@ class Invoice(BillingAggregate):
             )
         self._payment_recorded(payment_id, reference, amount.rials, method, now)
 
-    @event("PaymentRecorded")
+    @event(PaymentRecorded)
     def _payment_recorded(
         self, payment_id: UUID, reference: str, amount: int, method: str, timestamp: datetime
     ) -> None:
@@ -337,7 +304,7 @@ class Invoice(BillingAggregate):
             raise InvalidAmount(f"Credit of {amount} does not fit the balance {self.balance}.")
         self._credit_applied(amount.rials, now)
 
-    @event("CreditApplied")
+    @event(CreditApplied)
     def _credit_applied(self, amount: int, timestamp: datetime) -> None:
         self.settlements.append(Settlement("credit", Money(amount), "credit", timestamp))
 
@@ -351,9 +318,9 @@ class Invoice(BillingAggregate):
         facts: dict[str, Any] | None = None,
     ) -> None:
         now = self._now(now)
-        self._notice_sent(kind.value, number, due_at, facts or {}, now)
+        self._notice_sent(kind.value, number, due_at, facts_of(kind, facts), now)
 
-    @event("NoticeSent")
+    @event(NoticeSent)
     def _notice_sent(
         self,
         kind: str,
@@ -414,7 +381,7 @@ class Invoice(BillingAggregate):
             now,
         )
 
-    @event("OfficialInvoiceIssued")
+    @event(OfficialInvoiceIssued)
     def _official_issued(
         self,
         fiscal_year: int,
@@ -437,48 +404,18 @@ class Invoice(BillingAggregate):
             references=tuple(references),
         )
 
-    @event("InvoiceVoided")
+    @event(InvoiceVoided)
     def _invoice_voided(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:
         self.voided_at = timestamp
         self.void_reason = reason
 
-    # --- paying offline: request, approval, receipt, decision -----------------------------------
+    # --- paying offline: the events (the commands are in domain/offline.py) ---------------------
 
-    def request_offline_payment(self, request_id: UUID, reason: str, now: datetime) -> None:
-        now = self._now(now)
-        self.check_payable()
-        if not self.is_open:
-            raise NothingToPay(f"Invoice {self.id} is paid; there is nothing to pay offline.")
-        if self.pending_offline() is not None or self.approved_offline is not None:
-            raise OfflineRequestRefused(
-                f"Invoice {self.id} already has an offline payment request "
-                f"({(self.pending_offline() or self.approved_offline).status.value}); wait for finance or register the receipt.",
-            )
-        self._offline_requested(request_id, _text(reason, "reason"), now)
-
-    @event("OfflinePaymentRequested")
+    @event(OfflinePaymentRequested)
     def _offline_requested(self, request_id: UUID, reason: str, timestamp: datetime) -> None:
         self.offline_requests[request_id] = OfflineRequest(request_id, reason, timestamp)
 
-    def approve_offline_payment(
-        self, request_id: UUID, extension_days: int, note: str, now: datetime
-    ) -> None:
-        """Finance agrees: the deadline moves by ``extension_days`` (a setting) from now or the
-        current deadline, whichever is later."""
-        now = self._now(now)
-        request = self._pending_request(request_id)
-        if self.is_void:
-            raise InvoiceNotPayable(
-                f"Invoice {self.id} was voided on {self.voided_at.isoformat()} "
-                f"({self.void_reason}): nothing is owed on it, so offline payment request "
-                f"{request_id} cannot be approved. Reject it instead, with a reason for the "
-                "customer.",
-                invoice_id=str(self.id),
-            )
-        deadline = max(self.deadline, now) + timedelta(days=extension_days)
-        self._offline_approved(request.request_id, deadline, note or "", now)
-
-    @event("OfflinePaymentApproved")
+    @event(OfflinePaymentApproved)
     def _offline_approved(
         self, request_id: UUID, deadline: datetime, note: str, timestamp: datetime
     ) -> None:
@@ -490,12 +427,7 @@ class Invoice(BillingAggregate):
         )
         self.deadline = deadline
 
-    def reject_offline_payment(self, request_id: UUID, reason: str, now: datetime) -> None:
-        now = self._now(now)
-        request = self._pending_request(request_id)
-        self._offline_rejected(request.request_id, _text(reason, "reason"), now)
-
-    @event("OfflinePaymentRejected")
+    @event(OfflinePaymentRejected)
     def _offline_rejected(self, request_id: UUID, reason: str, timestamp: datetime) -> None:
         self.offline_requests[request_id] = replace(
             self.offline_requests[request_id],
@@ -504,52 +436,7 @@ class Invoice(BillingAggregate):
             decision=reason,
         )
 
-    def _pending_request(self, request_id: UUID) -> OfflineRequest:
-        request = self.offline_requests.get(request_id)
-        if request is None:
-            raise OfflineRequestNotFound(f"There is no offline payment request {request_id}.")
-        if request.status is not RequestStatus.PENDING:
-            raise OfflineRequestRefused(
-                f"Offline payment request {request_id} was already {request.status.value} on "
-                f"{request.decided_at.isoformat()}; it cannot be decided again."
-            )
-        return request
-
-    def register_receipt(
-        self,
-        receipt_id: UUID,
-        *,
-        bank: str,
-        tracking_number: str,
-        amount: Money,
-        paid_on: str,
-        scan_hash: str | None,
-        now: datetime,
-        possible_duplicates: list[UUID] | None = None,
-    ) -> None:
-        """``bank`` is a code of :mod:`domain.banks` and ``tracking_number`` as normalised by
-        :func:`domain.text.tracking_number` (the application checks both first)."""
-        now = self._now(now)
-        self.check_payable()
-        if self.approved_offline is None:
-            raise OfflineRequestRefused(
-                f"Invoice {self.id} has no approved offline payment request; ask for one first "
-                "(POST /invoices/{id}/offline-requests), or pay online.",
-            )
-        if not amount.is_positive:
-            raise InvalidAmount("A receipt's amount must be more than zero rials.", field="amount")
-        self._receipt_registered(
-            receipt_id,
-            bank,
-            tracking_number,
-            amount.rials,
-            _day(paid_on, "paid_on"),
-            scan_hash,
-            now,
-            [str(r) for r in possible_duplicates or ()],
-        )
-
-    @event("ReceiptRegistered")
+    @event(ReceiptRegistered)
     def _receipt_registered(
         self,
         receipt_id: UUID,
@@ -572,24 +459,7 @@ class Invoice(BillingAggregate):
             possible_duplicates=tuple(UUID(str(r)) for r in possible_duplicates or ()),
         )
 
-    def receipt_under_review(self, receipt_id: UUID) -> Receipt:
-        receipt = self.receipts.get(receipt_id)
-        if receipt is None:
-            raise ReceiptNotFound(f"There is no receipt {receipt_id}.")
-        if receipt.status is not ReceiptStatus.UNDER_REVIEW:
-            raise ReceiptRefused(
-                f"Receipt {receipt_id} was already {receipt.status.value} on {receipt.decided_at.isoformat()}."
-            )
-        return receipt
-
-    def confirm_receipt(self, receipt_id: UUID, now: datetime) -> Receipt:
-        """Finance saw the money arrive: the receipt is confirmed (the caller records the payment)."""
-        now = self._now(now)
-        receipt = self.receipt_under_review(receipt_id)
-        self._receipt_confirmed(receipt.receipt_id, now)
-        return self.receipts[receipt_id]
-
-    @event("ReceiptConfirmed")
+    @event(ReceiptConfirmed)
     def _receipt_confirmed(self, receipt_id: UUID, timestamp: datetime) -> None:
         self.receipts[receipt_id] = replace(
             self.receipts[receipt_id],
@@ -598,12 +468,7 @@ class Invoice(BillingAggregate):
             decision="confirmed",
         )
 
-    def reject_receipt(self, receipt_id: UUID, reason: str, now: datetime) -> None:
-        now = self._now(now)
-        receipt = self.receipt_under_review(receipt_id)
-        self._receipt_rejected(receipt.receipt_id, _text(reason, "reason"), now)
-
-    @event("ReceiptRejected")
+    @event(ReceiptRejected)
     def _receipt_rejected(self, receipt_id: UUID, reason: str, timestamp: datetime) -> None:
         self.receipts[receipt_id] = replace(
             self.receipts[receipt_id],
@@ -611,19 +476,3 @@ class Invoice(BillingAggregate):
             decided_at=timestamp,
             decision=reason,
         )
-
-
-def _text(value: str, field: str, limit: int = 500) -> str:
-    """A reason or a note for the audit trail, through the input policy (domain/text.py)."""
-    return multiline_text(value, field, max_length=limit)
-
-
-def _day(value: str, field: str) -> str:
-    """A Jalali day a person typed (Persian digits welcome), as ``1405/02/20``."""
-    text = identifier(value, field, max_length=20)
-    try:
-        return JalaliDate.parse(text).isoformat()
-    except ValueError:
-        raise InvalidInput(
-            f"{field} {value!r} is not a Jalali date; write it like 1405/02/20.", field=field
-        ) from None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -140,10 +140,20 @@ def _after_hold(sub: Subscription) -> datetime | None:
     return sub.hold_ended_at + MIN_LEAD if sub.hold_ended_at else None
 
 
+def reminder_days_of(inv: Invoice, sub: Subscription) -> tuple[int, ...]:
+    """The payment reminders of ``inv``, in days before its deadline: the schedule recorded when
+    it was issued, so a later plan change never adds or moves reminders of an issued invoice.
+    An invoice issued before the schedule was recorded (InvoiceIssued version 1) follows the
+    plan its period was billed on, which is what the code of that time applied to it."""
+    if inv.reminder_days is not None:
+        return inv.reminder_days
+    return sub.plan_of_period(inv.period_no).policy.reminder_days
+
+
 def suspension_moment(inv: Invoice, sub: Subscription, policy: LifecyclePolicy) -> datetime | None:
     """When the site may be suspended for ``inv``; None until every notice it needs was sent."""
     reminders = inv.notices_of(NoticeKind.PAYMENT_REMINDER)
-    if len({n.number for n in reminders}) < len(policy.reminder_days):
+    if len({n.number for n in reminders}) < len(reminder_days_of(inv, sub)):
         return None
     if inv.id not in sub.grace_started:
         return None
@@ -205,7 +215,7 @@ def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy
     unpaid = open_invoices(sub, invoices)
     suspensions: list[DueStep] = []
     for inv in unpaid:
-        for number, days in enumerate(policy.reminder_days, start=1):
+        for number, days in enumerate(reminder_days_of(inv, sub), start=1):
             if not inv.has_notice(NoticeKind.PAYMENT_REMINDER, number):
                 at = max(inv.deadline - timedelta(days=days), inv.issued_at)
                 steps.append(DueStep(at, Step.REMIND, inv.id, number))
@@ -280,6 +290,8 @@ def issue_invoice(
         deadline=now + timedelta(days=days),
         due_at=due_at,
         timestamp=now,
+        # Recorded, so this invoice's reminders do not follow a later plan change.
+        reminder_days=list(policy.reminder_days),
     )
     invoice.send_notice(
         NoticeKind.INVOICE_ISSUED,
@@ -302,11 +314,9 @@ def use_credit(customer: Customer, invoice: Invoice, now: datetime) -> Money:
 
 
 def _facts(**values: Any) -> dict[str, Any]:
-    """Notice facts as JSON-ready values: moments in ISO 8601 UTC, amounts in rials."""
-    return {
-        k: v.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
-        for k, v in values.items()
-    }
+    """A notice's facts; the aggregate checks them against the kind's shape and writes each
+    moment as domain/notices.py says."""
+    return values
 
 
 def execute(

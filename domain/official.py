@@ -166,11 +166,18 @@ class OfficialNumberClaim(BillingAggregate):
     grows with the year's volume.
     """
 
+    class OfficialNumberClaimed(BillingAggregate.Created):
+        """Number ``number`` of fiscal year ``fiscal_year`` is taken by ``invoice_id``."""
+
+        fiscal_year: int
+        number: int
+        invoice_id: UUID
+
     @staticmethod
     def create_id(fiscal_year: int, number: int) -> UUID:
         return deterministic_id("official-number", fiscal_year, number)
 
-    @event("OfficialNumberClaimed")
+    @event(OfficialNumberClaimed)
     def __init__(
         self, fiscal_year: int, number: int, invoice_id: UUID, timestamp: datetime
     ) -> None:

@@ -22,11 +22,21 @@ from domain.money import Money
 
 
 class Payment(BillingAggregate):
+    class PaymentReceived(BillingAggregate.Created):
+        """A payment of ``amount`` rials, claimed by its ``reference`` (its id derives from it)."""
+
+        reference: str
+        amount: int
+        method: str
+        customer_id: UUID
+        subscription_id: UUID
+        invoice_id: UUID | None
+
     @staticmethod
     def create_id(reference: str) -> UUID:
         return deterministic_id("payment", reference)
 
-    @event("PaymentReceived")
+    @event(PaymentReceived)
     def __init__(
         self,
         reference: str,
@@ -69,11 +79,34 @@ class BankTransfer(BillingAggregate):
     releases its claim, so the customer can register the slip again with a detail corrected.
     """
 
+    class BankTransferClaimed(BillingAggregate.Created):
+        """The first receipt naming this tracking number: at ``bank``, for ``amount`` rials."""
+
+        tracking_number: str
+        bank: str
+        amount: int
+        invoice_id: UUID
+        receipt_id: UUID
+
+    class BankTransferClaimedAgain(BillingAggregate.Event):
+        """Another receipt names this tracking number (another bank, or after a release)."""
+
+        bank: str
+        amount: int
+        invoice_id: UUID
+        receipt_id: UUID
+
+    class BankTransferReleased(BillingAggregate.Event):
+        """Receipt ``receipt_id`` was rejected: its claim no longer stands."""
+
+        receipt_id: UUID
+        reason: str
+
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
         return deterministic_id("bank-transfer", tracking_number)
 
-    @event("BankTransferClaimed")
+    @event(BankTransferClaimed)
     def __init__(
         self,
         tracking_number: str,
@@ -122,7 +155,7 @@ class BankTransfer(BillingAggregate):
         self.check_free(bank)
         self._claimed(bank, amount.rials, invoice_id, receipt_id, now)
 
-    @event("BankTransferClaimedAgain")
+    @event(BankTransferClaimedAgain)
     def _claimed(
         self, bank: str, amount: int, invoice_id: UUID, receipt_id: UUID, timestamp: datetime
     ) -> None:
@@ -136,7 +169,7 @@ class BankTransfer(BillingAggregate):
             return
         self._released(receipt_id, reason, now)
 
-    @event("BankTransferReleased")
+    @event(BankTransferReleased)
     def _released(self, receipt_id: UUID, reason: str, timestamp: datetime) -> None:
         self.claims[receipt_id] = replace(self.claims[receipt_id], released=True)
 
@@ -152,11 +185,32 @@ class TrackingNumber(BillingAggregate):
     a detail was wrong); that registration claims it again.
     """
 
+    class TrackingNumberClaimed(BillingAggregate.Created):
+        """A receipt's tracking number at a bank named in free text (receipts of before bank
+        codes; new receipts use BankTransfer)."""
+
+        bank: str
+        tracking_number: str
+        invoice_id: UUID
+        receipt_id: UUID
+
+    class TrackingNumberReleased(BillingAggregate.Event):
+        """The receipt holding the claim was rejected."""
+
+        receipt_id: UUID
+        reason: str
+
+    class TrackingNumberClaimedAgain(BillingAggregate.Event):
+        """The number is claimed again by another receipt."""
+
+        invoice_id: UUID
+        receipt_id: UUID
+
     @staticmethod
     def create_id(bank: str, tracking_number: str) -> UUID:
         return deterministic_id("tracking", " ".join(bank.split()).lower(), tracking_number)
 
-    @event("TrackingNumberClaimed")
+    @event(TrackingNumberClaimed)
     def __init__(
         self,
         bank: str,
@@ -188,7 +242,7 @@ class TrackingNumber(BillingAggregate):
             return
         self._released(receipt_id, reason, now)
 
-    @event("TrackingNumberReleased")
+    @event(TrackingNumberReleased)
     def _released(self, receipt_id: UUID, reason: str, timestamp: datetime) -> None:
         self.released = True
 
@@ -197,7 +251,7 @@ class TrackingNumber(BillingAggregate):
         self.check_free()
         self._claimed_again(invoice_id, receipt_id, now)
 
-    @event("TrackingNumberClaimedAgain")
+    @event(TrackingNumberClaimedAgain)
     def _claimed_again(self, invoice_id: UUID, receipt_id: UUID, timestamp: datetime) -> None:
         self.invoice_id = invoice_id
         self.receipt_id = receipt_id
@@ -219,11 +273,37 @@ class GatewayPayment(BillingAggregate):
     the customer's card ever reaches an event.
     """
 
+    class PaymentLinkCreated(BillingAggregate.Created):
+        """The customer was sent to ``gateway`` to pay ``amount`` rials of ``invoice_id``."""
+
+        authority: str
+        invoice_id: UUID
+        subscription_id: UUID
+        amount: int
+        gateway: str
+
+    class GatewayPaymentVerified(BillingAggregate.Event):
+        """The gateway verified the payment (``ref_id``: its reference; ``code``: its answer)."""
+
+        ref_id: str
+        code: int
+
+    class GatewayPaymentFailed(BillingAggregate.Event):
+        """The payment failed or was cancelled."""
+
+        reason: str
+        code: int | None
+
+    class GatewayVerificationPending(BillingAggregate.Event):
+        """The verify call did not answer; reconciliation settles it."""
+
+        reason: str
+
     @staticmethod
     def create_id(authority: str) -> UUID:
         return deterministic_id("gateway", authority)
 
-    @event("PaymentLinkCreated")
+    @event(PaymentLinkCreated)
     def __init__(
         self,
         authority: str,
@@ -253,7 +333,7 @@ class GatewayPayment(BillingAggregate):
             return
         self._verified(str(ref_id), code, now)
 
-    @event("GatewayPaymentVerified")
+    @event(GatewayPaymentVerified)
     def _verified(self, ref_id: str, code: int, timestamp: datetime) -> None:
         self.status = GatewayStatus.VERIFIED
         self.ref_id = ref_id
@@ -264,7 +344,7 @@ class GatewayPayment(BillingAggregate):
             return
         self._failed(reason, code, now)
 
-    @event("GatewayPaymentFailed")
+    @event(GatewayPaymentFailed)
     def _failed(self, reason: str, code: int | None, timestamp: datetime) -> None:
         self.status = GatewayStatus.FAILED
         self.failure = reason
@@ -275,6 +355,6 @@ class GatewayPayment(BillingAggregate):
             return
         self._unconfirmed(reason, now)
 
-    @event("GatewayVerificationPending")
+    @event(GatewayVerificationPending)
     def _unconfirmed(self, reason: str, timestamp: datetime) -> None:
         self.status = GatewayStatus.UNCONFIRMED

@@ -3,20 +3,25 @@
 It records the periods it was billed for (each renewal names its invoice), the plan in force,
 and the site's own transitions: grace started, suspended, restored, collected. Which of these
 is due, and when, is not decided here but by the pure functions of :mod:`domain.lifecycle`;
-the methods below only check that a transition makes sense and record it.
+the methods below only check that a transition makes sense and record it. The values it keeps
+(periods, holds, the suspension in force, the site's state) are in :mod:`domain.contract`.
+
+This module is a little over 500 lines on purpose: its sixteen event classes (a hundred lines)
+are declared in the aggregate's body, where their stored topics
+(``domain.subscription:Subscription.…``) put them, and every command sits beside the event it
+records.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.base import BillingAggregate, Notice, NoticeKind
+from domain.contract import BillingPeriod, Hold, SiteState, SubscriptionStatus, Suspension
 from domain.errors import (
     HoldRefused,
     PlanChangeRefused,
@@ -25,65 +30,112 @@ from domain.errors import (
     SubscriptionNotActive,
 )
 from domain.jalali import JalaliDate
+from domain.notices import NoticeSentEvent, facts_of
 from domain.plans import Period, Plan
 from domain.text import multiline_text
 
 
-class SiteState(StrEnum):
-    UP = "up"
-    SUSPENDED = "suspended"
-    COLLECTED = "collected"  # removed for non-payment
-    REMOVED = "removed"  # removed because the contract ended after a cancellation
-
-
-class SubscriptionStatus(StrEnum):
-    ACTIVE = "active"
-    GRACE = "grace"
-    SUSPENDED = "suspended"
-    COLLECTED = "collected"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class BillingPeriod:
-    """One period of the contract: [start, end) in Jalali days, billed by one invoice."""
-
-    number: int
-    start: JalaliDate
-    end: JalaliDate  # exclusive: the first day of the next period
-    starts_at: datetime
-    invoice_id: UUID
-    plan_id: str
-    period: Period
-
-    @property
-    def ends_at(self) -> datetime:
-        return self.end.start_in_tehran()
-
-    @property
-    def last_day(self) -> JalaliDate:
-        return JalaliDate.from_gregorian(self.end.to_gregorian() - timedelta(days=1))
-
-
-@dataclass(frozen=True)
-class Hold:
-    """An enforcement hold finance placed: no suspension or collection until ``until``."""
-
-    reason: str
-    until: datetime
-    placed_at: datetime
-
-
-@dataclass(frozen=True)
-class Suspension:
-    """The suspension in force: which invoice caused it and when it was recorded."""
-
-    number: int
-    invoice_id: UUID
-    suspended_at: datetime
-
-
 class Subscription(BillingAggregate):
+    # --- events: what a subscription records (docs/EVENTS.md) -----------------------------------
+
+    class SubscriptionStarted(BillingAggregate.Created):
+        """Ordered: the site is created and the first period begins (``plan``: its terms)."""
+
+        customer_id: UUID
+        representative_id: UUID | None
+        site: str
+        plan: dict[str, Any]
+        period: str
+        anchor: str  # the Jalali day periods are counted from
+        first_period_end: str
+        first_invoice_id: UUID
+
+    class SubscriptionRenewed(BillingAggregate.Event):
+        """The next period began; ``invoice_id`` bills it (issued in the same save)."""
+
+        period_no: int
+        start: str
+        end: str
+        invoice_id: UUID
+        plan_id: str
+        period: str
+        due_at: datetime
+
+    class PlanChangeScheduled(BillingAggregate.Event):
+        """From period ``from_period_no`` on, the subscription is on ``plan`` (its terms)."""
+
+        plan: dict[str, Any]
+        period: str
+        from_period_no: int
+
+    class SubscriptionCancelled(BillingAggregate.Event):
+        """No renewal after ``effective_at`` (the end of the current period)."""
+
+        reason: str
+        effective_at: datetime
+
+    class SubscriptionEnded(BillingAggregate.Event):
+        """The contract ended after its cancellation; the site is removed."""
+
+        due_at: datetime
+
+    class InvoicesSettled(BillingAggregate.Event):
+        """These invoices are paid in full (``reference``: the payment, or ``credit``)."""
+
+        invoice_ids: list[UUID]
+        reference: str
+
+    class InvoicesClosed(BillingAggregate.Event):
+        """These invoices were voided by finance and no longer count."""
+
+        invoice_ids: list[UUID]
+        reason: str
+
+    class EnforcementHoldPlaced(BillingAggregate.Event):
+        """Finance stops suspension and collection until ``until``."""
+
+        reason: str
+        until: datetime
+
+    class EnforcementHoldEnded(BillingAggregate.Event):
+        """The hold ran out (``due_at`` its end) or finance lifted it (``due_at`` None)."""
+
+        reason: str
+        due_at: datetime | None
+
+    class GraceStarted(BillingAggregate.Event):
+        """``invoice_id`` is unpaid at its deadline: its grace period begins."""
+
+        invoice_id: UUID
+        due_at: datetime
+
+    class GraceWithdrawn(BillingAggregate.Event):
+        """An approved offline request moved the invoice's deadline to ``deadline``."""
+
+        invoice_id: UUID
+        deadline: datetime
+
+    class SiteSuspended(BillingAggregate.Event):
+        """The site is suspended for ``invoice_id`` (the ``suspension_no``-th suspension)."""
+
+        invoice_id: UUID
+        suspension_no: int
+        due_at: datetime
+
+    class SiteRestored(BillingAggregate.Event):
+        """The site is up again (``payment_reference``: a payment, ``void:…``, ``offline:…``)."""
+
+        payment_reference: str
+
+    class SiteCollected(BillingAggregate.Event):
+        """The site is removed for non-payment; these open invoices were voided."""
+
+        voided_invoice_ids: list[UUID]
+        due_at: datetime
+
+    class NoticeSent(NoticeSentEvent):
+        """A notice about the site or the contract (domain/notices.py)."""
+
     @classmethod
     def order(
         cls,
@@ -112,7 +164,7 @@ class Subscription(BillingAggregate):
             timestamp=now,
         )
 
-    @event("SubscriptionStarted")
+    @event(SubscriptionStarted)
     def __init__(
         self,
         id: UUID,  # noqa: A002
@@ -130,6 +182,8 @@ class Subscription(BillingAggregate):
         self.representative_id = representative_id
         self.site = site
         self.plan = Plan.from_dict(plan)
+        #: Every plan's terms this subscription was ordered on or moved to, by plan id.
+        self.plans_on_record: dict[str, Plan] = {self.plan.id: self.plan}
         self.period = Period(period)
         self.anchor = JalaliDate.parse(anchor)
         self.ordered_at = timestamp
@@ -211,6 +265,12 @@ class Subscription(BillingAggregate):
             period,
         )
 
+    def plan_of_period(self, period_no: int) -> Plan:
+        """The terms period ``period_no`` was billed on (the current plan if unknown)."""
+        if 1 <= period_no <= len(self.periods):
+            return self.plans_on_record.get(self.periods[period_no - 1].plan_id, self.plan)
+        return self.plan
+
     @staticmethod
     def _months_between(anchor: JalaliDate, day: JalaliDate) -> int:
         return (day.year - anchor.year) * 12 + (day.month - anchor.month)
@@ -239,7 +299,7 @@ class Subscription(BillingAggregate):
         )
         return self.current_period
 
-    @event("SubscriptionRenewed")
+    @event(SubscriptionRenewed)
     def _renewed(
         self,
         period_no: int,
@@ -286,11 +346,12 @@ class Subscription(BillingAggregate):
             plan.to_dict(), period.value, self.current_period.number + 1, now
         )
 
-    @event("PlanChangeScheduled")
+    @event(PlanChangeScheduled)
     def _plan_change_scheduled(
         self, plan: dict[str, Any], period: str, from_period_no: int, timestamp: datetime
     ) -> None:
         self.pending_change = (Plan.from_dict(plan), Period(period))
+        self.plans_on_record[self.pending_change[0].id] = self.pending_change[0]
 
     def cancel(self, reason: str, now: datetime) -> None:
         now = self._now(now)
@@ -300,7 +361,7 @@ class Subscription(BillingAggregate):
             return  # cancelling twice is the same as cancelling once
         self._cancelled(reason, self.current_period.ends_at, now)
 
-    @event("SubscriptionCancelled")
+    @event(SubscriptionCancelled)
     def _cancelled(self, reason: str, effective_at: datetime, timestamp: datetime) -> None:
         self.cancelled_at = timestamp
         self.cancel_reason = reason
@@ -311,7 +372,7 @@ class Subscription(BillingAggregate):
         self._check_open("end")
         self._ended(due_at, now)
 
-    @event("SubscriptionEnded")
+    @event(SubscriptionEnded)
     def _ended(self, due_at: datetime, timestamp: datetime) -> None:
         self.ended_at = timestamp
         self.site_state = SiteState.REMOVED
@@ -323,7 +384,7 @@ class Subscription(BillingAggregate):
         if settled:
             self._invoices_settled(settled, reference, now)
 
-    @event("InvoicesSettled")
+    @event(InvoicesSettled)
     def _invoices_settled(
         self, invoice_ids: list[UUID], reference: str, timestamp: datetime
     ) -> None:
@@ -338,7 +399,7 @@ class Subscription(BillingAggregate):
         if closed:
             self._invoices_closed(closed, reason, now)
 
-    @event("InvoicesClosed")
+    @event(InvoicesClosed)
     def _invoices_closed(self, invoice_ids: list[UUID], reason: str, timestamp: datetime) -> None:
         for invoice_id in invoice_ids:
             self.open_invoice_ids.remove(invoice_id)
@@ -356,7 +417,7 @@ class Subscription(BillingAggregate):
             )
         self._hold_placed(multiline_text(reason, "reason", max_length=500), until, now)
 
-    @event("EnforcementHoldPlaced")
+    @event(EnforcementHoldPlaced)
     def _hold_placed(self, reason: str, until: datetime, timestamp: datetime) -> None:
         self.hold = Hold(reason, until, timestamp)
 
@@ -370,7 +431,7 @@ class Subscription(BillingAggregate):
             raise HoldRefused(f"Subscription {self.id} has no enforcement hold.")
         self._hold_ended(multiline_text(reason, "reason", max_length=500), due_at, now)
 
-    @event("EnforcementHoldEnded")
+    @event(EnforcementHoldEnded)
     def _hold_ended(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:
         self.hold = None
         self.hold_ended_at = timestamp
@@ -384,7 +445,7 @@ class Subscription(BillingAggregate):
             return
         self._grace_started(invoice_id, due_at, now)
 
-    @event("GraceStarted")
+    @event(GraceStarted)
     def _grace_started(self, invoice_id: UUID, due_at: datetime, timestamp: datetime) -> None:
         self.grace_started[invoice_id] = timestamp
 
@@ -395,7 +456,7 @@ class Subscription(BillingAggregate):
         if invoice_id in self.grace_started and deadline > now and not self.is_closed:
             self._grace_withdrawn(invoice_id, deadline, now)
 
-    @event("GraceWithdrawn")
+    @event(GraceWithdrawn)
     def _grace_withdrawn(self, invoice_id: UUID, deadline: datetime, timestamp: datetime) -> None:
         del self.grace_started[invoice_id]
 
@@ -406,7 +467,7 @@ class Subscription(BillingAggregate):
             return
         self._site_suspended(invoice_id, self.suspension_count + 1, due_at, now)
 
-    @event("SiteSuspended")
+    @event(SiteSuspended)
     def _site_suspended(
         self, invoice_id: UUID, suspension_no: int, due_at: datetime, timestamp: datetime
     ) -> None:
@@ -424,7 +485,7 @@ class Subscription(BillingAggregate):
             )
         self._site_restored(reference, now)
 
-    @event("SiteRestored")
+    @event(SiteRestored)
     def _site_restored(self, payment_reference: str, timestamp: datetime) -> None:
         self.site_state = SiteState.UP
         self.suspension = None
@@ -434,7 +495,7 @@ class Subscription(BillingAggregate):
         self._check_open("collect")
         self._site_collected(voided_invoice_ids, due_at, now)
 
-    @event("SiteCollected")
+    @event(SiteCollected)
     def _site_collected(
         self, voided_invoice_ids: list[UUID], due_at: datetime, timestamp: datetime
     ) -> None:
@@ -453,9 +514,9 @@ class Subscription(BillingAggregate):
         facts: dict[str, Any] | None = None,
     ) -> None:
         now = self._now(now)
-        self._notice_sent(kind.value, number, due_at, facts or {}, now)
+        self._notice_sent(kind.value, number, due_at, facts_of(kind, facts), now)
 
-    @event("NoticeSent")
+    @event(NoticeSent)
     def _notice_sent(
         self,
         kind: str,

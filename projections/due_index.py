@@ -20,6 +20,10 @@ from threading import RLock
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.utils import resolve_topic
+
+from domain.invoice import Invoice
+from domain.subscription import Subscription
 
 SECTION = 500
 
@@ -70,14 +74,17 @@ class DueIndex:
                 read += len(notifications)
 
     def _owner(self, notification) -> UUID | None:
-        topic: str = notification.topic
+        """The subscription whose next step an event can change: its own, or its invoice's.
+        Chosen by the event's class (resolved from the stored topic, cached by the library);
+        only an invoice's InvoiceIssued is decoded, to learn the invoice's subscription."""
+        event_class = resolve_topic(notification.topic)
         aggregate_id = UUID(str(notification.originator_id))
-        if ":Subscription." in topic:
+        if issubclass(event_class, Subscription.Event):
             return aggregate_id
-        if ":Invoice." in topic:
-            if topic.endswith(":Invoice.InvoiceIssued"):
-                issued = self._mapper.to_domain_event(notification)
-                self._invoice_owner[aggregate_id] = issued.subscription_id
+        if issubclass(event_class, Invoice.InvoiceIssued):
+            issued = self._mapper.to_domain_event(notification)
+            self._invoice_owner[aggregate_id] = issued.subscription_id
+        if issubclass(event_class, Invoice.Event):
             return self._invoice_owner.get(aggregate_id)
         return None
 

@@ -29,6 +29,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.jalali import JalaliDate
+
 # --- values as stored ---------------------------------------------------------------------------
 
 
@@ -267,3 +269,13 @@ class AggregateStates:
 
     def forget(self) -> None:
         self._held.clear()
+
+
+def jalali_month(moment_: Any) -> str:
+    """``1405/02``: the Jalali month of a moment in Tehran."""
+    return JalaliDate.of(moment_).isoformat()[:7]
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK that ``column`` holds one of ``values``."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"

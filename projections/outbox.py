@@ -28,7 +28,9 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from adapters.notify.render import NoticeRenderer
+from domain.base import NoticeKind
 from domain.invoice import Invoice
+from domain.notices import NoticeSentEvent, shape_of
 from domain.subscription import Subscription
 from projections.model import AggregateStates, Append, Entry, ReadModel, Table, as_json, moment
 
@@ -76,13 +78,21 @@ OUTBOX = Table(
 )
 
 #: Site changes the hosting platform is told about, and the action it is asked to take.
-PLATFORM_ACTIONS = {
-    "SubscriptionStarted": "create",
-    "SiteSuspended": "suspend",
-    "SiteRestored": "restore",
-    "SiteCollected": "remove",
-    "SubscriptionEnded": "remove",
+PLATFORM_ACTIONS: dict[type, str] = {
+    Subscription.SubscriptionStarted: "create",
+    Subscription.SiteSuspended: "suspend",
+    Subscription.SiteRestored: "restore",
+    Subscription.SiteCollected: "remove",
+    Subscription.SubscriptionEnded: "remove",
 }
+
+
+def platform_action(event_type: type) -> str | None:
+    """The hosting platform's action for a site change of this class, or None."""
+    for cls, action in PLATFORM_ACTIONS.items():
+        if issubclass(event_type, cls):
+            return action
+    return None
 
 
 class OutboxView(ReadModel):
@@ -94,17 +104,13 @@ class OutboxView(ReadModel):
         self.renderer = renderer
 
     def wants(self, event_type: type) -> bool:
-        name = event_type.__name__
-        return name == "NoticeSent" or (
-            issubclass(event_type, Subscription.Event) and name in PLATFORM_ACTIONS
-        )
+        return issubclass(event_type, NoticeSentEvent) or platform_action(event_type) is not None
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        name = type(event).__name__
-        if name == "NoticeSent":
+        if isinstance(event, NoticeSentEvent):
             yield from self._notice(event, states)
-        elif isinstance(event, Subscription.Event) and name in PLATFORM_ACTIONS:
-            yield from self._platform(event, states, PLATFORM_ACTIONS[name])
+        elif (action := platform_action(type(event))) is not None:
+            yield from self._platform(event, states, action)
 
     def _row(self, event: Any, channel: str, **values: Any) -> dict[str, Any]:
         at = moment(event.timestamp)
@@ -126,12 +132,13 @@ class OutboxView(ReadModel):
 
     def _notice(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         aggregate = states.get(event.originator_id)
+        facts = shape_of(NoticeKind(event.kind), event.facts)  # the kind's declared facts
         if isinstance(aggregate, Invoice):
             invoice_id: str | None = str(aggregate.id)
             sub: Subscription = states.get(aggregate.subscription_id)
         else:
             sub = aggregate
-            invoice_id = event.facts.get("invoice_id")
+            invoice_id = getattr(facts, "invoice_id", None)  # a suspension names its invoice
         customer = states.get(sub.customer_id) if sub is not None else None
         if customer is None:
             # Only an altered store (an event removed) gets here: say so, send nothing, and let
@@ -165,7 +172,7 @@ class OutboxView(ReadModel):
             "cause": None,  # what restored a site without a payment: "void" or "offline"
             **event.facts,
             "site": sub.site,  # the facts' "site" is the site's state
-            "site_state": event.facts.get("site"),
+            "site_state": getattr(facts, "site", None),
         }
         rendered = self.renderer.render(event.kind, context)
         shared = {
@@ -194,7 +201,7 @@ class OutboxView(ReadModel):
             "action": action,
             "site": sub.site,
             "subscription_id": str(sub.id),
-            "event": type(event).__name__,
+            "event": type(event).__name__,  # the event's name, as the platform was always sent
         }
         yield Append(
             self._row(

@@ -1,5 +1,10 @@
 """The read models: one class per question the portal or finance asks.
 
+This module holds the read models of subscriptions, invoices, customers, notices and due
+actions, and the list of them all; the money read models are in :mod:`projections.money_views`,
+those of payments in :mod:`projections.payment_views`. Each chooses its events by their class
+(``wants``), never by name.
+
 Each row is computed from aggregate states (see :mod:`projections.model`), so it equals a
 fold of the events by construction; database constraints repeat the invariants they can
 (an invoice's total is what was paid plus what is owed plus what was voided; balances and
@@ -13,15 +18,12 @@ from typing import Any
 from uuid import UUID
 
 from domain import lifecycle
-from domain.banks import BANKS
 from domain.customer import Customer
 from domain.invoice import Invoice, InvoiceStatus
-from domain.jalali import JalaliDate
-from domain.payment import GatewayPayment, GatewayStatus
+from domain.notices import NoticeSentEvent
 from domain.plans import Period
 from domain.subscription import SiteState, Subscription, SubscriptionStatus
 from projections.model import (
-    Add,
     AggregateStates,
     Append,
     Entry,
@@ -29,17 +31,11 @@ from projections.model import (
     Table,
     as_json,
     moment,
+    one_of,
     uuid_text,
 )
-
-
-def jalali_month(moment_: Any) -> str:
-    """``1405/02``: the Jalali month of a moment in Tehran."""
-    return JalaliDate.of(moment_).isoformat()[:7]
-
-
-def _one_of(column: str, values: Iterable[str]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from projections.money_views import InvoiceLedger, RevenueByMonth
+from projections.payment_views import GatewayPaymentsView, OfflineRequestsView
 
 
 class SubscriptionsView(ReadModel):
@@ -75,9 +71,9 @@ class SubscriptionsView(ReadModel):
         ),
         key=("subscription_id",),
         checks=(
-            _one_of("status", [s.value for s in SubscriptionStatus]),
-            _one_of("site_state", [s.value for s in SiteState]),
-            _one_of("period", [p.value for p in Period]),
+            one_of("status", [s.value for s in SubscriptionStatus]),
+            one_of("site_state", [s.value for s in SiteState]),
+            one_of("period", [p.value for p in Period]),
             "open_invoices >= 0",
             "period_no >= 1",
         ),
@@ -154,7 +150,7 @@ class InvoicesView(ReadModel):
         key=("invoice_id",),
         uniques=(("subscription_id", "period_no"),),
         checks=(
-            _one_of("status", [s.value for s in InvoiceStatus]),
+            one_of("status", [s.value for s in InvoiceStatus]),
             "total >= 0",
             "vat >= 0",
             "paid >= 0",
@@ -223,7 +219,7 @@ class CustomerAccountsView(ReadModel):
             ("updated_at", "TEXT NOT NULL"),
         ),
         key=("customer_id",),
-        checks=("credit >= 0", _one_of("kind", ["person", "legal"])),
+        checks=("credit >= 0", one_of("kind", ["person", "legal"])),
         indexes=(("representative_id",),),
     )
 
@@ -264,6 +260,9 @@ class NoticesView(ReadModel):
     """Which notices went out to a customer, when, due when, and what did they say?"""
 
     name = "notices"
+    #: 2: facts in one shape per kind, every moment as ISO 8601 UTC with its offset (NoticeSent
+    #: version 2, docs/EVENTS.md): rows of older code are rebuilt.
+    version = 2
     table = Table(
         "rm_notices",
         columns=(
@@ -285,7 +284,7 @@ class NoticesView(ReadModel):
     )
 
     def wants(self, event_type: type) -> bool:
-        return event_type.__name__ == "NoticeSent"
+        return issubclass(event_type, NoticeSentEvent)
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         aggregate = states.get(event.originator_id)
@@ -310,139 +309,12 @@ class NoticesView(ReadModel):
         )
 
 
-LEDGER_ENTRIES = ("issued", "paid", "credit", "voided", "deadline")
-MONEY_EVENTS = frozenset({"InvoiceIssued", "PaymentRecorded", "CreditApplied", "InvoiceVoided"})
-#: Events that move an invoice's deadline (an approved offline payment request).
-DEADLINE_EVENTS = frozenset({"OfflinePaymentApproved"})
-
-
-def _moves_money(event_type: type) -> bool:
-    return issubclass(event_type, Invoice.Event) and event_type.__name__ in MONEY_EVENTS
-
-
-class InvoiceLedger(ReadModel):
-    """Every movement of money on an invoice, and every move of its deadline, at its recorded
-    moment: the basis of the aging report and of any report "as of" a past date (filter by
-    recorded_at). Each row carries the invoice's deadline as it stood after that event, so the
-    deadline as of a moment is the one on the invoice's last row recorded by then."""
-
-    name = "invoice_ledger"
-    table = Table(
-        "rm_invoice_ledger",
-        columns=(
-            ("invoice_id", "TEXT NOT NULL"),
-            ("version", "INTEGER NOT NULL"),
-            ("subscription_id", "TEXT NOT NULL"),
-            ("customer_id", "TEXT NOT NULL"),
-            ("entry", "TEXT NOT NULL"),
-            ("amount", "BIGINT NOT NULL"),
-            ("vat", "BIGINT NOT NULL"),
-            ("recorded_at", "TEXT NOT NULL"),
-            ("jalali_month", "TEXT NOT NULL"),
-            ("deadline", "TEXT NOT NULL"),
-            ("reference", "TEXT"),
-            ("credited", "BIGINT NOT NULL"),
-        ),
-        key=("invoice_id", "version"),
-        checks=("amount >= 0", "vat >= 0", "credited >= 0", _one_of("entry", LEDGER_ENTRIES)),
-        indexes=(("recorded_at",), ("jalali_month",), ("customer_id",)),
-    )
-
-    def wants(self, event_type: type) -> bool:
-        return _moves_money(event_type) or (
-            issubclass(event_type, Invoice.Event) and event_type.__name__ in DEADLINE_EVENTS
-        )
-
-    def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        name = type(event).__name__
-        inv: Invoice = states.get(event.originator_id)
-        amount, vat, reference, credited = 0, 0, None, 0
-        if name in DEADLINE_EVENTS:
-            entry, reference = "deadline", str(event.request_id)
-        elif name == "InvoiceIssued":
-            entry, amount, vat = "issued", inv.total.rials, inv.vat.rials
-        elif name == "PaymentRecorded":
-            entry, amount, reference = "paid", event.amount, event.reference
-        elif name == "CreditApplied":
-            entry, amount = "credit", event.amount
-        elif name == "InvoiceVoided":
-            entry, amount, reference = "voided", inv.voided_amount.rials, event.reason
-            credited = _credited_by_void(event, inv)
-        else:
-            return
-        yield Append(
-            {
-                "invoice_id": str(inv.id),
-                "version": event.originator_version,
-                "subscription_id": str(inv.subscription_id),
-                "customer_id": str(inv.customer_id),
-                "entry": entry,
-                "amount": amount,
-                "vat": vat,
-                "recorded_at": moment(event.timestamp),
-                "jalali_month": jalali_month(event.timestamp),
-                "deadline": moment(inv.deadline),
-                "reference": reference,
-                "credited": credited,
-            }
-        )
-
-
-def _credited_by_void(event: Any, inv: Invoice) -> int:
-    """What a void by finance (not a collection: no due moment) moved from the invoice back to
-    the customer's credit: everything paid on it, by payments or by credit."""
-    return inv.paid.rials if event.due_at is None else 0
-
-
-class RevenueByMonth(ReadModel):
-    """Per Jalali month (of the recorded moment): invoiced, its VAT, paid, credit used, voided,
-    and credited (what finance's voids moved from paid invoices back to customers' credit)."""
-
-    name = "revenue_by_month"
-    counters = ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
-    table = Table(
-        "rm_revenue_by_month",
-        columns=(
-            ("jalali_month", "TEXT NOT NULL"),
-            ("invoiced", "BIGINT NOT NULL"),
-            ("vat", "BIGINT NOT NULL"),
-            ("paid", "BIGINT NOT NULL"),
-            ("credit_used", "BIGINT NOT NULL"),
-            ("voided", "BIGINT NOT NULL"),
-            ("credited", "BIGINT NOT NULL"),
-        ),
-        key=("jalali_month",),
-        checks=tuple(
-            f"{c} >= 0" for c in ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
-        ),
-    )
-
-    def wants(self, event_type: type) -> bool:
-        return _moves_money(event_type)
-
-    def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        name = type(event).__name__
-        row = dict.fromkeys(self.counters, 0)
-        if name == "InvoiceIssued":
-            inv: Invoice = states.get(event.originator_id)
-            row["invoiced"], row["vat"] = inv.total.rials, inv.vat.rials
-        elif name == "PaymentRecorded":
-            row["paid"] = event.amount
-        elif name == "CreditApplied":
-            row["credit_used"] = event.amount
-        elif name == "InvoiceVoided":
-            inv = states.get(event.originator_id)
-            row["voided"], row["credited"] = inv.voided_amount.rials, _credited_by_void(event, inv)
-        else:
-            return
-        row["jalali_month"] = jalali_month(event.timestamp)
-        yield Add(row)
-
-
 class DueActionsView(ReadModel):
     """Which subscription needs the scheduler next, for what, and when?"""
 
     name = "due_actions"
+    #: 2: an invoice's reminders follow the schedule it was issued with (InvoiceIssued version 2).
+    version = 2
     table = Table(
         "rm_due_actions",
         columns=(
@@ -453,7 +325,7 @@ class DueActionsView(ReadModel):
             ("number", "INTEGER NOT NULL"),
         ),
         key=("subscription_id",),
-        checks=(_one_of("action", [s.value for s in lifecycle.Step]),),
+        checks=(one_of("action", [s.value for s in lifecycle.Step]),),
         indexes=(("due_at",),),
     )
 
@@ -483,127 +355,6 @@ class DueActionsView(ReadModel):
             "invoice_id": uuid_text(step.invoice_id),
             "number": step.number,
         }
-
-
-class GatewayPaymentsView(ReadModel):
-    """Which online payments were started, and where each stands (reconciliation reads it)."""
-
-    name = "gateway_payments"
-    table = Table(
-        "rm_gateway_payments",
-        columns=(
-            ("authority", "TEXT NOT NULL"),
-            ("invoice_id", "TEXT NOT NULL"),
-            ("subscription_id", "TEXT NOT NULL"),
-            ("amount", "BIGINT NOT NULL"),
-            ("status", "TEXT NOT NULL"),
-            ("ref_id", "TEXT"),
-            ("created_at", "TEXT NOT NULL"),
-            ("updated_at", "TEXT NOT NULL"),
-        ),
-        key=("authority",),
-        checks=("amount > 0", _one_of("status", [s.value for s in GatewayStatus])),
-        indexes=(("status", "created_at"), ("invoice_id",)),
-    )
-
-    def wants(self, event_type: type) -> bool:
-        return issubclass(event_type, GatewayPayment.Event)
-
-    def touched(self, event: Any, states: AggregateStates) -> Iterable[UUID]:
-        yield event.originator_id
-
-    def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
-        attempt: GatewayPayment | None = states.get(key)
-        if attempt is None:
-            return None
-        return {
-            "authority": attempt.authority,
-            "invoice_id": str(attempt.invoice_id),
-            "subscription_id": str(attempt.subscription_id),
-            "amount": attempt.amount.rials,
-            "status": attempt.status.value,
-            "ref_id": attempt.ref_id,
-            "created_at": moment(attempt.created_on),
-            "updated_at": moment(attempt.modified_on),
-        }
-
-
-class OfflineRequestsView(ReadModel):
-    """Offline payment requests and receipts awaiting finance, by id (the API looks them up)."""
-
-    name = "offline_payments"
-    #: 2: receipts show their bank's names and possible duplicates.
-    version = 2
-    table = Table(
-        "rm_offline_payments",
-        columns=(
-            ("item_id", "TEXT NOT NULL"),
-            ("kind", "TEXT NOT NULL"),
-            ("invoice_id", "TEXT NOT NULL"),
-            ("subscription_id", "TEXT NOT NULL"),
-            ("customer_id", "TEXT NOT NULL"),
-            ("status", "TEXT NOT NULL"),
-            ("detail", "TEXT NOT NULL"),
-            ("created_at", "TEXT NOT NULL"),
-            ("decided_at", "TEXT"),
-        ),
-        key=("item_id",),
-        checks=(_one_of("kind", ["request", "receipt"]),),
-        indexes=(("kind", "status"), ("invoice_id",)),
-    )
-
-    def wants(self, event_type: type) -> bool:
-        return issubclass(event_type, Invoice.Event) and (
-            "Offline" in event_type.__name__ or "Receipt" in event_type.__name__
-        )
-
-    def touched(self, event: Any, states: AggregateStates) -> Iterable[tuple[str, str]]:
-        item = getattr(event, "request_id", None) or getattr(event, "receipt_id", None)
-        yield (str(event.originator_id), str(item))
-
-    def row(self, key: tuple[str, str], states: AggregateStates) -> dict[str, Any] | None:
-        invoice: Invoice | None = states.get(UUID(key[0]))
-        item = UUID(key[1])
-        if invoice is None:
-            return None
-        base = {
-            "item_id": str(item),
-            "invoice_id": str(invoice.id),
-            "subscription_id": str(invoice.subscription_id),
-            "customer_id": str(invoice.customer_id),
-        }
-        if item in invoice.offline_requests:
-            r = invoice.offline_requests[item]
-            return base | {
-                "kind": "request",
-                "status": r.status.value,
-                "detail": as_json({"reason": r.reason, "decision": r.decision}),
-                "created_at": moment(r.requested_at),
-                "decided_at": moment(r.decided_at),
-            }
-        if item in invoice.receipts:
-            r = invoice.receipts[item]
-            bank = BANKS.get(r.bank)  # None for a receipt registered when banks were free text
-            return base | {
-                "kind": "receipt",
-                "status": r.status.value,
-                "detail": as_json(
-                    {
-                        "bank": r.bank,
-                        "bank_name_fa": bank.name_fa if bank else None,
-                        "bank_name_en": bank.name_en if bank else None,
-                        "tracking_number": r.tracking_number,
-                        "amount": r.amount.rials,
-                        "paid_on": r.paid_on,
-                        "scan_hash": r.scan_hash,
-                        "decision": r.decision,
-                        "possible_duplicates": [str(d) for d in r.possible_duplicates],
-                    }
-                ),
-                "created_at": moment(r.registered_at),
-                "decided_at": moment(r.decided_at),
-            }
-        return None
 
 
 ALL_READ_MODELS: tuple[ReadModel, ...] = (

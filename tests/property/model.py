@@ -114,6 +114,8 @@ class Bill:
     grace: bool = False
     requests: dict[str, str] = field(default_factory=dict)  # offline request → status
     receipts: dict[str, Receipt] = field(default_factory=dict)
+    #: The reminder days in force at issue: a later plan change does not move them.
+    reminders: tuple[int, ...] = (3, 1)
 
     @property
     def balance(self) -> int:
@@ -228,13 +230,13 @@ def planned(s: Site) -> list[Step]:
         out.append(Step(s.hold, 0, 0, "", "end_hold"))
     suspend_at = []
     for b in s.unpaid:
-        for n, days in enumerate(t.reminders, start=1):
+        for n, days in enumerate(b.reminders, start=1):
             if n not in b.reminded:
                 at = max(b.deadline - days * DAY, b.issued)
                 out.append(Step(at, 1, n, b.order, "remind", b.no))
         if not b.grace:
             out.append(Step(b.deadline, 2, 0, b.order, "grace", b.no))
-        elif s.site == "up" and not s.hold and len(b.reminded) >= len(t.reminders):
+        elif s.site == "up" and not s.hold and len(b.reminded) >= len(b.reminders):
             suspend_at.append(
                 Step(
                     _latest(
@@ -273,7 +275,7 @@ def _bill(s: Site, no: int) -> Bill:
 def _issue(s: Site, at: datetime, days: int) -> None:
     no = len(s.bills) + 1
     total, vat = price(s.terms.monthly, s.period)
-    bill = Bill(no, at, at + days * DAY, total, s.order(no))
+    bill = Bill(no, at, at + days * DAY, total, s.order(no), reminders=s.terms.reminders)
     s.book(at, "invoiced", total)
     s.book(at, "vat", vat)
     use = min(s.credit, bill.total)

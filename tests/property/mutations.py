@@ -49,9 +49,9 @@ MUTATIONS = (
         "M2",
         "skip the last payment reminder",
         "domain/lifecycle.py",
-        "        for number, days in enumerate(policy.reminder_days, start=1):\n"
+        "        for number, days in enumerate(reminder_days_of(inv, sub), start=1):\n"
         "            if not inv.has_notice(NoticeKind.PAYMENT_REMINDER, number):",
-        "        for number, days in enumerate(policy.reminder_days[:-1], start=1):\n"
+        "        for number, days in enumerate(reminder_days_of(inv, sub)[:-1], start=1):\n"
         "            if not inv.has_notice(NoticeKind.PAYMENT_REMINDER, number):",
     ),
     Mutation(
@@ -160,7 +160,7 @@ MUTATIONS = (
     Mutation(
         "M17",
         "revenue counts credit used as money paid",
-        "projections/views.py",
+        "projections/money_views.py",
         '            row["credit_used"] = event.amount',
         '            row["paid"] = event.amount',
     ),

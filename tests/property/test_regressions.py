@@ -304,7 +304,9 @@ def test_history_a_reminder_after_the_suspension_in_one_catch_up_is_not_before_i
     the renewal, after an invoice was already suspended under the old plan's two: the late
     catch-up suspends (due earlier) and then sends the third reminder at the same moment. The
     ledger counted that reminder as "before" the suspension. (The engine's behaviour is as
-    the model says: see docs/TESTING.md.)"""
+    the model says: see docs/TESTING.md.) Since InvoiceIssued version 2 an issued invoice keeps
+    the reminders in force at its issue (docs/EVENTS.md), so this history sends no third
+    reminder any more; it stays as a regression case."""
     replay(
         InMemory,
         ("open_catalogue", {"offset": 0}),

@@ -1,0 +1,150 @@
+"""The read models of money: every movement on an invoice (the ledger) and the revenue per
+Jalali month. Each dispatches on the event's class (``Invoice.PaymentRecorded``, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from domain.invoice import Invoice
+from projections.model import (
+    Add,
+    AggregateStates,
+    Append,
+    Entry,
+    ReadModel,
+    Table,
+    jalali_month,
+    moment,
+    one_of,
+)
+
+LEDGER_ENTRIES = ("issued", "paid", "credit", "voided", "deadline")
+#: The events that move money on an invoice.
+MONEY_EVENTS = (
+    Invoice.InvoiceIssued,
+    Invoice.PaymentRecorded,
+    Invoice.CreditApplied,
+    Invoice.InvoiceVoided,
+)
+#: Events that move an invoice's deadline (an approved offline payment request).
+DEADLINE_EVENTS = (Invoice.OfflinePaymentApproved,)
+
+
+def _moves_money(event_type: type) -> bool:
+    return issubclass(event_type, MONEY_EVENTS)
+
+
+class InvoiceLedger(ReadModel):
+    """Every movement of money on an invoice, and every move of its deadline, at its recorded
+    moment: the basis of the aging report and of any report "as of" a past date (filter by
+    recorded_at). Each row carries the invoice's deadline as it stood after that event, so the
+    deadline as of a moment is the one on the invoice's last row recorded by then."""
+
+    name = "invoice_ledger"
+    table = Table(
+        "rm_invoice_ledger",
+        columns=(
+            ("invoice_id", "TEXT NOT NULL"),
+            ("version", "INTEGER NOT NULL"),
+            ("subscription_id", "TEXT NOT NULL"),
+            ("customer_id", "TEXT NOT NULL"),
+            ("entry", "TEXT NOT NULL"),
+            ("amount", "BIGINT NOT NULL"),
+            ("vat", "BIGINT NOT NULL"),
+            ("recorded_at", "TEXT NOT NULL"),
+            ("jalali_month", "TEXT NOT NULL"),
+            ("deadline", "TEXT NOT NULL"),
+            ("reference", "TEXT"),
+            ("credited", "BIGINT NOT NULL"),
+        ),
+        key=("invoice_id", "version"),
+        checks=("amount >= 0", "vat >= 0", "credited >= 0", one_of("entry", LEDGER_ENTRIES)),
+        indexes=(("recorded_at",), ("jalali_month",), ("customer_id",)),
+    )
+
+    def wants(self, event_type: type) -> bool:
+        return issubclass(event_type, MONEY_EVENTS + DEADLINE_EVENTS)
+
+    def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
+        inv: Invoice = states.get(event.originator_id)
+        amount, vat, reference, credited = 0, 0, None, 0
+        if isinstance(event, DEADLINE_EVENTS):
+            entry, reference = "deadline", str(event.request_id)
+        elif isinstance(event, Invoice.InvoiceIssued):
+            entry, amount, vat = "issued", inv.total.rials, inv.vat.rials
+        elif isinstance(event, Invoice.PaymentRecorded):
+            entry, amount, reference = "paid", event.amount, event.reference
+        elif isinstance(event, Invoice.CreditApplied):
+            entry, amount = "credit", event.amount
+        elif isinstance(event, Invoice.InvoiceVoided):
+            entry, amount, reference = "voided", inv.voided_amount.rials, event.reason
+            credited = _credited_by_void(event, inv)
+        else:
+            return
+        yield Append(
+            {
+                "invoice_id": str(inv.id),
+                "version": event.originator_version,
+                "subscription_id": str(inv.subscription_id),
+                "customer_id": str(inv.customer_id),
+                "entry": entry,
+                "amount": amount,
+                "vat": vat,
+                "recorded_at": moment(event.timestamp),
+                "jalali_month": jalali_month(event.timestamp),
+                "deadline": moment(inv.deadline),
+                "reference": reference,
+                "credited": credited,
+            }
+        )
+
+
+def _credited_by_void(event: Any, inv: Invoice) -> int:
+    """What a void by finance (not a collection: no due moment) moved from the invoice back to
+    the customer's credit: everything paid on it, by payments or by credit."""
+    return inv.paid.rials if event.due_at is None else 0
+
+
+class RevenueByMonth(ReadModel):
+    """Per Jalali month (of the recorded moment): invoiced, its VAT, paid, credit used, voided,
+    and credited (what finance's voids moved from paid invoices back to customers' credit)."""
+
+    name = "revenue_by_month"
+    counters = ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
+    table = Table(
+        "rm_revenue_by_month",
+        columns=(
+            ("jalali_month", "TEXT NOT NULL"),
+            ("invoiced", "BIGINT NOT NULL"),
+            ("vat", "BIGINT NOT NULL"),
+            ("paid", "BIGINT NOT NULL"),
+            ("credit_used", "BIGINT NOT NULL"),
+            ("voided", "BIGINT NOT NULL"),
+            ("credited", "BIGINT NOT NULL"),
+        ),
+        key=("jalali_month",),
+        checks=tuple(
+            f"{c} >= 0" for c in ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
+        ),
+    )
+
+    def wants(self, event_type: type) -> bool:
+        return _moves_money(event_type)
+
+    def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
+        row = dict.fromkeys(self.counters, 0)
+        if isinstance(event, Invoice.InvoiceIssued):
+            inv: Invoice = states.get(event.originator_id)
+            row["invoiced"], row["vat"] = inv.total.rials, inv.vat.rials
+        elif isinstance(event, Invoice.PaymentRecorded):
+            row["paid"] = event.amount
+        elif isinstance(event, Invoice.CreditApplied):
+            row["credit_used"] = event.amount
+        elif isinstance(event, Invoice.InvoiceVoided):
+            inv = states.get(event.originator_id)
+            row["voided"], row["credited"] = inv.voided_amount.rials, _credited_by_void(event, inv)
+        else:
+            return
+        row["jalali_month"] = jalali_month(event.timestamp)
+        yield Add(row)
