@@ -69,7 +69,9 @@ def receive_money(
       restored when nothing keeps it suspended.
 
     A payment that names no invoice needs an open invoice to pay (``nothing_to_pay``). The
-    caller decides beforehand whether the reference was already counted (a retry).
+    caller decides beforehand whether the reference was already counted (a retry). Credit
+    applied to an invoice when it is issued is not money received (no payment, nothing to
+    restore): that is :func:`domain.lifecycle.use_credit`.
     """
     sub = life.subscription
     if sub.site_state is SiteState.COLLECTED or (named is not None and named.is_void):
