@@ -1,6 +1,6 @@
 """Money received: the one path every payment takes once its money is known to be there (a
-payment recorded by hand or through the API, a verified gateway payment, a confirmed bank
-receipt), and recording a payment by hand."""
+payment finance records, a verified gateway payment, a confirmed bank receipt), and the
+command that records a payment."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ class Unpayable(Enum):
     longer pay (collected is final)."""
 
     #: Refused (``subscription_collected``, ``invoice_not_payable``) and nothing recorded: a
-    #: payment recorded by hand, which whoever records it can still send back.
+    #: payment finance records (``POST /invoices/{id}/payments``, the CLI); the message tells
+    #: them to refund it.
     REFUSE = "refuse"
     #: Kept whole as the customer's credit, never dropped: a gateway payment verified too late.
     #: The gateway took the money; the verified attempt (``GatewayPayment``) is its record, so
