@@ -32,8 +32,7 @@ class Unpayable(Enum):
     longer pay (collected is final)."""
 
     #: Refused (``subscription_collected``, ``invoice_not_payable``) and nothing recorded: a
-    #: payment finance records (``POST /invoices/{id}/payments``, the CLI); the message tells
-    #: them to refund it.
+    #: payment finance records (``POST /invoices/{id}/payments``, the CLI).
     REFUSE = "refuse"
     #: Kept whole as the customer's credit, never dropped: a gateway payment verified too late.
     #: The gateway took the money; the verified attempt (``GatewayPayment``) is its record, so
