@@ -10,6 +10,11 @@
   payment was not made"), leaves the attempt unconfirmed: ``reconcile`` (run by the scheduler)
   verifies unconfirmed attempts again, and every attempt the gateway lists as paid but
   unverified, even one marked failed (a NOK callback after the customer did pay).
+- Failures in ``reconcile``: the gateway's own errors are its answers (above). An attempt the
+  engine refuses to record (a domain error) or fails on for another reason is logged and
+  counted in ``Reconciliation.errors``, nothing of it is saved, and the other attempts go on.
+  A store that cannot be reached (``STORE_FAILURES``) is never skipped: it ends the round with
+  its own error, since every other attempt would fail the same way.
 """
 
 from __future__ import annotations
@@ -20,8 +25,15 @@ from typing import Any
 from uuid import UUID
 
 from adapters.gateway import Gateway, GatewayError, GatewayTimeout
-from domain.errors import BelowGatewayMinimum, GatewayUnavailable, NothingToPay
+from domain.errors import (
+    BelowGatewayMinimum,
+    BillingError,
+    GatewayUnavailable,
+    NothingToPay,
+    PaymentLinkNotFound,
+)
 from domain.payment import GatewayPayment, GatewayStatus
+from service_layer.unit_of_work import STORE_FAILURES
 
 log = logging.getLogger("billing.payments")
 
@@ -50,6 +62,8 @@ class Reconciliation:
     recorded: int = 0
     failed: int = 0
     still_unknown: int = 0
+    #: Attempts that could not be settled this round (each logged; nothing of it saved).
+    errors: int = 0
 
 
 class OnlinePayments:
@@ -170,7 +184,12 @@ class OnlinePayments:
 
     def reconcile(self) -> Reconciliation:
         """Settle attempts whose verification never answered, and payments the gateway holds
-        that nobody verified (the customer closed the page before the callback)."""
+        that nobody verified (the customer closed the page before the callback).
+
+        One attempt that cannot be settled (the engine refuses to record it, or anything else
+        goes wrong with it) is logged and counted in ``errors``, nothing of it is saved, and
+        the others go on. A store that cannot be reached raises (``STORE_FAILURES``): it is no
+        attempt's fault, and every other attempt would fail the same way."""
         report = Reconciliation()
         known: dict[str, None] = {}
         listed: set[str] = set()  # the gateway says these were paid and never verified
@@ -192,7 +211,7 @@ class OnlinePayments:
         for authority in known:
             try:
                 attempt = self.app.gateway_payment(authority)
-            except Exception:  # a payment this engine did not start: not ours to record
+            except PaymentLinkNotFound:  # a payment this engine did not start: not ours to record
                 continue
             if attempt.status is GatewayStatus.VERIFIED:
                 continue
@@ -201,7 +220,26 @@ class OnlinePayments:
                 # One it lists as paid is verified even so: the customer did pay.
                 continue
             report.checked += 1
-            result = self._verify(attempt)
+            try:
+                result = self._verify(attempt)
+            except STORE_FAILURES:
+                raise  # the store itself: every other attempt would fail the same way
+            except BillingError as refused:
+                report.errors += 1
+                log.warning(
+                    "reconciliation: gateway payment %s was not settled (%s): %s",
+                    authority,
+                    refused.code,
+                    refused.message,
+                )
+                continue
+            except Exception:
+                report.errors += 1
+                log.exception(
+                    "reconciliation: settling gateway payment %s failed",
+                    authority,
+                )
+                continue
             if result.status == "paid":
                 report.recorded += 1
             elif result.status == "failed":

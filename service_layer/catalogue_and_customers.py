@@ -1,0 +1,78 @@
+"""The catalogue of plans, and the customers who order them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.base import check_moment
+from domain.catalogue import CATALOGUE_ID, Catalogue
+from domain.customer import BillingProfile, Customer
+from domain.plans import Plan
+from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
+
+
+def catalogue_of(uow: UnitOfWork, now: datetime) -> Catalogue:
+    """The catalogue, opened at ``now`` if no plan was ever defined."""
+    catalogue = uow.find(CATALOGUE_ID, Catalogue)
+    if catalogue is None:
+        catalogue = Catalogue.open(now)
+        uow.add(catalogue)
+    return catalogue
+
+
+class CatalogueCommands(CommandRunner):
+    @at_the_latest_change
+    def define_plan(self, plan: Plan, now: datetime) -> Plan:
+        now = check_moment(now)
+
+        def command(uow: UnitOfWork) -> Plan:
+            catalogue = catalogue_of(uow, now)
+            catalogue.define_plan(plan, now)
+            return catalogue.get(plan.id)
+
+        return self._run(command)
+
+    def plans(self) -> list[Plan]:
+        try:
+            catalogue: Catalogue = self.repository.get(CATALOGUE_ID)
+        except AggregateNotFoundError:
+            return []
+        return catalogue.active_plans()
+
+    def get_plan(self, plan_id: str) -> Plan:
+        catalogue = UnitOfWork(self).find(CATALOGUE_ID, Catalogue)
+        if catalogue is None:
+            catalogue = Catalogue.open(datetime.fromtimestamp(0).astimezone())
+        return catalogue.get(plan_id)
+
+
+class CustomerCommands(CommandRunner):
+    @at_the_latest_change
+    def register_customer(
+        self, profile: BillingProfile, now: datetime, *, representative_id: UUID | None = None
+    ) -> UUID:
+        now = check_moment(now)
+
+        def command(uow: UnitOfWork) -> UUID:
+            customer = Customer.register(profile, representative_id, now)
+            uow.add(customer)
+            return customer.id
+
+        return self._run(command)
+
+    @at_the_latest_change
+    def change_profile(self, customer_id: UUID, profile: BillingProfile, now: datetime) -> None:
+        """Replace a customer's billing profile from ``now`` on; documents already issued keep
+        the profile they were issued to."""
+        now = check_moment(now)
+
+        def command(uow: UnitOfWork) -> None:
+            uow.customer(customer_id).change_profile(profile, now)
+
+        self._run(command)
+
+    def get_customer(self, customer_id: UUID) -> Customer:
+        return UnitOfWork(self).customer(customer_id)

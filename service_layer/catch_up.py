@@ -1,0 +1,156 @@
+"""Bringing a subscription up to date: loading it with what its lifecycle reads, and executing
+whatever fell due before a command's moment, so that a result never depends on when the
+scheduler last ran (docs/ARCHITECTURE.md, "One command's path").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain import lifecycle
+from domain.base import NoticeKind
+from domain.customer import Customer
+from domain.errors import InvoiceNotFound
+from domain.invoice import Invoice
+from domain.lifecycle import DueStep
+from domain.subscription import SiteState, Subscription
+from domain.vat import VatSchedule
+from service_layer.unit_of_work import UnitOfWork
+
+#: A guard against a lifecycle bug looping forever inside one command.
+MAX_STEPS_PER_SUBSCRIPTION = 500
+
+
+@dataclass(frozen=True)
+class Executed:
+    """One lifecycle step that was executed: what, for whom, due when, recorded when."""
+
+    subscription_id: UUID
+    step: DueStep
+    recorded_at: datetime
+
+
+class Lifecycle:
+    """A subscription with everything its lifecycle reads and writes: its open invoices, and
+    its customer (loaded only when a step needs it)."""
+
+    def __init__(
+        self,
+        subscription: Subscription,
+        invoices: dict[UUID, Invoice],
+        load_customer: Callable[[], Customer],
+    ) -> None:
+        self.subscription = subscription
+        self.invoices = invoices
+        self._load_customer = load_customer
+        self._customer: Customer | None = None
+
+    @property
+    def customer(self) -> Customer:
+        if self._customer is None:
+            self._customer = self._load_customer()
+        return self._customer
+
+    def next_step(self) -> DueStep | None:
+        """What the lifecycle does next, and when, from this state."""
+        sub = self.subscription
+        return lifecycle.next_step(sub, self.invoices, sub.plan.policy)
+
+    @property
+    def latest_change(self) -> datetime:
+        moments = [self.subscription.modified_on]
+        moments += [inv.modified_on for inv in self.invoices.values()]
+        if self._customer is not None:
+            moments.append(self._customer.modified_on)
+        return max(moments)
+
+
+def load_lifecycle(
+    uow: UnitOfWork, subscription_id: UUID, *, all_invoices: bool = False
+) -> Lifecycle:
+    """Load a subscription with its open invoices (or all of them, for reports)."""
+    sub = uow.subscription(subscription_id)
+    wanted = sub.invoice_ids if all_invoices else sub.open_invoice_ids
+    invoices = {
+        i: uow.get(i, Invoice, lambda i=i: InvoiceNotFound(f"Invoice {i} is missing."))
+        for i in wanted
+    }
+    return Lifecycle(sub, invoices, lambda: uow.customer(sub.customer_id))
+
+
+def run_due(
+    life: Lifecycle,
+    until: datetime,
+    vat: VatSchedule,
+    *,
+    on_time: bool,
+    only_first_moment: bool = False,
+) -> list[Executed]:
+    """Execute this subscription's steps due at or before ``until``, one at a time.
+
+    ``on_time`` records each step at its own due moment (the engine is simulated as having
+    run all along); otherwise every step is recorded at ``until`` (a real catch-up).
+    """
+    executed: list[Executed] = []
+    first_moment: datetime | None = None
+    for _ in range(MAX_STEPS_PER_SUBSCRIPTION):
+        policy = life.subscription.plan.policy
+        due = lifecycle.due_steps(life.subscription, life.invoices, policy, until)
+        if not due:
+            return executed
+        step = due[0]
+        if step.step is lifecycle.Step.RENEW:
+            life.customer  # noqa: B018 - loaded now, so its last change bounds the moment
+        if only_first_moment:
+            first_moment = first_moment or step.due_at
+            if step.due_at > first_moment:
+                return executed
+        at = max(step.due_at, life.latest_change) if on_time else max(until, life.latest_change)
+        new_invoice = lifecycle.execute(
+            step, life.subscription, life.invoices, lambda: life.customer, vat, at
+        )
+        executed.append(Executed(life.subscription.id, step, at))
+        if new_invoice is not None:
+            life.invoices[new_invoice.id] = new_invoice
+    raise RuntimeError(
+        f"Subscription {life.subscription.id}: more than {MAX_STEPS_PER_SUBSCRIPTION} lifecycle "
+        "steps at once; this is a bug in the lifecycle policy."
+    )
+
+
+def catch_up(uow: UnitOfWork, subscription_id: UUID, now: datetime, vat: VatSchedule) -> Lifecycle:
+    """Load a subscription and execute, at ``now``, everything that fell due before it."""
+    life = load_lifecycle(uow, subscription_id)
+    run_due(life, now, vat, on_time=False)
+    # Every invoice the catch-up issued is saved with the subscription that names it (a
+    # long outage may issue several renewals in one catch-up).
+    for invoice in life.invoices.values():
+        uow.add(invoice)
+    return life
+
+
+def restore_if_nothing_keeps_it(life: Lifecycle, now: datetime, reference: str, why: str) -> None:
+    """Restore a suspended site in the command that left nothing keeping it suspended (a void,
+    an approved extension; payments restore in :func:`lifecycle.settle_payment`).
+    ``reference``: ``void:<invoice id>`` or ``offline:<request id>``."""
+    sub = life.subscription
+    if sub.site_state is not SiteState.SUSPENDED or lifecycle.keeping_suspended(
+        sub, life.invoices, sub.plan.policy, now
+    ):
+        return
+    sub.restore(reference, now)
+    sub.send_notice(
+        NoticeKind.SITE_RESTORED,
+        now,
+        facts={
+            "reference": why,
+            "cause": reference.partition(":")[0],
+            "amount": 0,
+            "credit": 0,
+            "amount_due": lifecycle.amount_due(sub, life.invoices).rials,
+            "site": "up",
+        },
+    )

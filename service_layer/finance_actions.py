@@ -1,0 +1,84 @@
+"""Finance's actions that are not payments: enforcement holds and voids (docs/PAYMENTS.md,
+"Enforcement holds" and "Voids")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from domain import lifecycle
+from domain.base import NoticeKind, check_moment
+from domain.plans import MIN_LEAD
+from domain.text import multiline_text
+from service_layer.catch_up import catch_up, restore_if_nothing_keeps_it
+from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
+
+
+class FinanceCommands(CommandRunner):
+    @at_the_latest_change
+    def place_hold(
+        self, subscription_id: UUID, reason: str, until: datetime, now: datetime
+    ) -> None:
+        """No suspension or collection until ``until``; its end re-evaluates at once, notices first."""
+        now, until = check_moment(now), check_moment(until)
+
+        def command(uow: UnitOfWork) -> None:
+            life = catch_up(uow, subscription_id, now, self.vat)
+            life.subscription.place_hold(reason, until, now)
+
+        self._run(command)
+
+    @at_the_latest_change
+    def lift_hold(self, subscription_id: UUID, reason: str, now: datetime) -> None:
+        now = check_moment(now)
+
+        def command(uow: UnitOfWork) -> None:
+            life = catch_up(uow, subscription_id, now, self.vat)
+            sub = life.subscription
+            sub.end_hold(now, reason=reason)
+            policy = sub.plan.policy
+            overdue = lifecycle.past_grace(sub, life.invoices, policy, now)
+            sub.send_notice(
+                NoticeKind.HOLD_ENDED,
+                now,
+                facts={
+                    "amount_due": lifecycle.amount_due(sub, life.invoices).rials,
+                    "overdue": [str(i.id) for i in overdue],
+                    "action_not_before": (now + MIN_LEAD).isoformat()
+                    if overdue or sub.suspension
+                    else None,
+                },
+            )
+
+        self._run(command)
+
+    @at_the_latest_change
+    def void_invoice(self, invoice_id: UUID, reason: str, now: datetime) -> None:
+        """Finance voids an invoice with a reason: it is no longer owed; a site suspended only for
+        it is restored at once."""
+        now = check_moment(now)
+        reason = multiline_text(reason, "reason", max_length=500)
+
+        def command(uow: UnitOfWork) -> None:
+            invoice = uow.invoice(invoice_id)
+            life = catch_up(uow, invoice.subscription_id, now, self.vat)
+            invoice.check_payable()
+            invoice.void(reason, now)
+            sub = life.subscription
+            sub.note_closed([invoice.id], reason, now)
+            # Money never vanishes: what was paid (or settled from credit) on a voided invoice
+            # is no longer owed to it, so it goes back to the customer's credit, in this save.
+            credited = invoice.paid
+            if credited.is_positive:
+                life.customer.add_credit(credited, f"void:{invoice.id}", now)
+            invoice.send_notice(
+                NoticeKind.INVOICE_VOIDED,
+                now,
+                facts={"reason": reason, "credit": credited.rials},
+            )
+            life.invoices[invoice.id] = invoice
+            restore_if_nothing_keeps_it(
+                life, now, f"void:{invoice.id}", f"void of invoice {str(invoice.id)[:8]}"
+            )
+
+        self._run(command)

@@ -1,0 +1,121 @@
+"""Official invoices: issued with the payment that pays an invoice in full when the customer
+qualifies, or later on request, each with the next free number of its fiscal year
+(docs/INVOICES.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.base import check_moment
+from domain.errors import OfficialInvoiceRefused
+from domain.invoice import Invoice, InvoiceStatus
+from domain.official import (
+    OfficialNumberClaim,
+    OfficialRecord,
+    Seller,
+    buyer_of,
+    first_free_number,
+    fiscal_year_of,
+    official_tax_id,
+)
+from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
+
+
+class OfficialInvoiceCommands(CommandRunner):
+    #: Per fiscal year, the last official number this process saw taken (a search hint); set
+    #: by BillingApplication.__init__.
+    _official_hint: dict[int, int]
+
+    @at_the_latest_change
+    def issue_official_invoice(self, invoice_id: UUID, now: datetime) -> OfficialRecord:
+        """The official invoice of a fully paid invoice, issued now if it was not yet.
+
+        Payments issue it by themselves when the customer qualifies; this is for a customer
+        who completed the profile after paying. Asking again returns the same document.
+        """
+        now = check_moment(now)
+
+        def command(uow: UnitOfWork) -> OfficialRecord:
+            invoice = uow.invoice(invoice_id)
+            if invoice.official is not None:
+                return invoice.official
+            seller = self._seller_or_refuse()
+            customer = uow.customer(invoice.customer_id)
+            buyer = buyer_of(customer.profile)
+            return self._issue_official(uow, invoice, seller, buyer, max(now, invoice.modified_on))
+
+        return self._run(command)
+
+    def why_no_official(self, invoice_id: UUID) -> OfficialInvoiceRefused:
+        """Why an invoice has no official invoice yet, as the refusal a caller should see."""
+        uow = UnitOfWork(self)
+        invoice = uow.invoice(invoice_id)
+        try:
+            buyer_of(uow.customer(invoice.customer_id).profile)
+            self._seller_or_refuse()
+        except OfficialInvoiceRefused as refusal:
+            return refusal
+        if invoice.status is not InvoiceStatus.PAID:
+            return OfficialInvoiceRefused(
+                f"Invoice {invoice_id} is {invoice.status.value}: its official invoice is issued "
+                f"when it is fully paid (balance {invoice.balance}). The plain invoice PDF "
+                f"(GET /invoices/{invoice_id}/invoice.pdf) is its proforma until then.",
+                reason="not_paid",
+            )
+        return OfficialInvoiceRefused(
+            f"Invoice {invoice_id} was paid before its customer's profile was complete, so its "
+            f"official invoice was not issued then; POST /invoices/{invoice_id}/official "
+            "issues it now.",
+            reason="not_issued",
+        )
+
+    def _number_taken(self, uow: UnitOfWork, fiscal_year: int, number: int) -> bool:
+        """Taken in the store, or by another invoice this same command is issuing."""
+        claim_id = OfficialNumberClaim.create_id(fiscal_year, number)
+        return claim_id in uow.aggregates or bool(self.recorder.select_events(claim_id, limit=1))
+
+    def _seller_or_refuse(self) -> Seller:
+        if self.seller is None:
+            raise OfficialInvoiceRefused(
+                "This portal's own company details are not configured, so no official invoice "
+                "can be issued. An operator sets BILLING_SELLER_NAME, BILLING_SELLER_ECONOMIC_CODE, "
+                "BILLING_SELLER_NATIONAL_ID, BILLING_SELLER_REGISTRATION_NUMBER, "
+                "BILLING_SELLER_ADDRESS, BILLING_SELLER_POSTAL_CODE and BILLING_TAX_MEMORY_ID.",
+                reason="seller_not_configured",
+            )
+        return self.seller
+
+    def _issue_due_officials(self, uow: UnitOfWork) -> None:
+        """Issue the official invoice of every invoice this command paid in full, when the
+        customer qualifies, in the same save: the number exists only if the payment does."""
+        if self.seller is None:
+            return
+        for invoice in [a for a in uow.aggregates.values() if isinstance(a, Invoice)]:
+            if (
+                invoice.official is not None
+                or not invoice.pending_events
+                or invoice.status is not InvoiceStatus.PAID
+            ):
+                continue
+            customer = uow.customer(invoice.customer_id)
+            try:
+                buyer = buyer_of(customer.profile)
+            except OfficialInvoiceRefused:
+                continue  # a person, or a profile still incomplete: the plain PDF serves them
+            self._issue_official(uow, invoice, self.seller, buyer, invoice.modified_on)
+
+    def _issue_official(
+        self, uow: UnitOfWork, invoice: Invoice, seller: Seller, buyer: Any, now: datetime
+    ) -> OfficialRecord:
+        year = fiscal_year_of(now)
+        number = first_free_number(
+            lambda n: self._number_taken(uow, year, n), self._official_hint.get(year, 1)
+        )
+        self._official_hint[year] = number
+        uow.add(OfficialNumberClaim.claim(year, number, invoice.id, now))
+        tax = official_tax_id(seller.memory_id, now, year, number)
+        invoice.issue_official(year, number, seller.party, buyer, tax, now)
+        assert invoice.official is not None
+        return invoice.official

@@ -1,0 +1,184 @@
+"""Subscriptions: ordering, cancelling and changing plan, moving them through time (the
+scheduler's catch-up and the simulated clock), and reading them as they stand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from domain import lifecycle
+from domain.base import check_moment
+from domain.invoice import Invoice, InvoiceKind
+from domain.lifecycle import DueStep
+from domain.plans import Period
+from domain.subscription import Subscription, SubscriptionStatus
+from projections.due_index import DueIndex
+from service_layer.catalogue_and_customers import catalogue_of
+from service_layer.catch_up import Executed, Lifecycle, catch_up, load_lifecycle, run_due
+from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
+
+
+class SubscriptionCommands(CommandRunner):
+    # Set by BillingApplication.__init__: each subscription's next due moment, in process.
+    due_index: DueIndex
+
+    @at_the_latest_change
+    def start_subscription(
+        self,
+        customer_id: UUID,
+        plan_id: str,
+        period: Period | str,
+        now: datetime,
+        *,
+        site: str | None = None,
+        subscription_id: UUID | None = None,
+    ) -> UUID:
+        """Order a site: the subscription starts, the site is created, the first invoice issued."""
+        now = check_moment(now)
+        period = Period.parse(period)
+        subscription_id = subscription_id or uuid4()
+
+        def command(uow: UnitOfWork) -> UUID:
+            customer = uow.customer(customer_id)
+            plan = catalogue_of(uow, now).orderable(plan_id)
+            if subscription_id in self.repository:
+                return subscription_id  # a retried order: it was already placed
+            sub = Subscription.order(
+                id=subscription_id,
+                customer_id=customer.id,
+                representative_id=customer.representative_id,
+                site=site or f"site-{str(subscription_id)[:8]}",
+                plan=plan,
+                period=period,
+                first_invoice_id=Invoice.create_id(subscription_id, 1),
+                now=now,
+            )
+            invoice = lifecycle.issue_invoice(
+                sub, sub.current_period, InvoiceKind.FIRST, customer, self.vat, now, due_at=None
+            )
+            uow.add(sub)
+            uow.add(invoice)
+            return sub.id
+
+        return self._run(command)
+
+    @at_the_latest_change
+    def cancel_subscription(
+        self, subscription_id: UUID, now: datetime, *, reason: str = "requested by the customer"
+    ) -> None:
+        now = check_moment(now)
+
+        def command(uow: UnitOfWork) -> None:
+            life = catch_up(uow, subscription_id, now, self.vat)
+            life.subscription.cancel(reason, now)
+
+        self._run(command)
+
+    @at_the_latest_change
+    def change_plan(
+        self,
+        subscription_id: UUID,
+        plan_id: str,
+        now: datetime,
+        *,
+        period: Period | str | None = None,
+    ) -> None:
+        """Move to another plan (and period) from the next period on."""
+        now = check_moment(now)
+
+        def command(uow: UnitOfWork) -> None:
+            life = catch_up(uow, subscription_id, now, self.vat)
+            sub = life.subscription
+            plan = catalogue_of(uow, now).orderable(plan_id)
+            chosen = Period.parse(period) if period is not None else sub.period
+            overdue = [inv.id for inv in lifecycle.overdue_invoices(sub, life.invoices, now)]
+            sub.change_plan(plan, chosen, overdue, now)
+
+        self._run(command)
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def advance(
+        self,
+        now: datetime,
+        *,
+        on_time: bool = False,
+        subscription_ids: Iterable[UUID] | None = None,
+    ) -> list[Executed]:
+        """Execute everything due up to ``now``, in due order, idempotently.
+
+        With ``on_time`` (the simulated clock) every step is recorded at its own due moment, as
+        if the engine had run all along, so one jump and many small steps give the same
+        events. Without it (a real catch-up) late steps are recorded at ``now`` with their due
+        moment kept, and actions wait their lead time after the notices sent late.
+        """
+        now = check_moment(now)
+        among = list(subscription_ids) if subscription_ids is not None else None
+        executed: list[Executed] = []
+        self.due_index.refresh()
+        while True:
+            entry = self.due_index.earliest(among)
+            if entry is None or entry.due_at > now:
+                return executed
+            done = self._advance_one(entry.subscription_id, now, on_time)
+            executed += done
+            if not done:
+                # Nothing was due after all (the index was stale): file its real next moment.
+                self.due_index.set(
+                    entry.subscription_id, self._next_due_moment(entry.subscription_id)
+                )
+
+    @at_the_latest_change
+    def advance_subscription(self, subscription_id: UUID, now: datetime) -> list[Executed]:
+        """Catch one subscription up: execute everything due for it by ``now``, at ``now``."""
+        return self._advance_one(subscription_id, check_moment(now), on_time=False)
+
+    def _advance_one(self, subscription_id: UUID, now: datetime, on_time: bool) -> list[Executed]:
+        def command(uow: UnitOfWork) -> tuple[list[Executed], Lifecycle]:
+            life = load_lifecycle(uow, subscription_id)
+            done = run_due(life, now, self.vat, on_time=on_time, only_first_moment=on_time)
+            for invoice in life.invoices.values():
+                uow.add(invoice)
+            return done, life
+
+        (done, life), written = self._run_tracked(command)
+        following = lifecycle.next_step(
+            life.subscription, life.invoices, life.subscription.plan.policy
+        )
+        # The next moment is known from the state just saved: the index need not fold our own
+        # notifications again.
+        self.due_index.set(subscription_id, following.due_at if following else None, seen=written)
+        return done
+
+    def _next_due_moment(self, subscription_id: UUID) -> datetime | None:
+        life = load_lifecycle(UnitOfWork(self), subscription_id)
+        following = lifecycle.next_step(
+            life.subscription, life.invoices, life.subscription.plan.policy
+        )
+        return following.due_at if following else None
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def get_subscription(self, subscription_id: UUID) -> Subscription:
+        return UnitOfWork(self).subscription(subscription_id)
+
+    def get_invoice(self, invoice_id: UUID) -> Invoice:
+        return UnitOfWork(self).invoice(invoice_id)
+
+    def current_invoice(self, invoice_id: UUID, now: datetime) -> Invoice:
+        """The invoice as it stands at ``now``, with what fell due before then applied in
+        memory (a collection voids it): judged up to date, and nothing saved."""
+        uow = UnitOfWork(self)
+        invoice = uow.invoice(invoice_id)
+        life = catch_up(uow, invoice.subscription_id, check_moment(now), self.vat)
+        return life.invoices.get(invoice_id, invoice)
+
+    def lifecycle_of(self, subscription_id: UUID, *, all_invoices: bool = False) -> Lifecycle:
+        return load_lifecycle(UnitOfWork(self), subscription_id, all_invoices=all_invoices)
+
+    def status_of(self, subscription_id: UUID) -> SubscriptionStatus:
+        return self.get_subscription(subscription_id).status
+
+    def next_step_of(self, subscription_id: UUID) -> DueStep | None:
+        return self.lifecycle_of(subscription_id).next_step()
