@@ -57,11 +57,11 @@ MUTATIONS = (
     Mutation(
         "M3",
         "a replayed gateway callback counts the payment again (as credit)",
-        "service_layer/application.py",
+        "service_layer/payment_links.py",
         "            if attempt.status is GatewayStatus.VERIFIED:\n"
         "                return attempt, None",
         "            if attempt.status is GatewayStatus.VERIFIED:\n"
-        "                customer = self._lifecycle(uow, attempt.subscription_id).customer\n"
+        "                customer = uow.customer(uow.subscription(attempt.subscription_id).customer_id)\n"
         "                customer.add_credit(attempt.amount, attempt.reference, now)\n"
         "                return attempt, None",
     ),
@@ -89,23 +89,23 @@ MUTATIONS = (
     Mutation(
         "M7",
         "a payment on a collected subscription is accepted (collected is not final)",
-        "service_layer/application.py",
-        "            if sub.site_state is SiteState.COLLECTED:\n                if named is not None:",
-        "            if False:\n                if named is not None:",
+        "service_layer/money_received.py",
+        "        if unpayable is Unpayable.REFUSE:\n            if named is not None:",
+        "        if False:\n            if named is not None:",
     ),
     Mutation(
         "M8",
         "a void by finance drops what was paid on the invoice",
-        "service_layer/application.py",
+        "service_layer/finance_actions.py",
         "            credited = invoice.paid\n",
-        "            credited = Money(0)\n",
+        "            credited = invoice.paid - invoice.paid\n",
     ),
     Mutation(
         "M9",
         "the simulated clock records every step at the end of a jump (LIFECYCLE.md, Time)",
-        "service_layer/application.py",
-        "            at = max(step.due_at, life.latest_change) if on_time else",
-        "            at = max(until, life.latest_change) if on_time else",
+        "service_layer/catch_up.py",
+        "        at = max(step.due_at, life.latest_change) if on_time else",
+        "        at = max(until, life.latest_change) if on_time else",
     ),
     Mutation(
         "M10",
@@ -138,17 +138,16 @@ MUTATIONS = (
     Mutation(
         "M14",
         "an approved extension never restores a suspended site (bug 4 again)",
-        "service_layer/application.py",
+        "service_layer/offline_payments.py",
         "            if approve:  # the new deadline may leave nothing keeping a suspended site",
         "            if False:  # the new deadline may leave nothing keeping a suspended site",
     ),
     Mutation(
         "M15",
         "a receipt confirmed after collection pays the collected subscription (bug 5 again)",
-        "service_layer/application.py",
-        "            if life.subscription.site_state is SiteState.COLLECTED or invoice.is_void:\n"
-        "                # The money is in the bank",
-        "            if invoice.is_void:\n                # The money is in the bank",
+        "service_layer/money_received.py",
+        "    if sub.site_state is SiteState.COLLECTED or (named is not None and named.is_void):",
+        "    if named is not None and named.is_void:",
     ),
     Mutation(
         "M16",
