@@ -132,7 +132,9 @@ class Settings(BaseSettings):
         if value is None or (info.field_name != "seller_name" and not value):
             return value
         try:
-            return text.free_text(value, f"BILLING_{(info.field_name or '').upper()}", max_length=500)
+            return text.free_text(
+                value, f"BILLING_{(info.field_name or '').upper()}", max_length=500
+            )
         except InvalidInput as error:
             raise ValueError(error.message) from None
 
@@ -152,6 +154,8 @@ class Settings(BaseSettings):
         if not value:
             return value
         try:
-            return text.identifier(value, f"BILLING_{(info.field_name or '').upper()}", max_length=254)
+            return text.identifier(
+                value, f"BILLING_{(info.field_name or '').upper()}", max_length=254
+            )
         except InvalidInput as error:
             raise ValueError(error.message) from None

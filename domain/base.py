@@ -26,6 +26,11 @@ EARLIEST = datetime(1925, 1, 1, tzinfo=UTC)
 LATEST = datetime(2400, 1, 1, tzinfo=UTC)
 
 
+def iso(moment: datetime | None) -> str:
+    """A recorded moment as messages write it (ISO 8601); one that was never recorded, too."""
+    return moment.isoformat() if moment is not None else "an unrecorded moment"
+
+
 def check_moment(now: datetime) -> datetime:
     """A moment must be timezone-aware and between 1925 and 2400; it is normalised to UTC."""
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:

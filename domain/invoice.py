@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import BillingAggregate, Notice, NoticeKind, deterministic_id
+from domain.base import BillingAggregate, Notice, NoticeKind, deterministic_id, iso
 from domain.errors import (
     InvalidAmount,
     InvoiceNotPayable,
@@ -274,7 +274,7 @@ class Invoice(OfflinePayments, BillingAggregate):
     def check_payable(self) -> None:
         if self.is_void:
             raise InvoiceNotPayable(
-                f"Invoice {self.id} was voided on {self.voided_at.isoformat()} ({self.void_reason}) "
+                f"Invoice {self.id} was voided on {iso(self.voided_at)} ({self.void_reason}) "
                 "and can no longer be paid. Nothing was recorded; if money was sent, ask finance "
                 "to refund it.",
                 invoice_id=str(self.id),

@@ -125,7 +125,11 @@ def paused_until(inv: Invoice, policy: LifecyclePolicy) -> datetime | None:
     if under_review:
         first = min(r.registered_at for r in under_review)
         bounds.append(first + timedelta(days=policy.receipt_review_days))
-    rejected = [r.decided_at for r in inv.receipts.values() if r.status is ReceiptStatus.REJECTED]
+    rejected = [
+        r.decided_at
+        for r in inv.receipts.values()
+        if r.status is ReceiptStatus.REJECTED and r.decided_at is not None
+    ]
     if rejected:
         bounds.append(max(rejected) + MIN_LEAD)
     return max(bounds) if bounds else None
@@ -209,7 +213,7 @@ def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy
         )
 
     held = sub.hold is not None
-    if held:
+    if sub.hold is not None:
         steps.append(DueStep(sub.hold.until, Step.END_HOLD))
 
     unpaid = open_invoices(sub, invoices)
@@ -222,9 +226,9 @@ def planned_steps(sub: Subscription, invoices: Invoices, policy: LifecyclePolicy
         if inv.id not in sub.grace_started:
             steps.append(DueStep(inv.deadline, Step.START_GRACE, inv.id))
         elif sub.site_state is SiteState.UP and not held:
-            at = suspension_moment(inv, sub, policy)
-            if at is not None:
-                suspensions.append(DueStep(at, Step.SUSPEND, inv.id))
+            suspend_at = suspension_moment(inv, sub, policy)
+            if suspend_at is not None:
+                suspensions.append(DueStep(suspend_at, Step.SUSPEND, inv.id))
     if suspensions:
         steps.append(min(suspensions, key=lambda s: s.sort_key))
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
+from domain.base import iso
 from domain.errors import (
     InvalidAmount,
     InvalidInput,
@@ -106,12 +107,38 @@ class OfflinePayments:
     offline_requests: dict[UUID, OfflineRequest]
     receipts: dict[UUID, Receipt]
     deadline: datetime
-    # Provided by Invoice (declared for readers and type checkers).
-    id: Any
-    is_void: bool
-    is_open: bool
-    voided_at: datetime | None
-    void_reason: str | None
+
+    if TYPE_CHECKING:  # provided by Invoice (declared for readers and type checkers)
+        id: UUID
+        voided_at: datetime | None
+        void_reason: str | None
+
+        @property
+        def is_void(self) -> bool: ...
+        @property
+        def is_open(self) -> bool: ...
+        def _now(self, now: datetime) -> datetime: ...
+        def check_payable(self) -> None: ...
+        def _offline_requested(
+            self, request_id: UUID, reason: str, timestamp: datetime
+        ) -> None: ...
+        def _offline_approved(
+            self, request_id: UUID, deadline: datetime, note: str, timestamp: datetime
+        ) -> None: ...
+        def _offline_rejected(self, request_id: UUID, reason: str, timestamp: datetime) -> None: ...
+        def _receipt_registered(
+            self,
+            receipt_id: UUID,
+            bank: str,
+            tracking_number: str,
+            amount: int,
+            paid_on: str,
+            scan_hash: str | None,
+            timestamp: datetime,
+            possible_duplicates: list[str] | None = None,
+        ) -> None: ...
+        def _receipt_confirmed(self, receipt_id: UUID, timestamp: datetime) -> None: ...
+        def _receipt_rejected(self, receipt_id: UUID, reason: str, timestamp: datetime) -> None: ...
 
     @property
     def approved_offline(self) -> OfflineRequest | None:
@@ -135,7 +162,8 @@ class OfflinePayments:
         if self.pending_offline() is not None or self.approved_offline is not None:
             raise OfflineRequestRefused(
                 f"Invoice {self.id} already has an offline payment request "
-                f"({(self.pending_offline() or self.approved_offline).status.value}); wait for finance or register the receipt.",
+                f"({'pending' if self.pending_offline() else 'approved'}); wait for finance or "
+                "register the receipt.",
             )
         self._offline_requested(request_id, reason_text(reason, "reason"), now)
 
@@ -148,7 +176,7 @@ class OfflinePayments:
         request = self._pending_request(request_id)
         if self.is_void:
             raise InvoiceNotPayable(
-                f"Invoice {self.id} was voided on {self.voided_at.isoformat()} "
+                f"Invoice {self.id} was voided on {iso(self.voided_at)} "
                 f"({self.void_reason}): nothing is owed on it, so offline payment request "
                 f"{request_id} cannot be approved. Reject it instead, with a reason for the "
                 "customer.",
@@ -169,7 +197,7 @@ class OfflinePayments:
         if request.status is not RequestStatus.PENDING:
             raise OfflineRequestRefused(
                 f"Offline payment request {request_id} was already {request.status.value} on "
-                f"{request.decided_at.isoformat()}; it cannot be decided again."
+                f"{iso(request.decided_at)}; it cannot be decided again."
             )
         return request
 
@@ -213,7 +241,7 @@ class OfflinePayments:
             raise ReceiptNotFound(f"There is no receipt {receipt_id}.")
         if receipt.status is not ReceiptStatus.UNDER_REVIEW:
             raise ReceiptRefused(
-                f"Receipt {receipt_id} was already {receipt.status.value} on {receipt.decided_at.isoformat()}."
+                f"Receipt {receipt_id} was already {receipt.status.value} on {iso(receipt.decided_at)}."
             )
         return receipt
 

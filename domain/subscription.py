@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import BillingAggregate, Notice, NoticeKind
+from domain.base import BillingAggregate, Notice, NoticeKind, iso
 from domain.contract import BillingPeriod, Hold, SiteState, SubscriptionStatus, Suspension
 from domain.errors import (
     HoldRefused,
@@ -530,14 +530,14 @@ class Subscription(BillingAggregate):
     def _check_open(self, doing: str) -> None:
         if self.site_state is SiteState.COLLECTED:
             raise SubscriptionCollected(
-                f"Subscription {self.id} was collected on {self.collected_at.isoformat()}: its site "
+                f"Subscription {self.id} was collected on {iso(self.collected_at)}: its site "
                 f"was removed and its open invoices voided, so there is nothing to {doing}. "
                 "Order a new subscription to get a new site.",
                 subscription_id=str(self.id),
             )
         if self.site_state is SiteState.REMOVED:
             raise SubscriptionNotActive(
-                f"Subscription {self.id} ended on {self.ended_at.isoformat()} after its cancellation; "
+                f"Subscription {self.id} ended on {iso(self.ended_at)} after its cancellation; "
                 f"there is nothing to {doing}. Order a new subscription instead.",
                 subscription_id=str(self.id),
             )

@@ -8,6 +8,7 @@ written in both languages together, and the two texts are joined line by line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,7 @@ _INVOICE_STATUS = {
 }
 
 
-def notices_line(notices: list[Notice]) -> Words:
+def notices_line(notices: Sequence[Notice]) -> Words:
     """Notices in one line: what, its number, when."""
     if not notices:
         return Words("none", "هیچ")
@@ -103,7 +104,7 @@ def notices_line(notices: list[Notice]) -> Words:
     )
 
 
-def _notices(en: str, fa: str, notices: list[Notice]) -> Words:
+def _notices(en: str, fa: str, notices: Sequence[Notice]) -> Words:
     line = notices_line(notices)
     return Words(f"{en}: {line.english}.", f"{fa}: {line.persian}.")
 

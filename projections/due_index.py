@@ -83,6 +83,7 @@ class DueIndex:
             return aggregate_id
         if issubclass(event_class, Invoice.InvoiceIssued):
             issued = self._mapper.to_domain_event(notification)
+            assert isinstance(issued, Invoice.InvoiceIssued)
             self._invoice_owner[aggregate_id] = issued.subscription_id
         if issubclass(event_class, Invoice.Event):
             return self._invoice_owner.get(aggregate_id)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from operator import itemgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -64,6 +64,9 @@ def as_json(value: Any) -> str:
 
 
 # --- tables -------------------------------------------------------------------------------------
+
+
+A = TypeVar("A", bound=Aggregate)
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,15 @@ class AggregateStates:
             self._hold(aggregate_id, aggregate)
         return aggregate
 
-    def get(self, aggregate_id: UUID) -> Aggregate | None:
+    @overload
+    def get(self, aggregate_id: UUID) -> Aggregate | None: ...
+
+    @overload
+    def get(self, aggregate_id: UUID, kind: type[A]) -> A | None: ...
+
+    def get(self, aggregate_id: UUID, kind: type[Aggregate] | None = None) -> Aggregate | None:
+        """The aggregate as it stands, or None when the store has none by that id; with
+        ``kind``, one of that class (another class under that id is a TypeError)."""
         held = self._held.get(aggregate_id)
         if held is None and self.loader is not None:
             held = self.loader(aggregate_id, None)
@@ -255,6 +266,15 @@ class AggregateStates:
                 self._hold(aggregate_id, held)
         elif held is not None and self.maxsize:
             self._held.move_to_end(aggregate_id)
+        if held is not None and kind is not None and not isinstance(held, kind):
+            raise TypeError(f"{aggregate_id} is a {type(held).__name__}, not a {kind.__name__}")
+        return held
+
+    def require(self, aggregate_id: UUID, kind: type[A]) -> A:
+        """The aggregate of ``kind`` an event being folded belongs to: it exists."""
+        held = self.get(aggregate_id, kind)
+        if held is None:
+            raise LookupError(f"no {kind.__name__} {aggregate_id} among the events folded")
         return held
 
     def _hold(self, aggregate_id: UUID, aggregate: Aggregate) -> None:

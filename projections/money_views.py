@@ -67,7 +67,7 @@ class InvoiceLedger(ReadModel):
         return issubclass(event_type, MONEY_EVENTS + DEADLINE_EVENTS)
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        inv: Invoice = states.get(event.originator_id)
+        inv = states.require(event.originator_id, Invoice)
         amount, vat, reference, credited = 0, 0, None, 0
         if isinstance(event, DEADLINE_EVENTS):
             entry, reference = "deadline", str(event.request_id)
@@ -133,16 +133,16 @@ class RevenueByMonth(ReadModel):
         return _moves_money(event_type)
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
-        row = dict.fromkeys(self.counters, 0)
+        row: dict[str, Any] = dict.fromkeys(self.counters, 0)
         if isinstance(event, Invoice.InvoiceIssued):
-            inv: Invoice = states.get(event.originator_id)
+            inv = states.require(event.originator_id, Invoice)
             row["invoiced"], row["vat"] = inv.total.rials, inv.vat.rials
         elif isinstance(event, Invoice.PaymentRecorded):
             row["paid"] = event.amount
         elif isinstance(event, Invoice.CreditApplied):
             row["credit_used"] = event.amount
         elif isinstance(event, Invoice.InvoiceVoided):
-            inv = states.get(event.originator_id)
+            inv = states.require(event.originator_id, Invoice)
             row["voided"], row["credited"] = inv.voided_amount.rials, _credited_by_void(event, inv)
         else:
             return

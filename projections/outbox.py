@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from adapters.notify.render import NoticeRenderer
 from domain.base import NoticeKind
+from domain.customer import Customer
 from domain.invoice import Invoice
 from domain.notices import NoticeSentEvent, shape_of
 from domain.subscription import Subscription
@@ -135,12 +136,12 @@ class OutboxView(ReadModel):
         facts = shape_of(NoticeKind(event.kind), event.facts)  # the kind's declared facts
         if isinstance(aggregate, Invoice):
             invoice_id: str | None = str(aggregate.id)
-            sub: Subscription = states.get(aggregate.subscription_id)
+            sub = states.get(aggregate.subscription_id, Subscription)
         else:
-            sub = aggregate
+            sub = aggregate if isinstance(aggregate, Subscription) else None
             invoice_id = getattr(facts, "invoice_id", None)  # a suspension names its invoice
-        customer = states.get(sub.customer_id) if sub is not None else None
-        if customer is None:
+        customer = states.get(sub.customer_id, Customer) if sub is not None else None
+        if sub is None or customer is None:
             # Only an altered store (an event removed) gets here: say so, send nothing, and let
             # the read side go on (`billing audit verify` names what was removed).
             log.error(
@@ -194,7 +195,7 @@ class OutboxView(ReadModel):
         )
 
     def _platform(self, event: Any, states: AggregateStates, action: str) -> Iterable[Entry]:
-        sub: Subscription | None = states.get(event.originator_id)
+        sub = states.get(event.originator_id, Subscription)
         if sub is None:
             return
         payload = {

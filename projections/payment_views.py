@@ -51,7 +51,7 @@ class GatewayPaymentsView(ReadModel):
         yield event.originator_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
-        attempt: GatewayPayment | None = states.get(key)
+        attempt = states.get(key, GatewayPayment)
         if attempt is None:
             return None
         return {
@@ -98,7 +98,7 @@ class OfflineRequestsView(ReadModel):
         yield (str(event.originator_id), str(item))
 
     def row(self, key: tuple[str, str], states: AggregateStates) -> dict[str, Any] | None:
-        invoice: Invoice | None = states.get(UUID(key[0]))
+        invoice = states.get(UUID(key[0]), Invoice)
         item = UUID(key[1])
         if invoice is None:
             return None
@@ -118,25 +118,27 @@ class OfflineRequestsView(ReadModel):
                 "decided_at": moment(r.decided_at),
             }
         if item in invoice.receipts:
-            r = invoice.receipts[item]
-            bank = BANKS.get(r.bank)  # None for a receipt registered when banks were free text
+            receipt = invoice.receipts[item]
+            bank = BANKS.get(
+                receipt.bank
+            )  # None for a receipt registered when banks were free text
             return base | {
                 "kind": "receipt",
-                "status": r.status.value,
+                "status": receipt.status.value,
                 "detail": as_json(
                     {
-                        "bank": r.bank,
+                        "bank": receipt.bank,
                         "bank_name_fa": bank.name_fa if bank else None,
                         "bank_name_en": bank.name_en if bank else None,
-                        "tracking_number": r.tracking_number,
-                        "amount": r.amount.rials,
-                        "paid_on": r.paid_on,
-                        "scan_hash": r.scan_hash,
-                        "decision": r.decision,
-                        "possible_duplicates": [str(d) for d in r.possible_duplicates],
+                        "tracking_number": receipt.tracking_number,
+                        "amount": receipt.amount.rials,
+                        "paid_on": receipt.paid_on,
+                        "scan_hash": receipt.scan_hash,
+                        "decision": receipt.decision,
+                        "possible_duplicates": [str(d) for d in receipt.possible_duplicates],
                     }
                 ),
-                "created_at": moment(r.registered_at),
-                "decided_at": moment(r.decided_at),
+                "created_at": moment(receipt.registered_at),
+                "decided_at": moment(receipt.decided_at),
             }
         return None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking
 
@@ -69,6 +69,13 @@ class Rebuilding:
     models: tuple[ReadModel, ...]
     application_name: str
     unstorable: list[UnstorableEvent]
+
+    if TYPE_CHECKING:  # kept current by projections.runner.ReadModels, which this is part of
+
+        def _notifications(self, after: int, stop: int | None = None) -> Iterator[Any]: ...
+        def _record_layout(self, sql: Sql, model: ReadModel) -> None: ...
+        def catch_up(self) -> int: ...
+        def position(self) -> int: ...
 
     # --- rebuilding ---------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ def aging(read_models: Any, as_of: datetime) -> AgingReport:
         if balance <= 0:
             continue
         deadline = parse_moment(row["deadline"])
+        assert deadline is not None  # an invoice's ledger rows always carry its deadline
         bucket = aging_bucket(deadline, as_of)
         report.totals[bucket] += balance
         report.invoices.append(

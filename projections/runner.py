@@ -71,6 +71,7 @@ class ReadModels(Rebuilding):
     def _build_view(self) -> ReadModelProcessing:
         factory = self.app.factory
         module = type(factory).__module__
+        view: ReadModelProcessing
         if module.endswith(".postgres"):
             view = PostgresReadModelRecorder(
                 datastore=factory.datastore, tracking_table_name="read_models_tracking"

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.persistence import DataError, IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
@@ -163,10 +163,15 @@ def write_entries(
 class ReadModelProcessing:
     """What both view recorders do with one event (mixed into each database's recorder)."""
 
-    read_models: ClassVar[tuple[ReadModel, ...]] = ALL_READ_MODELS
+    read_models: tuple[ReadModel, ...] = ALL_READ_MODELS
     dialect: ClassVar[str]
     states: AggregateStates
     datastore: Any
+
+    if TYPE_CHECKING:  # provided by the eventsourcing tracking recorder this is mixed into
+        table_migration_identifier: str
+
+        def _max_tracking_id(self, application_name: str, cursor: Any) -> int | None: ...
 
     def _init_processing(self) -> None:
         self.states = AggregateStates(maxsize=20_000)
@@ -200,18 +205,19 @@ class ReadModelProcessing:
         return statements
 
     def _position(self, cursor: Any, name: str) -> int:
-        return self._max_tracking_id(name, cursor) or 0  # type: ignore[attr-defined]
+        return self._max_tracking_id(name, cursor) or 0
 
     def max_tracking_id(self, application_name: str) -> int | None:
         """The position from which all read models are up to date: the least of theirs."""
-        if application_name == self.table_migration_identifier or "/" in application_name:  # type: ignore[attr-defined]
+        if application_name == self.table_migration_identifier or "/" in application_name:
             return super().max_tracking_id(application_name)  # type: ignore[misc]
         with self.datastore.transaction(commit=False) as cursor:
             positions = [
                 self._max_tracking_id(tracking_name(application_name, m), cursor)
                 for m in self.read_models
-            ]  # type: ignore[attr-defined]
-        return None if any(p is None for p in positions) else min(positions)  # type: ignore[type-var]
+            ]
+        known = [p for p in positions if p is not None]
+        return None if len(known) < len(positions) else min(known)
 
     def positions(self, application_name: str) -> dict[str, int]:
         with self.datastore.transaction(commit=False) as cursor:

@@ -87,7 +87,7 @@ class SubscriptionsView(ReadModel):
         yield event.originator_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
-        sub: Subscription | None = states.get(key)
+        sub = states.get(key, Subscription)
         if sub is None:
             return None
         current = sub.current_period
@@ -168,7 +168,7 @@ class InvoicesView(ReadModel):
         yield event.originator_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
-        inv: Invoice | None = states.get(key)
+        inv = states.get(key, Invoice)
         if inv is None:
             return None
         return {
@@ -230,7 +230,7 @@ class CustomerAccountsView(ReadModel):
         yield event.originator_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
-        customer: Customer | None = states.get(key)
+        customer = states.get(key, Customer)
         if customer is None:
             return None
         profile = customer.profile
@@ -289,7 +289,7 @@ class NoticesView(ReadModel):
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         aggregate = states.get(event.originator_id)
         subscription_id = _subscription_of(aggregate)
-        if subscription_id is None:
+        if subscription_id is None or not isinstance(aggregate, Subscription | Invoice):
             return
         is_invoice = isinstance(aggregate, Invoice)
         yield Append(
@@ -336,15 +336,15 @@ class DueActionsView(ReadModel):
         if isinstance(event, Subscription.Event):
             yield event.originator_id
         elif isinstance(event, Invoice.Event):
-            invoice = states.get(event.originator_id)
+            invoice = states.get(event.originator_id, Invoice)
             if invoice is not None:
                 yield invoice.subscription_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
-        sub: Subscription | None = states.get(key)
+        sub = states.get(key, Subscription)
         if sub is None:
             return None
-        invoices = {i: states.get(i) for i in sub.open_invoice_ids}
+        invoices = {i: states.get(i, Invoice) for i in sub.open_invoice_ids}
         step = lifecycle.next_step(sub, {i: v for i, v in invoices.items() if v}, sub.plan.policy)
         if step is None:
             return None

@@ -68,16 +68,17 @@ class Lifecycle:
         return max(moments)
 
 
+def _missing_invoice(invoice_id: UUID) -> Callable[[], InvoiceNotFound]:
+    return lambda: InvoiceNotFound(f"Invoice {invoice_id} is missing.")
+
+
 def load_lifecycle(
     uow: UnitOfWork, subscription_id: UUID, *, all_invoices: bool = False
 ) -> Lifecycle:
     """Load a subscription with its open invoices (or all of them, for reports)."""
     sub = uow.subscription(subscription_id)
     wanted = sub.invoice_ids if all_invoices else sub.open_invoice_ids
-    invoices = {
-        i: uow.get(i, Invoice, lambda i=i: InvoiceNotFound(f"Invoice {i} is missing."))
-        for i in wanted
-    }
+    invoices = {i: uow.get(i, Invoice, _missing_invoice(i)) for i in wanted}
     return Lifecycle(sub, invoices, lambda: uow.customer(sub.customer_id))
 
 

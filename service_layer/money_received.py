@@ -9,7 +9,7 @@ from enum import Enum
 from uuid import UUID
 
 from domain import lifecycle
-from domain.base import check_moment
+from domain.base import check_moment, iso
 from domain.errors import (
     InvalidInput,
     InvalidReference,
@@ -79,7 +79,7 @@ def receive_money(
             if named is not None:
                 named.check_payable()
             raise SubscriptionCollected(
-                f"Subscription {sub.id} was collected on {sub.collected_at.isoformat()} and its "
+                f"Subscription {sub.id} was collected on {iso(sub.collected_at)} and its "
                 "invoices voided; a payment for it cannot be recorded.",
             )
         if unpayable is Unpayable.RECORD_AS_CREDIT:
