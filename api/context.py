@@ -1,12 +1,13 @@
-"""What every route needs: the running engine, the token and idempotency stores, and who is
-calling. Built once by ``app.create_app`` from the composition root, never at import time."""
+"""What every route needs: the runtime the composition root built (application, clock, read
+models, outbox, stores, documents, payments), and who is calling. Built once by
+``app.create_app``, never at import time."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -18,29 +19,42 @@ from domain.customer import Customer
 from domain.errors import CustomerNotFound, InvoiceNotFound, SubscriptionNotFound
 from domain.invoice import Invoice
 from domain.subscription import Subscription
-from service_layer.application import Lifecycle
+from service_layer.application import BillingApplication, Lifecycle
+
+if TYPE_CHECKING:
+    from bootstrap import Runtime
+    from projections.runner import ReadModels
 
 
 @dataclass
 class Context:
-    engine: Any
-    tokens: TokenStore
-    idempotency: IdempotencyStore
-    test_mode: bool
+    runtime: Runtime
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def app(self):
-        return self.engine.app
+    def app(self) -> BillingApplication:
+        return self.runtime.app
 
     @property
-    def read_models(self):
-        return self.engine.read_models
+    def read_models(self) -> ReadModels:
+        return self.runtime.read_models
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self.runtime.tokens
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        return self.runtime.idempotency
+
+    @property
+    def test_mode(self) -> bool:
+        return self.runtime.test_mode
 
     def now(self) -> datetime:
-        return self.engine.clock.now()
+        return self.runtime.clock.now()
 
-    def fresh_read_models(self):
+    def fresh_read_models(self) -> ReadModels:
         """The read models, caught up with every event recorded so far (read your writes)."""
         with self._read_lock:
             self.read_models.catch_up()

@@ -49,7 +49,7 @@ def advance_clock(body: ClockAdvanceIn, ctx: ContextDep, who: PrincipalDep) -> C
     if target - now > timedelta(days=3650):
         raise InvalidInput("The test clock moves at most ten years at a time.", field="to")
     executed = ctx.app.advance(target, on_time=True)
-    ctx.engine.clock.advance_to(target)
+    ctx.runtime.clock.advance_to(target)
     ctx.fresh_read_models()
     return ClockOut(now=iso(target), now_jalali=format_moment(target), executed=len(executed))
 
@@ -57,7 +57,7 @@ def advance_clock(body: ClockAdvanceIn, ctx: ContextDep, who: PrincipalDep) -> C
 @clock_router.post("/tick", response_model=ClockOut, summary="Run one scheduler tick now")
 def tick(ctx: ContextDep, who: PrincipalDep) -> ClockOut:
     require(who, Role.ADMIN, action="run the scheduler")
-    report = ctx.engine.tick()
+    report = ctx.runtime.tick()
     return ClockOut(
         now=iso(report.at),
         now_jalali=format_moment(report.at),

@@ -103,6 +103,4 @@ def inbox(
     require(who, Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE, action="read a customer's inbox")
     visible_customer(ctx, who, customer_id)
     ctx.fresh_read_models()
-    return Page(
-        items=ctx.engine.dispatcher.store.inbox(str(customer_id), limit=limit), next_cursor=None
-    )
+    return Page(items=ctx.runtime.outbox.inbox(str(customer_id), limit=limit), next_cursor=None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import cache
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -20,11 +19,6 @@ router = APIRouter(prefix="/invoices", tags=["documents"])
 PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF (A4)."}}
 
 
-@cache
-def documents() -> InvoiceDocuments:
-    return InvoiceDocuments()
-
-
 class _Rendered:
     """The last official invoices served, by invoice id. An issued official invoice never
     changes (it renders to the same bytes every time), so a repeated download costs a lookup,
@@ -35,12 +29,12 @@ class _Rendered:
         self.pdfs: OrderedDict[UUID, bytes] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, invoice: Invoice) -> bytes:
+    def get(self, invoice: Invoice, documents: InvoiceDocuments) -> bytes:
         with self.lock:
             if invoice.id in self.pdfs:
                 self.pdfs.move_to_end(invoice.id)
                 return self.pdfs[invoice.id]
-        content = documents().official_pdf(invoice)
+        content = documents.official_pdf(invoice)
         with self.lock:
             self.pdfs[invoice.id] = content
             while len(self.pdfs) > self.size:
@@ -68,8 +62,9 @@ def _pdf(content: bytes, filename: str) -> Response:
 def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     invoice = visible_invoice(ctx, who, invoice_id)
     profile = ctx.app.get_customer(invoice.customer_id).profile
-    seller = ctx.app.seller.party.name if ctx.app.seller else ctx.engine.settings.portal_name
-    return _pdf(documents().plain_pdf(invoice, profile, seller), f"invoice-{invoice_id}.pdf")
+    seller = ctx.app.seller.party.name if ctx.app.seller else ctx.runtime.settings.portal_name
+    content = ctx.runtime.documents.plain_pdf(invoice, profile, seller)
+    return _pdf(content, f"invoice-{invoice_id}.pdf")
 
 
 @router.get(
@@ -83,7 +78,8 @@ def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Respon
     invoice = visible_invoice(ctx, who, invoice_id)
     if invoice.official is None:
         raise ctx.app.why_no_official(invoice_id)
-    return _pdf(rendered.get(invoice), f"official-invoice-{invoice.official.number_text}.pdf")
+    content = rendered.get(invoice, ctx.runtime.documents)
+    return _pdf(content, f"official-invoice-{invoice.official.number_text}.pdf")
 
 
 @router.post(

@@ -56,7 +56,7 @@ def payment_link(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Paymen
     """The amount is the invoice's open balance as recorded now; the customer is sent to the URL."""
     require(who, *OWNERS, action="start payments")
     visible_invoice(ctx, who, invoice_id)
-    link = ctx.engine.payments.create_link(invoice_id)
+    link = ctx.runtime.payments.create_link(invoice_id)
     return PaymentLinkOut(url=link.url, authority=link.authority, amount=link.amount)
 
 
@@ -76,7 +76,7 @@ def callback(
 ):
     """Only ``Authority`` and ``Status`` are read; the amount comes from our records and the
     payment counts only once the gateway verifies it."""
-    result = ctx.engine.payments.callback(authority, outcome)
+    result = ctx.runtime.payments.callback(authority, outcome)
     body = CallbackOut(**result.__dict__)
     if "text/html" in request.headers.get("accept", ""):
         titles = {
@@ -235,7 +235,7 @@ def approve_offline(
 ) -> OfflineItemOut:
     require(who, *FINANCE, action="decide offline payments")
     row = _offline_item(ctx, request_id, "request")
-    days = ctx.engine.settings.offline_extension_days if ctx.engine.settings else 7
+    days = ctx.runtime.settings.offline_extension_days
     ctx.app.decide_offline_payment(
         UUID(row["invoice_id"]),
         request_id,
@@ -280,7 +280,7 @@ def register_receipt(
             data = base64.b64decode(body.scan_base64, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInput("scan_base64 is not base64.", field="scan_base64") from None
-        scan_hash = ctx.engine.scans.put(data)
+        scan_hash = ctx.runtime.scans.put(data)
     receipt_id = ctx.app.register_receipt(
         invoice_id,
         bank=body.bank,
@@ -339,7 +339,7 @@ def reject_receipt(
 def receipt_scan(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     row = _visible_item(ctx, who, receipt_id, "receipt")
     scan_hash = json.loads(row["detail"]).get("scan_hash")
-    found = ctx.engine.scans.get(scan_hash) if scan_hash else None
+    found = ctx.runtime.scans.get(scan_hash) if scan_hash else None
     if found is None:
         raise ReceiptNotFound(f"Receipt {receipt_id} has no scan.")
     content_type, data = found
