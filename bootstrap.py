@@ -398,11 +398,22 @@ class Runtime:
 
 
 def open_runtime(
-    settings: Settings | None = None, *, clock: Any = None, **overrides: Any
+    settings: Settings | None = None,
+    *,
+    clock: Any = None,
+    simulated_from: datetime | None = None,
+    **overrides: Any,
 ) -> Runtime:
-    """A runtime whose parts are built as they are first used (the CLI's commands)."""
+    """A runtime whose parts are built as they are first used (the CLI's commands).
+
+    ``clock`` replaces the clock the settings choose; ``simulated_from`` starts a simulated
+    clock there (``billing demo``)."""
+    from adapters.clock import SimulatedClock
+
     settings = settings_with(settings, **overrides)
     redact_secrets(settings)
+    if simulated_from is not None:
+        clock = SimulatedClock(simulated_from)
     return Runtime(settings, clock)
 
 
