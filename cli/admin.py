@@ -14,6 +14,7 @@ from cli.common import (
     rows_out,
     runtime_for,
 )
+from projections.visibility import OPERATOR, visible_customer
 
 
 def add_tokens_parser(commands) -> None:
@@ -67,7 +68,7 @@ def run_token_create(args: argparse.Namespace) -> int:
         print("billing: a representative token needs --representative ID", file=sys.stderr)
         return EXIT_USAGE
     if args.customer is not None:
-        runtime.app.get_customer(args.customer)
+        visible_customer(runtime.app, OPERATOR, args.customer)  # refused when there is none
     token = runtime.tokens.create(args.role, runtime.clock.now(), subject=subject, label=args.label)
     runtime.close()
     print(f"{args.role} token (shown once; keep it secret):")

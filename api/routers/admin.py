@@ -11,6 +11,7 @@ from api.context import ContextDep, PrincipalDep, require
 from api.schemas import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
 from domain.errors import InvalidInput
 from domain.jalali import format_moment
+from projections.visibility import visible_customer
 from service_layer.timeline import iso
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -26,7 +27,7 @@ clock_router = APIRouter(prefix="/admin", tags=["test clock"])
 def create_token(body: TokenIn, ctx: ContextDep, who: PrincipalDep) -> TokenOut:
     require(who, Role.ADMIN, action="create tokens")
     if body.role == "customer" and body.subject:
-        ctx.app.get_customer(body.subject)  # refuse a token for a customer who does not exist
+        visible_customer(ctx.app, who, body.subject)  # refuse a token for no customer
     token = ctx.tokens.create(body.role, ctx.now(), subject=body.subject, label=body.label)
     return TokenOut(token=token, role=body.role, subject=body.subject)
 

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Response
 
 from adapters.documents.pdf import InvoiceDocuments
 from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require, visible_invoice
+from api.context import ContextDep, PrincipalDep, require
 from api.schemas import OfficialInvoiceOut
 from domain.invoice import Invoice
+from projections.visibility import visible_invoice
 
 router = APIRouter(prefix="/invoices", tags=["documents"])
 
@@ -60,7 +61,7 @@ def _pdf(content: bytes, filename: str) -> Response:
     summary="The invoice as a PDF: a proforma while unpaid, marked paid or void after",
 )
 def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
-    invoice = visible_invoice(ctx, who, invoice_id)
+    invoice = visible_invoice(ctx.app, who, invoice_id)
     profile = ctx.app.get_customer(invoice.customer_id).profile
     seller = ctx.app.seller.party.name if ctx.app.seller else ctx.runtime.settings.portal_name
     content = ctx.runtime.documents.plain_pdf(invoice, profile, seller)
@@ -75,7 +76,7 @@ def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
 )
 def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     """Rendered from the recorded events alone: the same bytes every time it is asked for."""
-    invoice = visible_invoice(ctx, who, invoice_id)
+    invoice = visible_invoice(ctx.app, who, invoice_id)
     if invoice.official is None:
         raise ctx.app.why_no_official(invoice_id)
     content = rendered.get(invoice, ctx.runtime.documents)
@@ -94,6 +95,6 @@ def issue_official(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Offi
     require(
         who, Role.CUSTOMER, Role.REPRESENTATIVE, Role.FINANCE, Role.ADMIN, action="issue invoices"
     )
-    visible_invoice(ctx, who, invoice_id)
+    visible_invoice(ctx.app, who, invoice_id)
     record = ctx.app.issue_official_invoice(invoice_id, ctx.now())
     return OfficialInvoiceOut.of(invoice_id, record)
