@@ -322,7 +322,6 @@ class Runtime:
 
         return Engine(
             payments=self.payments,
-            scans=self.scans,
             settings=self.settings,
             app=self.app,
             read_models=self.read_models,
