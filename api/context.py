@@ -14,11 +14,11 @@ from fastapi import Depends, Request
 from adapters.idempotency import IdempotencyStore
 from adapters.tokens import Principal, Role, TokenStore
 from api.errors import forbidden, unauthorized
-from service_layer.application import BillingApplication
 
 if TYPE_CHECKING:
     from bootstrap import Runtime
     from projections.runner import ReadModels
+    from service_layer.application import BillingApplication
 
 
 @dataclass
