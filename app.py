@@ -1,6 +1,7 @@
 """The portal's HTTP API (FastAPI), built from the one composition root.
 
-``create_app()`` builds the engine from settings (or takes one), with a router per resource:
+``create_app()`` takes the runtime the composition root built (``bootstrap.build_runtime``; or
+builds one from settings), with a router per resource:
 plans, customers, subscriptions, invoices, audit, reports, admin, health. Errors are
 application/problem+json (``api/errors.py``), every mutating request accepts an
 ``Idempotency-Key`` (``api/idempotency.py``), and callers authenticate with bearer tokens
@@ -10,7 +11,7 @@ application/problem+json (``api/errors.py``), every mutating request accepts an
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -34,6 +35,9 @@ from api.routers import (
 )
 from api.security import SecurityHeaders
 
+if TYPE_CHECKING:
+    from bootstrap import Runtime
+
 DESCRIPTION = """
 The billing engine of a hosted-website portal: plans, customers, subscriptions, invoices,
 payments, audit and reports.
@@ -49,34 +53,30 @@ payments, audit and reports.
 """
 
 
-def create_app(engine: Any = None, *, start_scheduler: bool = False, **settings: Any) -> FastAPI:
-    """The API over ``engine`` (built from settings when not given).
+def create_app(
+    runtime: Runtime | None = None, *, start_scheduler: bool = False, **settings: Any
+) -> FastAPI:
+    """The API over ``runtime`` (built from settings when not given).
 
-    With ``start_scheduler`` the engine's scheduler runs in-process while the app is served.
+    With ``start_scheduler`` the runtime's scheduler runs in-process while the app is served.
     """
-    from adapters.idempotency import IdempotencyStore
-    from adapters.tokens import TokenStore
-    from bootstrap import build_engine, settings_with
+    from bootstrap import build_runtime
 
-    config = settings_with(None, **settings)
-    if engine is None:
-        engine = build_engine(config)
-    test_mode = config.test_mode or type(engine.clock).__name__ in ("StoredClock", "SimulatedClock")
-    context = Context(
-        engine=engine,
-        tokens=TokenStore(engine.read_models),
-        idempotency=IdempotencyStore(engine.read_models),
-        test_mode=test_mode,
-    )
+    if runtime is None:
+        runtime = build_runtime(**settings)
+    # The API's own parts beside the engine's, built now: never by two requests at once.
+    runtime.build_all("tokens", "idempotency", "documents")
+    context = Context(runtime=runtime)
+    test_mode = context.test_mode
 
     @asynccontextmanager
     async def lifespan(api: FastAPI):
         if start_scheduler:
-            engine.start()
+            runtime.start()
         try:
             yield
         finally:
-            engine.stop()
+            runtime.stop()
 
     api = FastAPI(
         title="Billing lifecycle engine",

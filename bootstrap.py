@@ -1,13 +1,17 @@
 """The composition root: the one place that builds the engine from settings.
 
-The CLI, the HTTP API and the scheduler all call these functions; nothing else constructs
-adapters.
+:func:`build_runtime` gives a :class:`Runtime`: the application, its clock, read models,
+outbox and dispatcher, token and idempotency stores, documents, gateway, senders and the
+scheduler, each built here and nowhere else. The HTTP API (``app.create_app``), the CLI
+(``cli/``) and the scheduler receive a runtime; none of them constructs an adapter.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -21,6 +25,20 @@ from adapters.persistence import (
 from adapters.settings import Settings
 from domain.vat import VatSchedule
 from service_layer.application import BillingApplication
+
+if TYPE_CHECKING:
+    from adapters.claims import AdvisoryClaims, NoClaims
+    from adapters.clock import Clock
+    from adapters.documents.pdf import InvoiceDocuments
+    from adapters.gateway import ZarinpalGateway
+    from adapters.idempotency import IdempotencyStore
+    from adapters.outbox import Dispatcher, OutboxStore
+    from adapters.sandbox_gateway import SandboxGateway
+    from adapters.scans import ScanStore
+    from adapters.tokens import TokenStore
+    from projections.runner import ReadModels
+    from scheduler import Engine, Metrics, TickReport
+    from service_layer.payments import OnlinePayments
 
 
 def settings_with(settings: Settings | None = None, **overrides: Any) -> Settings:
@@ -183,42 +201,228 @@ def build_gateway(settings: Settings):
     )
 
 
-def build_engine(settings: Settings | None = None, *, clock: Any = None, **overrides: Any):
-    """Everything a running engine needs: application, read models, outbox, scheduler service."""
-    from adapters.claims import claims_for
-    from adapters.clock import StoredClock, SystemClock
-    from adapters.outbox import Dispatcher, OutboxStore
-    from scheduler import Engine
+def build_sandbox_gateway(merchant_id: str, port: int) -> SandboxGateway:
+    """The sandbox payment gateway (Zarinpal's v4 protocol on loopback), not yet serving."""
+    from adapters.sandbox_gateway import SandboxGateway
+
+    return SandboxGateway(merchant_id, port=port)
+
+
+@dataclass(eq=False)
+class Runtime:
+    """Everything one process of the engine runs on, built from ``settings`` by this module.
+
+    Each part is built the first time it is asked for, after the parts it needs, so a CLI
+    command that only reads events opens no read models (and an outbox first opened on a store
+    with history still starts at its end). :func:`build_runtime` builds every part at once, as
+    a long-running process (the API, the scheduler) needs: no part is then built by two
+    threads. ``clock`` replaces the clock the settings choose (a simulated one in tests).
+    """
+
+    settings: Settings
+    given_clock: Clock | None = None
+
+    @cached_property
+    def app(self) -> BillingApplication:
+        return build_application(self.settings)
+
+    @cached_property
+    def read_models(self) -> ReadModels:
+        """The read models and the outbox view, in the application's database."""
+        return build_read_models(self.app, self.settings)
+
+    @cached_property
+    def clock(self) -> Clock:
+        """The given clock; else in test mode the clock kept in the store (shared by every
+        process of the engine), else the system's."""
+        from adapters.clock import StoredClock, SystemClock
+
+        if self.given_clock is not None:
+            return self.given_clock
+        if self.settings.test_mode:
+            return StoredClock(self.read_models, start=self.settings.test_clock_start)
+        return SystemClock()
+
+    @property
+    def test_mode(self) -> bool:
+        """Whether time is simulated: test mode, or a simulated clock given to this runtime."""
+        from adapters.clock import SimulatedClock, StoredClock
+
+        return self.settings.test_mode or isinstance(self.clock, StoredClock | SimulatedClock)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @cached_property
+    def senders(self) -> dict[str, Any]:
+        return build_senders(self.settings)
+
+    @cached_property
+    def outbox(self) -> OutboxStore:
+        from adapters.outbox import OutboxStore
+
+        return OutboxStore(self.read_models)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        from adapters.outbox import Dispatcher
+
+        return Dispatcher(
+            self.outbox,
+            self.senders,
+            self.clock,
+            max_attempts=self.settings.notice_max_attempts,
+            lease=timedelta(seconds=self.settings.delivery_lease),
+        )
+
+    @cached_property
+    def gateway(self) -> ZarinpalGateway:
+        return build_gateway(self.settings)
+
+    @cached_property
+    def payments(self) -> OnlinePayments:
+        from service_layer.payments import OnlinePayments
+
+        return OnlinePayments(self.app, self.gateway, self.clock, self.read_models)
+
+    @cached_property
+    def scans(self) -> ScanStore:
+        from adapters.scans import ScanStore
+
+        return ScanStore(self.read_models, self.settings.receipt_scan_max_bytes)
+
+    @cached_property
+    def tokens(self) -> TokenStore:
+        from adapters.tokens import TokenStore
+
+        return TokenStore(self.read_models)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        from adapters.idempotency import IdempotencyStore
+
+        return IdempotencyStore(self.read_models)
+
+    @cached_property
+    def documents(self) -> InvoiceDocuments:
+        from adapters.documents.pdf import InvoiceDocuments
+
+        return InvoiceDocuments()
+
+    @cached_property
+    def claims(self) -> NoClaims | AdvisoryClaims:
+        from adapters.claims import claims_for
+
+        return claims_for(database_of(self.settings))
+
+    @cached_property
+    def scheduler(self) -> Engine:
+        """The ticks, the channel jobs and the site reconciliation (``scheduler.Engine``)."""
+        from scheduler import Engine
+
+        return Engine(
+            payments=self.payments,
+            settings=self.settings,
+            app=self.app,
+            read_models=self.read_models,
+            dispatcher=self.dispatcher,
+            clock=self.clock,
+            claims=self.claims,
+            batch=self.settings.tick_batch,
+            interval=self.settings.tick_interval,
+        )
+
+    def build_all(self, *extra: str) -> Runtime:
+        """Build what a running engine needs now, in the order of their dependencies, and the
+        ``extra`` parts named (the API adds its token and idempotency stores and documents).
+        Idempotent: a part is built once."""
+        for part in (
+            "app", "read_models", "clock", "dispatcher", "payments", "scans", "claims", "scheduler",
+            *extra,
+        ):  # fmt: skip
+            getattr(self, part)
+        return self
+
+    def built(self, part: str) -> bool:
+        return part in self.__dict__
+
+    def close(self) -> None:
+        """Stop the scheduler and close what was built (pools, the read models' thread)."""
+        if self.built("scheduler"):
+            self.scheduler.close()  # stops, then closes the claims, read models, application
+            return
+        if self.built("claims"):
+            self.claims.close()
+        if self.built("read_models"):
+            self.read_models.stop()
+        if self.built("app"):
+            self.app.close()
+
+    # --- the scheduler's controls, for the process that runs it ------------------------------
+
+    def tick(self, *, deliver: bool = True) -> TickReport:
+        return self.scheduler.tick(deliver=deliver)
+
+    def start(self, *, blocking: bool = False) -> Any:
+        return self.scheduler.start(blocking=blocking)
+
+    def stop(self) -> None:
+        if self.built("scheduler"):
+            self.scheduler.stop()
+
+    def reconcile_sites(self) -> int:
+        return self.scheduler.reconcile_sites()
+
+    def metrics_text(self) -> str:
+        return self.scheduler.metrics_text()
+
+    def serve_metrics(self, host: str, port: int) -> Any:
+        return self.scheduler.serve_metrics(host, port)
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.scheduler.metrics
+
+    @property
+    def running(self) -> bool:
+        return self.built("scheduler") and self.scheduler.running
+
+    @property
+    def interval(self) -> float:
+        return self.scheduler.interval
+
+    @property
+    def batch(self) -> int:
+        return self.scheduler.batch
+
+
+def open_runtime(
+    settings: Settings | None = None,
+    *,
+    clock: Any = None,
+    simulated_from: datetime | None = None,
+    **overrides: Any,
+) -> Runtime:
+    """A runtime whose parts are built as they are first used (the CLI's commands).
+
+    ``clock`` replaces the clock the settings choose; ``simulated_from`` starts a simulated
+    clock there (``billing demo``)."""
+    from adapters.clock import SimulatedClock
 
     settings = settings_with(settings, **overrides)
-    app = build_application(settings)
-    read_models = build_read_models(app, settings)
-    if clock is None:
-        clock = (
-            StoredClock(read_models, start=settings.test_clock_start)
-            if settings.test_mode
-            else SystemClock()
-        )
-    dispatcher = Dispatcher(
-        OutboxStore(read_models),
-        build_senders(settings),
-        clock,
-        max_attempts=settings.notice_max_attempts,
-        lease=timedelta(seconds=settings.delivery_lease),
-    )
     redact_secrets(settings)
-    from adapters.scans import ScanStore
-    from service_layer.payments import OnlinePayments
+    if simulated_from is not None:
+        clock = SimulatedClock(simulated_from)
+    return Runtime(settings, clock)
 
-    return Engine(
-        payments=OnlinePayments(app, build_gateway(settings), clock, read_models),
-        scans=ScanStore(read_models, settings.receipt_scan_max_bytes),
-        settings=settings,
-        app=app,
-        read_models=read_models,
-        dispatcher=dispatcher,
-        clock=clock,
-        claims=claims_for(database_of(settings)),
-        batch=settings.tick_batch,
-        interval=settings.tick_interval,
-    )
+
+def build_runtime(
+    settings: Settings | None = None, *, clock: Any = None, **overrides: Any
+) -> Runtime:
+    """Everything a running engine needs, built now: application, read models, outbox,
+    stores, gateway, senders and the scheduler (``overrides`` replace settings)."""
+    return open_runtime(settings, clock=clock, **overrides).build_all()
+
+
+#: The name the tests and benchmarks use: a fully built runtime.
+build_engine = build_runtime

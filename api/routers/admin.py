@@ -11,6 +11,7 @@ from api.context import ContextDep, PrincipalDep, require
 from api.schemas import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
 from domain.errors import InvalidInput
 from domain.jalali import format_moment
+from projections.visibility import visible_customer
 from service_layer.timeline import iso
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -26,7 +27,7 @@ clock_router = APIRouter(prefix="/admin", tags=["test clock"])
 def create_token(body: TokenIn, ctx: ContextDep, who: PrincipalDep) -> TokenOut:
     require(who, Role.ADMIN, action="create tokens")
     if body.role == "customer" and body.subject:
-        ctx.app.get_customer(body.subject)  # refuse a token for a customer who does not exist
+        visible_customer(ctx.app, who, body.subject)  # refuse a token for no customer
     token = ctx.tokens.create(body.role, ctx.now(), subject=body.subject, label=body.label)
     return TokenOut(token=token, role=body.role, subject=body.subject)
 
@@ -49,7 +50,7 @@ def advance_clock(body: ClockAdvanceIn, ctx: ContextDep, who: PrincipalDep) -> C
     if target - now > timedelta(days=3650):
         raise InvalidInput("The test clock moves at most ten years at a time.", field="to")
     executed = ctx.app.advance(target, on_time=True)
-    ctx.engine.clock.advance_to(target)
+    ctx.runtime.clock.advance_to(target)
     ctx.fresh_read_models()
     return ClockOut(now=iso(target), now_jalali=format_moment(target), executed=len(executed))
 
@@ -57,7 +58,7 @@ def advance_clock(body: ClockAdvanceIn, ctx: ContextDep, who: PrincipalDep) -> C
 @clock_router.post("/tick", response_model=ClockOut, summary="Run one scheduler tick now")
 def tick(ctx: ContextDep, who: PrincipalDep) -> ClockOut:
     require(who, Role.ADMIN, action="run the scheduler")
-    report = ctx.engine.tick()
+    report = ctx.runtime.tick()
     return ClockOut(
         now=iso(report.at),
         now_jalali=format_moment(report.at),

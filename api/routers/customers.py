@@ -7,10 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require, visible_customer
+from api.context import ContextDep, PrincipalDep, require
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CustomerIn, CustomerOut, Page, ProfileIn
 from domain.customer import BillingProfile
+from projections.visibility import visible_customer, visible_rows
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -57,7 +58,7 @@ def change_profile(
     """The customer (or their representative, finance, an admin) corrects or completes the
     profile, e.g. to add the economic code an official invoice needs. Documents already issued
     keep the profile they were issued to."""
-    visible_customer(ctx, who, customer_id)
+    visible_customer(ctx.app, who, customer_id)
     ctx.app.change_profile(customer_id, BillingProfile(**body.model_dump()), ctx.now())
     return CustomerOut.of(ctx.app.get_customer(customer_id), _open_balance(ctx, customer_id))
 
@@ -67,16 +68,11 @@ def list_customers(
     ctx: ContextDep, who: PrincipalDep, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
 ) -> Page:
     after = decode_cursor(cursor) or ""
-    where, params = "customer_id > ?", [str(after)]
-    if who.role is Role.CUSTOMER:
-        where += " AND customer_id = ?"
-        params.append(str(who.subject))
-    elif who.role is Role.REPRESENTATIVE:
-        where += " AND representative_id = ?"
-        params.append(str(who.subject))
+    visible, params = visible_rows(who, "rm_customer_accounts")
+    where = " AND ".join(["customer_id > ?", *visible])
     rows = ctx.fresh_read_models().query(
         f"SELECT customer_id FROM {{rm_customer_accounts}} WHERE {where} ORDER BY customer_id LIMIT {limit + 1}",
-        params,
+        [str(after), *params],
     )
     ids = [r["customer_id"] for r in rows]
     balances = _open_balances(ctx, ids[:limit])
@@ -90,7 +86,7 @@ def list_customers(
     "/{customer_id}", response_model=CustomerOut, summary="A customer, with credit and open balance"
 )
 def get_customer(customer_id: UUID, ctx: ContextDep, who: PrincipalDep) -> CustomerOut:
-    customer = visible_customer(ctx, who, customer_id)
+    customer = visible_customer(ctx.app, who, customer_id)
     return CustomerOut.of(customer, _open_balance(ctx, customer_id))
 
 
@@ -101,8 +97,6 @@ def inbox(
     customer_id: UUID, ctx: ContextDep, who: PrincipalDep, limit: Limit = DEFAULT_LIMIT
 ) -> Page:
     require(who, Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE, action="read a customer's inbox")
-    visible_customer(ctx, who, customer_id)
+    visible_customer(ctx.app, who, customer_id)
     ctx.fresh_read_models()
-    return Page(
-        items=ctx.engine.dispatcher.store.inbox(str(customer_id), limit=limit), next_cursor=None
-    )
+    return Page(items=ctx.runtime.outbox.inbox(str(customer_id), limit=limit), next_cursor=None)

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import cache
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 
 from adapters.documents.pdf import InvoiceDocuments
 from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require, visible_invoice
+from api.context import ContextDep, PrincipalDep, require
 from api.schemas import OfficialInvoiceOut
 from domain.invoice import Invoice
+from projections.visibility import visible_invoice
 
 router = APIRouter(prefix="/invoices", tags=["documents"])
 
 PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF (A4)."}}
-
-
-@cache
-def documents() -> InvoiceDocuments:
-    return InvoiceDocuments()
 
 
 class _Rendered:
@@ -35,12 +30,12 @@ class _Rendered:
         self.pdfs: OrderedDict[UUID, bytes] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, invoice: Invoice) -> bytes:
+    def get(self, invoice: Invoice, documents: InvoiceDocuments) -> bytes:
         with self.lock:
             if invoice.id in self.pdfs:
                 self.pdfs.move_to_end(invoice.id)
                 return self.pdfs[invoice.id]
-        content = documents().official_pdf(invoice)
+        content = documents.official_pdf(invoice)
         with self.lock:
             self.pdfs[invoice.id] = content
             while len(self.pdfs) > self.size:
@@ -66,10 +61,11 @@ def _pdf(content: bytes, filename: str) -> Response:
     summary="The invoice as a PDF: a proforma while unpaid, marked paid or void after",
 )
 def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
-    invoice = visible_invoice(ctx, who, invoice_id)
+    invoice = visible_invoice(ctx.app, who, invoice_id)
     profile = ctx.app.get_customer(invoice.customer_id).profile
-    seller = ctx.app.seller.party.name if ctx.app.seller else ctx.engine.settings.portal_name
-    return _pdf(documents().plain_pdf(invoice, profile, seller), f"invoice-{invoice_id}.pdf")
+    seller = ctx.app.seller.party.name if ctx.app.seller else ctx.runtime.settings.portal_name
+    content = ctx.runtime.documents.plain_pdf(invoice, profile, seller)
+    return _pdf(content, f"invoice-{invoice_id}.pdf")
 
 
 @router.get(
@@ -80,10 +76,11 @@ def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
 )
 def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     """Rendered from the recorded events alone: the same bytes every time it is asked for."""
-    invoice = visible_invoice(ctx, who, invoice_id)
+    invoice = visible_invoice(ctx.app, who, invoice_id)
     if invoice.official is None:
         raise ctx.app.why_no_official(invoice_id)
-    return _pdf(rendered.get(invoice), f"official-invoice-{invoice.official.number_text}.pdf")
+    content = rendered.get(invoice, ctx.runtime.documents)
+    return _pdf(content, f"official-invoice-{invoice.official.number_text}.pdf")
 
 
 @router.post(
@@ -98,6 +95,6 @@ def issue_official(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Offi
     require(
         who, Role.CUSTOMER, Role.REPRESENTATIVE, Role.FINANCE, Role.ADMIN, action="issue invoices"
     )
-    visible_invoice(ctx, who, invoice_id)
+    visible_invoice(ctx.app, who, invoice_id)
     record = ctx.app.issue_official_invoice(invoice_id, ctx.now())
     return OfficialInvoiceOut.of(invoice_id, record)

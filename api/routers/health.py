@@ -26,7 +26,7 @@ def healthz(ctx: ContextDep) -> dict:
         "persistence": ctx.app.describe()["persistence"],
         "test_mode": ctx.test_mode,
         "now": now,
-        "scheduler": "running" if ctx.engine.running else "stopped",
+        "scheduler": "running" if ctx.runtime.running else "stopped",
     }
 
 
@@ -39,7 +39,7 @@ def readyz(ctx: ContextDep) -> JSONResponse:
     """For a load balancer: 200 when this process can serve, 503 (with what is wrong) when the
     store cannot be reached or the read models are more than BILLING_READINESS_MAX_LAG events
     behind the log. ``/healthz`` only says the process is alive."""
-    limit = getattr(ctx.engine.settings, "readiness_max_lag", 10_000)
+    limit = ctx.runtime.settings.readiness_max_lag
     try:
         last = ctx.app.recorder.max_notification_id() or 0
         position = ctx.read_models.position()
@@ -66,4 +66,4 @@ def readyz(ctx: ContextDep) -> JSONResponse:
 )
 def metrics(ctx: ContextDep, who: PrincipalDep) -> str:
     require(who, Role.ADMIN, Role.FINANCE, action="read the metrics")
-    return ctx.engine.metrics_text()
+    return ctx.runtime.metrics_text()

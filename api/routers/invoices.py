@@ -7,8 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require, visible_invoice
+from api.context import ContextDep, PrincipalDep, require
 from api.schemas import InvoiceOut, PaymentIn, PaymentOut
+from projections.visibility import visible_invoice
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/invoices", tags=["invoices"])
     "/{invoice_id}", response_model=InvoiceOut, summary="An invoice: lines, total, paid, balance"
 )
 def get_invoice(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> InvoiceOut:
-    return InvoiceOut.of(visible_invoice(ctx, who, invoice_id))
+    return InvoiceOut.of(visible_invoice(ctx.app, who, invoice_id))
 
 
 @router.post(
@@ -31,7 +32,7 @@ def record_payment(
     """Counts once per reference; the excess over what is owed becomes the customer's credit;
     a suspended site is restored in the same command when nothing is left overdue."""
     require(who, Role.FINANCE, Role.ADMIN, action="record payments")
-    visible_invoice(ctx, who, invoice_id)
+    visible_invoice(ctx.app, who, invoice_id)
     outcome = ctx.app.record_payment(
         body.reference, body.amount, ctx.now(), invoice_id=invoice_id, method=body.method
     )

@@ -13,15 +13,8 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from adapters.scans import safe_filename
-from adapters.tokens import Role
-from api.context import (
-    Context,
-    ContextDep,
-    PrincipalDep,
-    require,
-    visible_invoice,
-    visible_subscription,
-)
+from adapters.tokens import Principal, Role
+from api.context import Context, ContextDep, PrincipalDep, require
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import (
     BankOut,
@@ -39,7 +32,13 @@ from api.schemas import (
     VoidIn,
 )
 from domain.banks import BANKS
-from domain.errors import InvalidInput, InvoiceNotFound, OfflineRequestNotFound, ReceiptNotFound
+from domain.errors import InvalidInput, OfflineRequestNotFound, ReceiptNotFound
+from projections.visibility import (
+    may_see_invoice,
+    visible_invoice,
+    visible_rows,
+    visible_subscription,
+)
 
 router = APIRouter(tags=["payments"])
 
@@ -55,8 +54,8 @@ FINANCE = (Role.FINANCE, Role.ADMIN)
 def payment_link(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> PaymentLinkOut:
     """The amount is the invoice's open balance as recorded now; the customer is sent to the URL."""
     require(who, *OWNERS, action="start payments")
-    visible_invoice(ctx, who, invoice_id)
-    link = ctx.engine.payments.create_link(invoice_id)
+    visible_invoice(ctx.app, who, invoice_id)
+    link = ctx.runtime.payments.create_link(invoice_id)
     return PaymentLinkOut(url=link.url, authority=link.authority, amount=link.amount)
 
 
@@ -76,7 +75,7 @@ def callback(
 ):
     """Only ``Authority`` and ``Status`` are read; the amount comes from our records and the
     payment counts only once the gateway verifies it."""
-    result = ctx.engine.payments.callback(authority, outcome)
+    result = ctx.runtime.payments.callback(authority, outcome)
     body = CallbackOut(**result.__dict__)
     if "text/html" in request.headers.get("accept", ""):
         titles = {
@@ -170,15 +169,9 @@ def list_offline_payments(
         raise InvalidInput(
             "cursor is not one this API gave out; start again without it.", field="cursor"
         )
-    if who.role is Role.CUSTOMER:
-        where.append("customer_id = ?")
-        params.append(str(who.subject))
-    elif who.role is Role.REPRESENTATIVE:
-        where.append(
-            "subscription_id IN (SELECT subscription_id FROM {rm_subscriptions} "
-            "WHERE representative_id = ?)"
-        )
-        params.append(str(who.subject))
+    visible, allowed = visible_rows(who, "rm_offline_payments")
+    where += visible
+    params += allowed
     if awaiting_decision:
         where.append(AWAITING)
     for column, value in (("kind", kind), ("status", status), ("invoice_id", invoice_id)):
@@ -198,13 +191,15 @@ def list_offline_payments(
     )
 
 
-def _visible_item(ctx: Context, who, item_id: UUID, kind: str) -> dict:
+def _visible_item(ctx: Context, who: Principal, item_id: UUID, kind: str) -> dict:
+    """The request or receipt, if the caller may see its invoice; else "not found", as for one
+    that does not exist. Only that becomes a 404: an error loading the invoice or its
+    subscription (the store unreachable, a fault) reaches the error handler as it is."""
     row = _offline_item(ctx, item_id, kind)
-    try:
-        visible_invoice(ctx, who, UUID(row["invoice_id"]))
-    except InvoiceNotFound:
+    invoice = ctx.app.get_invoice(UUID(row["invoice_id"]))
+    if not may_see_invoice(who, invoice, ctx.app.get_subscription):
         error = OfflineRequestNotFound if kind == "request" else ReceiptNotFound
-        raise error(f"There is no such {kind} {item_id}.") from None
+        raise error(f"There is no such {kind} {item_id}.")
     return row
 
 
@@ -218,7 +213,7 @@ def request_offline(
     invoice_id: UUID, body: OfflineRequestIn, request: Request, ctx: ContextDep, who: PrincipalDep
 ) -> OfflineItemOut:
     require(who, *OWNERS, action="request offline payments")
-    visible_invoice(ctx, who, invoice_id)
+    visible_invoice(ctx.app, who, invoice_id)
     request_id = ctx.app.request_offline_payment(
         invoice_id, body.reason, ctx.now(), request_id=_keyed(request, who, "offline")
     )
@@ -235,7 +230,7 @@ def approve_offline(
 ) -> OfflineItemOut:
     require(who, *FINANCE, action="decide offline payments")
     row = _offline_item(ctx, request_id, "request")
-    days = ctx.engine.settings.offline_extension_days if ctx.engine.settings else 7
+    days = ctx.runtime.settings.offline_extension_days
     ctx.app.decide_offline_payment(
         UUID(row["invoice_id"]),
         request_id,
@@ -273,14 +268,14 @@ def register_receipt(
     invoice_id: UUID, body: ReceiptIn, request: Request, ctx: ContextDep, who: PrincipalDep
 ) -> OfflineItemOut:
     require(who, *OWNERS, action="register receipts")
-    visible_invoice(ctx, who, invoice_id)
+    visible_invoice(ctx.app, who, invoice_id)
     scan_hash = None
     if body.scan_base64:
         try:
             data = base64.b64decode(body.scan_base64, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInput("scan_base64 is not base64.", field="scan_base64") from None
-        scan_hash = ctx.engine.scans.put(data)
+        scan_hash = ctx.runtime.scans.put(data)
     receipt_id = ctx.app.register_receipt(
         invoice_id,
         bank=body.bank,
@@ -339,7 +334,7 @@ def reject_receipt(
 def receipt_scan(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     row = _visible_item(ctx, who, receipt_id, "receipt")
     scan_hash = json.loads(row["detail"]).get("scan_hash")
-    found = ctx.engine.scans.get(scan_hash) if scan_hash else None
+    found = ctx.runtime.scans.get(scan_hash) if scan_hash else None
     if found is None:
         raise ReceiptNotFound(f"Receipt {receipt_id} has no scan.")
     content_type, data = found
@@ -371,7 +366,7 @@ def hold(
     subscription_id: UUID, body: HoldIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
     require(who, *FINANCE, action="place enforcement holds")
-    visible_subscription(ctx, who, subscription_id)
+    visible_subscription(ctx.app, who, subscription_id)
     if body.until.tzinfo is None:
         raise InvalidInput(
             "until must carry a time zone, e.g. 2026-06-01T00:00:00Z.", field="until"
@@ -389,7 +384,7 @@ def lift(
     subscription_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
     require(who, *FINANCE, action="lift enforcement holds")
-    visible_subscription(ctx, who, subscription_id)
+    visible_subscription(ctx.app, who, subscription_id)
     ctx.app.lift_hold(subscription_id, body.reason, ctx.now())
     return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))
 
@@ -397,7 +392,7 @@ def lift(
 @router.post("/invoices/{invoice_id}/void", summary="Void an invoice with a reason (finance)")
 def void(invoice_id: UUID, body: VoidIn, ctx: ContextDep, who: PrincipalDep) -> dict:
     require(who, *FINANCE, action="void invoices")
-    visible_invoice(ctx, who, invoice_id)
+    visible_invoice(ctx.app, who, invoice_id)
     ctx.app.void_invoice(invoice_id, body.reason, ctx.now())
     invoice = ctx.app.get_invoice(invoice_id)
     return {

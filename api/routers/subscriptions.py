@@ -8,17 +8,16 @@ from uuid import UUID, uuid5
 from fastapi import APIRouter, Query, Request, status
 
 from adapters.tokens import Role
-from api.context import (
-    ContextDep,
-    PrincipalDep,
-    require,
-    visible_customer,
-    visible_lifecycle,
-    visible_subscription,
-)
+from api.context import ContextDep, PrincipalDep, require
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
 from domain.base import BILLING_NAMESPACE
+from projections.visibility import (
+    visible_customer,
+    visible_lifecycle,
+    visible_rows,
+    visible_subscription,
+)
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
 
@@ -39,7 +38,7 @@ def order(
 ) -> SubscriptionOut:
     """The site is created at once and the first invoice issued, due in the plan's window."""
     require(who, *OWNERS, action="order subscriptions")
-    visible_customer(ctx, who, body.customer_id)
+    visible_customer(ctx.app, who, body.customer_id)
     key = getattr(request.state, "idempotency_key", None)
     # A retried order with the same Idempotency-Key names the same subscription: placed once.
     subscription_id = uuid5(BILLING_NAMESPACE, f"order/{who.token_hash}/{key}") if key else None
@@ -63,13 +62,8 @@ def list_subscriptions(
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page:
-    where, params = ["subscription_id > ?"], [str(decode_cursor(cursor) or "")]
-    if who.role is Role.CUSTOMER:
-        where.append("customer_id = ?")
-        params.append(str(who.subject))
-    elif who.role is Role.REPRESENTATIVE:
-        where.append("representative_id = ?")
-        params.append(str(who.subject))
+    visible, allowed = visible_rows(who, "rm_subscriptions")
+    where, params = ["subscription_id > ?", *visible], [str(decode_cursor(cursor) or ""), *allowed]
     if customer_id:
         where.append("customer_id = ?")
         params.append(str(customer_id))
@@ -92,7 +86,7 @@ def list_subscriptions(
     "/{subscription_id}", response_model=SubscriptionOut, summary="A subscription and its next step"
 )
 def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) -> SubscriptionOut:
-    return SubscriptionOut.of_lifecycle(visible_lifecycle(ctx, who, subscription_id))
+    return SubscriptionOut.of_lifecycle(visible_lifecycle(ctx.app, who, subscription_id))
 
 
 @router.post(
@@ -104,7 +98,7 @@ def change_plan(
     subscription_id: UUID, body: ChangePlanIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
     require(who, *OWNERS, action="change plans")
-    visible_subscription(ctx, who, subscription_id)
+    visible_subscription(ctx.app, who, subscription_id)
     ctx.app.change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
     return _out(ctx, subscription_id)
 
@@ -118,7 +112,7 @@ def cancel(
     subscription_id: UUID, ctx: ContextDep, who: PrincipalDep, body: CancelIn | None = None
 ) -> SubscriptionOut:
     require(who, *OWNERS, action="cancel subscriptions")
-    visible_subscription(ctx, who, subscription_id)
+    visible_subscription(ctx.app, who, subscription_id)
     ctx.app.cancel_subscription(subscription_id, ctx.now(), reason=(body or CancelIn()).reason)
     return _out(ctx, subscription_id)
 
@@ -135,7 +129,7 @@ def invoices(
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page:
-    sub = visible_subscription(ctx, who, subscription_id)
+    sub = visible_subscription(ctx.app, who, subscription_id)
     start = int(decode_cursor(cursor) or 0)
     if not isinstance(start, int) or start < 0:
         start = 0

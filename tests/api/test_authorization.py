@@ -99,7 +99,7 @@ def routes(world: World, side: str):
 
     def receipt():
         invoice, _ = offline_request(approved=True)
-        scan = world.api.state.context.engine.scans.put(a_pdf_slip())
+        scan = world.api.state.context.runtime.scans.put(a_pdf_slip())
         return app.register_receipt(
             invoice,
             bank="017",
@@ -112,7 +112,7 @@ def routes(world: World, side: str):
 
     held = app.start_subscription(c, "basic", "monthly", T0)
     app.place_hold(held, "dispute", T0 + timedelta(days=60), T0)
-    authority = world.api.state.context.engine.payments.create_link(fresh_invoice()).authority
+    authority = world.api.state.context.runtime.payments.create_link(fresh_invoice()).authority
     return [
         ("GET", "/plans", None, ANYONE, False),
         ("GET", "/plans/basic", None, ANYONE, False),

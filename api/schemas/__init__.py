@@ -1,0 +1,92 @@
+"""Request and response shapes of the API, apart from the domain, one module per area.
+Times are ISO 8601 UTC, with a Jalali string beside those a person reads; amounts are integer
+rials. Every text field passes the one input policy (``common``: docs/SECURITY.md)."""
+
+from __future__ import annotations
+
+from api.schemas.admin import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
+from api.schemas.common import (
+    FreeText,
+    Identifier,
+    Input,
+    Moment,
+    MultilineText,
+    OptionalMoment,
+    Page,
+    PeriodName,
+    jalali,
+)
+from api.schemas.customers import CustomerIn, CustomerOut, ProfileIn
+from api.schemas.invoices import (
+    InvoiceLineOut,
+    InvoiceOut,
+    OfficialInvoiceOut,
+    PaymentIn,
+    PaymentOut,
+)
+from api.schemas.payments import (
+    BankOut,
+    CallbackOut,
+    DecisionIn,
+    HoldIn,
+    OfflineItemOut,
+    OfflineRequestIn,
+    PaymentLinkOut,
+    ReceiptIn,
+    RejectionIn,
+    VoidIn,
+)
+from api.schemas.plans import Percent, PlanIn, PlanOut, PlanPeriod, PlanPolicyIn
+from api.schemas.subscriptions import (
+    CancelIn,
+    ChangePlanIn,
+    NextStepOut,
+    PeriodOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+
+__all__ = [
+    "PeriodName",
+    "Moment",
+    "OptionalMoment",
+    "FreeText",
+    "MultilineText",
+    "Identifier",
+    "Input",
+    "jalali",
+    "Page",
+    "PlanPeriod",
+    "PlanPolicyIn",
+    "Percent",
+    "PlanIn",
+    "PlanOut",
+    "ProfileIn",
+    "CustomerIn",
+    "CustomerOut",
+    "SubscriptionIn",
+    "ChangePlanIn",
+    "CancelIn",
+    "PeriodOut",
+    "NextStepOut",
+    "SubscriptionOut",
+    "InvoiceLineOut",
+    "InvoiceOut",
+    "PaymentIn",
+    "PaymentOut",
+    "OfficialInvoiceOut",
+    "PaymentLinkOut",
+    "CallbackOut",
+    "OfflineRequestIn",
+    "DecisionIn",
+    "RejectionIn",
+    "ReceiptIn",
+    "BankOut",
+    "OfflineItemOut",
+    "HoldIn",
+    "VoidIn",
+    "ClockAdvanceIn",
+    "ClockOut",
+    "TokenIn",
+    "TokenOut",
+]

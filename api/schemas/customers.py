@@ -1,0 +1,84 @@
+"""Customers and their billing profiles."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import FreeText, Identifier, Input
+from domain.customer import Customer
+
+# --- customers ----------------------------------------------------------------------------------
+
+
+class ProfileIn(Input):
+    """A customer's whole billing profile (``PUT /customers/{id}/profile`` replaces the old one
+    from now on)."""
+
+    name: FreeText(200)
+    kind: Literal["person", "legal"]
+    email: Identifier(254)
+    mobile: Identifier(20)
+    national_code: Identifier(20) | None = None
+    economic_code: Identifier(20) | None = None
+    national_id: Identifier(20) | None = None
+    registration_number: Identifier(40) | None = None
+    postal_code: Identifier(20) | None = None
+    address: FreeText(500) | None = None
+
+
+class CustomerIn(ProfileIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Sara Ahmadi",
+                    "kind": "person",
+                    "email": "sara@example.ir",
+                    "mobile": "09121234567",
+                },
+                {
+                    "name": "Pars Co",
+                    "kind": "legal",
+                    "email": "finance@pars.example.ir",
+                    "mobile": "09351234567",
+                    "economic_code": "411111111111",
+                    "national_id": "10380284790",
+                    "registration_number": "12345",
+                    "postal_code": "1193653471",
+                    "address": "Tehran, Valiasr St., No. 1",
+                },
+            ]
+        },
+    )
+    representative_id: UUID | None = None
+
+
+class CustomerOut(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    email: str
+    mobile: str
+    representative_id: UUID | None
+    profile: dict[str, Any]
+    credit: int = Field(description="Credit held for the next invoices, in rials.")
+    open_balance: int = Field(description="What the customer's open invoices still ask, in rials.")
+
+    @classmethod
+    def of(cls, customer: Customer, open_balance: int) -> CustomerOut:
+        p = customer.profile
+        return cls(
+            id=customer.id,
+            name=p.name,
+            kind=p.kind.value,
+            email=p.email,
+            mobile=p.mobile,
+            representative_id=customer.representative_id,
+            profile=p.to_dict(),
+            credit=customer.credit.rials,
+            open_balance=open_balance,
+        )

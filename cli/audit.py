@@ -1,0 +1,195 @@
+"""The audit trail (``audit timeline|as-of|explain|verify``) and the read models
+(``projections rebuild|status``), from the stored events."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from cli.common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    add_db,
+    add_format,
+    aggregate_id,
+    moment,
+    print_timeline,
+    print_unstorable,
+    progress,
+    read_models_of,
+    runtime_for,
+)
+from service_layer.timeline import timeline
+
+
+def add_audit_parser(commands) -> None:
+    audit = commands.add_parser("audit", help="replay the audit trail from the stored events")
+    audits = audit.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
+    show = audits.add_parser(
+        "timeline",
+        help="every event of an aggregate (a subscription: with its invoices and payments)",
+    )
+    show.add_argument("aggregate_id", type=aggregate_id)
+    add_format(show, "text", "jsonl", "csv")
+    add_db(show)
+    show.set_defaults(run=run_timeline)
+    as_of = audits.add_parser(
+        "as-of", help="an aggregate's state at a past moment, from its events"
+    )
+    as_of.add_argument("aggregate_id", type=aggregate_id)
+    as_of.add_argument(
+        "at", type=moment, metavar="TIME", help="ISO 8601, e.g. 2026-05-08T00:00:00Z"
+    )
+    add_format(as_of, "text", "json")
+    add_db(as_of)
+    as_of.set_defaults(run=run_as_of)
+    why = audits.add_parser(
+        "explain",
+        help="why a subscription, invoice or customer is in its state, in Persian and English",
+    )
+    why.add_argument("aggregate_id", type=aggregate_id)
+    why.add_argument("--at", type=moment, help="explain the state at this moment (default: now)")
+    why.add_argument("--lang", choices=["both", "en", "fa"], default="both")
+    add_db(why)
+    why.set_defaults(run=run_explain)
+    verify = audits.add_parser(
+        "verify",
+        help="rebuild every read model from the events and compare; check the events' hash chain",
+    )
+    add_db(verify)
+    verify.set_defaults(run=run_verify)
+
+
+def add_projections_parser(commands) -> None:
+    projections = commands.add_parser("projections", help="the read models")
+    projection_commands = projections.add_subparsers(
+        dest="projections_command", required=True, metavar="ACTION"
+    )
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="drop and rebuild read models from the events"
+    )
+    rebuild.add_argument("name", nargs="*", help="read models to rebuild (default: all)")
+    add_db(rebuild)
+    rebuild.set_defaults(run=run_rebuild)
+    status = projection_commands.add_parser(
+        "status", help="each read model's position in the event log"
+    )
+    add_db(status)
+    status.set_defaults(run=run_projection_status)
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+def run_timeline(args: argparse.Namespace) -> int:
+    print_timeline(timeline(runtime_for(args.db).app, args.aggregate_id), args.format)
+    return EXIT_OK
+
+
+def run_as_of(args: argparse.Namespace) -> int:
+    from service_layer.audit import describe_as_of
+
+    state = describe_as_of(runtime_for(args.db).app, args.aggregate_id, args.at)
+    if args.format == "json":
+        print(json.dumps(state, ensure_ascii=False, indent=2))
+    else:
+        _print_state(state)
+    return EXIT_OK
+
+
+def _print_state(state: dict[str, Any], indent: str = "") -> None:
+    for key, value in state.items():
+        if isinstance(value, dict) and value:
+            print(f"{indent}{key}:")
+            _print_state(value, indent + "  ")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            print(f"{indent}{key}:")
+            for item in value:
+                print(f"{indent}  -")
+                _print_state(item, indent + "    ")
+        else:
+            print(f"{indent}{key}: {value if value not in (None, {}, []) else '-'}")
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from projections.reports import subscriptions_of
+    from service_layer.audit import explain
+
+    runtime = runtime_for(args.db)
+    at = args.at or runtime.clock.now()
+    app = runtime.app
+    read_models = read_models_of(runtime)
+    explanation = explain(
+        app,
+        args.aggregate_id,
+        at,
+        subscriptions_of=lambda customer_id: subscriptions_of(read_models, customer_id),
+    )
+    parts = {"en": [explanation.english], "fa": [explanation.persian]}.get(
+        args.lang, [explanation.english, explanation.persian]
+    )
+    print("\n\n".join(parts))
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from adapters.chain import has_chain, verify_stored_chain
+
+    runtime = runtime_for(args.db)
+    app = runtime.app
+    read_models = read_models_of(runtime)
+    failed = False
+    if has_chain(app):
+        checked, findings = verify_stored_chain(app)
+        if findings:
+            failed = True
+            print(f"hash chain: {len(findings)} problem(s) in {checked} event(s):")
+            for finding in findings:
+                print(f"  {finding}")
+        else:
+            print(f"hash chain: {checked} event(s), every one matches its link")
+    else:
+        print("hash chain: not kept by this store (in memory)")
+    try:
+        position, drifts = read_models.verify(progress=progress("rebuilding read models"))
+    except Exception as error:  # a tampered event may not even decode
+        print(f"read models: could not be rebuilt from the events: {error}")
+        return EXIT_REFUSED
+    if drifts:
+        failed = True
+        print(f"read models: {len(drifts)} difference(s) from the events (at event #{position}):")
+        for drift in drifts[:200]:
+            print(f"  {drift}")
+    else:
+        print(f"read models: every row equals the fold of the events (at event #{position})")
+    print_unstorable(read_models)
+    return EXIT_REFUSED if failed else EXIT_OK
+
+
+# --- projections ---------------------------------------------------------------------------------
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    from projections.views import read_model
+
+    for name in args.name:
+        try:
+            read_model(name)
+        except KeyError as error:
+            print(f"billing: {error.args[0]}", file=sys.stderr)
+            return EXIT_USAGE
+    read_models = read_models_of(runtime_for(args.db))
+    last = read_models.rebuild(args.name or None, progress=progress("rebuilding"))
+    print(f"rebuilt {', '.join(args.name) or 'every read model'} from {last:,} event(s)")
+    print_unstorable(read_models)
+    return EXIT_OK
+
+
+def run_projection_status(args: argparse.Namespace) -> int:
+    read_models = read_models_of(runtime_for(args.db))
+    for name, position in read_models.positions().items():
+        print(f"{name:<20} at event #{position}")
+    return EXIT_OK

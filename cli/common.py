@@ -1,0 +1,202 @@
+"""What every command shares: exit codes, argument types, the runtime, and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from domain.jalali import format_moment
+from service_layer.timeline import TimelineEntry, describe, iso
+
+if TYPE_CHECKING:
+    from bootstrap import Runtime
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONFIG, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+# --- argument types ------------------------------------------------------------------------------
+
+
+def duration(text: str) -> timedelta:
+    """``120d``, ``35d12h``, ``90m``, ``2w``."""
+    match = _DURATION.match(text.strip().lower())
+    if not text.strip() or not match or not any(match.groups()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write it like 120d, 35d12h, 36h or 90m."
+        )
+    weeks, days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+
+
+def moment(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time; write it like 2026-04-04T05:30:00Z."
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC.")
+    return value
+
+
+def aggregate_id(text: str) -> UUID:
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a UUID like 3f2a…-…).") from None
+
+
+def database_url_for(db: str | None) -> dict[str, str]:
+    """``--db`` as a settings override: a path is a SQLite file, 'memory' keeps nothing."""
+    if not db:
+        return {}
+    if db == "memory":
+        return {"database_url": "memory:"}
+    if "://" in db or db.endswith(":"):
+        return {"database_url": db}
+    return {"database_url": "sqlite:///" + db}
+
+
+def add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite file or database URL (default: BILLING_DATABASE_URL)"
+    )
+
+
+def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
+    parser.add_argument("--format", choices=choices, default=choices[0])
+
+
+# --- the runtime ---------------------------------------------------------------------------------
+
+
+def runtime_for(db: str | None, **overrides: Any) -> Runtime:
+    """The composition root's runtime for ``--db``: each part is built when a command first
+    uses it (a command that reads only events opens no read models)."""
+    from bootstrap import open_runtime
+
+    return open_runtime(**database_url_for(db), **overrides)
+
+
+def read_models_of(runtime: Runtime):
+    """The runtime's read models, caught up with every stored event."""
+    read_models = runtime.read_models
+    read_models.catch_up()
+    return read_models
+
+
+def configure_logging() -> None:
+    """INFO for the engine; libraries only when something is wrong (httpx would log every
+    request's URL, APScheduler every run it skipped because the last one still runs)."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def print_timeline(entries: list[TimelineEntry], fmt: str) -> None:
+    out = sys.stdout
+    if fmt == "jsonl":
+        for entry in entries:
+            out.write(json.dumps(entry.as_json(), ensure_ascii=False) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "recorded_at",
+                "recorded_at_jalali",
+                "due_at",
+                "aggregate",
+                "aggregate_id",
+                "version",
+                "event",
+                "what",
+                "data",
+            ]
+        )
+        for e in entries:
+            writer.writerow(
+                [
+                    iso(e.recorded_at),
+                    format_moment(e.recorded_at),
+                    iso(e.due_at),
+                    e.aggregate,
+                    e.aggregate_id,
+                    e.version,
+                    e.event,
+                    describe(e),
+                    json.dumps(e.data, ensure_ascii=False),
+                ]
+            )
+        return
+    for entry in entries:
+        line = (
+            f"{format_moment(entry.recorded_at)}  {iso(entry.recorded_at)}  "
+            f"{entry.aggregate:<12} {entry.event:<22} {describe(entry)}"
+        )
+        if entry.late_by:
+            line += f"  [due {iso(entry.due_at)}, recorded {entry.late_by} late]"
+        out.write(line + "\n")
+
+
+def rows_out(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print("  ".join(f"{c:>14}" for c in columns))
+        for row in rows:
+            print(
+                "  ".join(
+                    f"{row[c]:>14,}" if isinstance(row[c], int) else f"{row[c]!s:>14}"
+                    for c in columns
+                )
+            )
+
+
+def print_unstorable(read_models) -> None:
+    """Stored events whose text a read model could not hold as recorded: worth a look, not a
+    failure (the events are as recorded, the rows equal them with U+FFFD in place)."""
+    if read_models.unstorable:
+        print(f"note: {len(read_models.unstorable)} stored event(s) hold text stored with U+FFFD:")
+        for finding in read_models.unstorable:
+            print(f"  {finding}")
+
+
+def progress(label: str):
+    last = {"shown": -1}
+
+    def show(done: int, total: int) -> None:
+        if not sys.stderr.isatty() and done != total:
+            return
+        percent = 100 if not total else done * 100 // total
+        if percent == last["shown"]:
+            return
+        last["shown"] = percent
+        bar = "#" * (percent // 4)
+        sys.stderr.write(f"\r{label} [{bar:<25}] {percent:3d}% ({done:,}/{total:,} events)")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show

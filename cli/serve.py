@@ -1,0 +1,278 @@
+"""The long-running processes: ``serve`` (the HTTP API), ``scheduler``, ``sandbox-gateway``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from cli.common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    add_db,
+    configure_logging,
+    database_url_for,
+)
+from domain.money import Money
+from domain.plans import Plan
+from service_layer.timeline import iso
+
+if TYPE_CHECKING:
+    from bootstrap import Runtime
+
+
+def add_serve_parser(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="the HTTP API with the scheduler in-process (SQLite by default)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed a plan catalogue and a sample customer of each kind, and print tokens",
+    )
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="serve the API only (run `billing scheduler` apart)",
+    )
+    add_db(serve)
+    serve.set_defaults(run=run_serve)
+
+
+def add_sandbox_parser(commands) -> None:
+    sandbox = commands.add_parser(
+        "sandbox-gateway",
+        help="a sandbox payment gateway speaking Zarinpal's v4 protocol, on loopback",
+    )
+    sandbox.add_argument("--port", type=int, default=8010)
+    sandbox.add_argument("--merchant-id", default="00000000-0000-0000-0000-000000000000")
+    sandbox.set_defaults(run=run_sandbox)
+
+
+def add_scheduler_parser(commands) -> None:
+    sched = commands.add_parser(
+        "scheduler",
+        help="run the lifecycle scheduler alone (a separate worker): tick, execute what is due",
+    )
+    sched.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between ticks (default BILLING_TICK_INTERVAL, 60)",
+    )
+    sched.add_argument("--once", action="store_true", help="run one tick now and exit")
+    sched.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the scheduler's Prometheus metrics on http://HOST:PORT/metrics",
+    )
+    sched.add_argument(
+        "--metrics-host", default="127.0.0.1", help="where to serve them (default 127.0.0.1)"
+    )
+    add_db(sched)
+    sched.set_defaults(run=run_scheduler)
+
+
+# --- the scheduler -------------------------------------------------------------------------------
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    import signal
+
+    from bootstrap import build_runtime
+
+    configure_logging()
+    overrides: dict[str, Any] = database_url_for(args.db)
+    if args.interval is not None:
+        overrides["tick_interval"] = args.interval
+    runtime = build_runtime(**overrides)
+    if args.metrics_port is not None:
+        runtime.serve_metrics(args.metrics_host, args.metrics_port)
+        print(
+            f"scheduler metrics on http://{args.metrics_host}:{args.metrics_port}/metrics",
+            file=sys.stderr,
+        )
+    if args.once:
+        report = runtime.tick()
+        print(
+            f"{len(report.executed)} step(s) executed and {report.delivered} delivery(ies) sent at {iso(report.at)}",
+            file=sys.stderr,
+        )
+        runtime.close()
+        if report.failed:
+            print(
+                f"billing: {len(report.failed)} due subscription(s) could not be advanced "
+                f"(see the log above): {', '.join(report.failed)}",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
+        return EXIT_OK
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+    print(f"scheduler ticking every {runtime.interval:g}s; stop with Ctrl-C", file=sys.stderr)
+    runtime.start()
+    while not stopping.wait(0.5):
+        pass
+    runtime.close()  # a clean stop: the tick under way finishes first
+    print("scheduler stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- the HTTP API --------------------------------------------------------------------------------
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import create_app
+    from bootstrap import build_runtime
+
+    configure_logging()
+    runtime = build_runtime(**database_url_for(args.db))
+    api = create_app(runtime, start_scheduler=not args.no_scheduler)
+    base = f"http://{args.host}:{args.port}"
+    lines = [
+        f"billing API on {base} (OpenAPI at {base}/docs), store {runtime.app.describe()['persistence']}"
+    ]
+    if args.demo and runtime.app.seller is None:
+        runtime.app.seller = _demo_seller()
+        lines.append(
+            "official invoices name a SAMPLE seller (demo only): set BILLING_SELLER_* and "
+            "BILLING_TAX_MEMORY_ID for real ones"
+        )
+
+    if args.demo or runtime.settings.test_mode:
+        # The demo and test mode pay through the sandbox gateway by default.
+        sandbox = _sandbox_if_needed(runtime)
+        if sandbox:
+            lines.append(f"sandbox payment gateway on {sandbox} (payment links lead there)")
+    if args.demo:
+        lines += _seed_demo(runtime)
+    else:
+        lines.append("create a token with: .venv/bin/billing tokens create --role admin")
+
+    print("\n".join(lines), file=sys.stderr)
+    uvicorn.run(api, host=args.host, port=args.port, log_level="warning")
+    runtime.close()
+    return EXIT_OK
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    from bootstrap import build_sandbox_gateway
+
+    gateway = build_sandbox_gateway(args.merchant_id, args.port)
+    print(
+        f"sandbox gateway on {gateway.url} (merchant id {args.merchant_id}); stop with Ctrl-C",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        gateway.httpd.serve_forever()
+    return EXIT_OK
+
+
+def _sandbox_if_needed(runtime: Runtime) -> str | None:
+    """`serve --demo` and `serve` in test mode start the sandbox gateway in-process when the
+    gateway is a loopback one and nothing answers there."""
+
+    import socket
+    from urllib.parse import urlsplit
+
+    from bootstrap import build_sandbox_gateway
+
+    settings = runtime.settings
+    parts = urlsplit(settings.gateway_url)
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        if probe.connect_ex((parts.hostname, parts.port or 80)) == 0:
+            return None  # one is running already
+    build_sandbox_gateway(settings.gateway_merchant_id, parts.port or 80).start()
+    return settings.gateway_url
+
+
+def _seed_demo(runtime: Runtime) -> list[str]:
+    """A plan catalogue, one customer of each kind, and tokens to try the API with."""
+    from domain.customer import BillingProfile
+    from domain.plans import LifecyclePolicy
+
+    app, now = runtime.app, runtime.clock.now()
+    for plan in (
+        Plan(id="basic", name="Basic", monthly_price=Money(1_500_000)),
+        Plan(id="business", name="Business", monthly_price=Money(2_500_000)),
+        Plan(
+            id="pro",
+            name="Pro",
+            monthly_price=Money(6_000_000),
+            policy=LifecyclePolicy(grace_days=5),
+        ),
+    ):
+        app.define_plan(plan, now)
+    runtime.read_models.catch_up()
+    known = {
+        row["email"]
+        for row in runtime.read_models.query("SELECT email FROM {rm_customer_accounts}")
+    }
+    people = {
+        "sara@example.ir": BillingProfile(
+            name="سارا احمدی",
+            kind="person",
+            email="sara@example.ir",
+            mobile="09121234567",
+            national_code="0012345679",
+        ),
+        "finance@pars.example.ir": BillingProfile(
+            name="شرکت پارس",
+            kind="legal",
+            email="finance@pars.example.ir",
+            mobile="09351234567",
+            economic_code="411111111111",
+            national_id="10380284790",
+            registration_number="12345",
+            postal_code="1193653471",
+            address="تهران، خیابان ولیعصر، پلاک ۱",
+        ),
+    }
+    ids = [
+        app.register_customer(profile, now)
+        for email, profile in people.items()
+        if email not in known
+    ]
+    lines = [
+        "demo: plans basic, business, pro"
+        + (f"; customers {', '.join(map(str, ids))}" if ids else "")
+    ]
+    tokens = runtime.tokens
+    admin = tokens.create("admin", now, label="billing serve --demo")
+    finance = tokens.create("finance", now, label="billing serve --demo")
+    lines += [f"demo admin token:   {admin}", f"demo finance token: {finance}"]
+    if ids:
+        lines.append(
+            f"demo customer token ({ids[0]}): {tokens.create('customer', now, subject=ids[0], label='demo')}"
+        )
+    return lines
+
+
+def _demo_seller():
+    """A sample seller for `serve --demo`, so a demo company's payment shows an official invoice."""
+    from domain.official import Party, Seller
+
+    return Seller(
+        Party(
+            name="شرکت نمونه سامان ۳۶۰ (نمونه، برای نمایش)",
+            economic_code="10380284790",
+            national_id="10380284790",
+            registration_number="556677",
+            postal_code="1193653471",
+            address="تهران، خیابان آزادی، پلاک ۱۰",
+            phone="02166554433",
+        ),
+        memory_id="DEMO01",
+    )
