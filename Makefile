@@ -55,6 +55,7 @@ $(CLIENT): | $(STAMP)
 
 test: install browser $(CLIENT)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(ARGS)
 
 # The property tests' long profile: thousands of random lifecycle histories (docs/TESTING.md).
@@ -64,6 +65,7 @@ test-long: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/lifecycle.py $(ARGS)

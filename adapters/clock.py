@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from domain.base import check_moment
 from domain.errors import TimeWentBackwards
@@ -11,6 +11,15 @@ from domain.errors import TimeWentBackwards
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+@runtime_checkable
+class MovableClock(Clock, Protocol):
+    """A clock tests and the demo move by hand (simulated, or the one stored in test mode)."""
+
+    def advance(self, delta: timedelta) -> datetime: ...
+
+    def advance_to(self, moment: datetime) -> datetime: ...
 
 
 class SystemClock:

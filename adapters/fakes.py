@@ -76,7 +76,7 @@ class SentSms:
 
 
 class _SmsHandler(_Handler):
-    def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+    def do_POST(self) -> None:
         fake: FakeSmsProvider = self.server.fake  # type: ignore[attr-defined]
         parts = self.path.strip("/").split("/")  # v1/{key}/sms/send.json
         form = {k: v[0] for k, v in parse_qs(self._body().decode()).items()}
@@ -156,7 +156,7 @@ class _PlatformHandler(_Handler):
             return False
         return True
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         """``GET /v1/sites?after=&limit=``: every site and its state, by name."""
         fake: FakePlatform = self.server.fake  # type: ignore[attr-defined]
         if fake.down:
@@ -173,7 +173,7 @@ class _PlatformHandler(_Handler):
             items = [{"site": n, "state": fake.state.sites[n]} for n in names]
         return self._answer(200, {"items": items})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         fake: FakePlatform = self.server.fake  # type: ignore[attr-defined]
         body = self._body()
         if fake.delay:
@@ -228,13 +228,13 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+            async def handle_RCPT(self, server, session, envelope, address, options):
                 if sink.refuse_recipients:
                     return sink.refuse_recipients  # e.g. "451 4.2.0 try again later"
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            async def handle_DATA(self, server, session, envelope):
                 if sink.delay:
                     await asyncio.sleep(sink.delay)  # a slow server
                 message = message_from_bytes(envelope.content, policy=policy.default)

@@ -68,7 +68,7 @@ class _GatewayHandler(_Handler):
         self._error(int(fault), "injected fault")
         return True
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         fake = self._fake()
         parts = self.path.split("?")[0].strip("/").split("/")
         if parts[:2] == ["pg", "StartPay"] and len(parts) == 3:
@@ -95,7 +95,7 @@ class _GatewayHandler(_Handler):
         self.end_headers()
         self.wfile.write(page)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         fake = self._fake()
         path = self.path.split("?")[0]
         if path.startswith("/pg/StartPay/"):

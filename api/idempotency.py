@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -95,7 +96,8 @@ class _KeyedRequests(BaseHTTPMiddleware):
             )
         request.state.idempotency_key = key
         response = await call_next(request)
-        content = b"".join([chunk async for chunk in response.body_iterator])
+        stream: Any = response  # call_next answers a streaming response
+        content = b"".join([chunk async for chunk in stream.body_iterator])
         if (
             response.status_code >= 500
             or response.status_code == 401

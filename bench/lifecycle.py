@@ -52,17 +52,17 @@ from uuid import UUID, uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventsourcing.persistence import InfrastructureFactory, StoredEvent  # noqa: E402
-from eventsourcing.utils import Environment  # noqa: E402
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.utils import Environment
 
-from adapters.persistence import parse_database_url, tables_created_once  # noqa: E402
-from bootstrap import build_application  # noqa: E402
-from domain import lifecycle  # noqa: E402
-from domain.customer import BillingProfile  # noqa: E402
-from domain.errors import BillingError  # noqa: E402
-from domain.money import Money  # noqa: E402
-from domain.plans import Plan  # noqa: E402
-from service_layer.application import BillingApplication  # noqa: E402
+from adapters.persistence import parse_database_url, tables_created_once
+from bootstrap import build_application
+from domain import lifecycle
+from domain.customer import BillingProfile
+from domain.errors import BillingError
+from domain.money import Money
+from domain.plans import Plan
+from service_layer.application import BillingApplication
 
 DEFAULT_N = 10_000
 QUICK_N = 1_000

@@ -84,18 +84,18 @@ from uuid import UUID, uuid5
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventsourcing.persistence import StoredEvent  # noqa: E402
+from eventsourcing.persistence import StoredEvent
 
-from adapters.persistence import parse_database_url  # noqa: E402
-from bootstrap import build_application, build_read_models  # noqa: E402
-from domain import lifecycle  # noqa: E402
-from domain.catalogue import CATALOGUE_ID  # noqa: E402
-from domain.customer import BillingProfile  # noqa: E402
-from domain.errors import BillingError  # noqa: E402
-from domain.money import Money  # noqa: E402
-from domain.plans import Plan  # noqa: E402
-from projections.views import ALL_READ_MODELS  # noqa: E402
-from service_layer.application import BillingApplication  # noqa: E402
+from adapters.persistence import parse_database_url
+from bootstrap import build_application, build_read_models
+from domain import lifecycle
+from domain.catalogue import CATALOGUE_ID
+from domain.customer import BillingProfile
+from domain.errors import BillingError
+from domain.money import Money
+from domain.plans import Plan
+from projections.views import ALL_READ_MODELS
+from service_layer.application import BillingApplication
 
 DEFAULT_EVENTS = 1_000_000
 QUICK_EVENTS = 100_000

@@ -81,13 +81,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for replay
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project
 
-import replay  # noqa: E402
-from replay import PLANS, START, progress  # noqa: E402
+import replay
+from replay import PLANS, START, progress
 
-from adapters.clock import SimulatedClock  # noqa: E402
-from adapters.persistence import parse_database_url  # noqa: E402
-from bootstrap import build_application, build_engine, build_read_models  # noqa: E402
-from service_layer.application import BillingApplication  # noqa: E402
+from adapters.clock import SimulatedClock
+from adapters.persistence import parse_database_url
+from bootstrap import build_application, build_engine, build_read_models
+from service_layer.application import BillingApplication
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)
@@ -606,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     import psycopg
 
     try:
-        with replay._connect(args.postgres_url, dbname="postgres") as connection:  # noqa: SLF001
+        with replay._connect(args.postgres_url, dbname="postgres") as connection:
             version = connection.execute("SHOW server_version").fetchone()[0].split()[0]
     except psycopg.OperationalError as error:
         where = parse_database_url(args.postgres_url).display

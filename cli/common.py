@@ -55,7 +55,7 @@ def aggregate_id(text: str) -> UUID:
         raise argparse.ArgumentTypeError(f"{text!r} is not an id (a UUID like 3f2a…-…).") from None
 
 
-def database_url_for(db: str | None) -> dict[str, str]:
+def database_url_for(db: str | None) -> dict[str, Any]:
     """``--db`` as a settings override: a path is a SQLite file, 'memory' keeps nothing."""
     if not db:
         return {}

@@ -64,10 +64,12 @@ def add_parser(commands) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from domain.customer import BillingProfile
+    from adapters.clock import MovableClock
+    from domain.customer import BillingProfile, CustomerKind
 
     runtime = runtime_for(args.db, simulated_from=args.start)
     app, clock = runtime.app, runtime.clock
+    assert isinstance(clock, MovableClock)  # the runtime was opened with simulated_from
     start = clock.now()
     plan = Plan(
         id=f"demo-grace-{args.grace_days}-{args.price}",
@@ -77,7 +79,10 @@ def run_demo(args: argparse.Namespace) -> int:
     app.define_plan(plan, start)
     customer_id = app.register_customer(
         BillingProfile(
-            name="Demo Customer", kind="person", email="demo@example.ir", mobile="09120000000"
+            name="Demo Customer",
+            kind=CustomerKind.PERSON,
+            email="demo@example.ir",
+            mobile="09120000000",
         ),
         start,
     )

@@ -200,7 +200,7 @@ def _sandbox_if_needed(runtime: Runtime) -> str | None:
 
 def _seed_demo(runtime: Runtime) -> list[str]:
     """A plan catalogue, one customer of each kind, and tokens to try the API with."""
-    from domain.customer import BillingProfile
+    from domain.customer import BillingProfile, CustomerKind
     from domain.plans import LifecyclePolicy
 
     app, now = runtime.app, runtime.clock.now()
@@ -223,14 +223,14 @@ def _seed_demo(runtime: Runtime) -> list[str]:
     people = {
         "sara@example.ir": BillingProfile(
             name="سارا احمدی",
-            kind="person",
+            kind=CustomerKind.PERSON,
             email="sara@example.ir",
             mobile="09121234567",
             national_code="0012345679",
         ),
         "finance@pars.example.ir": BillingProfile(
             name="شرکت پارس",
-            kind="legal",
+            kind=CustomerKind.LEGAL,
             email="finance@pars.example.ir",
             mobile="09351234567",
             economic_code="411111111111",

@@ -41,7 +41,7 @@ class Catalogue(BillingAggregate):
         return cls(id=CATALOGUE_ID, timestamp=now)
 
     @event(CatalogueOpened)
-    def __init__(self, id: UUID, timestamp: datetime) -> None:  # noqa: A002
+    def __init__(self, id: UUID, timestamp: datetime) -> None:
         self.plans: dict[str, Plan] = {}
         self.retired: set[str] = set()
 

@@ -140,7 +140,7 @@ class Subscription(BillingAggregate):
     def order(
         cls,
         *,
-        id: UUID,  # noqa: A002 - the library's name for an aggregate's id
+        id: UUID,
         customer_id: UUID,
         representative_id: UUID | None,
         site: str,
@@ -167,7 +167,7 @@ class Subscription(BillingAggregate):
     @event(SubscriptionStarted)
     def __init__(
         self,
-        id: UUID,  # noqa: A002
+        id: UUID,
         customer_id: UUID,
         representative_id: UUID | None,
         site: str,

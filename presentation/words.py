@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from domain.jalali import format_moment, to_persian_digits
 
@@ -25,6 +25,18 @@ def joined(lines: Iterable[Words], en_sep: str = "\n", fa_sep: str = "\n") -> Wo
         en_sep.join(w.english for w in lines),
         fa_sep.join(w.persian for w in lines),
     )
+
+
+@overload
+def iso(moment: datetime) -> str: ...
+
+
+@overload
+def iso(moment: None) -> None: ...
+
+
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 
 
 def iso(moment: datetime | None) -> str | None:

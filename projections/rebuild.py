@@ -177,7 +177,7 @@ class Rebuilding:
         table = self.view.sql(cursor).table(getattr(self.view, "tracking_table_name", "tracking"))
         self.view.sql(cursor).execute(f"DELETE FROM {table} WHERE application_name = ?", (name,))
         if position:
-            self.view._insert_tracking(cursor, Tracking(name, position))  # noqa: SLF001
+            self.view._insert_tracking(cursor, Tracking(name, position))
 
     # --- verifying ----------------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ class ReadModels(Rebuilding):
                 if model.rebuildable:
                     continue
                 name = tracking_name(self.application_name, model)
-                followed = self.view._max_tracking_id(name, cursor) is not None  # noqa: SLF001
+                followed = self.view._max_tracking_id(name, cursor) is not None
                 end = 0 if followed else (self.app.recorder.max_notification_id() or 0)
                 sql.execute(
                     f"INSERT INTO {table} (read_model, position) VALUES (?, ?) "
@@ -152,7 +152,7 @@ class ReadModels(Rebuilding):
                         model.name,
                         start,
                     )
-                    self.view._insert_tracking(cursor, Tracking(name, start))  # noqa: SLF001
+                    self.view._insert_tracking(cursor, Tracking(name, start))
         self.view.forget_positions()
 
     LAYOUTS = "read_model_layouts"

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, status
 
+from adapters.clock import MovableClock
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
 from api.schemas import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
@@ -45,12 +46,15 @@ def advance_clock(body: ClockAdvanceIn, ctx: ContextDep, who: PrincipalDep) -> C
         raise InvalidInput('Give either "days" or "to".', field="days")
     now = ctx.now()
     target = now + timedelta(days=body.days) if body.days is not None else body.to
+    clock = ctx.runtime.clock
+    if target is None or not isinstance(clock, MovableClock):
+        raise InvalidInput("The clock moves only in test mode (BILLING_TEST_MODE=1).", field="to")
     if target.tzinfo is None:
         raise InvalidInput('"to" must carry a time zone, e.g. 2026-05-08T00:00:00Z.', field="to")
     if target - now > timedelta(days=3650):
         raise InvalidInput("The test clock moves at most ten years at a time.", field="to")
     executed = ctx.app.advance(target, on_time=True)
-    ctx.runtime.clock.advance_to(target)
+    clock.advance_to(target)
     ctx.fresh_read_models()
     return ClockOut(now=iso(target), now_jalali=format_moment(target), executed=len(executed))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -17,7 +18,9 @@ from projections.visibility import visible_invoice
 
 router = APIRouter(prefix="/invoices", tags=["documents"])
 
-PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF (A4)."}}
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "The PDF (A4)."}
+}
 
 
 class _Rendered:

@@ -298,6 +298,7 @@ def confirm_receipt(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Pay
     require(who, *FINANCE, action="decide receipts")
     row = _offline_item(ctx, receipt_id, "receipt")
     outcome = ctx.app.decide_receipt(UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=True)
+    assert outcome is not None  # a confirmed receipt always records its payment
     return PaymentOut(
         reference=outcome.reference,
         amount=outcome.amount.rials,

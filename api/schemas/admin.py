@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +37,7 @@ class TokenIn(Input):
     )
     role: Literal["customer", "representative", "finance", "admin"]
     subject: UUID | None = None
-    label: FreeText(200, min_length=0) = Field(
+    label: Annotated[str, *FreeText(200, min_length=0)] = Field(
         "", description="A note for people, e.g. who holds it."
     )
 

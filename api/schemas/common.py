@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
@@ -54,29 +54,29 @@ def _policy(clean: Any, **limits: int) -> AfterValidator:
     return AfterValidator(check)
 
 
-def FreeText(max_length: int, min_length: int = 1) -> Any:
+# Each returns the metadata of a text field, used as ``Annotated[str, *FreeText(200)]``: the
+# length the OpenAPI document states, then the input policy (domain/text.py).
+
+
+def FreeText(max_length: int, min_length: int = 1) -> tuple[Any, ...]:
     """One line for people (a name, an address, a label)."""
-    return Annotated[
-        str,
+    return (
         Field(max_length=max_length),
         _policy(policy.free_text, max_length=max_length, min_length=min_length),
-    ]
+    )
 
 
-def MultilineText(max_length: int = 500, min_length: int = 1) -> Any:
+def MultilineText(max_length: int = 500, min_length: int = 1) -> tuple[Any, ...]:
     """A reason or a note: newlines allowed."""
-    return Annotated[
-        str,
+    return (
         Field(max_length=max_length),
         _policy(policy.multiline_text, max_length=max_length, min_length=min_length),
-    ]
+    )
 
 
-def Identifier(max_length: int) -> Any:
+def Identifier(max_length: int) -> tuple[Any, ...]:
     """A code, reference or address machines compare: invisible characters dropped."""
-    return Annotated[
-        str, Field(max_length=max_length), _policy(policy.identifier, max_length=max_length)
-    ]
+    return (Field(max_length=max_length), _policy(policy.identifier, max_length=max_length))
 
 
 class Input(BaseModel):
@@ -85,7 +85,16 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@overload
+def jalali(moment: datetime) -> str: ...
+
+
+@overload
+def jalali(moment: datetime | None) -> str | None: ...
+
+
 def jalali(moment: datetime | None) -> str | None:
+    """A moment in the Jalali calendar, Tehran time (docs/API.md); None stays None."""
     return format_moment(moment) if moment else None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,16 +17,16 @@ class ProfileIn(Input):
     """A customer's whole billing profile (``PUT /customers/{id}/profile`` replaces the old one
     from now on)."""
 
-    name: FreeText(200)
+    name: Annotated[str, *FreeText(200)]
     kind: Literal["person", "legal"]
-    email: Identifier(254)
-    mobile: Identifier(20)
-    national_code: Identifier(20) | None = None
-    economic_code: Identifier(20) | None = None
-    national_id: Identifier(20) | None = None
-    registration_number: Identifier(40) | None = None
-    postal_code: Identifier(20) | None = None
-    address: FreeText(500) | None = None
+    email: Annotated[str, *Identifier(254)]
+    mobile: Annotated[str, *Identifier(20)]
+    national_code: Annotated[str, *Identifier(20)] | None = None
+    economic_code: Annotated[str, *Identifier(20)] | None = None
+    national_id: Annotated[str, *Identifier(20)] | None = None
+    registration_number: Annotated[str, *Identifier(40)] | None = None
+    postal_code: Annotated[str, *Identifier(20)] | None = None
+    address: Annotated[str, *FreeText(500)] | None = None
 
 
 class CustomerIn(ProfileIn):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,7 +118,7 @@ class PaymentIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reference": "BANK-20260509-0001", "amount": 2_750_000}]},
     )
-    reference: Identifier(200) = Field(
+    reference: Annotated[str, *Identifier(200)] = Field(
         description="The bank's tracking number or the gateway's reference id."
     )
     amount: int = Field(gt=0, le=10**15, description="Rials received.", strict=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +45,7 @@ class OfflineRequestIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "Our treasury pays by bank transfer only."}]},
     )
-    reason: MultilineText()
+    reason: Annotated[str, *MultilineText()]
 
 
 class DecisionIn(Input):
@@ -53,7 +53,7 @@ class DecisionIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "Approved by the finance manager."}]},
     )
-    reason: MultilineText(min_length=0) = ""
+    reason: Annotated[str, *MultilineText(min_length=0)] = ""
 
 
 class RejectionIn(Input):
@@ -61,7 +61,7 @@ class RejectionIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "The amount on the slip does not match."}]},
     )
-    reason: MultilineText()
+    reason: Annotated[str, *MultilineText()]
 
 
 class ReceiptIn(Input):
@@ -121,7 +121,7 @@ class HoldIn(Input):
             "examples": [{"reason": "Court order pending", "until": "2026-06-01T00:00:00Z"}]
         },
     )
-    reason: MultilineText()
+    reason: Annotated[str, *MultilineText()]
     until: datetime
 
 
@@ -129,4 +129,4 @@ class VoidIn(Input):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"reason": "Issued twice by mistake"}]}
     )
-    reason: MultilineText()
+    reason: Annotated[str, *MultilineText()]

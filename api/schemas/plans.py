@@ -52,7 +52,7 @@ class PlanIn(Input):
     id: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Lower-case letters, digits and hyphens."
     )
-    name: FreeText(200)
+    name: Annotated[str, *FreeText(200)]
     monthly_price: int = Field(gt=0, le=10**15, description="Rials a month.", strict=True)
     grace_days: int | None = Field(None, ge=0, le=365, strict=True)
     quarterly_discount_percent: Percent = Decimal(5)

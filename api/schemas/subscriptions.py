@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,7 +53,7 @@ class CancelIn(Input):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "moving to another provider"}]},
     )
-    reason: MultilineText() = "requested by the customer"
+    reason: Annotated[str, *MultilineText()] = "requested by the customer"
 
 
 class PeriodOut(BaseModel):

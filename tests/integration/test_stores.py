@@ -102,7 +102,7 @@ class LifecycleOnAStore:
             try:
                 for day in range(1, 75):
                     app.advance(T0 + day * DAY)
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 errors.append(error)
 
         threads = [threading.Thread(target=tick, args=(w,)) for w in workers]
@@ -158,7 +158,7 @@ class LifecycleOnAStore:
             try:
                 barrier.wait()
                 app.record_payment("gw-123456", 400_000, T0 + DAY, invoice_id=invoice_id)
-            except BaseException as error:  # noqa: BLE001
+            except BaseException as error:
                 errors.append(error)
 
         threads = [threading.Thread(target=pay, args=(a,)) for a in apps]
@@ -197,7 +197,7 @@ class TestOnPostgreSQL(LifecycleOnAStore):
             try:
                 barrier.wait()
                 build_application(database_url=self.database_url).close()
-            except BaseException as error:  # noqa: BLE001
+            except BaseException as error:
                 errors.append(error)
 
         threads = [threading.Thread(target=start) for _ in range(4)]
