@@ -36,29 +36,19 @@ from uuid import UUID
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from eventsourcing.persistence import (
-    ConnectionPoolClosedError,
-    ConnectionUnavailableError,
-    InterfaceError,
-    OperationalError,
-)
 
 from adapters.clock import Clock
 from service_layer.application import BillingApplication, Executed
+from service_layer.unit_of_work import STORE_FAILURES
 
 log = logging.getLogger("billing.scheduler")
 
 JOB_ID = "lifecycle-tick"
 
 
-#: Errors of the store rather than of one subscription: they fail the whole tick (logged once,
-#: counted in tick_errors), and the next tick starts again.
-STORE_FAILURES = (
-    OperationalError,
-    InterfaceError,
-    ConnectionUnavailableError,
-    ConnectionPoolClosedError,
-)
+# Errors of the store (service_layer.unit_of_work.STORE_FAILURES) rather than of one
+# subscription fail the whole tick (logged once, counted in tick_errors); the next tick starts
+# again.
 
 
 def _quiet_skipped_runs(record: logging.LogRecord) -> bool:
@@ -273,15 +263,18 @@ class Engine:
         self._last_reconcile = time.monotonic()
         try:
             found = self.payments.reconcile()
-        except Exception:  # the gateway may be down: the next round tries again
+        except STORE_FAILURES:
+            raise  # the store is down: the tick fails and is counted (tick_errors)
+        except Exception:  # the gateway's listing failed: the next round tries again
             log.exception("reconciliation failed")
             return
         if found.checked:
             log.info(
-                "reconciled %d gateway payment(s): %d recorded, %d failed",
+                "reconciled %d gateway payment(s): %d recorded, %d failed, %d not settled",
                 found.checked,
                 found.recorded,
                 found.failed,
+                found.errors,
             )
 
     def _count(self, report: TickReport) -> None:

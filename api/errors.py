@@ -11,18 +11,14 @@ import logging
 import re
 from typing import Any
 
-from eventsourcing.persistence import (
-    ConnectionPoolClosedError,
-    InterfaceError,
-    MapperDeserialisationError,
-    OperationalError,
-)
+from eventsourcing.persistence import MapperDeserialisationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
+from service_layer.unit_of_work import STORE_FAILURES
 
 log = logging.getLogger("billing.api")
 
@@ -100,8 +96,9 @@ def _allowed(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-#: What the store raises when it cannot be reached (the pool timed out, the server is gone).
-STORE_DOWN = (OperationalError, InterfaceError, ConnectionPoolClosedError)
+#: What the store raises when it cannot be reached (the pool timed out, the server is gone):
+#: one definition for the API, the commands and the scheduler.
+STORE_DOWN = STORE_FAILURES
 
 
 def store_unavailable_problem(request: Request | None = None, **extra: Any) -> JSONResponse:
@@ -188,9 +185,6 @@ def install(app: FastAPI) -> None:
             409, error.code, error.message, request, headers={"Retry-After": str(RETRY_AFTER)}
         )
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    @app.exception_handler(ConnectionPoolClosedError)
     async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
         # A handler for these classes (not for Exception) answers without closing the
         # client's keep-alive connection; the load balancer reads /readyz meanwhile.
@@ -198,6 +192,9 @@ def install(app: FastAPI) -> None:
             "the store is unavailable on %s %s: %s", request.method, request.url.path, error
         )
         return store_unavailable_problem(request)
+
+    for failure in STORE_DOWN:
+        app.add_exception_handler(failure, store_unavailable)
 
     @app.exception_handler(MapperDeserialisationError)
     async def unreadable(request: Request, error: MapperDeserialisationError) -> JSONResponse:
