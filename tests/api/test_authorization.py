@@ -38,8 +38,7 @@ class World:
         self.api = create_app(engine)
         ctx = self.api.state.context
         app = ctx.app
-        from tests.builders import a_company, a_plan
-        from tests.unit.test_official_invoices import SELLER
+        from tests.builders import SELLER, a_company, a_plan
 
         app.seller = SELLER
         app.define_plan(a_plan("basic"), T0)

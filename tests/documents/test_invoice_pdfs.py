@@ -15,9 +15,8 @@ from bootstrap import build_application
 from domain.jalali import JalaliDate, to_persian_digits
 from domain.persian_words import rials_in_words
 from service_layer.application import BillingApplication
-from tests.builders import DAY, T0, a_company, a_person, a_plan, ordered
+from tests.builders import DAY, SELLER, T0, a_company, a_person, a_plan, ordered
 from tests.documents.pdftext import pdf_text, squeeze
-from tests.unit.test_official_invoices import SELLER
 
 PAID_AT = T0 + 2 * DAY
 REFERENCE = "A000000000000000000000000000012345"

@@ -23,8 +23,7 @@ from adapters.outbox import MAX_ATTEMPTS, retry_span
 from adapters.platform import PlatformClient
 from bootstrap import build_application, build_engine
 from domain import lifecycle
-from tests.builders import DAY, HOUR, T0, a_person, a_plan, random_ref
-from tests.integration.test_outbox import delivery
+from tests.builders import DAY, HOUR, T0, a_person, a_plan, delivery, random_ref
 
 
 def _outside(smtp, sms, platform) -> dict:
@@ -90,6 +89,7 @@ def test_site_requests_go_out_in_order_per_site_after_the_platform_recovers(tmp_
             engine.tick()
         assert _platform_matches_the_engine(engine, platform) == []
         restored = {app.get_subscription(s).site for s in subs[:4]}
+        assert len(restored) == 4
         for site in restored:
             actions = [r.action for r in platform.state.applied if r.site == site]
             assert actions == ["create", "restore"], actions  # the suspend was superseded

@@ -22,7 +22,7 @@ from adapters.platform import PLATFORM_STATE
 from bootstrap import build_application, build_read_models
 from domain import lifecycle
 from tests.builders import DAY
-from tests.integration.test_scheduler_processes import populate, settled
+from tests.processes import populate, settled
 from tests.stores import postgres_schema
 
 pytestmark = pytest.mark.postgres

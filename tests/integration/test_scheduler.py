@@ -116,6 +116,7 @@ class SchedulerOnAStore:
         assert "SiteRestored" in [e.event for e in timeline(app, restored)]
         # Triggered by the job, each step at most one tick step after it was due.
         timed = [e for e in timeline(app, unpaid) if e.due_at is not None]
+        assert timed
         assert all(timedelta(0) <= e.recorded_at - e.due_at <= 12 * HOUR for e in timed)
         # The hosting platform was told, in order, exactly once each.
         smtp, sms, platform = outside

@@ -9,20 +9,8 @@
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.property.machine import LifecycleMachine, profile_settings
+from tests.property.machine import InMemory, OnPostgresAndSqlite, OnSqlite, profile_settings
 from tests.stores import require_postgres
-
-
-class InMemory(LifecycleMachine):
-    ENGINES = (("memory", "as told", True), ("memory", "hourly", False))
-
-
-class OnSqlite(LifecycleMachine):
-    ENGINES = (("sqlite", "as told", True), ("memory", "hourly", False))
-
-
-class OnPostgresAndSqlite(LifecycleMachine):
-    ENGINES = (("postgres", "as told", True), ("sqlite", "as told", True))
 
 
 def test_random_histories_in_memory_follow_the_model_and_keep_every_invariant():
