@@ -251,6 +251,7 @@ def test_the_matrix_covers_every_route(world):
     )
 
 
+@pytest.mark.slow  # every route for each of the ten: about 40 s in all
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("side", ["own", "other"])
 def test_every_route_answers_each_role_with_the_exact_status(world, role, side):

@@ -18,6 +18,7 @@ from bootstrap import build_application, build_read_models
 from tests.builders import DAY, T0, ordered, random_ref, run_clock
 from tests.stores import postgres_schema
 
+pytestmark = pytest.mark.slow  # the tests run the console script as a process
 BILLING = str(Path(sys.executable).parent / "billing")
 ORDER = datetime.fromisoformat("2026-04-04T05:30:00+00:00")
 DEADLINE = ORDER + timedelta(days=30)

@@ -25,7 +25,7 @@ from tests.builders import DAY
 from tests.processes import populate, settled
 from tests.stores import postgres_schema
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # scheduler processes
 BILLING = str(Path(sys.executable).parent / "billing")
 WORKERS = 2  # e-mails one scheduler may have in flight at the moment it is killed
 

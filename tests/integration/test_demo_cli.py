@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs the console script as a process
 BILLING = str(Path(sys.executable).parent / "billing")
 ORDER = datetime.fromisoformat("2026-04-04T05:30:00+00:00")
 

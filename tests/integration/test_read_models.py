@@ -296,6 +296,7 @@ CRASHING_PROCESS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_process_killed_between_two_events_resumes_after_the_last_one_it_committed(tmp_path):
     url = f"sqlite:///{tmp_path}/killed.sqlite"
     app = a_busy_store(url)

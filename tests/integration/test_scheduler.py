@@ -77,6 +77,7 @@ class SchedulerOnAStore:
             **settings,
         )
 
+    @pytest.mark.slow
     def test_the_job_runs_a_whole_lifecycle_and_restores_on_payment(self, outside):
         clock = SimulatedClock(T0)
         engine = self.engine(clock, outside)
@@ -200,6 +201,7 @@ class SchedulerOnAStore:
         assert created and created[0].site == app.get_subscription(sub).site
         engine.close()
 
+    @pytest.mark.slow
     def test_a_delivery_failure_never_blocks_the_lifecycle_and_is_retried(self, outside):
         smtp, sms, platform = outside
         sms.failing = True

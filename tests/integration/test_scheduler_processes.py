@@ -18,7 +18,7 @@ from tests.builders import DAY, T0
 from tests.processes import populate, settled
 from tests.stores import postgres_schema
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # scheduler processes
 BILLING = str(Path(sys.executable).parent / "billing")
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from adapters.sandbox_gateway import SandboxGateway
 
+pytestmark = pytest.mark.slow  # a subprocess in a virtual environment of its own
 MERCHANT = "00000000-0000-0000-0000-000000000000"
 CLIENT = Path(sys.prefix) / "zarinpal-client" / "bin" / "python"
 SCRIPT = Path(__file__).parent / "clients" / "zarinpal_v4.py"

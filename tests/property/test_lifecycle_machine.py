@@ -13,15 +13,18 @@ from tests.property.machine import InMemory, OnPostgresAndSqlite, OnSqlite, prof
 from tests.stores import require_postgres
 
 
+@pytest.mark.slow
 def test_random_histories_in_memory_follow_the_model_and_keep_every_invariant():
     run_state_machine_as_test(InMemory, settings=profile_settings(1.0))
 
 
+@pytest.mark.slow
 def test_random_histories_on_sqlite_follow_the_model_and_keep_every_invariant():
     run_state_machine_as_test(OnSqlite, settings=profile_settings(0.15))
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_random_histories_on_postgres_record_the_same_events_as_on_sqlite():
     require_postgres()
     run_state_machine_as_test(OnPostgresAndSqlite, settings=profile_settings(0.05))
