@@ -1,10 +1,11 @@
-# The two commands of the README: `make run` and `make test`. Both set up .venv first.
+# The two commands of the README: `make run` and `make test` (`make test-fast` beside it).
+# All set up .venv first.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install browser run demo test test-long lint bench screenshots lock clean
+.PHONY: install browser run demo test test-fast test-long lint bench screenshots lock clean
 
 install: $(STAMP)
 
@@ -57,6 +58,12 @@ test: install browser $(CLIENT)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(ARGS)
+
+# The fast tier (docs/TESTING.md): no test marked `postgres` or `slow` (no PostgreSQL, browser,
+# subprocesses or random lifecycle machines). BILLING_TEST_POSTGRES=off makes a test that
+# reaches PostgreSQL without the mark fail at once; the property tests keep the quick profile.
+test-fast: install
+	BILLING_TEST_POSTGRES=off HYPOTHESIS_PROFILE=quick $(BIN)/pytest -m "not postgres and not slow" $(ARGS)
 
 # The property tests' long profile: thousands of random lifecycle histories (docs/TESTING.md).
 test-long: install

@@ -68,27 +68,32 @@ import itertools
 import json
 import os
 import random
-import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for replay
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for stores
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project
+
+from stores import (
+    Store,
+    add_store_arguments,
+    check_store_arguments,
+    code_version,
+    machine,
+    open_stores,
+    progress,
+)
 
 DEFAULT_SECONDS = 30.0
 QUICK_SECONDS = 5.0
 DEFAULT_CONCURRENCY = 16
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/billing_bench"
 CUSTOMERS = 200
 CUSTOMER_TOKENS = 10
 PAYMENT_RIALS = 1_000
@@ -104,10 +109,6 @@ MIX = (
 )
 IDEMPOTENT_SHARE = 0.25  # of payments: with a fresh Idempotency-Key
 BARE_ROUTE = "GET /bare"
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # --- the server process ----------------------------------------------------------------------
@@ -204,48 +205,6 @@ class Server:
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.process.pid) if self.process else 0.0
-
-
-# --- stores ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Store:
-    name: str
-    url: str
-    version: str
-    cleanup: Callable[[], None]
-
-
-def sqlite_store() -> Store:
-    directory = tempfile.mkdtemp(prefix="billing-api-bench-")
-    return Store(
-        name="sqlite",
-        url=f"sqlite:///{directory}/api.sqlite",  # an absolute path: sqlite:////tmp/…
-        version=sqlite3.sqlite_version,
-        cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
-    )
-
-
-def open_store(name: str, args: argparse.Namespace) -> Store | None:
-    if name == "sqlite":
-        return sqlite_store()
-    import psycopg
-    import replay
-
-    from adapters.persistence import parse_database_url
-
-    try:
-        found = replay.postgres_store(args.postgres_url)  # one fresh schema bench_<random>
-    except psycopg.OperationalError as error:
-        where = parse_database_url(args.postgres_url).display
-        progress(f"PostgreSQL is unreachable at {where}: {str(error).strip()}")
-        if args.explicit_stores:
-            progress("--stores names postgres, so this is an error.")
-            sys.exit(1)
-        progress("skipping the postgres store.")
-        return None
-    return Store(found.name, found.url, found.version, found.cleanup)
 
 
 # --- the seed (in this process, not timed) ---------------------------------------------------
@@ -608,12 +567,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="raw",
         help="raw: a minimal HTTP/1.1 keep-alive client (default); httpx: httpx.AsyncClient",
     )
-    parser.add_argument(
-        "--stores",
-        default=None,
-        help="comma-separated: sqlite,postgres (default both; postgres skipped if unreachable)",
-    )
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    add_store_arguments(parser)
     parser.add_argument("--serve", metavar="URL|bare", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -625,11 +579,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
     if args.seconds <= 0 or args.concurrency < 1:
         parser.error("--seconds must be positive and --concurrency at least 1")
-    args.explicit_stores = args.stores is not None
-    args.stores = [s.strip() for s in (args.stores or "sqlite,postgres").split(",") if s.strip()]
-    unknown = set(args.stores) - {"sqlite", "postgres"}
-    if unknown:
-        parser.error(f"unknown store(s): {', '.join(sorted(unknown))}; use sqlite, postgres")
+    check_store_arguments(parser, args)
     return args
 
 
@@ -670,20 +620,10 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args.serve, args.port)
     import fastapi
     import httpx
-    import replay
     import uvicorn
 
-    stores: list[Store] = []
-    try:  # open every store first, so an unreachable server is reported before any work
-        for name in args.stores:
-            store = open_store(name, args)
-            if store is not None:
-                stores.append(store)
-    except SystemExit:
-        for store in stores:
-            store.cleanup()
-        raise
-    code, started, run = replay.code_version(), time.perf_counter(), uuid4().hex[:8]
+    stores = open_stores(args, prefix="billing-api-bench-", parts=("api",))
+    code, started, run = code_version(), time.perf_counter(), uuid4().hex[:8]
     results: dict[str, dict] = {}
     try:
         bare_before = bench_bare(args, "before")
@@ -700,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"done in {time.perf_counter() - started:.0f}s")
     print_table(args, bare, results)
     summary = {
-        "machine": replay.machine(),
+        "machine": machine(),
         "date": date.today().isoformat(),
         "code": code,
         "seconds": args.seconds,

@@ -35,25 +35,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
-import secrets
-import shutil
-import sqlite3
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for stores
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project
 
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
+from stores import (
+    Store,
+    add_store_arguments,
+    check_store_arguments,
+    machine,
+    open_stores,
+    progress,
+)
 
 from adapters.persistence import parse_database_url, tables_created_once
 from bootstrap import build_application
@@ -66,7 +68,6 @@ from service_layer.application import BillingApplication
 
 DEFAULT_N = 10_000
 QUICK_N = 1_000
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/billing_bench"
 
 #: Fixed, so two runs drive the same lives (1405/01/15 09:00 in Tehran).
 START = datetime(2026, 4, 4, 5, 30, tzinfo=UTC)
@@ -76,91 +77,6 @@ RUN_AFTER_LAST_ORDER = timedelta(days=70)
 PAY_EVERY = 10
 PAY_AFTER = timedelta(days=35)
 PLAN = Plan(id="bench", name="Bench", monthly_price=Money(1_000_000))
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-# --- stores ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Store:
-    """Where one store's engine and baseline write, and how to remove it afterwards."""
-
-    name: str
-    engine_url: str
-    baseline_url: str
-    version: str
-    cleanup: Callable[[], None]
-
-
-def sqlite_store() -> Store:
-    directory = tempfile.mkdtemp(prefix="billing-bench-")
-    return Store(
-        name="sqlite",
-        engine_url=f"sqlite:///{directory}/engine.sqlite",  # an absolute path: sqlite:////tmp/…
-        baseline_url=f"sqlite:///{directory}/baseline.sqlite",
-        version=sqlite3.sqlite_version,
-        cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
-    )
-
-
-def _connect(url: str, dbname: str | None = None):
-    import psycopg
-
-    env = parse_database_url(url).env
-    return psycopg.connect(
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        dbname=dbname or env["POSTGRES_DBNAME"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        connect_timeout=5,
-        autocommit=True,
-    )
-
-
-def _with_schema(url: str, schema: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"] + [("schema", schema)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def postgres_store(url: str) -> Store:
-    """A fresh schema pair in the database of ``url``, creating the database if it is missing.
-
-    Raises psycopg.OperationalError when the server cannot be reached.
-    """
-    from psycopg import sql
-
-    dbname = parse_database_url(url).env["POSTGRES_DBNAME"]
-    with _connect(url, dbname="postgres") as maintenance:
-        exists = maintenance.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
-        ).fetchone()
-        if not exists:
-            progress(f"creating database {dbname}")
-            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        version = maintenance.execute("SHOW server_version").fetchone()[0].split()[0]
-    tag = secrets.token_hex(4)
-    schemas = [f"bench_{tag}", f"bench_{tag}_baseline"]
-
-    def drop_schemas() -> None:
-        with _connect(url) as connection:
-            for schema in schemas:
-                connection.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
-
-    return Store(
-        name="postgres",
-        engine_url=_with_schema(url, schemas[0]),
-        baseline_url=_with_schema(url, schemas[1]),
-        version=version,
-        cleanup=drop_schemas,
-    )
 
 
 # --- the engine's drive ----------------------------------------------------------------------
@@ -407,14 +323,14 @@ class StoreResult:
 def bench_store(store: Store, n: int) -> StoreResult:
     try:
         progress(f"{store.name}: engine, {n} subscriptions")
-        engine = run_engine(store.engine_url, n)
+        engine = run_engine(store.urls["engine"], n)
         progress(
             f"{store.name}: engine stored {engine.events} events in {engine.saves} saves, "
             f"{engine.seconds:.1f}s ({engine.events_per_second:.0f} events/s)"
         )
         transactions = baseline_transactions(engine)
         progress(f"{store.name}: baseline, {engine.events} events in {len(transactions)} inserts")
-        seconds = run_baseline(store.baseline_url, transactions)
+        seconds = run_baseline(store.urls["baseline"], transactions)
         progress(f"{store.name}: baseline {seconds:.1f}s ({engine.events / seconds:.0f} events/s)")
         return StoreResult(engine, seconds)
     finally:
@@ -424,57 +340,17 @@ def bench_store(store: Store, n: int) -> StoreResult:
 # --- the command -----------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {mem_kb / 1024**2:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        memory = ""
-    return f"{model}, {os.cpu_count()} CPUs{memory}, Python {platform.python_version()}"
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=None, help=f"subscriptions (default {DEFAULT_N})")
     parser.add_argument("--quick", action="store_true", help=f"N = {QUICK_N}")
-    parser.add_argument(
-        "--stores",
-        default=None,
-        help="comma-separated: sqlite,postgres (default both; postgres skipped if unreachable)",
-    )
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    add_store_arguments(parser)
     args = parser.parse_args(argv)
     args.n = args.n or (QUICK_N if args.quick else DEFAULT_N)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    args.explicit_stores = args.stores is not None
-    args.stores = [s.strip() for s in (args.stores or "sqlite,postgres").split(",") if s.strip()]
-    unknown = set(args.stores) - {"sqlite", "postgres"}
-    if unknown:
-        parser.error(f"unknown store(s): {', '.join(sorted(unknown))}; use sqlite, postgres")
+    check_store_arguments(parser, args)
     return args
-
-
-def open_store(name: str, args: argparse.Namespace) -> Store | None:
-    if name == "sqlite":
-        return sqlite_store()
-    import psycopg
-
-    try:
-        return postgres_store(args.postgres_url)
-    except psycopg.OperationalError as error:
-        where = parse_database_url(args.postgres_url).display
-        progress(f"PostgreSQL is unreachable at {where}: {str(error).strip()}")
-        if args.explicit_stores:
-            progress("--stores names postgres, so this is an error.")
-            sys.exit(1)
-        progress("skipping the postgres store.")
-        return None
 
 
 def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str]) -> None:
@@ -498,16 +374,7 @@ def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stores: list[Store] = []
-    try:  # open every store first, so an unreachable server is reported before any work
-        for name in args.stores:
-            store = open_store(name, args)
-            if store is not None:
-                stores.append(store)
-    except SystemExit:
-        for store in stores:
-            store.cleanup()
-        raise
+    stores = open_stores(args, prefix="billing-bench-", parts=("engine", "baseline"))
     versions = {store.name: store.version for store in stores}
     results = {store.name: bench_store(store, args.n) for store in stores}
     print_table(args.n, results, versions)

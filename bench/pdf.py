@@ -42,8 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.documents.pdf import InvoiceDocuments
 from domain.customer import BillingProfile
-from tests.builders import DAY, T0, a_company, a_plan, ordered
-from tests.unit.test_official_invoices import SELLER, app_with_seller
+from tests.builders import DAY, SELLER, T0, a_company, a_plan, app_with_seller, ordered
 
 ONE_LINE = """<!DOCTYPE html>
 <html lang="fa" dir="rtl"><head><meta charset="utf-8"><style>

@@ -65,28 +65,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import re
-import secrets
-import shutil
-import sqlite3
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID, uuid5
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for stores
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project
 
 from eventsourcing.persistence import StoredEvent
+from stores import (
+    Store,
+    add_store_arguments,
+    check_store_arguments,
+    code_version,
+    machine,
+    open_stores,
+    progress,
+)
 
-from adapters.persistence import parse_database_url
 from bootstrap import build_application, build_read_models
 from domain import lifecycle
 from domain.catalogue import CATALOGUE_ID
@@ -100,7 +102,6 @@ from service_layer.application import BillingApplication
 DEFAULT_EVENTS = 1_000_000
 QUICK_EVENTS = 100_000
 DEFAULT_SEED_SUBSCRIPTIONS = 1_000
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/billing_bench"
 
 #: Fixed, so two runs drive the same kind of lives (1405/01/15 09:00 in Tehran).
 START = datetime(2026, 4, 4, 5, 30, tzinfo=UTC)
@@ -118,83 +119,6 @@ PAGE = 1_000
 SLICE = 200
 BATCH = 5_000
 COPY_NAMESPACE = UUID("0b5a3c1e-6d2f-4e8a-9c47-2f1d8e6b7a90")
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-# --- stores ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Store:
-    """Where one store's events and read models live, and how to remove them afterwards."""
-
-    name: str
-    url: str
-    version: str
-    cleanup: Callable[[], None]
-
-
-def sqlite_store() -> Store:
-    directory = tempfile.mkdtemp(prefix="billing-replay-")
-    return Store(
-        name="sqlite",
-        url=f"sqlite:///{directory}/replay.sqlite",  # an absolute path: sqlite:////tmp/…
-        version=sqlite3.sqlite_version,
-        cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
-    )
-
-
-def _connect(url: str, dbname: str | None = None):
-    import psycopg
-
-    env = parse_database_url(url).env
-    return psycopg.connect(
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        dbname=dbname or env["POSTGRES_DBNAME"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        connect_timeout=5,
-        autocommit=True,
-    )
-
-
-def _with_schema(url: str, schema: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"] + [("schema", schema)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def postgres_store(url: str) -> Store:
-    """A fresh schema in the database of ``url``, creating the database if it is missing.
-
-    Raises psycopg.OperationalError when the server cannot be reached.
-    """
-    from psycopg import sql
-
-    dbname = parse_database_url(url).env["POSTGRES_DBNAME"]
-    with _connect(url, dbname="postgres") as maintenance:
-        exists = maintenance.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
-        ).fetchone()
-        if not exists:
-            progress(f"creating database {dbname}")
-            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        version = maintenance.execute("SHOW server_version").fetchone()[0].split()[0]
-    schema = f"bench_{secrets.token_hex(4)}"
-
-    def drop_schema() -> None:
-        with _connect(url) as connection:
-            connection.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            )
-
-    return Store(
-        name="postgres", url=_with_schema(url, schema), version=version, cleanup=drop_schema
-    )
 
 
 # --- the seed population, driven by the real engine ------------------------------------------
@@ -675,48 +599,13 @@ def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
 # --- the command -----------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {mem_kb / 1024**2:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        memory = ""
-    return f"{model}, {os.cpu_count()} CPUs{memory}, Python {platform.python_version()}"
-
-
-def code_version() -> str:
-    """The commit, and a digest of uncommitted changes to tracked files, if any."""
-    import hashlib
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        diff = subprocess.run(["git", "diff", "HEAD"], cwd=root, capture_output=True).stdout
-    except OSError:
-        return "unknown"
-    return f"{commit}+{hashlib.sha1(diff).hexdigest()[:8]}" if diff else commit
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--events", type=int, default=None, help=f"events in the store (default {DEFAULT_EVENTS})"
     )
     parser.add_argument("--quick", action="store_true", help=f"N = {QUICK_EVENTS}")
-    parser.add_argument(
-        "--stores",
-        default=None,
-        help="comma-separated: sqlite,postgres (default both; postgres skipped if unreachable)",
-    )
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    add_store_arguments(parser)
     parser.add_argument(
         "--seed-subscriptions",
         type=int,
@@ -737,29 +626,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.events = args.events or (QUICK_EVENTS if args.quick else DEFAULT_EVENTS)
     if args.events < 1 or args.seed_subscriptions < 1:
         parser.error("--events and --seed-subscriptions must be at least 1")
-    args.explicit_stores = args.stores is not None
-    args.stores = [s.strip() for s in (args.stores or "sqlite,postgres").split(",") if s.strip()]
-    unknown = set(args.stores) - {"sqlite", "postgres"}
-    if unknown:
-        parser.error(f"unknown store(s): {', '.join(sorted(unknown))}; use sqlite, postgres")
+    check_store_arguments(parser, args)
     return args
-
-
-def open_store(name: str, args: argparse.Namespace) -> Store | None:
-    if name == "sqlite":
-        return sqlite_store()
-    import psycopg
-
-    try:
-        return postgres_store(args.postgres_url)
-    except psycopg.OperationalError as error:
-        where = parse_database_url(args.postgres_url).display
-        progress(f"PostgreSQL is unreachable at {where}: {str(error).strip()}")
-        if args.explicit_stores:
-            progress("--stores names postgres, so this is an error.")
-            sys.exit(1)
-        progress("skipping the postgres store.")
-        return None
 
 
 def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str]) -> None:
@@ -788,16 +656,7 @@ def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stores: list[Store] = []
-    try:  # open every store first, so an unreachable server is reported before any work
-        for name in args.stores:
-            store = open_store(name, args)
-            if store is not None:
-                stores.append(store)
-    except SystemExit:
-        for store in stores:
-            store.cleanup()
-        raise
+    stores = open_stores(args, prefix="billing-replay-", parts=("replay",))
     versions = {store.name: store.version for store in stores}
     code = code_version()
     results = {}

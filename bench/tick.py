@@ -78,11 +78,19 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for replay
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for replay and stores
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project
 
 import replay
-from replay import PLANS, START, progress
+from replay import PLANS, START
+from stores import (
+    DEFAULT_POSTGRES_URL,
+    code_version,
+    machine,
+    postgres_store,
+    postgres_version,
+    progress,
+)
 
 from adapters.clock import SimulatedClock
 from adapters.persistence import parse_database_url
@@ -346,7 +354,7 @@ class SizeResult:
 
 def bench_size(args: argparse.Namespace, n: int, profile_path: str | None) -> SizeResult:
     begun = time.perf_counter()
-    store = replay.postgres_store(args.postgres_url)
+    store = postgres_store(args.postgres_url, ("tick",))
     try:
         seed_size = min(n, args.seed_subscriptions)
         progress(f"N = {n}: schema {store.url.rsplit('schema=', 1)[-1]}, seed of {seed_size}")
@@ -540,7 +548,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="comma-separated subscription counts (default 1000,10000,100000)",
     )
-    parser.add_argument("--postgres-url", default=replay.DEFAULT_POSTGRES_URL)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument(
         "--seed-subscriptions",
         type=int,
@@ -606,13 +614,12 @@ def main(argv: list[str] | None = None) -> int:
     import psycopg
 
     try:
-        with replay._connect(args.postgres_url, dbname="postgres") as connection:
-            version = connection.execute("SHOW server_version").fetchone()[0].split()[0]
+        version = postgres_version(args.postgres_url)
     except psycopg.OperationalError as error:
         where = parse_database_url(args.postgres_url).display
         progress(f"PostgreSQL is unreachable at {where}: {str(error).strip()}")
         return 1
-    code = replay.code_version()
+    code = code_version()
     started = time.perf_counter()
     results = []
     for n in args.sizes:
@@ -620,15 +627,15 @@ def main(argv: list[str] | None = None) -> int:
         results.append(bench_size(args, n, profile_path))
     progress(f"done in {time.perf_counter() - started:.0f}s")
     print_table(results)
-    if replay.code_version() != code:
-        progress(f"the engine's code changed during the run: {code} -> {replay.code_version()}")
+    if code_version() != code:
+        progress(f"the engine's code changed during the run: {code} -> {code_version()}")
     today = date.today().isoformat()
     if args.svg:
-        write_svg(Path(args.svg), results, f"PostgreSQL {version}, {today}, {replay.machine()}")
+        write_svg(Path(args.svg), results, f"PostgreSQL {version}, {today}, {machine()}")
         progress(f"plot written to {args.svg}")
     largest = results[-1]
     summary = {
-        "machine": replay.machine(),
+        "machine": machine(),
         "date": today,
         "postgres_version": version,
         "code": code,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.customer import BillingProfile
 from domain.money import Money
+from domain.official import Party, Seller
 from domain.plans import LifecyclePolicy, Plan
 from service_layer.application import BillingApplication
 
@@ -22,6 +23,26 @@ def random_ref(prefix: str = "ref") -> str:
 
 def in_memory_app() -> BillingApplication:
     return BillingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+#: The portal company as seller of official invoices (a valid economic code and memory ID).
+SELLER = Seller(
+    Party(
+        name="شرکت سامان ۳۶۰",
+        economic_code="10380284790",
+        national_id="10380284790",
+        registration_number="556677",
+        postal_code="1193653471",
+        address="تهران، خیابان آزادی، پلاک ۱۰",
+        phone="02166554433",
+    ),
+    memory_id="def5gh",
+)
+
+
+def app_with_seller(seller: Seller | None = SELLER) -> BillingApplication:
+    """An in-memory application that issues official invoices as ``seller``."""
+    return BillingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, seller=seller)
 
 
 def a_plan(plan_id: str = "basic", monthly_price: int = 1_000_000, **policy: object) -> Plan:
@@ -114,3 +135,22 @@ def a_png_slip(width: int = 40, height: int = 20) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (200, 220, 240)).save(out, format="PNG")
     return out.getvalue()
+
+
+def delivery(channel: str = "sms", recipient: str = "09121234567", **payload):
+    """One outbox message (a payment reminder, or the payload given) for a channel to send."""
+    from adapters.notify.channels import Delivery  # only the channel tests need the adapters
+
+    return Delivery(
+        delivery_id=f"sub/7/{channel}",
+        channel=channel,
+        kind="payment_reminder",
+        subscription_id="5c4c1b6e-0000-4000-8000-000000000001",
+        customer_id="c",
+        recipient=recipient,
+        subject="یادآوری",
+        body="متن پیام ۱٬۰۰۰ ریال",
+        html="<p dir='rtl'>متن</p>",
+        payload=payload or {"action": "suspend", "site": "site-1", "event": "SiteSuspended"},
+        attempts=0,
+    )

@@ -2,7 +2,9 @@
 
 PostgreSQL is the machine's real server (BILLING_TEST_POSTGRES_URL, default
 postgresql://postgres@127.0.0.1:5432/billing_test). Under CI (CI=true) a missing PostgreSQL
-fails the test instead of skipping it, so a green CI run always includes PostgreSQL.
+fails the test instead of skipping it, so a green CI run always includes PostgreSQL. With
+BILLING_TEST_POSTGRES=off (`make test-fast`) any test that asks for PostgreSQL fails at once:
+it lacks the ``postgres`` mark that keeps it out of the fast tier (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,17 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+POSTGRES_OFF_MESSAGE = (
+    "this test uses PostgreSQL, which BILLING_TEST_POSTGRES=off (make test-fast) forbids: "
+    "mark it @pytest.mark.postgres (or the parameter, pytest.param(..., marks=...)) so that "
+    "only `make test` runs it"
+)
+
+
+def postgres_off() -> bool:
+    return os.environ.get("BILLING_TEST_POSTGRES", "").lower() == "off"
+
+
 def _connect(dbname: str):
     parts = urlsplit(POSTGRES_URL)
     return psycopg.connect(
@@ -37,6 +50,8 @@ def _connect(dbname: str):
 
 def require_postgres() -> None:
     """Make sure the test database exists; skip (or, under CI, fail) when PostgreSQL is down."""
+    if postgres_off():
+        pytest.fail(POSTGRES_OFF_MESSAGE)
     dbname = urlsplit(POSTGRES_URL).path.lstrip("/")
     try:
         with _connect("postgres") as conn:

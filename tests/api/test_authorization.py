@@ -38,8 +38,7 @@ class World:
         self.api = create_app(engine)
         ctx = self.api.state.context
         app = ctx.app
-        from tests.builders import a_company, a_plan
-        from tests.unit.test_official_invoices import SELLER
+        from tests.builders import SELLER, a_company, a_plan
 
         app.seller = SELLER
         app.define_plan(a_plan("basic"), T0)
@@ -252,6 +251,7 @@ def test_the_matrix_covers_every_route(world):
     )
 
 
+@pytest.mark.slow  # every route for each of the ten: about 40 s in all
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("side", ["own", "other"])
 def test_every_route_answers_each_role_with_the_exact_status(world, role, side):

@@ -9,9 +9,8 @@ from app import create_app
 from bootstrap import build_engine
 from domain.customer import BillingProfile
 from tests.api.server import bearer, served
-from tests.builders import T0, a_company, a_person, a_plan
+from tests.builders import SELLER, T0, a_company, a_person, a_plan
 from tests.documents.pdftext import pdf_text, squeeze
-from tests.unit.test_official_invoices import SELLER
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.sandbox_gateway import SandboxGateway
 from tests.api.server import bearer, reserve, served, url_of
-from tests.api.test_payments_over_http import Shop
+from tests.api.shop import Shop
 from tests.builders import DAY, T0, a_pdf_slip, a_png_slip
 
 

@@ -27,6 +27,7 @@ from tests.stores import postgres_schema
 
 #: What a hostile client puts in text: control characters, NUL, half a surrogate pair,
 #: bidirectional controls, zero-width characters, and line breaks where none belong.
+pytestmark = pytest.mark.slow  # every route, 25 random requests each: about a minute
 HOSTILE = (
     "\x00",
     "\x01",
@@ -85,7 +86,9 @@ def flatmap_query(context, query):
     return _tainted(query or {}, HOSTILE_IN_URLS)
 
 
-@pytest.fixture(params=["sqlite", "postgres"], scope="module")
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="module"
+)
 def engine(request, tmp_path_factory) -> Iterator:
     with (
         postgres_schema()

@@ -15,9 +15,8 @@ from bootstrap import build_application
 from domain.jalali import JalaliDate, to_persian_digits
 from domain.persian_words import rials_in_words
 from service_layer.application import BillingApplication
-from tests.builders import DAY, T0, a_company, a_person, a_plan, ordered
+from tests.builders import DAY, SELLER, T0, a_company, a_person, a_plan, ordered
 from tests.documents.pdftext import pdf_text, squeeze
-from tests.unit.test_official_invoices import SELLER
 
 PAID_AT = T0 + 2 * DAY
 REFERENCE = "A000000000000000000000000000012345"
@@ -130,6 +129,7 @@ def test_two_renders_are_byte_identical(official, documents):
     assert documents.official_pdf(invoice) == content
 
 
+@pytest.mark.slow
 def test_a_new_process_renders_the_same_bytes_from_the_stored_events(official, tmp_path):
     db, invoice, content, _ = official
     out = tmp_path / "again.pdf"
@@ -171,6 +171,7 @@ def test_a_proforma_is_marked_as_such_and_a_paid_invoice_as_paid(documents):
     assert squeeze("سند رسمی نیست") not in squeeze(paid)
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_an_official_invoice_for_a_person_with_the_reason(tmp_path):
     db = tmp_path / "b.sqlite"
     app = build_application(database_url=f"sqlite:///{db}")

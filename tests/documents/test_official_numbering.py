@@ -9,9 +9,8 @@ import pytest
 
 from bootstrap import build_application
 from domain.official import OfficialNumberClaim
-from tests.builders import DAY, T0, a_company, a_plan, ordered
+from tests.builders import DAY, SELLER, T0, a_company, a_plan, ordered
 from tests.stores import postgres_schema
-from tests.unit.test_official_invoices import SELLER
 
 WORKERS = 6
 EACH = 5

@@ -23,8 +23,7 @@ from adapters.outbox import MAX_ATTEMPTS, retry_span
 from adapters.platform import PlatformClient
 from bootstrap import build_application, build_engine
 from domain import lifecycle
-from tests.builders import DAY, HOUR, T0, a_person, a_plan, random_ref
-from tests.integration.test_outbox import delivery
+from tests.builders import DAY, HOUR, T0, a_person, a_plan, delivery, random_ref
 
 
 def _outside(smtp, sms, platform) -> dict:
@@ -59,6 +58,7 @@ def _platform_matches_the_engine(engine, platform) -> list[str]:
 # --- 1. a paying customer's site never stays switched off ---------------------------------------
 
 
+@pytest.mark.slow
 def test_site_requests_go_out_in_order_per_site_after_the_platform_recovers(tmp_path):
     """The platform answers 500 while the sites are suspended, then the customers pay: when it
     recovers, each site's suspend is superseded by its restore and the sites end up. Before,
@@ -90,6 +90,7 @@ def test_site_requests_go_out_in_order_per_site_after_the_platform_recovers(tmp_
             engine.tick()
         assert _platform_matches_the_engine(engine, platform) == []
         restored = {app.get_subscription(s).site for s in subs[:4]}
+        assert len(restored) == 4
         for site in restored:
             actions = [r.action for r in platform.state.applied if r.site == site]
             assert actions == ["create", "restore"], actions  # the suspend was superseded
@@ -198,6 +199,7 @@ def test_on_a_store_with_history_from_before_its_outbox_the_reconciliation_sets_
 # --- 3. leases fit the work: no duplicate from slowness ----------------------------------------
 
 
+@pytest.mark.slow
 def test_two_dispatchers_and_a_slow_smtp_server_send_each_message_once(tmp_path):
     """A lease shorter than the batch takes to send: before, the rows of a batch were leased
     once for five minutes and a second, healthy dispatcher sent them again (26 of 30)."""
@@ -311,6 +313,7 @@ def test_notices_are_retried_for_about_a_day():
 # --- 5. delivery apart from the lifecycle ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_hanging_platform_does_not_hold_up_the_lifecycle_or_the_other_channels(tmp_path):
     """Before, delivery ran inside the tick: a hanging platform held each tick for minutes."""
     clock = SimulatedClock(T0)
@@ -348,6 +351,7 @@ def test_a_hanging_platform_does_not_hold_up_the_lifecycle_or_the_other_channels
 # --- 8. secrets never in logs ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_no_configured_secret_reaches_a_log_line_or_the_outbox(tmp_path, caplog):
     """Before, httpx logged each SMS request's full URL, the provider's API key in it."""
     secrets = {"sms": "sms-key-7f3a9c", "platform": "platform-secret-51e2", "smtp": "smtp-pw-88d1"}

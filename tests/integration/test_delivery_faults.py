@@ -22,10 +22,10 @@ from adapters.platform import PLATFORM_STATE
 from bootstrap import build_application, build_read_models
 from domain import lifecycle
 from tests.builders import DAY
-from tests.integration.test_scheduler_processes import populate, settled
+from tests.processes import populate, settled
 from tests.stores import postgres_schema
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # scheduler processes
 BILLING = str(Path(sys.executable).parent / "billing")
 WORKERS = 2  # e-mails one scheduler may have in flight at the moment it is killed
 

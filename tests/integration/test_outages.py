@@ -152,6 +152,7 @@ def test_beyond_the_tolerance_it_is_refused_and_a_retry_with_the_same_key_may_pa
     engine.close()
 
 
+@pytest.mark.slow
 def test_payments_during_a_test_clock_advance_do_not_fail(tmp_path):
     """Before, a payment sent while the test clock stepped through a month got 409."""
     engine = build_engine(

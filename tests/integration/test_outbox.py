@@ -23,24 +23,7 @@ from adapters.outbox import BACKOFF_CAP, Dispatcher, OutboxStore, backoff
 from adapters.platform import PlatformClient
 from bootstrap import build_application, build_read_models
 from domain.base import NoticeKind
-from tests.builders import DAY, T0, a_person, a_plan
-
-
-def delivery(channel: str = "sms", recipient: str = "09121234567", **payload) -> Delivery:
-    return Delivery(
-        delivery_id=f"sub/7/{channel}",
-        channel=channel,
-        kind="payment_reminder",
-        subscription_id="5c4c1b6e-0000-4000-8000-000000000001",
-        customer_id="c",
-        recipient=recipient,
-        subject="یادآوری",
-        body="متن پیام ۱٬۰۰۰ ریال",
-        html="<p dir='rtl'>متن</p>",
-        payload=payload or {"action": "suspend", "site": "site-1", "event": "SiteSuspended"},
-        attempts=0,
-    )
-
+from tests.builders import DAY, T0, a_person, a_plan, delivery
 
 # --- SMS ---------------------------------------------------------------------------------------
 

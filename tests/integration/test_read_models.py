@@ -156,7 +156,10 @@ def assert_read_models_equal_the_fold(app, read_models) -> None:
         k: (s["status"], len(s["open"])) for k, s in expected["subs"].items()
     }
     rows = read_models.query("SELECT customer_id, credit FROM {rm_customer_accounts}")
-    assert all(r["credit"] == expected["credit"][r["customer_id"]] for r in rows)
+    # Every customer whose credit the events leave above zero, not only the rows there are.
+    assert {r["customer_id"]: r["credit"] for r in rows if r["credit"]} == {
+        customer: credit for customer, credit in expected["credit"].items() if credit
+    }
     rows = read_models.query(
         "SELECT subscription_id, COUNT(*) AS n FROM {rm_notices} GROUP BY subscription_id"
     )
@@ -296,6 +299,7 @@ CRASHING_PROCESS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_process_killed_between_two_events_resumes_after_the_last_one_it_committed(tmp_path):
     url = f"sqlite:///{tmp_path}/killed.sqlite"
     app = a_busy_store(url)

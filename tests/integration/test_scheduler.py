@@ -77,6 +77,7 @@ class SchedulerOnAStore:
             **settings,
         )
 
+    @pytest.mark.slow
     def test_the_job_runs_a_whole_lifecycle_and_restores_on_payment(self, outside):
         clock = SimulatedClock(T0)
         engine = self.engine(clock, outside)
@@ -116,6 +117,7 @@ class SchedulerOnAStore:
         assert "SiteRestored" in [e.event for e in timeline(app, restored)]
         # Triggered by the job, each step at most one tick step after it was due.
         timed = [e for e in timeline(app, unpaid) if e.due_at is not None]
+        assert timed
         assert all(timedelta(0) <= e.recorded_at - e.due_at <= 12 * HOUR for e in timed)
         # The hosting platform was told, in order, exactly once each.
         smtp, sms, platform = outside
@@ -199,6 +201,7 @@ class SchedulerOnAStore:
         assert created and created[0].site == app.get_subscription(sub).site
         engine.close()
 
+    @pytest.mark.slow
     def test_a_delivery_failure_never_blocks_the_lifecycle_and_is_retried(self, outside):
         smtp, sms, platform = outside
         sms.failing = True

@@ -6,11 +6,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app import create_app
 
 
+@pytest.mark.slow
 def test_billing_scheduler_runs_as_a_process_and_stops_on_sigterm(tmp_path):
     billing = str(Path(sys.executable).parent / "billing")
     process = subprocess.Popen(
@@ -28,6 +30,7 @@ def test_billing_scheduler_runs_as_a_process_and_stops_on_sigterm(tmp_path):
     assert "scheduler ticking every 1s" in err
 
 
+@pytest.mark.slow
 def test_the_scheduler_alone_serves_its_metrics(tmp_path):
     """Before, a scheduler run apart from the API (serve --no-scheduler) showed nothing: tick
     errors, step errors, tick duration and the oldest pending delivery were invisible."""
@@ -81,6 +84,7 @@ def _line(text: str, name: str) -> str:
     return next((line + "\n" for line in text.splitlines() if name in line and "#" not in line), "")
 
 
+@pytest.mark.slow
 def test_billing_scheduler_once_runs_one_tick(tmp_path):
     billing = str(Path(sys.executable).parent / "billing")
     result = subprocess.run(

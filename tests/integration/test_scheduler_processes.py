@@ -9,17 +9,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from adapters.clock import StoredClock
-from bootstrap import build_application, build_engine, build_read_models
-from tests.builders import DAY, T0, a_person, a_plan
+from bootstrap import build_engine
+from tests.builders import DAY, T0
+from tests.processes import populate, settled
 from tests.stores import postgres_schema
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # scheduler processes
 BILLING = str(Path(sys.executable).parent / "billing")
 
 
@@ -33,40 +32,6 @@ def scheduler_process(url: str, log: Path) -> subprocess.Popen:
         "BILLING_TICK_INTERVAL": "0.1",
     }
     return subprocess.Popen([BILLING, "scheduler"], env=env, stderr=log.open("a"), text=True)
-
-
-def populate(url: str, subscriptions: int):
-    app = build_application(database_url=url)
-    app.define_plan(a_plan(), T0)
-    app.define_plan(a_plan("lean", 700_000, grace_days=0), T0)
-    customers = [
-        app.register_customer(a_person(f"Customer {i}"), T0)
-        for i in range(max(subscriptions // 10, 1))
-    ]
-    subs = [
-        app.start_subscription(
-            customers[i % len(customers)],
-            "basic" if i % 3 else "lean",
-            "monthly",
-            T0 + i * timedelta(seconds=7),
-        )
-        for i in range(subscriptions)
-    ]
-    read_models = build_read_models(app, database_url=url)
-    clock = StoredClock(read_models, start=T0 + subscriptions * timedelta(seconds=7))
-    return app, read_models, clock, subs
-
-
-def settled(read_models, clock, timeout: float = 300.0) -> None:
-    """Wait until nothing is due by the clock's now (the schedulers did it all)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        read_models.catch_up()
-        if not read_models.due_subscriptions(clock.now(), 1):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("the schedulers did not finish what was due")
-        time.sleep(0.2)
 
 
 def events(app) -> list:

@@ -27,7 +27,7 @@ from tests.stores import postgres_schema
 SARA = "Sara\x00"  # what an older version recorded as the name
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     store = (
         postgres_schema()

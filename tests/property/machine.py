@@ -877,6 +877,22 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.clean = True
 
 
+# The three machines: which engines run each history side by side (store, clock, read models).
+# test_lifecycle_machine.py runs them at random; test_regressions.py replays named histories.
+
+
+class InMemory(LifecycleMachine):
+    ENGINES = (("memory", "as told", True), ("memory", "hourly", False))
+
+
+class OnSqlite(LifecycleMachine):
+    ENGINES = (("sqlite", "as told", True), ("memory", "hourly", False))
+
+
+class OnPostgresAndSqlite(LifecycleMachine):
+    ENGINES = (("postgres", "as told", True), ("sqlite", "as told", True))
+
+
 def check_reports(engine: Engine, model: m.Model, now: datetime) -> None:
     """The engine's aging and revenue reports, as of this step's moment, equal the model's:
     the reports are checked against the rules, not only their rows against the events."""

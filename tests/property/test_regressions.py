@@ -36,8 +36,7 @@ from tests.builders import (
     random_ref,
     run_clock,
 )
-from tests.property.machine import MINUTE, replay
-from tests.property.test_lifecycle_machine import InMemory
+from tests.property.machine import MINUTE, InMemory, replay
 
 
 def an_organisation_subscription():

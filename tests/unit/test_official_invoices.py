@@ -7,26 +7,8 @@ from hypothesis import strategies as st
 from domain.customer import BillingProfile
 from domain.errors import InvalidProfile, InvoiceNotPayable, OfficialInvoiceRefused
 from domain.identifiers import tax_id_valid
-from domain.official import Party, PaymentTerms, Seller, first_free_number
-from service_layer.application import BillingApplication
-from tests.builders import DAY, T0, a_company, a_person, a_plan, ordered
-
-SELLER = Seller(
-    Party(
-        name="شرکت سامان ۳۶۰",
-        economic_code="10380284790",
-        national_id="10380284790",
-        registration_number="556677",
-        postal_code="1193653471",
-        address="تهران، خیابان آزادی، پلاک ۱۰",
-        phone="02166554433",
-    ),
-    memory_id="def5gh",
-)
-
-
-def app_with_seller(seller: Seller | None = SELLER) -> BillingApplication:
-    return BillingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, seller=seller)
+from domain.official import PaymentTerms, Seller, first_free_number
+from tests.builders import DAY, SELLER, T0, a_company, a_person, a_plan, app_with_seller, ordered
 
 
 def company_invoice(app, profile=None):
