@@ -63,6 +63,8 @@ test: install browser $(CLIENT)
 # subprocesses or random lifecycle machines). BILLING_TEST_POSTGRES=off makes a test that
 # reaches PostgreSQL without the mark fail at once; the property tests keep the quick profile.
 test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	BILLING_TEST_POSTGRES=off HYPOTHESIS_PROFILE=quick $(BIN)/pytest -m "not postgres and not slow" $(ARGS)
 
 # The property tests' long profile: thousands of random lifecycle histories (docs/TESTING.md).
