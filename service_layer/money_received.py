@@ -4,6 +4,7 @@ command that records a payment."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from uuid import UUID
@@ -43,13 +44,21 @@ class Unpayable(Enum):
     RECORD_AS_CREDIT = "record_as_credit"
 
 
+@dataclass(frozen=True)
+class Received:
+    """Money that arrived: its reference (the gateway's id, the bank's tracking number), the
+    amount, and how it came (``manual``, ``gateway``, ``bank_receipt``)."""
+
+    reference: str
+    amount: Money
+    method: str
+
+
 def receive_money(
     uow: UnitOfWork,
     life: Lifecycle,
+    received: Received,
     *,
-    reference: str,
-    amount: Money,
-    method: str,
     named: Invoice | None,
     now: datetime,
     unpayable: Unpayable,
@@ -83,23 +92,23 @@ def receive_money(
                 "invoices voided; a payment for it cannot be recorded.",
             )
         if unpayable is Unpayable.RECORD_AS_CREDIT:
-            uow.add(_payment(life, reference, amount, method, named, now))
-        life.customer.add_credit(amount, reference, now)
-        return PaymentOutcome(reference, amount, (), amount, False, ())
+            uow.add(_payment(life, received, named, now))
+        life.customer.add_credit(received.amount, received.reference, now)
+        return PaymentOutcome(received.reference, received.amount, (), received.amount, False, ())
     if named is None and not lifecycle.open_invoices(sub, life.invoices):
         raise NothingToPay(
             f"Subscription {sub.id} has no open invoice. Name an invoice to pay, or nothing "
             "is owed.",
         )
-    payment = _payment(life, reference, amount, method, named, now)
+    payment = _payment(life, received, named, now)
     uow.add(payment)
     if named is not None:
         life.invoices.setdefault(named.id, named)
     return lifecycle.settle_payment(
         payment_id=payment.id,
-        reference=reference,
-        amount=amount,
-        method=method,
+        reference=received.reference,
+        amount=received.amount,
+        method=received.method,
         named=named,
         sub=sub,
         invoices=life.invoices,
@@ -108,18 +117,11 @@ def receive_money(
     )
 
 
-def _payment(
-    life: Lifecycle,
-    reference: str,
-    amount: Money,
-    method: str,
-    named: Invoice | None,
-    now: datetime,
-) -> Payment:
+def _payment(life: Lifecycle, received: Received, named: Invoice | None, now: datetime) -> Payment:
     return Payment(
-        reference=reference,
-        amount=amount.rials,
-        method=method,
+        reference=received.reference,
+        amount=received.amount.rials,
+        method=received.method,
         customer_id=life.subscription.customer_id,
         subscription_id=life.subscription.id,
         invoice_id=named.id if named is not None else None,
@@ -170,15 +172,10 @@ class MoneyReceivedCommands(CommandRunner):
                     "Say what the payment is for: an invoice_id or a subscription_id.",
                     field="invoice_id",
                 )
+            life = catch_up(uow, target_sub, now, self.vat)
+            received = Received(reference, money, method)
             return receive_money(
-                uow,
-                catch_up(uow, target_sub, now, self.vat),
-                reference=reference,
-                amount=money,
-                method=method,
-                named=named,
-                now=now,
-                unpayable=Unpayable.REFUSE,
+                uow, life, received, named=named, now=now, unpayable=Unpayable.REFUSE
             )
 
         return self._run(command)

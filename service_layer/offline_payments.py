@@ -18,7 +18,7 @@ from domain.payment import BankTransfer, Payment, TrackingNumber
 from domain.plans import MIN_LEAD
 from domain.text import tracking_number as normalised_tracking_number
 from service_layer.catch_up import catch_up, restore_if_nothing_keeps_it
-from service_layer.money_received import Unpayable, receive_money
+from service_layer.money_received import Received, Unpayable, receive_money
 from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
 
 
@@ -185,16 +185,9 @@ class OfflinePaymentCommands(CommandRunner):
                 )
             # Confirmed after collection or a void, the money is in the bank all the same: it
             # is recorded, and kept as the customer's credit.
-            return receive_money(
-                uow,
-                life,
-                reference=receipt.reference,
-                amount=receipt.amount,
-                method="bank_receipt",
-                named=invoice,
-                now=now,
-                unpayable=Unpayable.RECORD_AS_CREDIT,
-            )
+            received = Received(receipt.reference, receipt.amount, "bank_receipt")
+            keep = Unpayable.RECORD_AS_CREDIT
+            return receive_money(uow, life, received, named=invoice, now=now, unpayable=keep)
 
         return self._run(command)
 

@@ -15,7 +15,7 @@ from domain.lifecycle import PaymentOutcome
 from domain.money import Money
 from domain.payment import GatewayPayment, GatewayStatus
 from service_layer.catch_up import catch_up
-from service_layer.money_received import Unpayable, receive_money
+from service_layer.money_received import Received, Unpayable, receive_money
 from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
 
 
@@ -87,16 +87,9 @@ class PaymentLinkCommands(CommandRunner):
             # Verified after a void or the collection, the gateway took the money all the
             # same: it is kept as the customer's credit (never dropped), for finance to refund
             # or apply.
-            outcome = receive_money(
-                uow,
-                life,
-                reference=attempt.reference,
-                amount=attempt.amount,
-                method="gateway",
-                named=invoice,
-                now=now,
-                unpayable=Unpayable.CREDIT,
-            )
+            received = Received(attempt.reference, attempt.amount, "gateway")
+            keep = Unpayable.CREDIT
+            outcome = receive_money(uow, life, received, named=invoice, now=now, unpayable=keep)
             return attempt, outcome
 
         return self._run(command)
