@@ -3,7 +3,7 @@
 Every rejected command raises a :class:`BillingError` subclass whose message says what was
 wrong and what to do about it. Each class carries a stable ``code``: the HTTP API maps codes to
 status codes in exactly one place (``api/errors.py``), the CLI maps them to exit codes in one place
-(``cli.py``). A rejected command records nothing.
+(``cli/``). A rejected command records nothing.
 """
 
 from __future__ import annotations
