@@ -83,6 +83,10 @@ class Metrics:
     last_tick_at: datetime | None = None
     sites_corrected: int = 0
     site_reconciliations: int = 0
+    #: Gateway reconciliation rounds that failed, and attempts a round could not settle.
+    payment_reconcile_errors: int = 0
+    #: Site reconciliation runs that failed (the platform's listing, the store).
+    site_reconcile_errors: int = 0
 
 
 class Engine:
@@ -208,6 +212,7 @@ class Engine:
         try:
             self.reconcile_sites()
         except Exception:  # the platform may be down: the next run tries again
+            self.metrics.site_reconcile_errors += 1
             log.exception("site reconciliation failed")
 
     def _advance_due(self, report: TickReport) -> None:
@@ -266,8 +271,10 @@ class Engine:
         except STORE_FAILURES:
             raise  # the store is down: the tick fails and is counted (tick_errors)
         except Exception:  # the gateway's listing failed: the next round tries again
+            self.metrics.payment_reconcile_errors += 1
             log.exception("reconciliation failed")
             return
+        self.metrics.payment_reconcile_errors += found.errors
         if found.checked:
             log.info(
                 "reconciled %d gateway payment(s): %d recorded, %d failed, %d not settled",
@@ -377,6 +384,12 @@ class Engine:
             ("billing_platform_sites_corrected_total", "counter",
              "Sites the reconciliation found in another state on the hosting platform.",
              m.sites_corrected),
+            ("billing_platform_reconcile_errors_total", "counter",
+             "Site reconciliation runs that failed (the next run tries again).",
+             m.site_reconcile_errors),
+            ("billing_gateway_reconcile_errors_total", "counter",
+             "Gateway reconciliation rounds that failed, and payments a round could not settle.",
+             m.payment_reconcile_errors),
             ("billing_read_model_unstorable_text_total", "counter",
              "Values of stored events a read model could not hold as recorded (NUL, half a "
              "surrogate pair), stored with U+FFFD.", UnstorableText.count),

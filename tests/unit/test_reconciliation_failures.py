@@ -86,3 +86,40 @@ def test_an_attempt_the_engine_refuses_is_logged_and_counted_and_the_others_are_
     assert app.gateway_payment("A1").status is GatewayStatus.PENDING
     assert app.gateway_payment("A2").status is GatewayStatus.VERIFIED
     assert "A1" in caplog.text and "time_went_backwards" in caplog.text
+
+
+class FailingReconciliation:
+    """Online payments whose reconciliation round fails with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def reconcile(self):
+        raise self.error
+
+
+def an_engine_reconciling_with(payments):
+    from bootstrap import build_engine
+
+    engine = build_engine(database_url="memory:", clock=SimulatedClock(T0))
+    engine.scheduler.payments = payments
+    engine.scheduler.reconcile_interval = 0.0  # every tick reconciles
+    return engine.scheduler
+
+
+def test_the_scheduler_counts_a_failed_gateway_round_and_ticks_on():
+    scheduler = an_engine_reconciling_with(FailingReconciliation(ConnectionError("gateway down")))
+    scheduler.tick()
+    scheduler.tick()
+    assert scheduler.metrics.payment_reconcile_errors == 2
+    assert scheduler.metrics.tick_errors == 0
+    assert "billing_gateway_reconcile_errors_total 2" in scheduler.metrics_text()
+
+
+def test_a_store_outage_in_the_reconciliation_fails_the_tick_and_is_counted_as_one():
+    failing = FailingReconciliation(OperationalError("database is unavailable"))
+    scheduler = an_engine_reconciling_with(failing)
+    with pytest.raises(OperationalError):
+        scheduler.tick()
+    assert scheduler.metrics.tick_errors == 1
+    assert scheduler.metrics.payment_reconcile_errors == 0
