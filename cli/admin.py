@@ -9,10 +9,10 @@ from cli.common import (
     EXIT_CONFIG,
     EXIT_OK,
     EXIT_USAGE,
-    add_db,
     aggregate_id,
     rows_out,
     runtime_for,
+    store_command,
 )
 from projections.visibility import OPERATOR, visible_customer
 
@@ -37,8 +37,7 @@ def add_tokens_parser(commands) -> None:
         help="the representative a token acts for",
     )
     create.add_argument("--label", default="", help="a note for people, e.g. who holds it")
-    add_db(create)
-    create.set_defaults(run=run_token_create)
+    store_command(create, run_token_create)
 
 
 def add_outbox_parser(commands) -> None:
@@ -54,8 +53,7 @@ def add_outbox_parser(commands) -> None:
         ("reconcile-sites", "compare the hosting platform's sites with the engine's and correct"),
     ):
         action = outbox_commands.add_parser(name, help=text)
-        add_db(action)
-        action.set_defaults(run=run_outbox)
+        store_command(action, run_outbox)
 
 
 def run_token_create(args: argparse.Namespace) -> int:

@@ -12,7 +12,6 @@ from cli.common import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
-    add_db,
     add_format,
     aggregate_id,
     moment,
@@ -21,6 +20,7 @@ from cli.common import (
     progress,
     read_models_of,
     runtime_for,
+    store_command,
 )
 from service_layer.timeline import timeline
 
@@ -34,8 +34,7 @@ def add_audit_parser(commands) -> None:
     )
     show.add_argument("aggregate_id", type=aggregate_id)
     add_format(show, "text", "jsonl", "csv")
-    add_db(show)
-    show.set_defaults(run=run_timeline)
+    store_command(show, run_timeline)
     as_of = audits.add_parser(
         "as-of", help="an aggregate's state at a past moment, from its events"
     )
@@ -44,8 +43,7 @@ def add_audit_parser(commands) -> None:
         "at", type=moment, metavar="TIME", help="ISO 8601, e.g. 2026-05-08T00:00:00Z"
     )
     add_format(as_of, "text", "json")
-    add_db(as_of)
-    as_of.set_defaults(run=run_as_of)
+    store_command(as_of, run_as_of)
     why = audits.add_parser(
         "explain",
         help="why a subscription, invoice or customer is in its state, in Persian and English",
@@ -53,14 +51,12 @@ def add_audit_parser(commands) -> None:
     why.add_argument("aggregate_id", type=aggregate_id)
     why.add_argument("--at", type=moment, help="explain the state at this moment (default: now)")
     why.add_argument("--lang", choices=["both", "en", "fa"], default="both")
-    add_db(why)
-    why.set_defaults(run=run_explain)
+    store_command(why, run_explain)
     verify = audits.add_parser(
         "verify",
         help="rebuild every read model from the events and compare; check the events' hash chain",
     )
-    add_db(verify)
-    verify.set_defaults(run=run_verify)
+    store_command(verify, run_verify)
 
 
 def add_projections_parser(commands) -> None:
@@ -72,13 +68,11 @@ def add_projections_parser(commands) -> None:
         "rebuild", help="drop and rebuild read models from the events"
     )
     rebuild.add_argument("name", nargs="*", help="read models to rebuild (default: all)")
-    add_db(rebuild)
-    rebuild.set_defaults(run=run_rebuild)
+    store_command(rebuild, run_rebuild)
     status = projection_commands.add_parser(
         "status", help="each read model's position in the event log"
     )
-    add_db(status)
-    status.set_defaults(run=run_projection_status)
+    store_command(status, run_projection_status)
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import csv
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -70,6 +71,14 @@ def add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", metavar="PATH", help="SQLite file or database URL (default: BILLING_DATABASE_URL)"
     )
+
+
+def store_command(
+    parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]
+) -> None:
+    """A command that works on the store: ``--db`` as its last option, and ``run`` runs it."""
+    add_db(parser)
+    parser.set_defaults(run=run)
 
 
 def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:

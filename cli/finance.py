@@ -7,13 +7,13 @@ import argparse
 
 from cli.common import (
     EXIT_OK,
-    add_db,
     add_format,
     aggregate_id,
     moment,
     read_models_of,
     rows_out,
     runtime_for,
+    store_command,
 )
 from domain.jalali import format_moment
 from projections.visibility import OPERATOR, visible_invoice
@@ -27,8 +27,7 @@ def add_reports_parser(commands) -> None:
     aging.add_argument("--as-of", type=moment, help="as recorded at this moment (default: now)")
     aging.add_argument("--detail", action="store_true", help="one line per open invoice")
     add_format(aging, "text", "csv", "jsonl")
-    add_db(aging)
-    aging.set_defaults(run=run_aging)
+    store_command(aging, run_aging)
     income = report_commands.add_parser(
         "revenue", help="invoiced, VAT, paid, credit used and voided per Jalali month"
     )
@@ -40,8 +39,7 @@ def add_reports_parser(commands) -> None:
         "--as-of", type=moment, help="as recorded at this moment (default: everything)"
     )
     add_format(income, "text", "csv", "jsonl")
-    add_db(income)
-    income.set_defaults(run=run_revenue)
+    store_command(income, run_revenue)
 
 
 def add_invoice_parser(commands) -> None:
@@ -57,14 +55,12 @@ def add_invoice_parser(commands) -> None:
         action="store_true",
         help="the plain invoice (a proforma while unpaid) instead of the official one",
     )
-    add_db(pdf)
-    pdf.set_defaults(run=run_invoice_pdf)
+    store_command(pdf, run_invoice_pdf)
     official = invoice_commands.add_parser(
         "official", help="issue the official invoice of a paid invoice (once) and print it"
     )
     official.add_argument("invoice_id", type=aggregate_id)
-    add_db(official)
-    official.set_defaults(run=run_invoice_official)
+    store_command(official, run_invoice_official)
 
 
 # --- reports -------------------------------------------------------------------------------------

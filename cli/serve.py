@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from cli.common import (
     EXIT_OK,
     EXIT_REFUSED,
-    add_db,
     configure_logging,
     database_url_for,
+    store_command,
 )
 from domain.money import Money
 from domain.plans import Plan
@@ -39,8 +39,7 @@ def add_serve_parser(commands) -> None:
         action="store_true",
         help="serve the API only (run `billing scheduler` apart)",
     )
-    add_db(serve)
-    serve.set_defaults(run=run_serve)
+    store_command(serve, run_serve)
 
 
 def add_sandbox_parser(commands) -> None:
@@ -74,8 +73,7 @@ def add_scheduler_parser(commands) -> None:
     sched.add_argument(
         "--metrics-host", default="127.0.0.1", help="where to serve them (default 127.0.0.1)"
     )
-    add_db(sched)
-    sched.set_defaults(run=run_scheduler)
+    store_command(sched, run_scheduler)
 
 
 # --- the scheduler -------------------------------------------------------------------------------
@@ -198,6 +196,12 @@ def _sandbox_if_needed(runtime: Runtime) -> str | None:
     return settings.gateway_url
 
 
+#: A company's national id and a postal code that pass the profile checks, for the demo's sample
+#: company and sample seller.
+SAMPLE_NATIONAL_ID = "10380284790"
+SAMPLE_POSTAL_CODE = "1193653471"
+
+
 def _seed_demo(runtime: Runtime) -> list[str]:
     """A plan catalogue, one customer of each kind, and tokens to try the API with."""
     from domain.customer import BillingProfile, CustomerKind
@@ -220,31 +224,27 @@ def _seed_demo(runtime: Runtime) -> list[str]:
         row["email"]
         for row in runtime.read_models.query("SELECT email FROM {rm_customer_accounts}")
     }
-    people = {
-        "sara@example.ir": BillingProfile(
+    people = [
+        BillingProfile(
             name="سارا احمدی",
             kind=CustomerKind.PERSON,
             email="sara@example.ir",
             mobile="09121234567",
             national_code="0012345679",
         ),
-        "finance@pars.example.ir": BillingProfile(
+        BillingProfile(
             name="شرکت پارس",
             kind=CustomerKind.LEGAL,
             email="finance@pars.example.ir",
             mobile="09351234567",
             economic_code="411111111111",
-            national_id="10380284790",
+            national_id=SAMPLE_NATIONAL_ID,
             registration_number="12345",
-            postal_code="1193653471",
+            postal_code=SAMPLE_POSTAL_CODE,
             address="تهران، خیابان ولیعصر، پلاک ۱",
         ),
-    }
-    ids = [
-        app.register_customer(profile, now)
-        for email, profile in people.items()
-        if email not in known
     ]
+    ids = [app.register_customer(profile, now) for profile in people if profile.email not in known]
     lines = [
         "demo: plans basic, business, pro"
         + (f"; customers {', '.join(map(str, ids))}" if ids else "")
@@ -267,10 +267,10 @@ def _demo_seller():
     return Seller(
         Party(
             name="شرکت نمونه سامان ۳۶۰ (نمونه، برای نمایش)",
-            economic_code="10380284790",
-            national_id="10380284790",
+            economic_code=SAMPLE_NATIONAL_ID,
+            national_id=SAMPLE_NATIONAL_ID,
             registration_number="556677",
-            postal_code="1193653471",
+            postal_code=SAMPLE_POSTAL_CODE,
             address="تهران، خیابان آزادی، پلاک ۱۰",
             phone="02166554433",
         ),

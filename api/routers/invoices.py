@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
+from api.routers._common import payment_out
 from api.schemas import InvoiceOut, PaymentIn, PaymentOut
 from projections.visibility import visible_invoice
 
@@ -36,12 +37,4 @@ def record_payment(
     outcome = ctx.app.record_payment(
         body.reference, body.amount, ctx.now(), invoice_id=invoice_id, method=body.method
     )
-    return PaymentOut(
-        reference=outcome.reference,
-        amount=outcome.amount.rials,
-        allocations=[
-            {"invoice_id": str(a.invoice_id), "amount": a.amount.rials} for a in outcome.allocations
-        ],
-        credit=outcome.credit.rials,
-        restored=outcome.restored,
-    )
+    return payment_out(outcome)

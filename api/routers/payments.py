@@ -6,6 +6,7 @@ import base64
 import binascii
 import html
 import json
+from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from adapters.scans import safe_filename
 from adapters.tokens import Principal, Role
 from api.context import Context, ContextDep, PrincipalDep, require
+from api.routers._common import payment_out, subscription_command
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import (
     BankOut,
@@ -37,7 +39,6 @@ from projections.visibility import (
     may_see_invoice,
     visible_invoice,
     visible_rows,
-    visible_subscription,
 )
 
 router = APIRouter(tags=["payments"])
@@ -203,6 +204,23 @@ def _visible_item(ctx: Context, who: Principal, item_id: UUID, kind: str) -> dic
     return row
 
 
+def _decide(
+    ctx: Context,
+    who: Principal,
+    item_id: UUID,
+    kind: str,
+    action: str,
+    decide: Callable[[UUID], object],
+) -> OfflineItemOut:
+    """Finance decides a request or a receipt: the caller must be finance (else 403 naming
+    ``action``), the item must exist (else 404); ``decide`` is given its invoice's id; the answer
+    is the item as decided."""
+    require(who, *FINANCE, action=action)
+    row = _offline_item(ctx, item_id, kind)
+    decide(UUID(row["invoice_id"]))
+    return _item_out(_offline_item(ctx, item_id, kind))
+
+
 @router.post(
     "/invoices/{invoice_id}/offline-requests",
     response_model=OfflineItemOut,
@@ -228,18 +246,14 @@ def request_offline(
 def approve_offline(
     request_id: UUID, ctx: ContextDep, who: PrincipalDep, body: DecisionIn | None = None
 ) -> OfflineItemOut:
-    require(who, *FINANCE, action="decide offline payments")
-    row = _offline_item(ctx, request_id, "request")
-    days = ctx.runtime.settings.offline_extension_days
-    ctx.app.decide_offline_payment(
-        UUID(row["invoice_id"]),
-        request_id,
-        ctx.now(),
-        approve=True,
-        reason=(body or DecisionIn()).reason,
-        extension_days=days,
-    )
-    return _item_out(_offline_item(ctx, request_id, "request"))
+    def approve(invoice_id: UUID) -> None:
+        days = ctx.runtime.settings.offline_extension_days
+        reason = (body or DecisionIn()).reason
+        ctx.app.decide_offline_payment(
+            invoice_id, request_id, ctx.now(), approve=True, reason=reason, extension_days=days
+        )
+
+    return _decide(ctx, who, request_id, "request", "decide offline payments", approve)
 
 
 @router.post(
@@ -250,12 +264,12 @@ def approve_offline(
 def reject_offline(
     request_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
 ) -> OfflineItemOut:
-    require(who, *FINANCE, action="decide offline payments")
-    row = _offline_item(ctx, request_id, "request")
-    ctx.app.decide_offline_payment(
-        UUID(row["invoice_id"]), request_id, ctx.now(), approve=False, reason=body.reason
-    )
-    return _item_out(_offline_item(ctx, request_id, "request"))
+    def reject(invoice_id: UUID) -> None:
+        ctx.app.decide_offline_payment(
+            invoice_id, request_id, ctx.now(), approve=False, reason=body.reason
+        )
+
+    return _decide(ctx, who, request_id, "request", "decide offline payments", reject)
 
 
 @router.post(
@@ -299,15 +313,7 @@ def confirm_receipt(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Pay
     row = _offline_item(ctx, receipt_id, "receipt")
     outcome = ctx.app.decide_receipt(UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=True)
     assert outcome is not None  # a confirmed receipt always records its payment
-    return PaymentOut(
-        reference=outcome.reference,
-        amount=outcome.amount.rials,
-        allocations=[
-            {"invoice_id": str(a.invoice_id), "amount": a.amount.rials} for a in outcome.allocations
-        ],
-        credit=outcome.credit.rials,
-        restored=outcome.restored,
-    )
+    return payment_out(outcome)
 
 
 @router.post(
@@ -318,12 +324,10 @@ def confirm_receipt(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Pay
 def reject_receipt(
     receipt_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
 ) -> OfflineItemOut:
-    require(who, *FINANCE, action="decide receipts")
-    row = _offline_item(ctx, receipt_id, "receipt")
-    ctx.app.decide_receipt(
-        UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=False, reason=body.reason
-    )
-    return _item_out(_offline_item(ctx, receipt_id, "receipt"))
+    def reject(invoice_id: UUID) -> None:
+        ctx.app.decide_receipt(invoice_id, receipt_id, ctx.now(), confirm=False, reason=body.reason)
+
+    return _decide(ctx, who, receipt_id, "receipt", "decide receipts", reject)
 
 
 @router.get(
@@ -366,14 +370,16 @@ def receipt_scan(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Respon
 def hold(
     subscription_id: UUID, body: HoldIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
-    require(who, *FINANCE, action="place enforcement holds")
-    visible_subscription(ctx.app, who, subscription_id)
-    if body.until.tzinfo is None:
-        raise InvalidInput(
-            "until must carry a time zone, e.g. 2026-06-01T00:00:00Z.", field="until"
-        )
-    ctx.app.place_hold(subscription_id, body.reason, body.until, ctx.now())
-    return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))
+    def place() -> None:
+        if body.until.tzinfo is None:
+            raise InvalidInput(
+                "until must carry a time zone, e.g. 2026-06-01T00:00:00Z.", field="until"
+            )
+        ctx.app.place_hold(subscription_id, body.reason, body.until, ctx.now())
+
+    return subscription_command(
+        ctx, who, subscription_id, FINANCE, "place enforcement holds", place
+    )
 
 
 @router.post(
@@ -384,10 +390,12 @@ def hold(
 def lift(
     subscription_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
-    require(who, *FINANCE, action="lift enforcement holds")
-    visible_subscription(ctx.app, who, subscription_id)
-    ctx.app.lift_hold(subscription_id, body.reason, ctx.now())
-    return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))
+    def lift_now() -> None:
+        ctx.app.lift_hold(subscription_id, body.reason, ctx.now())
+
+    return subscription_command(
+        ctx, who, subscription_id, FINANCE, "lift enforcement holds", lift_now
+    )
 
 
 @router.post("/invoices/{invoice_id}/void", summary="Void an invoice with a reason (finance)")

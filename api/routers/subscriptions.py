@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
+from api.routers._common import subscription_command
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
 from domain.base import BILLING_NAMESPACE
@@ -97,10 +98,10 @@ def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) 
 def change_plan(
     subscription_id: UUID, body: ChangePlanIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
-    require(who, *OWNERS, action="change plans")
-    visible_subscription(ctx.app, who, subscription_id)
-    ctx.app.change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
-    return _out(ctx, subscription_id)
+    def change() -> None:
+        ctx.app.change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
+
+    return subscription_command(ctx, who, subscription_id, OWNERS, "change plans", change)
 
 
 @router.post(
@@ -111,10 +112,12 @@ def change_plan(
 def cancel(
     subscription_id: UUID, ctx: ContextDep, who: PrincipalDep, body: CancelIn | None = None
 ) -> SubscriptionOut:
-    require(who, *OWNERS, action="cancel subscriptions")
-    visible_subscription(ctx.app, who, subscription_id)
-    ctx.app.cancel_subscription(subscription_id, ctx.now(), reason=(body or CancelIn()).reason)
-    return _out(ctx, subscription_id)
+    def cancel_at_period_end() -> None:
+        ctx.app.cancel_subscription(subscription_id, ctx.now(), reason=(body or CancelIn()).reason)
+
+    return subscription_command(
+        ctx, who, subscription_id, OWNERS, "cancel subscriptions", cancel_at_period_end
+    )
 
 
 @router.get(
