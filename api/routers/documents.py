@@ -21,6 +21,8 @@ router = APIRouter(prefix="/invoices", tags=["documents"])
 PDF: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/pdf": {}}, "description": "The PDF (A4)."}
 }
+#: What every PDF route answers: the document itself, described as such in the OpenAPI.
+PDF_ROUTE: dict[str, Any] = {"response_class": Response, "responses": PDF}
 
 
 class _Rendered:
@@ -59,9 +61,8 @@ def _pdf(content: bytes, filename: str) -> Response:
 
 @router.get(
     "/{invoice_id}/invoice.pdf",
-    response_class=Response,
-    responses=PDF,
     summary="The invoice as a PDF: a proforma while unpaid, marked paid or void after",
+    **PDF_ROUTE,
 )
 def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     invoice = visible_invoice(ctx.app, who, invoice_id)
@@ -73,9 +74,8 @@ def plain_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
 
 @router.get(
     "/{invoice_id}/official.pdf",
-    response_class=Response,
-    responses=PDF,
     summary="The official invoice (صورتحساب فروش کالا و خدمات) of a paid invoice",
+    **PDF_ROUTE,
 )
 def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     """Rendered from the recorded events alone: the same bytes every time it is asked for."""
