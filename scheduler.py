@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -40,6 +40,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from adapters.clock import Clock
 from service_layer.application import BillingApplication, Executed
 from service_layer.unit_of_work import STORE_FAILURES
+
+if TYPE_CHECKING:
+    from adapters.claims import AdvisoryClaims, NoClaims
+    from adapters.outbox import Dispatcher
+    from adapters.scans import ScanStore
+    from adapters.settings import Settings
+    from projections.runner import ReadModels
+    from service_layer.payments import OnlinePayments
 
 log = logging.getLogger("billing.scheduler")
 
@@ -96,15 +104,15 @@ class Engine:
         self,
         *,
         app: BillingApplication,
-        read_models: Any,
-        dispatcher: Any,
+        read_models: ReadModels,
+        dispatcher: Dispatcher,
         clock: Clock,
-        claims: Any,
+        claims: AdvisoryClaims | NoClaims,
         batch: int = 500,
         interval: float = 60.0,
-        payments: Any = None,
-        scans: Any = None,
-        settings: Any = None,
+        payments: OnlinePayments | None = None,
+        scans: ScanStore | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.app = app
         self.read_models = read_models
@@ -162,11 +170,11 @@ class Engine:
         """Compare the hosting platform's sites with the engine's and queue what corrects a
         difference (after any request still pending for that site); returns the sites
         corrected. Each correction is logged and counted."""
-        from adapters.platform import PLATFORM_STATE
+        from adapters.platform import PLATFORM_STATE, PlatformClient
         from projections.outbox import SEQUENCE_STEP
 
         platform = self.dispatcher.senders.get("platform")
-        if platform is None:
+        if not isinstance(platform, PlatformClient):
             return 0
         self.read_models.catch_up()
         actual = dict(platform.sites())
@@ -394,7 +402,7 @@ class Engine:
              "Values of stored events a read model could not hold as recorded (NUL, half a "
              "surrogate pair), stored with U+FFFD.", UnstorableText.count),
         ]  # fmt: skip
-        labelled = [
+        labelled: list[tuple[str, str, str, list[tuple[str, Any]]]] = [
             ("billing_outbox_deliveries", "gauge", "Outbox deliveries by channel and status.",
              [(f'channel="{c}",status="{st}"', n) for (c, st), n in counts]),
             ("billing_outbox_oldest_pending_seconds", "gauge",

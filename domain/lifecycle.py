@@ -17,6 +17,9 @@ The rule "several notices before any action" lives here, enforced for every plan
 Notices are planned at their due moments. When the engine catches up after an outage the
 missed notices are executed first (they fall due earlier) and each action then waits its lead
 time after them: the action's moment moves, its due moment stays on record.
+
+The module is a little over 500 lines because the policy is read as one piece: what is due,
+when, and what executing each step records.
 """
 
 from __future__ import annotations
