@@ -37,7 +37,7 @@ run: install
 
 # One subscription's whole life on a simulated clock, printed as a timeline.
 demo: install
-	$(BIN)/billing demo --db var/billing.sqlite $(ARGS)
+	$(BIN)/billing demo --db var/demo.sqlite $(ARGS)
 
 # The browser the page tests drive: Debian's Chromium (Playwright's own browser download is not
 # used), installed only for the tests and only when missing (needs root, as on the CI machine).

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain import text
 from domain.errors import InvalidInput
-from domain.vat import IRAN_VAT
+from domain.vat import IRAN_VAT, VatSchedule
 
 DEFAULT_DATABASE_URL = "sqlite:///var/billing.sqlite"
 
@@ -123,6 +123,39 @@ class Settings(BaseSettings):
 
     platform_url: str | None = None
     platform_secret: SecretStr | None = None
+
+    @field_validator("vat_schedule", mode="after")
+    @classmethod
+    def _vat_schedule(cls, value: str) -> str:
+        try:
+            VatSchedule.parse(value)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+        return value
+
+    @field_validator(
+        "tick_interval",
+        "delivery_interval",
+        "delivery_timeout",
+        "delivery_lease",
+        "platform_reconcile_interval",
+        "reconcile_interval",
+        "gateway_timeout",
+        "postgres_pool_timeout",
+        "tick_batch",
+        "delivery_batch",
+        "delivery_workers",
+        "notice_max_attempts",
+        "postgres_pool_size",
+        "postgres_connect_timeout",
+        mode="after",
+    )
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        """Intervals, timeouts and sizes: a zero or negative one would spin or never run."""
+        if value <= 0:
+            raise ValueError(f"must be more than 0, not {value}")
+        return value
 
     @field_validator(
         "portal_name", "seller_name", "seller_address", "seller_registration_number", mode="after"

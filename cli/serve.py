@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from cli.common import (
+    EXIT_CONFIG,
     EXIT_OK,
     EXIT_REFUSED,
     configure_logging,
@@ -165,7 +166,15 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_sandbox(args: argparse.Namespace) -> int:
     from bootstrap import build_sandbox_gateway
 
-    gateway = build_sandbox_gateway(args.merchant_id, args.port)
+    try:
+        gateway = build_sandbox_gateway(args.merchant_id, args.port)
+    except OSError as error:  # the port is taken, or not ours to bind
+        print(
+            f"billing: the sandbox gateway cannot listen on 127.0.0.1:{args.port} ({error.strerror}); "
+            "stop what uses that port or give another with --port.",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     print(
         f"sandbox gateway on {gateway.url} (merchant id {args.merchant_id}); stop with Ctrl-C",
         file=sys.stderr,

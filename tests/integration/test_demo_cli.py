@@ -194,3 +194,45 @@ def test_a_bad_database_url_is_a_configuration_error(tmp_path):
     )
     assert result.returncode == 3
     assert "BILLING_DATABASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("BILLING_TICK_INTERVAL", "-5", "BILLING_TICK_INTERVAL: must be more than 0"),
+        ("BILLING_DELIVERY_LEASE", "0", "BILLING_DELIVERY_LEASE: must be more than 0"),
+        ("BILLING_VAT_SCHEDULE", "garbage", "BILLING_VAT_SCHEDULE: VAT schedule entry 'garbage'"),
+        (
+            "BILLING_VAT_SCHEDULE",
+            "1403/01/01=abc",
+            "BILLING_VAT_SCHEDULE: 'abc' is not a percentage",
+        ),
+    ],
+)
+def test_an_interval_that_would_spin_or_a_vat_schedule_that_does_not_parse_stops_the_engine(
+    tmp_path, setting, value, says
+):
+    """A negative tick interval used to start a scheduler that spun and ignored SIGTERM; a bad
+    VAT schedule ended with exit 2 and without naming the setting. Both stop at start now."""
+    result = subprocess.run(
+        [BILLING, "audit", "verify", "--db", str(tmp_path / "x.sqlite")],
+        capture_output=True,
+        text=True,
+        env={setting: value, "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert result.returncode == 3, result.stderr
+    assert says in result.stderr
+
+
+def test_the_sandbox_gateway_on_a_taken_port_says_so_without_a_traceback():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = billing("sandbox-gateway", "--port", str(port))
+    assert result.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
