@@ -23,6 +23,7 @@ from adapters.persistence import (
     parse_database_url,
 )
 from adapters.settings import Settings
+from domain.actor import UNKNOWN, Actor
 from domain.vat import VatSchedule
 from service_layer.application import BillingApplication
 
@@ -221,10 +222,15 @@ class Runtime:
 
     settings: Settings
     given_clock: Clock | None = None
+    #: Who this process's commands act for when no caller says (the console's operator for
+    #: the CLI); an API request and the scheduler always say (docs/AUDIT.md, "Actors").
+    actor: Actor = UNKNOWN
 
     @cached_property
     def app(self) -> BillingApplication:
-        return build_application(self.settings)
+        app = build_application(self.settings)
+        app.default_actor = self.actor
+        return app
 
     @cached_property
     def read_models(self) -> ReadModels:
@@ -401,6 +407,7 @@ def open_runtime(
     *,
     clock: Any = None,
     simulated_from: datetime | None = None,
+    actor: Actor = UNKNOWN,
     **overrides: Any,
 ) -> Runtime:
     """A runtime whose parts are built as they are first used (the CLI's commands).
@@ -413,7 +420,7 @@ def open_runtime(
     redact_secrets(settings)
     if simulated_from is not None:
         clock = SimulatedClock(simulated_from)
-    return Runtime(settings, clock)
+    return Runtime(settings, clock, actor)
 
 
 def build_runtime(

@@ -38,6 +38,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from adapters.clock import Clock
+from domain.actor import SCHEDULER
 from service_layer.application import BillingApplication, Executed
 from service_layer.unit_of_work import STORE_FAILURES
 
@@ -234,7 +235,9 @@ class Engine:
                         report.claimed_elsewhere += 1
                         continue
                     try:
-                        done = self.app.advance_subscription(UUID(subscription_id), report.at)
+                        done = self.app.acting(SCHEDULER).advance_subscription(
+                            UUID(subscription_id), report.at
+                        )
                     except STORE_FAILURES:
                         raise  # the store itself is failing: every other subscription would too
                     except Exception:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from domain.actor import Actor, ActorKind
 from domain.errors import InvalidInput
 from domain.text import free_text
 
@@ -33,6 +34,18 @@ class Principal:
     role: Role
     subject: UUID | None
     token_hash: str
+    #: Whom the token belongs to, as recorded on the events its requests cause.
+    owner: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        if self.owner is not None:
+            return self.owner
+        if self.role is Role.CUSTOMER:
+            return Actor(ActorKind.CUSTOMER, id=str(self.subject), role=self.role.value)
+        if self.role is Role.REPRESENTATIVE:
+            return Actor(ActorKind.REPRESENTATIVE, id=str(self.subject), role=self.role.value)
+        return Actor(ActorKind.CLIENT, name=f"{self.role.value} token", role=self.role.value)
 
 
 def hash_token(token: str) -> str:

@@ -30,6 +30,10 @@ class Context:
     def app(self) -> BillingApplication:
         return self.runtime.app
 
+    def app_for(self, who: Principal) -> BillingApplication:
+        """The application, its commands recorded as caused by the caller's actor."""
+        return self.runtime.app.acting(who.actor)
+
     @property
     def read_models(self) -> ReadModels:
         return self.runtime.read_models

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
+import os
 import re
+import socket
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain.actor import Actor, ActorKind
 from domain.jalali import format_moment
 from service_layer.timeline import TimelineEntry, describe, iso
 
@@ -88,12 +92,24 @@ def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
 # --- the runtime ---------------------------------------------------------------------------------
 
 
-def runtime_for(db: str | None, **overrides: Any) -> Runtime:
+def console_operator() -> Actor:
+    """Who a command typed at the console acts for: the operating-system user on this host
+    (``--as STAFF_ID`` names a staff member instead, where a command offers it)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = f"uid {os.getuid()}"
+    who = f"{user}@{socket.gethostname()}"
+    return Actor(ActorKind.OPERATOR, id=who, name=who)
+
+
+def runtime_for(db: str | None, *, actor: Actor | None = None, **overrides: Any) -> Runtime:
     """The composition root's runtime for ``--db``: each part is built when a command first
-    uses it (a command that reads only events opens no read models)."""
+    uses it (a command that reads only events opens no read models). Its commands act for
+    ``actor``, by default the console's operator."""
     from bootstrap import open_runtime
 
-    return open_runtime(**database_url_for(db), **overrides)
+    return open_runtime(**database_url_for(db), actor=actor or console_operator(), **overrides)
 
 
 def read_models_of(runtime: Runtime):

@@ -130,6 +130,7 @@ def catch_up(uow: UnitOfWork, subscription_id: UUID, now: datetime, vat: VatSche
     # long outage may issue several renewals in one catch-up).
     for invoice in life.invoices.values():
         uow.add(invoice)
+    uow.attribute_to_time()
     return life
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.gateway import Gateway, GatewayError, GatewayTimeout
+from domain.actor import GATEWAY, UNKNOWN, Actor
 from domain.errors import (
     BelowGatewayMinimum,
     BillingError,
@@ -68,12 +69,14 @@ class Reconciliation:
 
 class OnlinePayments:
     def __init__(self, app: Any, gateway: Gateway, clock: Any, read_models: Any = None) -> None:
-        self.app = app
+        # What the gateway's callback and the reconciliation record is the gateway's doing.
+        self.app = app.acting(GATEWAY)
         self.gateway = gateway
         self.clock = clock
         self.read_models = read_models
 
-    def create_link(self, invoice_id: UUID) -> PaymentLink:
+    def create_link(self, invoice_id: UUID, by: Actor = UNKNOWN) -> PaymentLink:
+        """A gateway attempt for the invoice's open balance, recorded as started by ``by``."""
         now = self.clock.now()
         invoice = self.app.current_invoice(invoice_id, now)  # judged up to date, nothing saved
         invoice.check_payable()
@@ -105,7 +108,9 @@ class OnlinePayments:
                 f"The payment gateway could not start the payment ({error}). Nothing was charged; try again in a "
                 "few minutes."
             ) from None
-        self.app.open_payment_link(invoice_id, started.authority, balance, self.gateway.name, now)
+        self.app.acting(by).open_payment_link(
+            invoice_id, started.authority, balance, self.gateway.name, now
+        )
         return PaymentLink(started.payment_url, started.authority, balance.rials)
 
     def callback(self, authority: str, status: str) -> CallbackResult:

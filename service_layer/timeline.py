@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from domain.actor import UNKNOWN, Actor, recorded_actor
 from domain.errors import NotFound
 from domain.money import Money
 from presentation.events import words_for
@@ -32,7 +33,14 @@ __all__ = [
     "words_of",
 ]
 
-_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "due_at"}
+_BASE_FIELDS = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "due_at",
+    "actor",
+}
 
 # Events recorded at the same moment are shown in the order a reader expects: the cause
 # before its notice, the payment before the restore it caused.
@@ -112,6 +120,8 @@ class TimelineEntry:
     data: dict[str, Any]
     #: The event's class (``Subscription.GraceStarted``): what its words are found by.
     event_type: type | None = field(default=None, compare=False, repr=False)
+    #: Who caused it (:data:`domain.actor.UNKNOWN` for an event stored before actors were kept).
+    actor: Actor = UNKNOWN
 
     @property
     def rank_name(self) -> str:
@@ -140,6 +150,7 @@ class TimelineEntry:
             "aggregate_id": str(self.aggregate_id),
             "version": self.version,
             "event": self.event,
+            "actor": self.actor.to_dict(),
             "data": self.data,
         }
 
@@ -156,6 +167,7 @@ def entry_of(domain_event: Any) -> TimelineEntry:
         event=name,
         data={k: plain(v) for k, v in fields.items() if k not in _BASE_FIELDS},
         event_type=type(domain_event),
+        actor=recorded_actor(domain_event),
     )
 
 

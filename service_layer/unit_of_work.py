@@ -14,8 +14,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -27,6 +28,7 @@ from eventsourcing.persistence import (
     OperationalError,
 )
 
+from domain.actor import SCHEDULER, UNKNOWN, Actor
 from domain.base import BillingAggregate, check_moment
 from domain.customer import Customer
 from domain.errors import (
@@ -68,11 +70,17 @@ STORE_FAILURES = (
 )
 
 
-class UnitOfWork:
-    """The aggregates one command loaded or created, saved together once."""
+#: Who the command running in this thread (or task) acts for; set by :meth:`CommandRunner.acting`.
+_ACTING: ContextVar[Actor | None] = ContextVar("billing_actor", default=None)
 
-    def __init__(self, app: Application[UUID]) -> None:
+
+class UnitOfWork:
+    """The aggregates one command loaded or created, saved together once, each new event
+    carrying the actor who caused it (docs/AUDIT.md, "Actors")."""
+
+    def __init__(self, app: Application[UUID], actor: Actor = UNKNOWN) -> None:
         self.app = app
+        self.actor = actor
         self.aggregates: dict[UUID, BillingAggregate] = {}
 
     def get(self, aggregate_id: UUID, cls: type[A], not_found: Callable[[], Exception]) -> A:
@@ -107,11 +115,24 @@ class UnitOfWork:
     def add(self, aggregate: BillingAggregate) -> None:
         self.aggregates[aggregate.id] = aggregate
 
+    def attribute_to_time(self) -> None:
+        """The events pending so far were time's doing (a catch-up before the command's own
+        decision): they are recorded with the scheduler as their actor, not the caller."""
+        self._stamp(SCHEDULER)
+
+    def _stamp(self, actor: Actor) -> None:
+        recorded = actor.to_dict()
+        for aggregate in self.aggregates.values():
+            for pending in aggregate.pending_events:
+                if "actor" not in vars(pending):
+                    object.__setattr__(pending, "actor", recorded)
+
     def save(self) -> int:
         """Save every changed aggregate at once; returns the last notification id written."""
         changed = [a for a in self.aggregates.values() if a.pending_events]
         if not changed:
             return 0
+        self._stamp(self.actor)
         recordings = self.app.save(*changed)
         return max((r.notification.id for r in recordings), default=0)
 
@@ -129,6 +150,19 @@ class CommandRunner(Application[UUID]):
     skew_tolerance: timedelta | None
     #: The portal's company; without it no official invoice is issued (plain PDFs still are).
     seller: Seller | None
+    #: Who acts when no caller said (:meth:`acting`): the composition root sets it per process
+    #: (the console's operator, the scheduler); an API request always says.
+    default_actor: Actor = UNKNOWN
+
+    def acting(self, actor: Actor) -> Self:
+        """This application, its commands recorded as caused by ``actor``:
+        ``app.acting(who).decide_receipt(...)``."""
+        return cast(Self, Acting(self, actor))
+
+    @property
+    def actor(self) -> Actor:
+        """Who the command being run acts for."""
+        return _ACTING.get() or self.default_actor
 
     def _run(self, command: Callable[[UnitOfWork], R]) -> R:
         """Run a command in a unit of work; on a write conflict, run it again on fresh state."""
@@ -137,7 +171,7 @@ class CommandRunner(Application[UUID]):
     def _run_tracked(self, command: Callable[[UnitOfWork], R]) -> tuple[R, int]:
         """:meth:`_run`, also returning the last notification id the save wrote (0: none)."""
         for attempt in range(1, ATTEMPTS + 1):
-            uow = UnitOfWork(self)
+            uow = UnitOfWork(self, self.actor)
             result = command(uow)
             self._before_save(uow)
             try:
@@ -158,6 +192,45 @@ class CommandRunner(Application[UUID]):
     def _before_save(self, uow: UnitOfWork) -> None:
         """What every command adds to its own save (``BillingApplication``: the official
         invoices of what it paid in full). Nothing here."""
+
+
+class Acting:
+    """An application whose every command (and query) runs with one actor: what
+    :meth:`CommandRunner.acting` returns. Thread-safe: the actor is a context variable, set
+    for the call only."""
+
+    def __init__(self, app: CommandRunner, actor: Actor) -> None:
+        self._app = app
+        self._actor = actor
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._app, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+        actor = self._actor
+
+        @functools.wraps(value)
+        def as_actor(*args: Any, **kwargs: Any) -> Any:
+            token = _ACTING.set(actor)
+            try:
+                return value(*args, **kwargs)
+            finally:
+                _ACTING.reset(token)
+
+        return as_actor
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._app, name, value)
+
+    def acting(self, actor: Actor) -> Acting:
+        return Acting(self._app, actor)
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor
 
 
 def at_the_latest_change(method: Callable[..., R]) -> Callable[..., R]:

@@ -45,7 +45,9 @@ def register_customer(body: CustomerIn, ctx: ContextDep, who: PrincipalDep) -> C
     require(who, Role.ADMIN, Role.REPRESENTATIVE, action="register customers")
     representative_id = who.subject if who.role is Role.REPRESENTATIVE else body.representative_id
     profile = BillingProfile(**body.model_dump(exclude={"representative_id"}))
-    customer_id = ctx.app.register_customer(profile, ctx.now(), representative_id=representative_id)
+    customer_id = ctx.app_for(who).register_customer(
+        profile, ctx.now(), representative_id=representative_id
+    )
     return CustomerOut.of(ctx.app.get_customer(customer_id), 0)
 
 
@@ -59,7 +61,7 @@ def change_profile(
     profile, e.g. to add the economic code an official invoice needs. Documents already issued
     keep the profile they were issued to."""
     visible_customer(ctx.app, who, customer_id)
-    ctx.app.change_profile(customer_id, BillingProfile(**body.model_dump()), ctx.now())
+    ctx.app_for(who).change_profile(customer_id, BillingProfile(**body.model_dump()), ctx.now())
     return CustomerOut.of(ctx.app.get_customer(customer_id), _open_balance(ctx, customer_id))
 
 

@@ -99,5 +99,5 @@ def issue_official(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Offi
         who, Role.CUSTOMER, Role.REPRESENTATIVE, Role.FINANCE, Role.ADMIN, action="issue invoices"
     )
     visible_invoice(ctx.app, who, invoice_id)
-    record = ctx.app.issue_official_invoice(invoice_id, ctx.now())
+    record = ctx.app_for(who).issue_official_invoice(invoice_id, ctx.now())
     return OfficialInvoiceOut.of(invoice_id, record)

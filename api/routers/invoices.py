@@ -34,7 +34,7 @@ def record_payment(
     a suspended site is restored in the same command when nothing is left overdue."""
     require(who, Role.FINANCE, Role.ADMIN, action="record payments")
     visible_invoice(ctx.app, who, invoice_id)
-    outcome = ctx.app.record_payment(
+    outcome = ctx.app_for(who).record_payment(
         body.reference, body.amount, ctx.now(), invoice_id=invoice_id, method=body.method
     )
     return payment_out(outcome)

@@ -56,7 +56,7 @@ def payment_link(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Paymen
     """The amount is the invoice's open balance as recorded now; the customer is sent to the URL."""
     require(who, *OWNERS, action="start payments")
     visible_invoice(ctx.app, who, invoice_id)
-    link = ctx.runtime.payments.create_link(invoice_id)
+    link = ctx.runtime.payments.create_link(invoice_id, by=who.actor)
     return PaymentLinkOut(url=link.url, authority=link.authority, amount=link.amount)
 
 
@@ -232,7 +232,7 @@ def request_offline(
 ) -> OfflineItemOut:
     require(who, *OWNERS, action="request offline payments")
     visible_invoice(ctx.app, who, invoice_id)
-    request_id = ctx.app.request_offline_payment(
+    request_id = ctx.app_for(who).request_offline_payment(
         invoice_id, body.reason, ctx.now(), request_id=_keyed(request, who, "offline")
     )
     return _item_out(_offline_item(ctx, request_id, "request"))
@@ -249,7 +249,7 @@ def approve_offline(
     def approve(invoice_id: UUID) -> None:
         days = ctx.runtime.settings.offline_extension_days
         reason = (body or DecisionIn()).reason
-        ctx.app.decide_offline_payment(
+        ctx.app_for(who).decide_offline_payment(
             invoice_id, request_id, ctx.now(), approve=True, reason=reason, extension_days=days
         )
 
@@ -265,7 +265,7 @@ def reject_offline(
     request_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
 ) -> OfflineItemOut:
     def reject(invoice_id: UUID) -> None:
-        ctx.app.decide_offline_payment(
+        ctx.app_for(who).decide_offline_payment(
             invoice_id, request_id, ctx.now(), approve=False, reason=body.reason
         )
 
@@ -290,7 +290,7 @@ def register_receipt(
         except (binascii.Error, ValueError):
             raise InvalidInput("scan_base64 is not base64.", field="scan_base64") from None
         scan_hash = ctx.runtime.scans.put(data)
-    receipt_id = ctx.app.register_receipt(
+    receipt_id = ctx.app_for(who).register_receipt(
         invoice_id,
         bank=body.bank,
         tracking_number=body.tracking_number,
@@ -311,7 +311,9 @@ def register_receipt(
 def confirm_receipt(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> PaymentOut:
     require(who, *FINANCE, action="decide receipts")
     row = _offline_item(ctx, receipt_id, "receipt")
-    outcome = ctx.app.decide_receipt(UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=True)
+    outcome = ctx.app_for(who).decide_receipt(
+        UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=True
+    )
     assert outcome is not None  # a confirmed receipt always records its payment
     return payment_out(outcome)
 
@@ -325,7 +327,9 @@ def reject_receipt(
     receipt_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
 ) -> OfflineItemOut:
     def reject(invoice_id: UUID) -> None:
-        ctx.app.decide_receipt(invoice_id, receipt_id, ctx.now(), confirm=False, reason=body.reason)
+        ctx.app_for(who).decide_receipt(
+            invoice_id, receipt_id, ctx.now(), confirm=False, reason=body.reason
+        )
 
     return _decide(ctx, who, receipt_id, "receipt", "decide receipts", reject)
 
@@ -375,7 +379,7 @@ def hold(
             raise InvalidInput(
                 "until must carry a time zone, e.g. 2026-06-01T00:00:00Z.", field="until"
             )
-        ctx.app.place_hold(subscription_id, body.reason, body.until, ctx.now())
+        ctx.app_for(who).place_hold(subscription_id, body.reason, body.until, ctx.now())
 
     return subscription_command(
         ctx, who, subscription_id, FINANCE, "place enforcement holds", place
@@ -391,7 +395,7 @@ def lift(
     subscription_id: UUID, body: RejectionIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
     def lift_now() -> None:
-        ctx.app.lift_hold(subscription_id, body.reason, ctx.now())
+        ctx.app_for(who).lift_hold(subscription_id, body.reason, ctx.now())
 
     return subscription_command(
         ctx, who, subscription_id, FINANCE, "lift enforcement holds", lift_now
@@ -402,7 +406,7 @@ def lift(
 def void(invoice_id: UUID, body: VoidIn, ctx: ContextDep, who: PrincipalDep) -> dict:
     require(who, *FINANCE, action="void invoices")
     visible_invoice(ctx.app, who, invoice_id)
-    ctx.app.void_invoice(invoice_id, body.reason, ctx.now())
+    ctx.app_for(who).void_invoice(invoice_id, body.reason, ctx.now())
     invoice = ctx.app.get_invoice(invoice_id)
     return {
         "id": str(invoice_id),

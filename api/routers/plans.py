@@ -41,4 +41,4 @@ def define_plan(body: PlanIn, ctx: ContextDep, who: PrincipalDep) -> PlanOut:
         },
         policy=LifecyclePolicy.from_dict(policy),
     )
-    return PlanOut.of(ctx.app.define_plan(plan, ctx.now()))
+    return PlanOut.of(ctx.app_for(who).define_plan(plan, ctx.now()))

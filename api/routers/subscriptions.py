@@ -43,7 +43,7 @@ def order(
     key = getattr(request.state, "idempotency_key", None)
     # A retried order with the same Idempotency-Key names the same subscription: placed once.
     subscription_id = uuid5(BILLING_NAMESPACE, f"order/{who.token_hash}/{key}") if key else None
-    sub_id = ctx.app.start_subscription(
+    sub_id = ctx.app_for(who).start_subscription(
         body.customer_id,
         body.plan_id,
         body.period,
@@ -99,7 +99,7 @@ def change_plan(
     subscription_id: UUID, body: ChangePlanIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
     def change() -> None:
-        ctx.app.change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
+        ctx.app_for(who).change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
 
     return subscription_command(ctx, who, subscription_id, OWNERS, "change plans", change)
 
@@ -113,7 +113,9 @@ def cancel(
     subscription_id: UUID, ctx: ContextDep, who: PrincipalDep, body: CancelIn | None = None
 ) -> SubscriptionOut:
     def cancel_at_period_end() -> None:
-        ctx.app.cancel_subscription(subscription_id, ctx.now(), reason=(body or CancelIn()).reason)
+        ctx.app_for(who).cancel_subscription(
+            subscription_id, ctx.now(), reason=(body or CancelIn()).reason
+        )
 
     return subscription_command(
         ctx, who, subscription_id, OWNERS, "cancel subscriptions", cancel_at_period_end
