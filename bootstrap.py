@@ -24,6 +24,7 @@ from adapters.persistence import (
 )
 from adapters.settings import Settings
 from domain.actor import UNKNOWN, Actor
+from domain.four_eyes import FourEyes
 from domain.vat import VatSchedule
 from service_layer.application import BillingApplication
 
@@ -77,9 +78,12 @@ def build_application(settings: Settings | None = None, **overrides: Any) -> Bil
     # The test clock is the one authority on time in test mode: a request that raced a clock
     # advance is run at the advance's moment, however far that is.
     skew = None if settings.test_mode else timedelta(seconds=settings.clock_skew_tolerance)
+    four_eyes = FourEyes(settings.four_eyes, settings.four_eyes_void_above)
     return build_with_tables(
         database,
-        lambda env: BillingApplication(env, vat=vat, seller=seller, skew_tolerance=skew),
+        lambda env: BillingApplication(
+            env, vat=vat, seller=seller, skew_tolerance=skew, four_eyes=four_eyes
+        ),
     )
 
 

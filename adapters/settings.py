@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     #: command is refused (409 time_went_backwards, which a retry may pass). Test mode: no limit.
     clock_skew_tolerance: float = 120.0
 
+    # --- four eyes (docs/SECURITY.md) ---
+    #: A receipt is not confirmed by the person who approved its offline request, and a void
+    #: above ``four_eyes_void_above`` rials takes two people.
+    four_eyes: bool = False
+    #: Rials: voids of invoices whose total is above this need a second person (0: every void).
+    four_eyes_void_above: int = 0
+
     # --- delivery (the outbox) ---
     #: Seconds between a channel's delivery runs (each channel runs apart from the lifecycle).
     delivery_interval: float = 2.0
@@ -155,6 +162,13 @@ class Settings(BaseSettings):
         """Intervals, timeouts and sizes: a zero or negative one would spin or never run."""
         if value <= 0:
             raise ValueError(f"must be more than 0, not {value}")
+        return value
+
+    @field_validator("four_eyes_void_above", mode="after")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"must be 0 or more rials, not {value}")
         return value
 
     @field_validator(

@@ -162,3 +162,9 @@ class OfficialInvoiceRefused(RuleViolation):
     """Not this customer, not yet paid, or the seller's own details are not configured."""
 
     code = "official_invoice_refused"
+
+
+class FourEyesRequired(RuleViolation):
+    """The four-eyes rule (BILLING_FOUR_EYES): a second person must take this decision."""
+
+    code = "four_eyes_required"

@@ -128,6 +128,11 @@ class Invoice(OfflinePayments, BillingAggregate):
         reason: str
         due_at: datetime | None
 
+    class VoidProposed(BillingAggregate.Event):
+        """Under the four-eyes rule, a first person asked for a void a second must carry out."""
+
+        reason: str
+
     class OfficialInvoiceIssued(BillingAggregate.Event):
         """The official invoice (domain/official.py): its number, parties, terms, tax ID."""
 
@@ -220,6 +225,8 @@ class Invoice(OfflinePayments, BillingAggregate):
         self.notices: list[Notice] = []
         self.voided_at: datetime | None = None
         self.void_reason: str | None = None
+        #: A void asked for under the four-eyes rule, awaiting a second person: (reason, when).
+        self.void_proposal: tuple[str, datetime] | None = None
         self.offline_requests: dict[UUID, OfflineRequest] = {}
         self.receipts: dict[UUID, Receipt] = {}
         self.official: OfficialRecord | None = None
@@ -335,13 +342,16 @@ class Invoice(OfflinePayments, BillingAggregate):
         now = self._now(now)
         if self.is_void:
             return  # voiding twice changes nothing; a retry must be safe
+        self._check_voidable()
+        self._invoice_voided(reason, due_at, now)
+
+    def _check_voidable(self) -> None:
         if self.official is not None:
             raise InvoiceNotPayable(
                 f"Invoice {self.id} has official invoice {self.official.number_text}, a filed "
                 "legal document; it cannot be voided. Issue a credit note through finance.",
                 invoice_id=str(self.id),
             )
-        self._invoice_voided(reason, due_at, now)
 
     # --- the official invoice ---------------------------------------------------------------
 
@@ -404,10 +414,22 @@ class Invoice(OfflinePayments, BillingAggregate):
             references=tuple(references),
         )
 
+    def propose_void(self, reason: str, now: datetime) -> None:
+        """The first of two people asks for a void (the four-eyes rule, docs/SECURITY.md);
+        refused on what cannot be voided at all, as the void itself would be."""
+        now = self._now(now)
+        self._check_voidable()
+        self._void_proposed(reason, now)
+
+    @event(VoidProposed)
+    def _void_proposed(self, reason: str, timestamp: datetime) -> None:
+        self.void_proposal = (reason, timestamp)
+
     @event(InvoiceVoided)
     def _invoice_voided(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:
         self.voided_at = timestamp
         self.void_reason = reason
+        self.void_proposal = None
 
     # --- paying offline: the events (the commands are in domain/offline.py) ---------------------
 

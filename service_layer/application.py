@@ -27,6 +27,7 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder
 
+from domain.four_eyes import FourEyes
 from domain.official import Seller
 from domain.vat import IRAN_VAT, VatSchedule
 from projections.due_index import DueIndex
@@ -65,6 +66,7 @@ class BillingApplication(
         vat: VatSchedule = IRAN_VAT,
         seller: Seller | None = None,
         skew_tolerance: timedelta | None = DEFAULT_SKEW_TOLERANCE,
+        four_eyes: FourEyes | None = None,
     ) -> None:
         super().__init__(env)
         self.vat = vat
@@ -72,6 +74,8 @@ class BillingApplication(
         self.skew_tolerance = skew_tolerance
         #: The portal's company; without it no official invoice is issued (plain PDFs still are).
         self.seller = seller
+        #: Money decisions one person must not take alone (domain/four_eyes.py).
+        self.four_eyes = four_eyes or FourEyes()
         #: Per fiscal year, the last official number this process saw taken (a search hint).
         self._official_hint: dict[int, int] = {}
 

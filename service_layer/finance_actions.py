@@ -4,14 +4,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from domain import lifecycle
 from domain.base import NoticeKind, check_moment
+from domain.invoice import Invoice
 from domain.plans import MIN_LEAD
 from domain.text import multiline_text
 from service_layer.catch_up import catch_up, restore_if_nothing_keeps_it
 from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
+
+
+class VoidOutcome(StrEnum):
+    VOIDED = "voided"
+    #: Under the four-eyes rule: recorded as proposed, awaiting a second person.
+    PROPOSED = "proposed"
 
 
 class FinanceCommands(CommandRunner):
@@ -53,16 +61,27 @@ class FinanceCommands(CommandRunner):
         self._run(command)
 
     @at_the_latest_change
-    def void_invoice(self, invoice_id: UUID, reason: str, now: datetime) -> None:
+    def void_invoice(self, invoice_id: UUID, reason: str, now: datetime) -> VoidOutcome:
         """Finance voids an invoice with a reason: it is no longer owed; a site suspended only for
-        it is restored at once."""
+        it is restored at once. Under the four-eyes rule an invoice above the set amount is
+        only proposed for a void by the first person (``PROPOSED``); a second one voids it."""
         now = check_moment(now)
         reason = multiline_text(reason, "reason", max_length=500)
 
-        def command(uow: UnitOfWork) -> None:
+        def command(uow: UnitOfWork) -> VoidOutcome:
             invoice = uow.invoice(invoice_id)
             life = catch_up(uow, invoice.subscription_id, now, self.vat)
             invoice.check_payable()
+            if self.four_eyes.void_needs_two(invoice.total):
+                if invoice.void_proposal is None:
+                    invoice.propose_void(reason, now)
+                    return VoidOutcome.PROPOSED
+                self.four_eyes.check_second_person(
+                    self.recorded_by(invoice.id, Invoice.VoidProposed),
+                    self.actor,
+                    f"an invoice above {self.four_eyes.void_above:,} rials is voided by two "
+                    "people, and the void was proposed by the same person",
+                )
             invoice.void(reason, now)
             sub = life.subscription
             sub.note_closed([invoice.id], reason, now)
@@ -80,5 +99,6 @@ class FinanceCommands(CommandRunner):
             restore_if_nothing_keeps_it(
                 life, now, f"void:{invoice.id}", f"void of invoice {str(invoice.id)[:8]}"
             )
+            return VoidOutcome.VOIDED
 
-        self._run(command)
+        return self._run(command)

@@ -11,7 +11,7 @@ from domain.banks import bank_of
 from domain.base import NoticeKind, check_moment
 from domain.customer import CustomerKind
 from domain.errors import OfflineRequestRefused, TrackingNumberUsed
-from domain.invoice import Receipt
+from domain.invoice import Invoice, Receipt
 from domain.lifecycle import PaymentOutcome
 from domain.money import Money
 from domain.payment import BankTransfer, Payment, TrackingNumber
@@ -178,6 +178,18 @@ class OfflinePaymentCommands(CommandRunner):
                     },
                 )
                 return None
+            if self.four_eyes.enabled:
+                approved = invoice.approved_offline
+                self.four_eyes.check_second_person(
+                    self.recorded_by(
+                        invoice.id,
+                        Invoice.OfflinePaymentApproved,
+                        lambda e: approved is not None and e.request_id == approved.request_id,
+                    ),
+                    self.actor,
+                    "a bank receipt is not confirmed by the person who approved its offline "
+                    "payment request",
+                )
             receipt = invoice.confirm_receipt(receipt_id, now)
             if Payment.create_id(receipt.reference) in self.repository:
                 raise TrackingNumberUsed(

@@ -85,6 +85,7 @@ _RANK = {
     "NoticeSent:site_suspended": 15,
     "NoticeSent:collection_warning": 16,
     "SiteCollected": 17,
+    "VoidProposed": 18,
     "InvoiceVoided": 18,
     "NoticeSent:site_collected": 19,
     "PlanChangeScheduled": 20,

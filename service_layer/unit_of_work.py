@@ -28,7 +28,7 @@ from eventsourcing.persistence import (
     OperationalError,
 )
 
-from domain.actor import SCHEDULER, UNKNOWN, Actor
+from domain.actor import SCHEDULER, UNKNOWN, Actor, recorded_actor
 from domain.base import BillingAggregate, check_moment
 from domain.customer import Customer
 from domain.errors import (
@@ -41,6 +41,7 @@ from domain.invoice import Invoice
 from domain.subscription import Subscription
 
 if TYPE_CHECKING:
+    from domain.four_eyes import FourEyes
     from domain.official import Seller
     from domain.vat import VatSchedule
 
@@ -150,6 +151,8 @@ class CommandRunner(Application[UUID]):
     skew_tolerance: timedelta | None
     #: The portal's company; without it no official invoice is issued (plain PDFs still are).
     seller: Seller | None
+    #: Which money decisions need two people (off unless BILLING_FOUR_EYES).
+    four_eyes: FourEyes
     #: Who acts when no caller said (:meth:`acting`): the composition root sets it per process
     #: (the console's operator, the scheduler); an API request always says.
     default_actor: Actor = UNKNOWN
@@ -163,6 +166,17 @@ class CommandRunner(Application[UUID]):
     def actor(self) -> Actor:
         """Who the command being run acts for."""
         return _ACTING.get() or self.default_actor
+
+    def recorded_by(
+        self, aggregate_id: UUID, event_type: type, where: Callable[[Any], bool] = bool
+    ) -> Actor:
+        """The actor of the latest ``event_type`` event of an aggregate that ``where`` accepts
+        (UNKNOWN when there is none, or it was stored before actors were kept)."""
+        found = UNKNOWN
+        for stored in self.events.get(aggregate_id):
+            if isinstance(stored, event_type) and where(stored):
+                found = recorded_actor(stored)
+        return found
 
     def _run(self, command: Callable[[UnitOfWork], R]) -> R:
         """Run a command in a unit of work; on a write conflict, run it again on fresh state."""

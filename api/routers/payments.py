@@ -40,6 +40,7 @@ from projections.visibility import (
     visible_invoice,
     visible_rows,
 )
+from service_layer.finance_actions import VoidOutcome
 
 router = APIRouter(tags=["payments"])
 
@@ -402,15 +403,28 @@ def lift(
     )
 
 
-@router.post("/invoices/{invoice_id}/void", summary="Void an invoice with a reason (finance)")
-def void(invoice_id: UUID, body: VoidIn, ctx: ContextDep, who: PrincipalDep) -> dict:
+@router.post(
+    "/invoices/{invoice_id}/void",
+    summary="Void an invoice with a reason (finance)",
+    responses={202: {"description": "Proposed: the four-eyes rule needs a second person"}},
+)
+def void(
+    invoice_id: UUID, body: VoidIn, ctx: ContextDep, who: PrincipalDep, response: Response
+) -> dict:
+    """Under the four-eyes rule (BILLING_FOUR_EYES) a void of an invoice above
+    BILLING_FOUR_EYES_VOID_ABOVE rials is first proposed (202, ``"void": "proposed"``); the same
+    call by a second finance person or admin voids it; by the same person, 409
+    ``four_eyes_required``."""
     require(who, *FINANCE, action="void invoices")
     visible_invoice(ctx.app, who, invoice_id)
-    ctx.app_for(who).void_invoice(invoice_id, body.reason, ctx.now())
+    outcome = ctx.app_for(who).void_invoice(invoice_id, body.reason, ctx.now())
     invoice = ctx.app.get_invoice(invoice_id)
+    if outcome is VoidOutcome.PROPOSED:
+        response.status_code = status.HTTP_202_ACCEPTED
     return {
         "id": str(invoice_id),
         "status": invoice.status.value,
+        "void": outcome.value,
         "void_reason": invoice.void_reason,
     }
 

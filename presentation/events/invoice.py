@@ -80,6 +80,14 @@ def _voided(d: EventData) -> Words:
     return Words(f"invoice voided ({d['reason']})", f"صورتحساب باطل شد ({d['reason']})")
 
 
+@formats(Invoice.VoidProposed)
+def _void_proposed(d: EventData) -> Words:
+    return Words(
+        f"void proposed, awaiting a second person ({d['reason']})",
+        f"ابطال پیشنهاد شد و در انتظار نفر دوم است ({d['reason']})",
+    )
+
+
 @formats(Invoice.OfflinePaymentRequested)
 def _offline_requested(d: EventData) -> Words:
     return Words(

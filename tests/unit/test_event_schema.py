@@ -77,6 +77,7 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
         1,
         {"reason": "str", "due_at": "datetime | None"},
     ),
+    "domain.invoice:Invoice.VoidProposed": (1, {"reason": "str"}),
     "domain.invoice:Invoice.NoticeSent": (
         2,
         {"kind": "str", "number": "int", "due_at": "datetime | None", "facts": "dict[str, Any]"},
