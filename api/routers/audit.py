@@ -11,7 +11,7 @@ from api.context import ContextDep, PrincipalDep, require
 from api.schemas import Moment, OptionalMoment, Page
 from projections.reports import subscriptions_of
 from service_layer.audit import describe_as_of, explain
-from service_layer.timeline import describe, timeline
+from service_layer.timeline import TimelineEntry, timeline, who_of, words_of
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -20,11 +20,20 @@ router = APIRouter(prefix="/audit", tags=["audit"])
     "/{aggregate_id}/timeline", response_model=Page, summary="Every event of an aggregate, in order"
 )
 def get_timeline(aggregate_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Page:
+    """Each item: the event as recorded (with its ``actor``: kind, id, name, role), and in
+    words: ``what`` happened and ``by`` whom, in English, ``what_fa`` and ``by_fa`` in Persian."""
     require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
-    return Page(
-        items=[e.as_json() | {"what": describe(e)} for e in timeline(ctx.app, aggregate_id)],
-        next_cursor=None,
-    )
+    return Page(items=[_said(e) for e in timeline(ctx.app, aggregate_id)], next_cursor=None)
+
+
+def _said(entry: TimelineEntry) -> dict:
+    what, by = words_of(entry), who_of(entry)
+    return entry.as_json() | {
+        "what": what.english,
+        "by": by.english,
+        "what_fa": what.persian,
+        "by_fa": by.persian,
+    }
 
 
 @router.get(
