@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from domain import lifecycle
-from domain.actor import Actor
+from domain.actor import UNKNOWN, Actor
 from domain.base import Notice, NoticeKind
 from domain.subscription import Subscription, SubscriptionStatus
 from presentation.actors import decided_by
@@ -231,7 +231,8 @@ def _what_came_before(f: SubscriptionFacts) -> list[Words]:
                 "تأیید پرداخت آفلاین و تمدید مهلت",
             ),
         }.get(restored_by, Words(f"payment {reference} was recorded", f"پرداخت {reference}"))
-        who = decided_by(f.restored_by, None) if f.restored_by else Words("", "")
+        # The restore is recorded in the save of what caused it, so it has that one's actor.
+        who = decided_by(f.restored_by or UNKNOWN)
         lines.append(
             Words(
                 f"The site was last restored on {_en(last.recorded_at)}, when {by.english} "

@@ -361,3 +361,19 @@ def test_every_kind_of_actor_has_words_in_both_languages():
 
 def test_the_api_names_every_actor_kind():
     assert set(ActorKindName.__args__) == {kind.value for kind in ActorKind}  # type: ignore[attr-defined]
+
+
+def test_explain_says_who_restored_a_suspended_site():
+    app = in_memory_app()
+    sub = ordered(app)
+    invoice = app.get_subscription(sub).invoice_ids[0]
+    app.advance(T0 + 34 * DAY, on_time=True)  # past the deadline and grace: suspended
+    assert app.get_subscription(sub).suspension is not None
+    app.acting(ALI).record_payment("BANK-9", 1_100_000, T0 + 35 * DAY, invoice_id=invoice)
+    said = explain(app, sub, T0 + 35 * DAY + timedelta(hours=1)).english
+    assert (
+        "The site was last restored on 1405/02/19 09:00 (2026-05-09T05:30:00Z), when payment "
+        "BANK-9 was recorded (by علی رضایی, finance)" in said
+    )
+    suspended = next(e for e in timeline(app, sub) if e.event == "SiteSuspended")
+    assert suspended.actor == SCHEDULER
