@@ -1,12 +1,14 @@
-"""The audit trail (``audit timeline|as-of|explain|verify``) and the read models
+"""The audit trail (``audit timeline|as-of|explain|actions|verify``) and the read models
 (``projections rebuild|status``), from the stored events."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from cli.common import (
     EXIT_OK,
@@ -23,6 +25,27 @@ from cli.common import (
     store_command,
 )
 from service_layer.timeline import timeline
+
+if TYPE_CHECKING:
+    from service_layer.actions import Action
+
+#: The CSV columns of ``audit actions``.
+ACTION_COLUMNS = [
+    "position",
+    "recorded_at",
+    "recorded_at_jalali",
+    "actor_kind",
+    "actor_id",
+    "actor_name",
+    "actor_role",
+    "by",
+    "aggregate",
+    "aggregate_id",
+    "version",
+    "event",
+    "what",
+    "what_fa",
+]
 
 
 def add_audit_parser(commands) -> None:
@@ -52,6 +75,30 @@ def add_audit_parser(commands) -> None:
     why.add_argument("--at", type=moment, help="explain the state at this moment (default: now)")
     why.add_argument("--lang", choices=["both", "en", "fa"], default="both")
     store_command(why, run_explain)
+    actions = audits.add_parser(
+        "actions",
+        help="what each person did: every recorded event with who caused it, in order",
+        description="Every recorded event, in the order the store recorded it, with who "
+        "caused it (kind, id, name, role), when (ISO and Jalali), on what, and in words. "
+        "Rows are printed as they are read.",
+    )
+    actions.add_argument(
+        "--actor",
+        metavar="ACTOR",
+        help="an actor kind (staff, client, customer, representative, scheduler, gateway, "
+        "operator, unknown), an actor id, or KIND:ID",
+    )
+    actions.add_argument(
+        "--from",
+        dest="since",
+        metavar="TIME",
+        help="recorded at or after, ISO 8601 (2026-05-01T00:00:00Z)",
+    )
+    actions.add_argument(
+        "--to", dest="until", metavar="TIME", help="recorded at or before, ISO 8601"
+    )
+    add_format(actions, "text", "json", "jsonl", "csv")
+    store_command(actions, run_actions)
     verify = audits.add_parser(
         "verify",
         help="rebuild every read model from the events and compare; check the events' hash chain",
@@ -127,6 +174,55 @@ def run_explain(args: argparse.Namespace) -> int:
     )
     print("\n\n".join(parts))
     return EXIT_OK
+
+
+def run_actions(args: argparse.Namespace) -> int:
+    from service_layer.actions import ActionFilter, actions
+
+    wanted = ActionFilter.parse(args.actor, args.since, args.until)  # refused before any read
+    rows = actions(runtime_for(args.db).app, wanted)
+    shown = print_actions(rows, args.format)
+    if not shown and args.format == "text":
+        print(f"billing: no recorded event matches {_said(wanted)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def print_actions(rows: Iterable[Action], fmt: str) -> int:
+    """Each row as it comes: a text line like the timeline's, a JSON array written item by
+    item, JSON lines, or CSV. Returns how many rows were printed."""
+    out, shown = sys.stdout, 0
+    writer = csv.writer(out) if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(ACTION_COLUMNS)
+    elif fmt == "json":
+        out.write("[")
+    for action in rows:
+        row = action.as_json()
+        if writer is not None:
+            actor = row["actor"]
+            flat = row | {
+                f"actor_{key}": actor[key] or "" for key in ("kind", "id", "name", "role")
+            }
+            writer.writerow([flat[column] for column in ACTION_COLUMNS])
+        elif fmt in ("json", "jsonl"):
+            separator = ("\n" if not shown else ",\n") if fmt == "json" else ""
+            out.write(
+                separator + json.dumps(row, ensure_ascii=False) + ("\n" if fmt == "jsonl" else "")
+            )
+        else:
+            out.write(
+                f"{row['recorded_at_jalali']}  {row['recorded_at']}  {row['aggregate']:<12} "
+                f"{row['aggregate_id'][:8]} {row['event']:<22} {row['what']} — by {row['by']}\n"
+            )
+        shown += 1
+    if fmt == "json":
+        out.write("\n]\n" if shown else "]\n")
+    return shown
+
+
+def _said(wanted: Any) -> str:
+    given = {k: v for k, v in wanted.as_json().items() if v is not None}
+    return " ".join(f"--{k} {v}" for k, v in given.items()) or "(no filter)"
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from domain.actor import Actor, ActorKind
 from domain.jalali import format_moment
-from service_layer.timeline import TimelineEntry, describe, iso
+from service_layer.timeline import TimelineEntry, describe, iso, who_of
 
 if TYPE_CHECKING:
     from bootstrap import Runtime
@@ -135,6 +135,8 @@ def configure_logging() -> None:
 
 
 def print_timeline(entries: list[TimelineEntry], fmt: str) -> None:
+    """The timeline as text (a line per event ending ``— by`` whom), JSON lines (each with its
+    ``actor``) or CSV (the actor's words, then its kind, id, name and role)."""
     out = sys.stdout
     if fmt == "jsonl":
         for entry in entries:
@@ -152,6 +154,11 @@ def print_timeline(entries: list[TimelineEntry], fmt: str) -> None:
                 "version",
                 "event",
                 "what",
+                "by",
+                "actor_kind",
+                "actor_id",
+                "actor_name",
+                "actor_role",
                 "data",
             ]
         )
@@ -166,6 +173,11 @@ def print_timeline(entries: list[TimelineEntry], fmt: str) -> None:
                     e.version,
                     e.event,
                     describe(e),
+                    who_of(e).english,
+                    e.actor.kind.value,
+                    e.actor.id or "",
+                    e.actor.name or "",
+                    e.actor.role or "",
                     json.dumps(e.data, ensure_ascii=False),
                 ]
             )
@@ -173,7 +185,7 @@ def print_timeline(entries: list[TimelineEntry], fmt: str) -> None:
     for entry in entries:
         line = (
             f"{format_moment(entry.recorded_at)}  {iso(entry.recorded_at)}  "
-            f"{entry.aggregate:<12} {entry.event:<22} {describe(entry)}"
+            f"{entry.aggregate:<12} {entry.event:<22} {describe(entry)} — by {who_of(entry).english}"
         )
         if entry.late_by:
             line += f"  [due {iso(entry.due_at)}, recorded {entry.late_by} late]"

@@ -91,6 +91,18 @@ class InvalidTime(InvalidInput):
     code = "invalid_time"
 
 
+class InvalidTimeRange(InvalidInput):
+    """A range whose start is after its end (the audit's actions report: from > to)."""
+
+    code = "invalid_time_range"
+
+
+class InvalidActorFilter(InvalidInput):
+    """An actor filter that names no kind and no id (the audit's actions report)."""
+
+    code = "invalid_actor_filter"
+
+
 # --- Rule violations: well-formed, but the lifecycle does not allow it now. ---------------------
 
 

@@ -11,7 +11,10 @@ apart unnoticed.
 - ``events``: one formatter per event class (``Subscription.GraceStarted`` …), keyed by the
   class itself; the timeline's "what" column. Every event class of every aggregate has one
   (``tests/unit/test_event_words.py``).
-- ``explain_text``: why a subscription, invoice, customer or payment is in its state.
+- ``explain_text``: why a subscription, invoice, customer or payment is in its state;
+  ``explain_decisions`` its sentences that say who decided.
+- ``actors``: who caused an event (``domain/actor.py``) in words: the timeline's ``by …``,
+  ``explain``'s ``approved by مریم کریمی, finance, 1405/02/10``, one decision in one line.
 
 At run time it imports only ``domain`` (``explain_text`` names the service layer's facts
 classes for type checking only): no store, no clock, no I/O.

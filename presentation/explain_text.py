@@ -13,8 +13,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from domain import lifecycle
+from domain.actor import UNKNOWN, Actor
 from domain.base import Notice, NoticeKind
-from domain.subscription import SubscriptionStatus
+from domain.subscription import Subscription, SubscriptionStatus
+from presentation.actors import decided_by
+from presentation.explain_decisions import (
+    decider,
+    decisions_on_record,
+    hold_and_plan_change,
+    offline_decisions,
+    settled_by,
+)
 from presentation.words import (
     Words,
     fa_digits,
@@ -126,19 +135,21 @@ def subscription_explained(f: SubscriptionFacts) -> Words:
     if sub.status is SubscriptionStatus.COLLECTED:
         return joined(lines + _collected(f))
     if sub.status is SubscriptionStatus.CANCELLED:
+        who = decider(f.last_decision(Subscription.SubscriptionCancelled))
         lines.append(
             Words(
-                f"Why: it was cancelled on {_en(sub.cancelled_at)} ({sub.cancel_reason}); its "
-                f"contract ended on {_en(sub.ended_at)} with nothing owed, and the site was removed.",
-                f"دلیل: در {_fa(sub.cancelled_at)} لغو شد؛ قرارداد در {_fa(sub.ended_at)} بدون "
-                "بدهی پایان یافت و وب‌سایت حذف شد.",
+                f"Why: it was cancelled on {_en(sub.cancelled_at)} {who.english} "
+                f"({sub.cancel_reason}); its contract ended on {_en(sub.ended_at)} with nothing "
+                "owed, and the site was removed.",
+                f"دلیل: در {_fa(sub.cancelled_at)} {who.persian} لغو شد؛ قرارداد در "
+                f"{_fa(sub.ended_at)} بدون بدهی پایان یافت و وب‌سایت حذف شد.",
             )
         )
-        return joined(lines)
+        return joined(lines + decisions_on_record(f))
     lines += _what_is_owed(f)
     lines += _what_came_before(f)
     lines += _what_comes_next(f)
-    return joined(lines)
+    return joined(lines + decisions_on_record(f))
 
 
 def _collected(f: SubscriptionFacts) -> list[Words]:
@@ -162,6 +173,7 @@ def _collected(f: SubscriptionFacts) -> list[Words]:
             "رویداد دیگری در پیش نیست و پرداخت برای این اشتراک پذیرفته نمی‌شود. با سفارش تازه "
             "وب‌سایت تازه‌ای ساخته می‌شود.",
         ),
+        *decisions_on_record(f),
     ]
 
 
@@ -213,29 +225,33 @@ def _what_came_before(f: SubscriptionFacts) -> list[Words]:
         last = f.restored
         reference, restored_by = last.facts.get("reference"), last.facts.get("cause", "payment")
         by = {
-            "void": Words("finance voided the invoice", "ابطال صورتحساب به دست بخش مالی"),
+            "void": Words("the invoice was voided", "ابطال صورتحساب"),
             "offline": Words(
-                "finance approved paying offline and moved the deadline",
+                "paying offline was approved and the deadline moved",
                 "تأیید پرداخت آفلاین و تمدید مهلت",
             ),
-        }.get(restored_by, Words(f"payment {reference}", f"پرداخت {reference}"))
+        }.get(restored_by, Words(f"payment {reference} was recorded", f"پرداخت {reference}"))
+        # The restore is recorded in the save of what caused it, so it has that one's actor.
+        who = decided_by(f.restored_by or UNKNOWN)
         lines.append(
             Words(
-                f"The site was last restored on {_en(last.recorded_at)}, when {by.english}, "
-                "which left nothing keeping it suspended.",
-                f"وب‌سایت آخرین بار در {_fa(last.recorded_at)} با {by.persian} بازگشایی شد.",
+                f"The site was last restored on {_en(last.recorded_at)}, when {by.english} "
+                f"({who.english}), which left nothing keeping it suspended.",
+                f"وب‌سایت آخرین بار در {_fa(last.recorded_at)} با {by.persian} ({who.persian}) "
+                "بازگشایی شد.",
             )
         )
     if sub.cancelled_at is not None:
+        who = decider(f.last_decision(Subscription.SubscriptionCancelled))
         lines.append(
             Words(
-                f"It was cancelled on {_en(sub.cancelled_at)}: no renewals after "
+                f"It was cancelled on {_en(sub.cancelled_at)} {who.english}: no renewals after "
                 f"{_en(sub.contract_ends_at)}.",
-                f"در {_fa(sub.cancelled_at)} لغو شد: پس از {_fa(sub.contract_ends_at)} تمدیدی "
-                "صادر نمی‌شود.",
+                f"در {_fa(sub.cancelled_at)} {who.persian} لغو شد: پس از "
+                f"{_fa(sub.contract_ends_at)} تمدیدی صادر نمی‌شود.",
             )
         )
-    return lines
+    return lines + hold_and_plan_change(f)
 
 
 def _what_comes_next(f: SubscriptionFacts) -> list[Words]:
@@ -292,25 +308,17 @@ def invoice_explained(f: InvoiceFacts) -> Words:
             (
                 Words(
                     f"{rials_en(s.amount.rials)} ({s.method}, {s.reference}) on "
-                    f"{_en(s.recorded_at)}",
-                    f"{rials_fa(s.amount.rials)} ({s.reference}) در {_fa(s.recorded_at)}",
+                    f"{_en(s.recorded_at)}, {who.english}",
+                    f"{rials_fa(s.amount.rials)} ({s.reference}) در {_fa(s.recorded_at)} "
+                    f"{who.persian}",
                 )
-                for s in inv.settlements
+                for s, who in settled_by(f)
             ),
             en_sep="; ",
             fa_sep="؛ ",
         )
         lines.append(Words(f"Paid by: {paid_by.english}.", f"پرداخت‌ها: {paid_by.persian}."))
-    approved = inv.approved_offline
-    if approved is not None:
-        lines.append(
-            Words(
-                f"Finance approved paying offline on {_en(approved.decided_at)}, which moved the "
-                f"deadline to {_en(inv.deadline)}.",
-                f"بخش مالی در {_fa(approved.decided_at)} پرداخت آفلاین را پذیرفت و مهلت به "
-                f"{_fa(inv.deadline)} رسید.",
-            )
-        )
+    lines += offline_decisions(f)
     for receipt in f.receipts_under_review:
         lines.append(
             Words(
@@ -338,10 +346,13 @@ def _why_invoice(f: InvoiceFacts) -> list[Words]:
     inv = f.invoice
     status = inv.status.value
     if status == "void":
+        who = decided_by(f.voided_by, None) if f.voided_by else Words("", "")
         return [
             Words(
-                f"Why: it was voided on {_en(inv.voided_at)} ({inv.void_reason}); it is not owed.",
-                f"دلیل: در {_fa(inv.voided_at)} باطل شد ({inv.void_reason}) و بدهی‌ای نیست.",
+                f"Why: it was voided on {_en(inv.voided_at)} {who.english} ({inv.void_reason}); "
+                "it is not owed.",
+                f"دلیل: در {_fa(inv.voided_at)} {who.persian} باطل شد ({inv.void_reason}) و "
+                "بدهی‌ای نیست.",
             )
         ]
     if status == "paid":
@@ -405,14 +416,15 @@ def customer_explained(f: CustomerFacts) -> Words:
     return joined(lines)
 
 
-def payment_explained(payment: Payment, at: datetime) -> Words:
+def payment_explained(payment: Payment, at: datetime, recorded_by: Actor) -> Words:
     subscription = short(payment.subscription_id)
+    who = decided_by(recorded_by)
     return Words(
         f"Payment {payment.reference} of {rials_en(payment.amount.rials)} ({payment.method}) "
-        f"was received on {_en(payment.received_at)} for subscription {subscription}; how it "
-        "was applied is on the invoices it paid.",
+        f"was received on {_en(payment.received_at)} for subscription {subscription}, recorded "
+        f"{who.english}; how it was applied is on the invoices it paid.",
         f"پرداخت {payment.reference} به مبلغ {rials_fa(payment.amount.rials)} در "
-        f"{_fa(payment.received_at)} برای اشتراک {subscription} دریافت شد.",
+        f"{_fa(payment.received_at)} برای اشتراک {subscription} {who.persian} دریافت شد.",
     )
 
 

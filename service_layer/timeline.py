@@ -1,5 +1,6 @@
 """The audit timeline: every event of an aggregate (and, for a subscription, of its invoices and
-payments) in the order it happened, with its due and recorded moments, and in words.
+payments) in the order it happened, with its due and recorded moments, who caused it
+(docs/AUDIT.md, "Actors"), and in words.
 
 Read straight from the event store, never from a read model, so it is the evidence itself.
 This module gathers the entries; their words, one formatter per event class in English and
@@ -18,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.actor import UNKNOWN, Actor, recorded_actor
 from domain.errors import NotFound
 from domain.money import Money
+from presentation.actors import who
 from presentation.events import words_for
 from presentation.words import Words, iso
 
@@ -30,6 +32,7 @@ __all__ = [
     "iso",
     "plain",
     "timeline",
+    "who_of",
     "words_of",
 ]
 
@@ -216,3 +219,9 @@ def describe(entry: TimelineEntry) -> str:
 def describe_fa(entry: TimelineEntry) -> str:
     """What happened and why, in one line of Persian."""
     return words_of(entry).persian
+
+
+def who_of(entry: TimelineEntry) -> Words:
+    """Who caused it, in English and Persian: ``مریم کریمی (finance)``, ``the scheduler``,
+    ``unknown (recorded before actors were kept)`` (``presentation.actors``)."""
+    return who(entry.actor)

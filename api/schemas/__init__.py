@@ -5,6 +5,7 @@ rials. Every text field passes the one input policy (``common``: docs/SECURITY.m
 from __future__ import annotations
 
 from api.schemas.admin import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
+from api.schemas.audit import ActionOut, ActionsOut, ActorOut
 from api.schemas.common import (
     FreeText,
     Identifier,
@@ -89,4 +90,7 @@ __all__ = [
     "ClockOut",
     "TokenIn",
     "TokenOut",
+    "ActorOut",
+    "ActionOut",
+    "ActionsOut",
 ]

@@ -214,6 +214,7 @@ def routes(world: World, side: str):
         ("GET", f"/audit/{s}/timeline", None, FINANCE, False),
         ("GET", f"/audit/{s}/as-of?at=2026-04-05T00:00:00Z", None, FINANCE, False),
         ("GET", f"/audit/{s}/explain", None, FINANCE, False),
+        ("GET", "/audit/actions?actor=staff", None, FINANCE, False),
         ("GET", "/reports/aging", None, FINANCE, False),
         ("GET", "/reports/revenue", None, FINANCE, False),
         ("GET", "/metrics", None, FINANCE, False),
