@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from app import create_app
 from bootstrap import build_engine
+from domain.representative import RepresentativeDetails
 from tests.api.server import bearer, served
 from tests.builders import T0, a_pdf_slip
 
@@ -42,7 +42,10 @@ class World:
 
         app.seller = SELLER
         app.define_plan(a_plan("basic"), T0)
-        self.rep = {side: uuid.uuid4() for side in ("own", "other")}
+        self.rep = {
+            side: app.add_representative(RepresentativeDetails(f"Rep {side}"), T0)
+            for side in ("own", "other")
+        }
         self.customer = {
             side: app.register_customer(
                 a_company(f"Customer {side}"), T0, representative_id=self.rep[side]

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 
 from bootstrap import build_application, build_read_models
+from domain.representative import RepresentativeDetails
 from projections.visibility import (
     OPERATOR,
     may_see_customer,
@@ -31,7 +32,7 @@ def world(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('visibility')}/v.sqlite"
     app = build_application(database_url=url)
     app.define_plan(a_plan("basic"), T0)
-    reps = [uuid.uuid4(), uuid.uuid4()]
+    reps = [app.add_representative(RepresentativeDetails(name), T0) for name in ("Ali", "Reza")]
     customers = [
         app.register_customer(a_company("A"), T0, representative_id=reps[0]),
         app.register_customer(a_company("B"), T0, representative_id=reps[1]),
