@@ -39,7 +39,11 @@ from projections.payment_views import GatewayPaymentsView, OfflineRequestsView
 
 
 class SubscriptionsView(ReadModel):
-    """What state is this site in, on which plan and period?"""
+    """What state is this site in, on which plan and period?
+
+    No representative here: who serves a site is its customer's representative of the moment
+    (``rm_customer_accounts``), which a copy taken at order would contradict after a move.
+    """
 
     name = "subscriptions"
     table = Table(
@@ -47,7 +51,6 @@ class SubscriptionsView(ReadModel):
         columns=(
             ("subscription_id", "TEXT NOT NULL"),
             ("customer_id", "TEXT NOT NULL"),
-            ("representative_id", "TEXT"),
             ("plan_id", "TEXT NOT NULL"),
             ("plan_name", "TEXT NOT NULL"),
             ("period", "TEXT NOT NULL"),
@@ -77,7 +80,7 @@ class SubscriptionsView(ReadModel):
             "open_invoices >= 0",
             "period_no >= 1",
         ),
-        indexes=(("customer_id",), ("representative_id",), ("status",)),
+        indexes=(("customer_id",), ("status",)),
     )
 
     def wants(self, event_type: type) -> bool:
@@ -94,7 +97,6 @@ class SubscriptionsView(ReadModel):
         return {
             "subscription_id": str(sub.id),
             "customer_id": str(sub.customer_id),
-            "representative_id": uuid_text(sub.representative_id),
             "plan_id": sub.plan.id,
             "plan_name": sub.plan.name,
             "period": sub.period.value,
@@ -197,7 +199,7 @@ class InvoicesView(ReadModel):
 
 
 class CustomerAccountsView(ReadModel):
-    """Who is the customer, who represents them, and how much credit do they hold?
+    """Who is the customer, who represents them now, and how much credit do they hold?
 
     The open balance is summed from the invoices read model when asked, so it cannot
     disagree with it.

@@ -86,7 +86,7 @@ def test_a_store_error_while_checking_who_may_see_a_receipt_is_503_not_404(shop,
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(shop.runtime.app, "get_invoice", unreachable)
-    monkeypatch.setattr(shop.runtime.app, "get_subscription", unreachable)
+    monkeypatch.setattr(shop.runtime.app, "get_customer", unreachable)
     answer = client.get(scan, headers=shop.tokens[role])
     assert answer.status_code == 503, answer.text
     assert answer.json()["code"] == "store_unavailable"
