@@ -2,7 +2,8 @@
 
 This module holds the read models of subscriptions, invoices, customers, notices and due
 actions, and the list of them all; the money read models are in :mod:`projections.money_views`,
-those of payments in :mod:`projections.payment_views`. Each chooses its events by their class
+those of payments in :mod:`projections.payment_views`, that of representatives in
+:mod:`projections.representative_views`. Each chooses its events by their class
 (``wants``), never by name.
 
 Each row is computed from aggregate states (see :mod:`projections.model`), so it equals a
@@ -36,6 +37,7 @@ from projections.model import (
 )
 from projections.money_views import InvoiceLedger, RevenueByMonth
 from projections.payment_views import GatewayPaymentsView, OfflineRequestsView
+from projections.representative_views import RepresentativesView
 
 
 class SubscriptionsView(ReadModel):
@@ -369,6 +371,7 @@ ALL_READ_MODELS: tuple[ReadModel, ...] = (
     DueActionsView(),
     GatewayPaymentsView(),
     OfflineRequestsView(),
+    RepresentativesView(),
 )
 
 
