@@ -158,3 +158,21 @@ def test_a_move_checks_both_sides_records_who_did_it_and_refuses_without_writing
     assert vars(moved)["actor"] == ADMIN.to_dict()
     assert recorded_actor(moved) == ADMIN
     assert app.get_customer(customer).representative_id == second
+
+
+def test_as_of_a_moment_the_audit_says_who_represented_the_customer_then():
+    from service_layer.audit import describe_as_of
+
+    app = in_memory_app()
+    first = app.add_representative(RepresentativeDetails("Ali", "09121234567"), T0)
+    second = app.add_representative(RepresentativeDetails("Reza"), T0)
+    customer = app.register_customer(a_person(), T0, representative_id=first)
+    app.assign_representative(customer, second, "region change", T0 + 2 * DAY)
+    assert describe_as_of(app, customer, T0 + DAY)["representative_id"] == str(first)
+    assert describe_as_of(app, customer, T0 + 3 * DAY)["representative_id"] == str(second)
+    rep = describe_as_of(app, first, T0 + DAY)
+    assert (rep["aggregate"], rep["name"], rep["mobile"]) == (
+        "Representative",
+        "Ali",
+        "09121234567",
+    )
