@@ -20,8 +20,8 @@ from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_
 def no_representative(representative_id: UUID) -> RepresentativeNotFound:
     return RepresentativeNotFound(
         f"There is no registered representative {representative_id}. Add the representative "
-        "first (POST /representatives, or `billing representatives create`); one whom "
-        "customers named before representatives were kept is added under that same id "
+        "first (an admin: POST /representatives, or `billing representatives create`); one "
+        "whom customers named before representatives were kept is added under that same id "
         '("id" in POST /representatives, --id in the CLI).',
         representative_id=str(representative_id),
     )
