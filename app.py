@@ -1,9 +1,9 @@
 """The portal's HTTP API (FastAPI), built from the one composition root.
 
 ``create_app()`` takes the runtime the composition root built (``bootstrap.build_runtime``; or
-builds one from settings), with a router per resource:
-plans, customers, subscriptions, invoices, audit, reports, admin, health. Errors are
-application/problem+json (``api/errors.py``), every mutating request accepts an
+builds one from settings), with a router per resource: plans, customers, representatives,
+subscriptions, invoices, audit, reports, admin, health. Errors are application/problem+json
+(``api/errors.py``), every mutating request accepts an
 ``Idempotency-Key`` (``api/idempotency.py``), and callers authenticate with bearer tokens
 (``billing tokens create``). Nothing is built at import time.
 """
@@ -31,6 +31,7 @@ from api.routers import (
     payments,
     plans,
     reports,
+    representatives,
     subscriptions,
 )
 from api.security import SecurityHeaders
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
     from bootstrap import Runtime
 
 DESCRIPTION = """
-The billing engine of a hosted-website portal: plans, customers, subscriptions, invoices,
-payments, audit and reports.
+The billing engine of a hosted-website portal: plans, customers, representatives,
+subscriptions, invoices, payments, audit and reports.
 
 * **Authentication**: `Authorization: Bearer <token>`; a token has a role (customer,
   representative, finance, admin) and, for customers and representatives, a subject. Another
@@ -96,6 +97,7 @@ def create_app(
         health,
         plans,
         customers,
+        representatives,
         subscriptions,
         invoices,
         documents,

@@ -2,7 +2,8 @@
 
 One module per area: ``demo``, ``serve`` (the API, the scheduler, the sandbox gateway),
 ``admin`` (tokens, the outbox), ``audit`` (the audit trail, the read models), ``finance``
-(reports, invoice documents); ``common`` holds what they share.
+(reports, invoice documents), ``representatives`` (representatives, and assigning customers to
+them); ``common`` holds what they share.
 
 Exit codes, decided here and nowhere else: 0 done; 1 a billing rule refused the command, or
 ``audit verify`` found drift or tampering; 2 bad input or usage; 3 a configuration problem
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from eventsourcing.persistence import MapperDeserialisationError
 
 from adapters.persistence import ConfigurationError
-from cli import admin, audit, demo, finance, serve
+from cli import admin, audit, demo, finance, representatives, serve
 from cli.common import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from domain.errors import BillingError, InvalidInput, NotFound
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_outbox_parser(commands)
     finance.add_reports_parser(commands)
     finance.add_invoice_parser(commands)
+    representatives.add_representatives_parser(commands)
     return parser
 
 

@@ -67,6 +67,8 @@ def run_token_create(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.customer is not None:
         visible_customer(runtime.app, OPERATOR, args.customer)  # refused when there is none
+    if args.representative is not None:
+        runtime.app.get_representative(args.representative)  # refused when none was added
     token = runtime.tokens.create(args.role, runtime.clock.now(), subject=subject, label=args.label)
     runtime.close()
     print(f"{args.role} token (shown once; keep it secret):")

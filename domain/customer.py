@@ -2,9 +2,10 @@
 
 A customer is its own aggregate, not part of a subscription, because one customer may rent
 several sites, the billing profile must be auditable on its own (an official invoice copies
-the profile as it was when issued), the representative is chosen once at order and serves
-every site of the customer, and credit belongs to the customer: an overpayment on one site's
-invoice is applied to the next invoice of any of the customer's sites.
+the profile as it was when issued), the representative serves every site of the customer (and
+who sees a site follows the customer's representative of the moment: a customer moved to
+another representative takes all its sites with it), and credit belongs to the customer: an
+overpayment on one site's invoice is applied to the next invoice of any of the customer's sites.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import BillingAggregate
-from domain.errors import InvalidAmount, InvalidInput, InvalidProfile
+from domain.errors import InvalidAmount, InvalidInput, InvalidProfile, RepresentativeUnchanged
 from domain.identifiers import (
     economic_code_problem,
     national_code_problem,
@@ -29,7 +30,7 @@ from domain.identifiers import (
     postal_code_problem,
 )
 from domain.money import Money
-from domain.text import free_text, identifier
+from domain.text import free_text, identifier, multiline_text
 
 
 class CustomerKind(StrEnum):
@@ -37,7 +38,10 @@ class CustomerKind(StrEnum):
     LEGAL = "legal"  # a legal entity (company, organisation)
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: An e-mail address and an Iranian mobile number, as customers and representatives give them.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MOBILE = re.compile(r"^(?:\+98|0)?9\d{9}$")
+
 #: Identifiers checked when given (each may be left out; an official invoice needs some).
 _IDENTIFIERS: dict[str, Callable[[str], str | None]] = {
     "national_code": national_code_problem,
@@ -45,8 +49,6 @@ _IDENTIFIERS: dict[str, Callable[[str], str | None]] = {
     "national_id": national_id_problem,
     "postal_code": postal_code_problem,
 }
-
-_MOBILE = re.compile(r"^(?:\+98|0)?9\d{9}$")
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,11 @@ class BillingProfile:
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "name", _policy(free_text, self.name, "name", 200))
         email = _policy(identifier, self.email, "email", 254)
-        if not _EMAIL.match(email):
+        if not EMAIL.match(email):
             raise InvalidProfile(f"email {self.email!r} is not an e-mail address.", field="email")
         object.__setattr__(self, "email", email)
         mobile = _policy(identifier, self.mobile, "mobile", 20).replace(" ", "").replace("-", "")
-        if not _MOBILE.match(mobile):
+        if not MOBILE.match(mobile):
             raise InvalidProfile(
                 f"mobile {self.mobile!r} is not an Iranian mobile number (like 09121234567).",
                 field="mobile",
@@ -163,6 +165,14 @@ class Customer(BillingAggregate):
         amount: int
         invoice_id: UUID
 
+    class RepresentativeAssigned(BillingAggregate.Event):
+        """The customer is represented by ``representative_id`` from now on (before:
+        ``previous_representative_id``, None when they had none), for ``reason``."""
+
+        previous_representative_id: UUID | None
+        representative_id: UUID
+        reason: str
+
     @event(CustomerRegistered)
     def __init__(
         self, profile: dict[str, Any], representative_id: UUID | None, timestamp: datetime
@@ -207,3 +217,29 @@ class Customer(BillingAggregate):
     @event(CreditUsed)
     def _credit_used(self, amount: int, invoice_id: UUID, timestamp: datetime) -> None:
         self.credit = self.credit - Money(amount)
+
+    def assign_representative(self, representative_id: UUID, reason: str, now: datetime) -> None:
+        """Assign the customer to a representative, or move them from the one they have: from
+        now on that representative serves (and sees) the customer and all its sites, and the
+        previous one no longer does. Whether the representative is registered is the command's
+        to check (another aggregate)."""
+        now = self._now(now)
+        reason = multiline_text(reason, "reason", max_length=500)
+        if representative_id == self.representative_id:
+            raise RepresentativeUnchanged(
+                f"Customer {self.id} is already represented by {representative_id}; nothing was "
+                "changed. To move the customer, name another representative.",
+                customer_id=str(self.id),
+                representative_id=str(representative_id),
+            )
+        self._representative_assigned(self.representative_id, representative_id, reason, now)
+
+    @event(RepresentativeAssigned)
+    def _representative_assigned(
+        self,
+        previous_representative_id: UUID | None,
+        representative_id: UUID,
+        reason: str,
+        timestamp: datetime,
+    ) -> None:
+        self.representative_id = representative_id

@@ -60,6 +60,12 @@ class PaymentLinkNotFound(NotFound):
     code = "payment_link_not_found"
 
 
+class RepresentativeNotFound(NotFound):
+    """No registered representative has this id (docs/API.md, "Representatives")."""
+
+    code = "representative_not_found"
+
+
 # --- Invalid input: the request itself is malformed or out of range. ----------------------------
 
 
@@ -101,6 +107,12 @@ class InvalidActorFilter(InvalidInput):
     """An actor filter that names no kind and no id (the audit's actions report)."""
 
     code = "invalid_actor_filter"
+
+
+class InvalidRepresentative(InvalidInput):
+    """A representative's name, mobile or e-mail address is not acceptable."""
+
+    code = "invalid_representative"
 
 
 # --- Rule violations: well-formed, but the lifecycle does not allow it now. ---------------------
@@ -168,6 +180,19 @@ class GatewayUnavailable(RuleViolation):
 
 class HoldRefused(RuleViolation):
     code = "hold_refused"
+
+
+class RepresentativeUnchanged(RuleViolation):
+    """The customer is already represented by the representative named."""
+
+    code = "representative_unchanged"
+
+
+class RepresentativeIdTaken(RuleViolation):
+    """The id given for a new representative already names another representative (with other
+    details) or something else."""
+
+    code = "representative_id_taken"
 
 
 class OfficialInvoiceRefused(RuleViolation):

@@ -2,7 +2,8 @@
 
 This module holds the read models of subscriptions, invoices, customers, notices and due
 actions, and the list of them all; the money read models are in :mod:`projections.money_views`,
-those of payments in :mod:`projections.payment_views`. Each chooses its events by their class
+those of payments in :mod:`projections.payment_views`, that of representatives in
+:mod:`projections.representative_views`. Each chooses its events by their class
 (``wants``), never by name.
 
 Each row is computed from aggregate states (see :mod:`projections.model`), so it equals a
@@ -36,10 +37,15 @@ from projections.model import (
 )
 from projections.money_views import InvoiceLedger, RevenueByMonth
 from projections.payment_views import GatewayPaymentsView, OfflineRequestsView
+from projections.representative_views import RepresentativesView
 
 
 class SubscriptionsView(ReadModel):
-    """What state is this site in, on which plan and period?"""
+    """What state is this site in, on which plan and period?
+
+    No representative here: who serves a site is its customer's representative of the moment
+    (``rm_customer_accounts``), which a copy taken at order would contradict after a move.
+    """
 
     name = "subscriptions"
     table = Table(
@@ -47,7 +53,6 @@ class SubscriptionsView(ReadModel):
         columns=(
             ("subscription_id", "TEXT NOT NULL"),
             ("customer_id", "TEXT NOT NULL"),
-            ("representative_id", "TEXT"),
             ("plan_id", "TEXT NOT NULL"),
             ("plan_name", "TEXT NOT NULL"),
             ("period", "TEXT NOT NULL"),
@@ -77,7 +82,7 @@ class SubscriptionsView(ReadModel):
             "open_invoices >= 0",
             "period_no >= 1",
         ),
-        indexes=(("customer_id",), ("representative_id",), ("status",)),
+        indexes=(("customer_id",), ("status",)),
     )
 
     def wants(self, event_type: type) -> bool:
@@ -94,7 +99,6 @@ class SubscriptionsView(ReadModel):
         return {
             "subscription_id": str(sub.id),
             "customer_id": str(sub.customer_id),
-            "representative_id": uuid_text(sub.representative_id),
             "plan_id": sub.plan.id,
             "plan_name": sub.plan.name,
             "period": sub.period.value,
@@ -197,7 +201,7 @@ class InvoicesView(ReadModel):
 
 
 class CustomerAccountsView(ReadModel):
-    """Who is the customer, who represents them, and how much credit do they hold?
+    """Who is the customer, who represents them now, and how much credit do they hold?
 
     The open balance is summed from the invoices read model when asked, so it cannot
     disagree with it.
@@ -367,6 +371,7 @@ ALL_READ_MODELS: tuple[ReadModel, ...] = (
     DueActionsView(),
     GatewayPaymentsView(),
     OfflineRequestsView(),
+    RepresentativesView(),
 )
 
 

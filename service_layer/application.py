@@ -12,6 +12,7 @@ The commands live in one module per area, each a class this one is composed of:
 - ``unit_of_work``: running a command (``CommandRunner``, ``UnitOfWork``, the retry on a
   write conflict, ``at_the_latest_change``); ``catch_up``: bringing a subscription up to date;
 - ``catalogue_and_customers``: plans and customers;
+- ``representatives``: representatives, and assigning customers to them;
 - ``subscriptions``: ordering, cancelling, changing plan, moving through time, and queries;
 - ``money_received``: the one path money received takes, and payments recorded by hand;
 - ``offline_payments``: offline requests, bank receipts and finance's decisions on them;
@@ -38,6 +39,7 @@ from service_layer.money_received import MoneyReceivedCommands
 from service_layer.official_invoices import OfficialInvoiceCommands
 from service_layer.offline_payments import OfflinePaymentCommands
 from service_layer.payment_links import PaymentLinkCommands
+from service_layer.representatives import RepresentativeCommands
 from service_layer.subscriptions import SubscriptionCommands
 from service_layer.unit_of_work import DEFAULT_SKEW_TOLERANCE, UnitOfWork
 
@@ -48,6 +50,7 @@ __all__ = ["BillingApplication", "Executed", "Lifecycle"]
 class BillingApplication(
     CatalogueCommands,
     CustomerCommands,
+    RepresentativeCommands,
     SubscriptionCommands,
     MoneyReceivedCommands,
     OfflinePaymentCommands,

@@ -21,6 +21,7 @@ from domain.customer import Customer
 from domain.errors import NotFound
 from domain.invoice import Invoice, Receipt
 from domain.payment import Payment
+from domain.representative import Representative
 from domain.subscription import Subscription, SubscriptionStatus
 from presentation import explain_text
 from presentation.words import Words, iso
@@ -132,7 +133,13 @@ def describe_as_of(app: Any, aggregate_id: UUID, at: datetime) -> dict[str, Any]
     if isinstance(agg, Invoice):
         return base | _invoice_summary(agg) | {"subscription_id": str(agg.subscription_id)}
     if isinstance(agg, Customer):
-        return base | {"profile": agg.profile.to_dict(), "credit": agg.credit.rials}
+        return base | {
+            "profile": agg.profile.to_dict(),
+            "representative_id": str(agg.representative_id) if agg.representative_id else None,
+            "credit": agg.credit.rials,
+        }
+    if isinstance(agg, Representative):
+        return base | agg.details.to_dict() | {"added_at": iso(agg.added_at)}
     if isinstance(agg, Payment):
         return base | {
             "reference": agg.reference,

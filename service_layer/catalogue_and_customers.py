@@ -11,6 +11,7 @@ from domain.base import check_moment
 from domain.catalogue import CATALOGUE_ID, Catalogue
 from domain.customer import BillingProfile, Customer
 from domain.plans import Plan
+from service_layer.representatives import registered_representative
 from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
 
 
@@ -54,9 +55,13 @@ class CustomerCommands(CommandRunner):
     def register_customer(
         self, profile: BillingProfile, now: datetime, *, representative_id: UUID | None = None
     ) -> UUID:
+        """Register a customer, represented by ``representative_id`` if given: a registered
+        representative (else ``representative_not_found``, and nothing is recorded)."""
         now = check_moment(now)
 
         def command(uow: UnitOfWork) -> UUID:
+            if representative_id is not None:
+                registered_representative(uow, representative_id)
             customer = Customer.register(profile, representative_id, now)
             uow.add(customer)
             return customer.id

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
-from api.schemas import CustomerIn, CustomerOut, Page, ProfileIn
+from api.schemas import AssignRepresentativeIn, CustomerIn, CustomerOut, Page, ProfileIn
 from domain.customer import BillingProfile
 from projections.visibility import visible_customer, visible_rows
 
@@ -41,7 +41,9 @@ def _open_balance(ctx: ContextDep, customer_id: UUID) -> int:
     summary="Register a customer",
 )
 def register_customer(body: CustomerIn, ctx: ContextDep, who: PrincipalDep) -> CustomerOut:
-    """Admins register any customer; a representative registers customers who chose them."""
+    """Admins register any customer; a representative registers customers who chose them.
+    ``representative_id`` must name a registered representative (404
+    ``representative_not_found``: add them first with ``POST /representatives``)."""
     require(who, Role.ADMIN, Role.REPRESENTATIVE, action="register customers")
     representative_id = who.subject if who.role is Role.REPRESENTATIVE else body.representative_id
     profile = BillingProfile(**body.model_dump(exclude={"representative_id"}))
@@ -62,6 +64,26 @@ def change_profile(
     keep the profile they were issued to."""
     visible_customer(ctx.app, who, customer_id)
     ctx.app_for(who).change_profile(customer_id, BillingProfile(**body.model_dump()), ctx.now())
+    return CustomerOut.of(ctx.app.get_customer(customer_id), _open_balance(ctx, customer_id))
+
+
+@router.put(
+    "/{customer_id}/representative",
+    response_model=CustomerOut,
+    summary="Assign or move a customer to a representative (admin)",
+)
+def assign_representative(
+    customer_id: UUID, body: AssignRepresentativeIn, ctx: ContextDep, who: PrincipalDep
+) -> CustomerOut:
+    """From now on the representative serves the customer and sees it with its subscriptions,
+    invoices, offline requests and receipts; the previous representative sees none of them.
+    The move is recorded on the customer with who made it and ``reason``. Naming the
+    representative the customer already has is 409 ``representative_unchanged``."""
+    require(who, Role.ADMIN, action="assign customers to representatives")
+    visible_customer(ctx.app, who, customer_id)
+    ctx.app_for(who).assign_representative(
+        customer_id, body.representative_id, body.reason, ctx.now()
+    )
     return CustomerOut.of(ctx.app.get_customer(customer_id), _open_balance(ctx, customer_id))
 
 

@@ -196,10 +196,10 @@ def list_offline_payments(
 def _visible_item(ctx: Context, who: Principal, item_id: UUID, kind: str) -> dict:
     """The request or receipt, if the caller may see its invoice; else "not found", as for one
     that does not exist. Only that becomes a 404: an error loading the invoice or its
-    subscription (the store unreachable, a fault) reaches the error handler as it is."""
+    customer (the store unreachable, a fault) reaches the error handler as it is."""
     row = _offline_item(ctx, item_id, kind)
     invoice = ctx.app.get_invoice(UUID(row["invoice_id"]))
-    if not may_see_invoice(who, invoice, ctx.app.get_subscription):
+    if not may_see_invoice(who, invoice, ctx.app.get_customer):
         error = OfflineRequestNotFound if kind == "request" else ReceiptNotFound
         raise error(f"There is no such {kind} {item_id}.")
     return row

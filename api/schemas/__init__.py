@@ -38,6 +38,12 @@ from api.schemas.payments import (
     VoidIn,
 )
 from api.schemas.plans import Percent, PlanIn, PlanOut, PlanPeriod, PlanPolicyIn
+from api.schemas.representatives import (
+    AssignRepresentativeIn,
+    RepresentativeDetailsIn,
+    RepresentativeIn,
+    RepresentativeOut,
+)
 from api.schemas.subscriptions import (
     CancelIn,
     ChangePlanIn,
@@ -65,6 +71,10 @@ __all__ = [
     "ProfileIn",
     "CustomerIn",
     "CustomerOut",
+    "RepresentativeDetailsIn",
+    "RepresentativeIn",
+    "RepresentativeOut",
+    "AssignRepresentativeIn",
     "SubscriptionIn",
     "ChangePlanIn",
     "CancelIn",

@@ -103,7 +103,10 @@ class SubscriptionOut(BaseModel):
     )
     id: UUID
     customer_id: UUID
-    representative_id: UUID | None = None
+    representative_id: UUID | None = Field(
+        default=None,
+        description="The customer's representative now (who sees this subscription), if any.",
+    )
     plan_id: str
     period: str
     status: Literal["active", "grace", "suspended", "collected", "cancelled"]
@@ -117,16 +120,19 @@ class SubscriptionOut(BaseModel):
 
     @classmethod
     def of_lifecycle(cls, life: Lifecycle) -> SubscriptionOut:
-        """The subscription and its next step, from one load of it and its open invoices."""
-        return cls.of(life.subscription, life.next_step())
+        """The subscription and its next step, from one load of it and its open invoices, with
+        its customer's representative now (the customer is loaded once)."""
+        return cls.of(life.subscription, life.next_step(), life.customer.representative_id)
 
     @classmethod
-    def of(cls, sub: Subscription, step: DueStep | None) -> SubscriptionOut:
+    def of(
+        cls, sub: Subscription, step: DueStep | None, representative_id: UUID | None
+    ) -> SubscriptionOut:
         current = sub.current_period
         return cls(
             id=sub.id,
             customer_id=sub.customer_id,
-            representative_id=sub.representative_id,
+            representative_id=representative_id,
             plan_id=sub.plan.id,
             period=sub.period.value,
             status=sub.status.value,

@@ -53,3 +53,18 @@ def _credit_used(d: EventData) -> Words:
         f"{rials_en(d['amount'])} of credit used for invoice {invoice}",
         f"{rials_fa(d['amount'])} از اعتبار برای صورتحساب {invoice} به کار رفت",
     )
+
+
+@formats(Customer.RepresentativeAssigned)
+def _representative_assigned(d: EventData) -> Words:
+    new = short(d["representative_id"])
+    previous = d.get("previous_representative_id")
+    if previous is None:
+        return Words(
+            f"assigned to representative {new}: {d['reason']}",
+            f"به نماینده {new} سپرده شد: {d['reason']}",
+        )
+    return Words(
+        f"moved from representative {short(previous)} to {new}: {d['reason']}",
+        f"از نماینده {short(previous)} به نماینده {new} منتقل شد: {d['reason']}",
+    )

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from app import create_app
 from bootstrap import build_engine
+from domain.representative import RepresentativeDetails
 from tests.api.server import bearer, served
 from tests.builders import T0, a_pdf_slip
 
@@ -20,6 +20,7 @@ ROLES = ("none", "customer", "representative", "finance", "admin")
 ANYONE = {"customer", "representative", "finance", "admin"}
 FINANCE = {"finance", "admin"}
 OWNERS = {"customer", "representative", "admin"}
+STAFF_AND_REPRESENTATIVES = {"representative", "finance", "admin"}
 
 
 class World:
@@ -42,7 +43,12 @@ class World:
 
         app.seller = SELLER
         app.define_plan(a_plan("basic"), T0)
-        self.rep = {side: uuid.uuid4() for side in ("own", "other")}
+        self.rep = {
+            side: app.add_representative(RepresentativeDetails(f"Rep {side}"), T0)
+            for side in ("own", "other")
+        }
+        #: Where the assignment route moves customers to (a customer of its own each time).
+        self.spare_rep = app.add_representative(RepresentativeDetails("Rep spare"), T0)
         self.customer = {
             side: app.register_customer(
                 a_company(f"Customer {side}"), T0, representative_id=self.rep[side]
@@ -109,6 +115,8 @@ def routes(world: World, side: str):
             scan_hash=scan,
         )
 
+    rep = world.rep[side]
+    moved = app.register_customer(a_company(f"Moved {n}"), T0, representative_id=rep)
     held = app.start_subscription(c, "basic", "monthly", T0)
     app.place_hold(held, "dispute", T0 + timedelta(days=60), T0)
     authority = world.api.state.context.runtime.payments.create_link(fresh_invoice()).authority
@@ -133,6 +141,17 @@ def routes(world: World, side: str):
         ("GET", f"/customers/{c}", None, ANYONE, True),
         ("GET", f"/customers/{c}/inbox", None, OWNERS, True),
         ("PUT", f"/customers/{c}/profile", a_company(f"Customer {side}").to_dict(), ANYONE, True),
+        (
+            "PUT",
+            f"/customers/{moved}/representative",
+            {"representative_id": str(world.spare_rep), "reason": "test"},
+            {"admin"},
+            True,
+        ),
+        ("POST", "/representatives", {"name": f"Rep {n}"}, {"admin"}, False),
+        ("GET", "/representatives", None, STAFF_AND_REPRESENTATIVES, False),
+        ("GET", f"/representatives/{rep}", None, STAFF_AND_REPRESENTATIVES, True),
+        ("PUT", f"/representatives/{rep}", {"name": f"Rep {side}"}, {"admin"}, False),
         (
             "POST",
             "/subscriptions",
@@ -271,7 +290,14 @@ def test_every_route_answers_each_role_with_the_exact_status(world, role, side):
                     201
                     if method == "POST"
                     and (
-                        path in ("/plans", "/customers", "/subscriptions", "/admin/tokens")
+                        path
+                        in (
+                            "/plans",
+                            "/customers",
+                            "/subscriptions",
+                            "/admin/tokens",
+                            "/representatives",
+                        )
                         or path.endswith(("/offline-requests", "/receipts"))
                     )
                     else 200

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app import create_app
 from bootstrap import build_runtime
+from domain.representative import RepresentativeDetails
 from tests.api.server import bearer, served
 from tests.builders import T0, a_company, a_pdf_slip, a_plan
 from tests.outage import Proxy
@@ -28,7 +29,7 @@ class Shop:
         self.api = create_app(runtime)
         app = runtime.app
         app.define_plan(a_plan("basic"), T0)
-        self.rep = uuid.uuid4()
+        self.rep = app.add_representative(RepresentativeDetails("Ali Rezaei"), T0)
         self.customer = app.register_customer(a_company("Pars"), T0, representative_id=self.rep)
         subscription = app.start_subscription(self.customer, "basic", "monthly", T0)
         self.invoice = app.get_subscription(subscription).invoice_ids[0]
@@ -85,7 +86,7 @@ def test_a_store_error_while_checking_who_may_see_a_receipt_is_503_not_404(shop,
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(shop.runtime.app, "get_invoice", unreachable)
-    monkeypatch.setattr(shop.runtime.app, "get_subscription", unreachable)
+    monkeypatch.setattr(shop.runtime.app, "get_customer", unreachable)
     answer = client.get(scan, headers=shop.tokens[role])
     assert answer.status_code == 503, answer.text
     assert answer.json()["code"] == "store_unavailable"
@@ -133,7 +134,7 @@ def test_a_database_outage_on_the_payment_routes_is_503_store_unavailable():
         with served(shop.api) as client:
             proxy.outage()
             checks = [("customer", request) for request in shop.requests()]
-            checks.append(("representative", shop.requests()[0]))  # loads the subscription too
+            checks.append(("representative", shop.requests()[0]))  # loads the customer too
             for role, (method, path, body) in checks:
                 answer = client.request(method, path, json=body, headers=shop.tokens[role])
                 assert answer.status_code == 503, (role, method, path, answer.text)

@@ -54,6 +54,10 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
         1,
         {"profile": "dict[str, Any]", "representative_id": "UUID | None"},
     ),
+    "domain.customer:Customer.RepresentativeAssigned": (
+        1,
+        {"previous_representative_id": "UUID | None", "representative_id": "UUID", "reason": "str"},
+    ),
     "domain.invoice:Invoice.CreditApplied": (
         1,
         {"amount": "int"},
@@ -196,6 +200,14 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
     "domain.payment:TrackingNumber.TrackingNumberReleased": (
         1,
         {"receipt_id": "UUID", "reason": "str"},
+    ),
+    "domain.representative:Representative.RepresentativeAdded": (
+        1,
+        {"name": "str", "mobile": "str | None", "email": "str | None"},
+    ),
+    "domain.representative:Representative.RepresentativeDetailsChanged": (
+        1,
+        {"name": "str", "mobile": "str | None", "email": "str | None"},
     ),
     "domain.subscription:Subscription.EnforcementHoldEnded": (
         1,

@@ -7,12 +7,14 @@ from __future__ import annotations
 from domain.customer import Customer
 from domain.invoice import Invoice
 from domain.notices import NoticeSentEvent
+from domain.representative import Representative
 from domain.subscription import Subscription
 from projections.due_index import DueIndex
 from projections.money_views import InvoiceLedger, RevenueByMonth
 from projections.outbox import platform_action
 from projections.payment_views import OfflineRequestsView
-from projections.views import ALL_READ_MODELS, NoticesView
+from projections.representative_views import RepresentativesView
+from projections.views import ALL_READ_MODELS, CustomerAccountsView, NoticesView
 from tests.builders import DAY, T0, in_memory_app, ordered
 
 
@@ -46,6 +48,9 @@ def test_each_projection_names_the_classes_it_wants():
     assert OfflineRequestsView().wants(Invoice.ReceiptRegistered)
     assert not OfflineRequestsView().wants(Invoice.PaymentRecorded)
     assert not InvoiceLedger().wants(Customer.CreditAdded)
+    assert RepresentativesView().wants(Representative.RepresentativeDetailsChanged)
+    assert not RepresentativesView().wants(Customer.RepresentativeAssigned)
+    assert CustomerAccountsView().wants(Customer.RepresentativeAssigned)  # who serves them now
     assert platform_action(Subscription.SiteSuspended) == "suspend"
     assert platform_action(Subscription.SubscriptionStarted) == "create"
     assert platform_action(Subscription.GraceStarted) is None
