@@ -141,6 +141,15 @@ def _voided(d: dict[str, Any]) -> _Parts:
     return (inv, Words("voided", "باطل شد"), _reason(d))
 
 
+def _void_proposed(d: dict[str, Any]) -> _Parts:
+    inv = _invoice(d)
+    return (
+        Words(f"a void of {inv.english}", f"ابطال {inv.persian}"),
+        Words("proposed (four eyes)", "پیشنهاد شد (چهار چشم)"),
+        _reason(d),
+    )
+
+
 def _payment(d: dict[str, Any]) -> _Parts:
     inv = _invoice(d)
     return (
@@ -206,6 +215,7 @@ _DECISIONS: dict[type, Callable[[dict[str, Any]], _Parts]] = {
     Invoice.OfflinePaymentRejected: _offline_rejected,
     Invoice.ReceiptConfirmed: _receipt_confirmed,
     Invoice.ReceiptRejected: _receipt_rejected,
+    Invoice.VoidProposed: _void_proposed,
     Invoice.InvoiceVoided: _voided,
     Invoice.PaymentRecorded: _payment,
     Subscription.EnforcementHoldPlaced: _hold_placed,

@@ -347,6 +347,12 @@ def _why_invoice(f: InvoiceFacts) -> list[Words]:
     status = inv.status.value
     if status == "void":
         who = decided_by(f.voided_by, None) if f.voided_by else Words("", "")
+        if f.void_proposed_by is not None:  # four eyes: proposed by one, carried out by another
+            first = decided_by(f.void_proposed_by, None)
+            who = Words(
+                f"{who.english}, as proposed {first.english}",
+                f"{who.persian}، به پیشنهاد {first.persian.removeprefix('توسط ')}",
+            )
         return [
             Words(
                 f"Why: it was voided on {_en(inv.voided_at)} {who.english} ({inv.void_reason}); "

@@ -176,6 +176,7 @@ _DECISIONS = (
     Invoice.OfflinePaymentRejected,
     Invoice.ReceiptConfirmed,
     Invoice.ReceiptRejected,
+    Invoice.VoidProposed,
     Invoice.InvoiceVoided,
     Invoice.PaymentRecorded,
     Subscription.EnforcementHoldPlaced,
@@ -277,6 +278,8 @@ class InvoiceFacts:
     settled_by: tuple[Actor, ...] = ()
     #: Who voided it (a person, or the scheduler at collection).
     voided_by: Actor | None = None
+    #: Under the four-eyes rule, who proposed the void the second person carried out.
+    void_proposed_by: Actor | None = None
 
     def decisions_of(self, event_class: type) -> list[Decision]:
         return [d for d in self.decisions if d.event_type is event_class]
@@ -378,6 +381,7 @@ def invoice_facts(app: Any, history: History, at: datetime) -> InvoiceFacts:
         decisions=tuple(decisions_in(history)),
         settled_by=tuple(recorded_actor(e) for e in history.events if isinstance(e, settling)),
         voided_by=_last_actor(history, Invoice.InvoiceVoided),
+        void_proposed_by=_last_actor(history, Invoice.VoidProposed),
     )
 
 

@@ -6,6 +6,7 @@ from domain.actor import SCHEDULER, UNKNOWN, Actor, ActorKind, recorded_actor
 from domain.errors import FourEyesRequired
 from domain.four_eyes import FourEyes
 from domain.invoice import InvoiceStatus
+from service_layer.audit import explain
 from service_layer.finance_actions import VoidOutcome
 from tests.builders import DAY, T0, a_company, a_plan, in_memory_app, ordered
 
@@ -109,6 +110,10 @@ def test_four_eyes_a_large_void_takes_two_people():
     assert app.get_invoice(invoice_id).status is InvoiceStatus.VOID
     by_event = dict(actors_of(app, invoice_id))
     assert (by_event["VoidProposed"], by_event["InvoiceVoided"]) == (MARYAM, REZA)
+    why = explain(app, invoice_id, T0 + 3 * DAY)
+    assert "by Reza Tehrani, finance, as proposed by مریم کریمی, finance" in why.english
+    record = explain(app, sub_id, T0 + 3 * DAY).english
+    assert "proposed (four eyes) by مریم کریمی, finance" in record
 
 
 def test_four_eyes_a_void_at_or_below_the_amount_takes_one_person():
