@@ -60,6 +60,14 @@ class PaymentLinkNotFound(NotFound):
     code = "payment_link_not_found"
 
 
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
 # --- Invalid input: the request itself is malformed or out of range. ----------------------------
 
 
@@ -89,6 +97,13 @@ class InvalidReference(InvalidInput):
 
 class InvalidTime(InvalidInput):
     code = "invalid_time"
+
+
+class InvalidPassword(InvalidInput):
+    """A password the policy refuses (too short, too long, a control character). The message
+    never quotes the password."""
+
+    code = "invalid_password"
 
 
 # --- Rule violations: well-formed, but the lifecycle does not allow it now. ---------------------
@@ -156,6 +171,18 @@ class GatewayUnavailable(RuleViolation):
 
 class HoldRefused(RuleViolation):
     code = "hold_refused"
+
+
+class StaffDisabled(RuleViolation):
+    """The staff member was disabled: no new token, password or command in their name."""
+
+    code = "staff_disabled"
+
+
+class StaffConflict(RuleViolation):
+    """Another staff member has this e-mail address, or this id names a different member."""
+
+    code = "staff_conflict"
 
 
 class OfficialInvoiceRefused(RuleViolation):

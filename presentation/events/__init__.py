@@ -11,6 +11,7 @@ from presentation.events import (  # noqa: F401 - imported to register their for
     notices,
     official,
     payment,
+    staff,
     subscription,
 )
 from presentation.events.registry import FORMATTERS, EventData, formats, words_for
