@@ -6,8 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require
+from api.context import READERS, ContextDep, PrincipalDep, require
 from api.schemas import Moment, OptionalMoment, Page
 from projections.reports import subscriptions_of
 from service_layer.audit import describe_as_of, explain
@@ -20,7 +19,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
     "/{aggregate_id}/timeline", response_model=Page, summary="Every event of an aggregate, in order"
 )
 def get_timeline(aggregate_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Page:
-    require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
+    require(who, *READERS, action="read the audit trail")
     return Page(
         items=[e.as_json() | {"what": describe(e)} for e in timeline(ctx.app, aggregate_id)],
         next_cursor=None,
@@ -31,7 +30,7 @@ def get_timeline(aggregate_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Page
     "/{aggregate_id}/as-of", summary="The aggregate's state at a moment, folded from its events"
 )
 def as_of(aggregate_id: UUID, at: Moment, ctx: ContextDep, who: PrincipalDep) -> dict:
-    require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
+    require(who, *READERS, action="read the audit trail")
     if at.tzinfo is None:
         from domain.errors import InvalidTime
 
@@ -49,7 +48,7 @@ def get_explanation(
     """A subscription: why its site is up, in grace, suspended or collected, and what comes
     next. An invoice: what it asks, how it was paid, why it is open, paid or void. A customer:
     each of its subscriptions in one line. An id with no events answers 404."""
-    require(who, Role.FINANCE, Role.ADMIN, action="read the audit trail")
+    require(who, *READERS, action="read the audit trail")
     if at is not None and at.tzinfo is None:
         from domain.errors import InvalidTime
 
