@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ class Scope(StrEnum):
 #: The roles that act for a party (with a subject), and those that act for the whole engine.
 PARTY_ROLES = (Role.CUSTOMER, Role.REPRESENTATIVE)
 ENGINE_ROLES = (Role.FINANCE, Role.ADMIN, Role.SUPPORT)
+#: What a token's public id looks like (anything else names no token, and is not looked up).
+_TOKEN_ID = re.compile(r"tok_[0-9a-f]{12}")
 #: ``last_used_at`` is written at most this often per token.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -484,20 +487,28 @@ class TokenStore:
     def revoke_id(self, token_id: str, now: datetime) -> bool:
         """Revoke a token by its public id: True if it was in force until now, False if it was
         already revoked; an id that names no token is :class:`TokenNotFound`."""
-        if self._revoke("token_id = ?", token_id, now):
-            return True
-        with self.view.datastore.transaction(commit=False) as cursor:
-            sql = self.view.sql(cursor)
-            known = sql.execute(
-                f"SELECT 1 FROM {sql.table(TABLE)} WHERE token_id = ?", (token_id,)
-            ).rows()
+        if not _TOKEN_ID.fullmatch(token_id) or not self._revoke("token_id = ?", token_id, now):
+            self._known_id(token_id)
+            return False
+        return True
+
+    def _known_id(self, token_id: str) -> None:
+        """Nothing, if a token has this id; else :class:`TokenNotFound`."""
+        known = _TOKEN_ID.fullmatch(token_id) is not None
+        if known:
+            with self.view.datastore.transaction(commit=False) as cursor:
+                sql = self.view.sql(cursor)
+                known = bool(
+                    sql.execute(
+                        f"SELECT 1 FROM {sql.table(TABLE)} WHERE token_id = ?", (token_id,)
+                    ).rows()
+                )
         if not known:
             raise TokenNotFound(
                 f"There is no token {token_id!r}. GET /admin/tokens (billing tokens list) "
                 "lists them by id.",
                 token_id=token_id,
             )
-        return False
 
     def _revoke(self, where: str, value: str, now: datetime) -> bool:
         with self.view.datastore.transaction(commit=True) as cursor:

@@ -4,7 +4,15 @@ rials. Every text field passes the one input policy (``common``: docs/SECURITY.m
 
 from __future__ import annotations
 
-from api.schemas.admin import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
+from api.schemas.admin import (
+    ClockAdvanceIn,
+    ClockOut,
+    OwnerOut,
+    StaffTokenIn,
+    TokenIn,
+    TokenItemOut,
+    TokenOut,
+)
 from api.schemas.common import (
     FreeText,
     Identifier,
@@ -37,6 +45,7 @@ from api.schemas.payments import (
     VoidIn,
 )
 from api.schemas.plans import Percent, PlanIn, PlanOut, PlanPeriod, PlanPolicyIn
+from api.schemas.staff import DisableIn, StaffIn, StaffOut
 from api.schemas.subscriptions import (
     CancelIn,
     ChangePlanIn,
@@ -89,4 +98,10 @@ __all__ = [
     "ClockOut",
     "TokenIn",
     "TokenOut",
+    "TokenItemOut",
+    "OwnerOut",
+    "StaffTokenIn",
+    "StaffIn",
+    "StaffOut",
+    "DisableIn",
 ]
