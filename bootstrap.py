@@ -235,6 +235,12 @@ class Runtime:
         app.staff_credentials = lambda: self.credentials
         return app
 
+    def act_as(self, actor: Actor) -> None:
+        """From now on this runtime's commands act for ``actor`` (the CLI's ``--as``)."""
+        self.actor = actor
+        if self.built("app"):
+            self.app.default_actor = actor
+
     @cached_property
     def read_models(self) -> ReadModels:
         """The read models and the outbox view, in the application's database."""

@@ -179,6 +179,12 @@ class StaffDisabled(RuleViolation):
     code = "staff_disabled"
 
 
+class StaffRoleRefused(RuleViolation):
+    """The staff member named to act (``--as``) does not hold a role that may do this."""
+
+    code = "staff_role_refused"
+
+
 class StaffConflict(RuleViolation):
     """Another staff member has this e-mail address, or this id names a different member."""
 
