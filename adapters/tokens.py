@@ -67,9 +67,8 @@ class Scope(StrEnum):
     PAYMENTS = "payments"
 
 
-#: The roles that act for a party (with a subject), and those that act for the whole engine.
+#: The roles that act for a party (with a subject); the others act for the whole engine.
 PARTY_ROLES = (Role.CUSTOMER, Role.REPRESENTATIVE)
-ENGINE_ROLES = (Role.FINANCE, Role.ADMIN, Role.SUPPORT)
 #: What a token's public id looks like (anything else names no token, and is not looked up).
 _TOKEN_ID = re.compile(r"tok_[0-9a-f]{12}")
 #: ``last_used_at`` is written at most this often per token.
@@ -404,7 +403,7 @@ class TokenStore:
         if last is None or now - last >= LAST_USED_PRECISION:
             self._touch(digest, now)
         subject = UUID(row["subject"]) if row["subject"] else None
-        kind = OwnerKind(row["owner_kind"] or _legacy_kind(row["role"]))
+        kind = OwnerKind(row["owner_kind"] or legacy_owner_kind(row["role"]))
         role = Role(row["staff_role"] if kind is OwnerKind.STAFF else row["role"])
         name = row["staff_name"] if kind is OwnerKind.STAFF else row["owner_name"]
         owner_id = row["owner_id"] or (row["subject"] if subject else row["token_id"])
@@ -522,11 +521,6 @@ class TokenStore:
             )
 
 
-def _legacy_kind(role: str) -> str:
-    """A row written by older code while this code runs: owned as the migration reads it."""
-    return legacy_owner_kind(role)
-
-
 def _owner(
     kind: OwnerKind,
     owner_id: str,
@@ -549,7 +543,7 @@ def _owner(
 
 
 def _info(row: dict[str, Any]) -> TokenInfo:
-    kind = OwnerKind(row["owner_kind"] or _legacy_kind(row["role"]))
+    kind = OwnerKind(row["owner_kind"] or legacy_owner_kind(row["role"]))
     staff = kind is OwnerKind.STAFF
     role = Role(row["staff_role"] if staff and row["staff_role"] else row["role"])
     name = (row["staff_name"] or row["owner_name"]) if staff else row["owner_name"]

@@ -1,4 +1,4 @@
-"""The staff: ``staff create|list|disable|set-password`` (docs/SECURITY.md, "Staff, tokens and
+"""The staff: ``staff create|list|token|disable|set-password`` (docs/SECURITY.md, "Staff, tokens and
 passwords"). Each change is recorded with its actor: the member ``--as`` names, or the operator
 at this console."""
 
@@ -16,6 +16,7 @@ from cli.common import (
     acting_runtime,
     add_format,
     aggregate_id,
+    moment,
     runtime_for,
     store_command,
 )
@@ -44,6 +45,24 @@ def add_staff_parser(commands) -> None:
     disable.add_argument("staff_id", type=aggregate_id, metavar="ID")
     disable.add_argument("--reason", required=True, help="why, for the audit trail")
     acting_command(disable, run_disable, "disable staff members", "admin")
+
+    token = actions.add_parser(
+        "token", help="a further API token for an active member, printed alone on the last line"
+    )
+    token.add_argument("staff_id", type=aggregate_id, metavar="ID")
+    token.add_argument("--label", default="", help="a note for people, e.g. which machine")
+    token.add_argument(
+        "--expires-at", type=moment, metavar="WHEN", help="when it stops working (ISO 8601)"
+    )
+    token.add_argument(
+        "--scope",
+        dest="scopes",
+        action="append",
+        choices=["read", "payments"],
+        default=[],
+        help="narrower than the member's role: read or payments; repeat for both",
+    )
+    acting_command(token, run_token, "give staff members tokens", "admin")
 
     password = actions.add_parser(
         "set-password",
@@ -98,6 +117,22 @@ def run_list(args: argparse.Namespace) -> int:
             f"{row['id']}  {row['role']:<8} {row['state']:<8} {password:<12}  {row['name']}"
             + (f" <{row['email']}>" if row["email"] else "")
         )
+    return EXIT_OK
+
+
+def run_token(args: argparse.Namespace) -> int:
+    runtime = acting_runtime(args)
+    member = runtime.app.sync_staff_access(args.staff_id)
+    issued = runtime.tokens.issue_for_staff(
+        args.staff_id,
+        runtime.clock.now(),
+        label=args.label,
+        expires_at=args.expires_at,
+        scopes=args.scopes,
+    )
+    runtime.close()
+    print(f"API token {issued.id} of {member.name} (shown once; keep it secret):")
+    print(issued.token)
     return EXIT_OK
 
 

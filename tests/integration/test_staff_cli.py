@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import sys
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -233,3 +234,28 @@ def test_tokens_are_listed_without_their_text_and_revoked_by_id(db):
     runtime = open_runtime(database_url=db)
     assert runtime.tokens.refusal(token, T0) == "revoked"
     runtime.close()
+
+
+def test_a_further_token_for_a_member_expires_and_keeps_their_role(db):
+    staff_id, _ = create(db, "Sara", "support")
+    code, out, err = billing(
+        "staff",
+        "token",
+        str(staff_id),
+        "--expires-at",
+        "2026-04-05T05:30:00Z",
+        "--scope",
+        "read",
+        "--db",
+        db,
+    )
+    assert code == 0, err
+    token = out.strip().splitlines()[-1]
+    runtime = open_runtime(database_url=db)
+    who = runtime.tokens.principal(token, T0)
+    assert who.role.value == "support" and who.owner.id == str(staff_id)
+    assert {s.value for s in who.scopes} == {"read"}
+    assert runtime.tokens.refusal(token, T0 + timedelta(days=2)) == "expired"
+    runtime.close()
+    code, _, err = billing("staff", "token", "00000000-0000-4000-8000-000000000000", "--db", db)
+    assert code == 4 and "[staff_not_found]" in err
