@@ -30,6 +30,9 @@ from domain.errors import InvalidInput, StaffConflict
 from domain.staff import check_password, staff_email
 
 TABLE = "staff_access"
+#: A key of PostgreSQL's advisory locks, held while this table and the tokens' are created or
+#: migrated: processes opening one store together do it once, one after the other.
+TABLES_LOCK = 0x62696C6C_746F6B
 
 
 def stored_moment(moment: datetime) -> str:
@@ -39,6 +42,8 @@ def stored_moment(moment: datetime) -> str:
 
 def create_staff_access_table(sql: Any) -> None:
     """The table, if it is not there yet (the token store creates it too: its query joins it)."""
+    if sql.dialect == "postgres":
+        sql.execute("SELECT pg_advisory_xact_lock(?)", (TABLES_LOCK,))
     sql.execute(
         f"CREATE TABLE IF NOT EXISTS {sql.table(TABLE)} ("
         "staff_id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, email TEXT UNIQUE, "

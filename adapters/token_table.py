@@ -18,7 +18,7 @@ import logging
 import secrets
 from typing import Any
 
-from adapters.credentials import create_staff_access_table
+from adapters.credentials import TABLES_LOCK, create_staff_access_table
 
 log = logging.getLogger("adapters.tokens")
 
@@ -36,8 +36,8 @@ def legacy_owner_kind(role: str) -> str:
 def open_token_table(sql: Any, cursor: Any) -> None:
     """Create the table (and ``staff_access``, which a staff token's request joins), or bring
     one made by older code up to date."""
-    if sql.dialect == "postgres":
-        sql.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+    if sql.dialect == "postgres":  # held until the transaction ends (taken again below: a no-op)
+        sql.execute("SELECT pg_advisory_xact_lock(?)", (TABLES_LOCK,))
     create_staff_access_table(sql)
     table = sql.table(TABLE)
     sql.execute(_create_statement(table))
@@ -60,8 +60,6 @@ _ADDED = (
     ("last_used_at", "TEXT"),
 )
 _ROLE_CHECK = "api_tokens_role_known"
-#: A key of PostgreSQL's advisory locks: processes opening the store together migrate once.
-_MIGRATION_LOCK = 0x62696C6C_746F6B
 
 
 def _create_statement(table: str) -> str:

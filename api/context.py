@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from adapters.credentials import StaffAccess
 from adapters.idempotency import IdempotencyStore
 from adapters.tokens import Principal, Role, TokenStore
 from api.errors import forbidden, unauthorized
@@ -42,6 +43,10 @@ class Context:
     @property
     def tokens(self) -> TokenStore:
         return self.runtime.tokens
+
+    @property
+    def credentials(self) -> StaffAccess:
+        return self.runtime.credentials
 
     @property
     def idempotency(self) -> IdempotencyStore:

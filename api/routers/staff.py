@@ -36,7 +36,7 @@ def staff_out(account: StaffAccount) -> StaffOut:
 
 
 def _account(ctx: Context, staff_id: UUID) -> StaffAccount:
-    account = ctx.runtime.credentials.get(staff_id)
+    account = ctx.credentials.get(staff_id)
     if account is None:
         raise no_staff(staff_id)
     return account
@@ -78,9 +78,7 @@ def list_staff(
         raise InvalidInput(
             "cursor is not one this API gave out; start again without it.", field="cursor"
         )
-    members = ctx.runtime.credentials.members(
-        after=tuple(after) if after else None, limit=limit + 1
-    )
+    members = ctx.credentials.members(after=tuple(after) if after else None, limit=limit + 1)
     last = members[limit - 1] if len(members) > limit else None
     return Page(
         items=[staff_out(m) for m in members[:limit]],
