@@ -2,7 +2,7 @@
 
 ``create_app()`` takes the runtime the composition root built (``bootstrap.build_runtime``; or
 builds one from settings), with a router per resource: plans, customers, representatives,
-subscriptions, invoices, audit, reports, admin, health. Errors are application/problem+json
+subscriptions, invoices, audit, reports, admin, staff, health. Errors are application/problem+json
 (``api/errors.py``), every mutating request accepts an
 ``Idempotency-Key`` (``api/idempotency.py``), and callers authenticate with bearer tokens
 (``billing tokens create``). Nothing is built at import time.
@@ -32,6 +32,7 @@ from api.routers import (
     plans,
     reports,
     representatives,
+    staff,
     subscriptions,
 )
 from api.security import SecurityHeaders
@@ -43,8 +44,9 @@ DESCRIPTION = """
 The billing engine of a hosted-website portal: plans, customers, representatives,
 subscriptions, invoices, payments, audit and reports.
 
-* **Authentication**: `Authorization: Bearer <token>`; a token has a role (customer,
-  representative, finance, admin) and, for customers and representatives, a subject. Another
+* **Authentication**: `Authorization: Bearer <token>`; a token has an owner (a staff member,
+  a machine client, a customer or a representative), a role (customer, representative,
+  finance, support, admin), optionally an expiry and scopes (`read`, `payments`). Another
   party's resource answers 404.
 * **Idempotency**: every POST accepts `Idempotency-Key`; a retry with the same key and body
   returns the first answer without acting again.
@@ -66,7 +68,7 @@ def create_app(
     if runtime is None:
         runtime = build_runtime(**settings)
     # The API's own parts beside the engine's, built now: never by two requests at once.
-    runtime.build_all("tokens", "idempotency", "documents")
+    runtime.build_all("tokens", "credentials", "idempotency", "documents")
     context = Context(runtime=runtime)
     test_mode = context.test_mode
 
@@ -105,6 +107,7 @@ def create_app(
         audit,
         reports,
         admin,
+        staff,
     ):
         api.include_router(router.router)
     if test_mode:
@@ -146,8 +149,8 @@ PROBLEM_SCHEMA = {
 }
 PROBLEM_STATUSES = {
     "400": "The body could not be read (not JSON)",
-    "401": "No token, or an unknown one",
-    "403": "The caller's role may not do this",
+    "401": "No token, or one unknown, revoked, expired or of a disabled staff member",
+    "403": "The caller's role or the token's scopes do not allow this",
     "404": "Not found (or another party's)",
     "409": "A billing rule refuses it now",
     "422": "The request is not valid; `field` names what",

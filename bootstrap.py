@@ -31,6 +31,7 @@ from service_layer.application import BillingApplication
 if TYPE_CHECKING:
     from adapters.claims import AdvisoryClaims, NoClaims
     from adapters.clock import Clock
+    from adapters.credentials import StaffAccess
     from adapters.documents.pdf import InvoiceDocuments
     from adapters.gateway import ZarinpalGateway
     from adapters.idempotency import IdempotencyStore
@@ -234,7 +235,15 @@ class Runtime:
     def app(self) -> BillingApplication:
         app = build_application(self.settings)
         app.default_actor = self.actor
+        # The staff commands write the credentials table, built when one first runs.
+        app.staff_credentials = lambda: self.credentials
         return app
+
+    def act_as(self, actor: Actor) -> None:
+        """From now on this runtime's commands act for ``actor`` (the CLI's ``--as``)."""
+        self.actor = actor
+        if self.built("app"):
+            self.app.default_actor = actor
 
     @cached_property
     def read_models(self) -> ReadModels:
@@ -306,6 +315,14 @@ class Runtime:
         from adapters.tokens import TokenStore
 
         return TokenStore(self.read_models)
+
+    @cached_property
+    def credentials(self) -> StaffAccess:
+        """The staff's credentials (``staff_access``), beside the tokens: what a staff token's
+        request and a password sign-in read."""
+        from adapters.credentials import StaffAccess
+
+        return StaffAccess(self.read_models)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

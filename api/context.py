@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from adapters.credentials import StaffAccess
 from adapters.idempotency import IdempotencyStore
 from adapters.tokens import Principal, Role, TokenStore
 from api.errors import forbidden, unauthorized
+from api.scopes import check_scopes
 
 if TYPE_CHECKING:
     from bootstrap import Runtime
@@ -43,6 +45,10 @@ class Context:
         return self.runtime.tokens
 
     @property
+    def credentials(self) -> StaffAccess:
+        return self.runtime.credentials
+
+    @property
     def idempotency(self) -> IdempotencyStore:
         return self.runtime.idempotency
 
@@ -68,19 +74,42 @@ async def context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(context)]
 
 
-def principal(request: Request, ctx: ContextDep) -> Principal:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+#: What a refused token's holder is told, by the reason the token store gives.
+_REFUSED = {
+    "unknown": "This token is not known. Ask an admin for one (POST /admin/tokens, "
+    "billing tokens create).",
+    "revoked": "This token was revoked. Ask an admin for a new one.",
+    "expired": "This token has expired. Ask an admin for a new one.",
+    "owner_disabled": "The staff member this token belongs to was disabled, so it no longer works.",
+}
+
+
+def authenticate(ctx: Context, authorization: str) -> Principal:
+    """The caller an ``Authorization`` header names, or 401 saying why not (an unknown,
+    revoked or expired token, a disabled staff member's)."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized()
-    found = ctx.tokens.principal(token.strip())
+    now = ctx.now()
+    found = ctx.tokens.principal(token.strip(), now)
     if found is None:
-        raise unauthorized("This token is not known or was revoked. Ask an admin for a new one.")
+        reason = ctx.tokens.refusal(token.strip(), now)
+        raise unauthorized(_REFUSED[reason], reason=reason)
+    return found
+
+
+def principal(request: Request, ctx: ContextDep) -> Principal:
+    found = authenticate(ctx, request.headers.get("Authorization", ""))
+    check_scopes(request, found)
     request.state.principal = found
     return found
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+#: Who reads every party's records, the audit trail, the reports and the metrics.
+READERS = (Role.FINANCE, Role.ADMIN, Role.SUPPORT)
 
 
 def require(who: Principal, *roles: Role, action: str) -> None:

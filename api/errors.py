@@ -37,8 +37,9 @@ class ApiError(Exception):
 
 def unauthorized(
     detail: str = "Send a bearer token: Authorization: Bearer <token> (billing tokens create).",
+    **extra: Any,
 ) -> ApiError:
-    return ApiError(401, "unauthorized", detail)
+    return ApiError(401, "unauthorized", detail, **extra)
 
 
 def forbidden(action: str) -> ApiError:

@@ -14,7 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.idempotency import StoredAnswer, request_hash
 from adapters.tokens import hash_token
-from api.errors import STORE_DOWN, problem, store_unavailable_problem
+from api.context import Context, authenticate
+from api.errors import STORE_DOWN, ApiError, problem, store_unavailable_problem
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
@@ -45,6 +46,17 @@ def _served(scope: Scope) -> bool:
     """Whether a route serves this method on this path: a key on a request the API will answer
     with 404 or 405 claims nothing (the answer says what is wrong with the request itself)."""
     return any(route.matches(scope)[0] is Match.FULL for route in scope["app"].router.routes)
+
+
+def _refusal(ctx: Context, authorization: str) -> ApiError | None:
+    """Why the caller would be refused now (401), or None; no header: an anonymous request."""
+    if not authorization:
+        return None
+    try:
+        authenticate(ctx, authorization)
+    except ApiError as refused:
+        return refused
+    return None
 
 
 class _KeyedRequests(BaseHTTPMiddleware):
@@ -87,6 +99,16 @@ class _KeyedRequests(BaseHTTPMiddleware):
                 request,
             )
         if claim.answer is not None:
+            # Only for a caller still admitted: a token revoked, expired or of a disabled
+            # staff member since gets no stored answer either.
+            try:
+                refused = await run_in_threadpool(_refusal, ctx, authorization)
+            except STORE_DOWN:
+                return store_unavailable_problem(request)
+            if refused is not None:
+                return problem(
+                    refused.status, refused.code, refused.detail, request, **refused.extra
+                )
             answer = claim.answer
             return Response(
                 answer.body,
@@ -102,6 +124,7 @@ class _KeyedRequests(BaseHTTPMiddleware):
             response.status_code >= 500
             or response.status_code == 401
             or "retry-after" in response.headers  # refused for now: a retry may pass
+            or "no-store" in response.headers.get("cache-control", "")  # a secret: a new token
         ):
             await run_in_threadpool(ctx.idempotency.release, scope, key)
         else:

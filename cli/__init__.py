@@ -1,9 +1,11 @@
 """The ``billing`` console script: thin commands over the composition root's runtime.
 
 One module per area: ``demo``, ``serve`` (the API, the scheduler, the sandbox gateway),
-``admin`` (tokens, the outbox), ``audit`` (the audit trail, the read models), ``finance``
-(reports, invoice documents), ``representatives`` (representatives, and assigning customers to
-them); ``common`` holds what they share.
+``admin`` (tokens, the outbox), ``staff`` (staff members), ``audit`` (the audit trail, the
+read models), ``finance`` (reports, invoice documents), ``representatives`` (representatives,
+and assigning customers to them); ``common`` holds what they share.
+A command that records events takes ``--as STAFF_ID`` to act as a staff member
+(``common.acting_command``); without it, it acts as the operator at the console.
 
 Exit codes, decided here and nowhere else: 0 done; 1 a billing rule refused the command, or
 ``audit verify`` found drift or tampering; 2 bad input or usage; 3 a configuration problem
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from eventsourcing.persistence import MapperDeserialisationError
 
 from adapters.persistence import ConfigurationError
-from cli import admin, audit, demo, finance, representatives, serve
+from cli import admin, audit, demo, finance, representatives, serve, staff
 from cli.common import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from domain.errors import BillingError, InvalidInput, NotFound
 
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_serve_parser(commands)
     serve.add_sandbox_parser(commands)
     admin.add_tokens_parser(commands)
+    staff.add_staff_parser(commands)
     serve.add_scheduler_parser(commands)
     audit.add_audit_parser(commands)
     audit.add_projections_parser(commands)

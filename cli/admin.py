@@ -1,20 +1,28 @@
-"""Operators' commands: API tokens (``tokens create``) and the outbox (``outbox …``)."""
+"""Operators' commands: API tokens (``tokens create|list|revoke``) and the outbox
+(``outbox …``)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
 from cli.common import (
     EXIT_CONFIG,
     EXIT_OK,
     EXIT_USAGE,
+    acting_command,
+    acting_runtime,
+    add_format,
     aggregate_id,
+    moment,
     rows_out,
     runtime_for,
     store_command,
 )
 from projections.visibility import OPERATOR, visible_customer
+from service_layer.timeline import iso
 
 
 def add_tokens_parser(commands) -> None:
@@ -24,7 +32,9 @@ def add_tokens_parser(commands) -> None:
         "create", help="create a token; it is printed once, alone on the last line"
     )
     create.add_argument(
-        "--role", required=True, choices=["customer", "representative", "finance", "admin"]
+        "--role",
+        required=True,
+        choices=["customer", "representative", "finance", "support", "admin"],
     )
     who = create.add_mutually_exclusive_group()
     who.add_argument(
@@ -36,8 +46,35 @@ def add_tokens_parser(commands) -> None:
         metavar="ID",
         help="the representative a token acts for",
     )
+    who.add_argument(
+        "--client", metavar="NAME", help="the machine client a token belongs to, e.g. portal"
+    )
     create.add_argument("--label", default="", help="a note for people, e.g. who holds it")
-    store_command(create, run_token_create)
+    create.add_argument(
+        "--expires-at", type=moment, metavar="WHEN", help="when it stops working (ISO 8601)"
+    )
+    create.add_argument(
+        "--scope",
+        dest="scopes",
+        action="append",
+        choices=["read", "payments"],
+        default=[],
+        help="narrower than the role: read (reads only) or payments (reads and the payment "
+        "routes); repeat for both",
+    )
+    acting_command(create, run_token_create, "create tokens", "admin")
+
+    listing = token_commands.add_parser(
+        "list", help="every token: id, owner, role, scopes, dates, state (never the token)"
+    )
+    add_format(listing, "text", "json")
+    store_command(listing, run_token_list)
+
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke a token by its id: it stops working at once, in every process"
+    )
+    revoke.add_argument("token_id", metavar="ID", help="the token's id, tok_…")
+    acting_command(revoke, run_token_revoke, "revoke tokens", "admin")
 
 
 def add_outbox_parser(commands) -> None:
@@ -57,7 +94,7 @@ def add_outbox_parser(commands) -> None:
 
 
 def run_token_create(args: argparse.Namespace) -> int:
-    runtime = runtime_for(args.db).build_all()
+    runtime = acting_runtime(args).build_all()
     subject = args.customer or args.representative
     if args.role == "customer" and args.customer is None:
         print("billing: a customer token needs --customer ID", file=sys.stderr)
@@ -67,12 +104,67 @@ def run_token_create(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.customer is not None:
         visible_customer(runtime.app, OPERATOR, args.customer)  # refused when there is none
-    if args.representative is not None:
-        runtime.app.get_representative(args.representative)  # refused when none was added
-    token = runtime.tokens.create(args.role, runtime.clock.now(), subject=subject, label=args.label)
+    representative_name = None
+    if args.representative is not None:  # refused when no such representative was added
+        representative_name = runtime.app.get_representative(args.representative).name
+    issued = runtime.tokens.issue(
+        args.role,
+        runtime.clock.now(),
+        subject=subject,
+        owner="client" if args.client is not None else None,
+        name=args.client if args.client is not None else representative_name,
+        label=args.label,
+        expires_at=args.expires_at,
+        scopes=args.scopes,
+    )
     runtime.close()
-    print(f"{args.role} token (shown once; keep it secret):")
-    print(token)
+    print(f"{args.role} token {issued.id} (shown once; keep it secret):")
+    print(issued.token)
+    return EXIT_OK
+
+
+def run_token_list(args: argparse.Namespace) -> int:
+    runtime = runtime_for(args.db)
+    now = runtime.clock.now()
+    tokens = runtime.tokens.tokens()
+    runtime.close()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": t.id,
+            "owner": t.owner.to_dict(),
+            "role": t.role.value,
+            "scopes": sorted(t.scopes),
+            "label": t.label,
+            "created_at": iso(t.created_at),
+            "expires_at": iso(t.expires_at),
+            "last_used_at": iso(t.last_used_at),
+            "revoked_at": iso(t.revoked_at),
+            "state": t.state(now),
+        }
+        for t in tokens
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no tokens yet (billing tokens create --role …)")
+    for row in rows:
+        owner = row["owner"]
+        who = f"{owner['kind']} {owner['name'] or owner['id']}"
+        scopes = ",".join(row["scopes"]) or "all"
+        print(
+            f"{row['id']}  {row['state']:<14} {row['role']:<14} scopes {scopes:<13} {who}  "
+            f"created {row['created_at']}, expires {row['expires_at'] or 'never'}, "
+            f"last used {row['last_used_at'] or 'never'}"
+        )
+    return EXIT_OK
+
+
+def run_token_revoke(args: argparse.Namespace) -> int:
+    runtime = acting_runtime(args)
+    revoked = runtime.tokens.revoke_id(args.token_id.strip(), runtime.clock.now())
+    runtime.close()
+    print(f"token {args.token_id} " + ("revoked" if revoked else "was already revoked"))
     return EXIT_OK
 
 

@@ -89,6 +89,28 @@ def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     parser.add_argument("--format", choices=choices, default=choices[0])
 
 
+def acting_command(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], int],
+    action: str,
+    *roles: str,
+) -> None:
+    """A command that changes things: ``--as STAFF_ID`` (it acts as that staff member, who
+    must be active and hold one of ``roles``, else it is refused saying they may not
+    ``action``; without it, as the console's operator), ``--db``, and ``run`` runs it.
+    ``acting_runtime(args)`` opens its runtime."""
+    parser.add_argument(
+        "--as",
+        dest="as_staff",
+        type=aggregate_id,
+        metavar="STAFF_ID",
+        help=f"act as this active staff member ({' or '.join(roles)}); the events record them "
+        "(default: the operator at this console)",
+    )
+    parser.set_defaults(acting_roles=roles, acting_action=action)
+    store_command(parser, run)
+
+
 # --- the runtime ---------------------------------------------------------------------------------
 
 
@@ -110,6 +132,42 @@ def runtime_for(db: str | None, *, actor: Actor | None = None, **overrides: Any)
     from bootstrap import open_runtime
 
     return open_runtime(**database_url_for(db), actor=actor or console_operator(), **overrides)
+
+
+def acting_runtime(args: argparse.Namespace, **overrides: Any) -> Runtime:
+    """The runtime of an :func:`acting_command`: its commands act for the staff member
+    ``--as`` names, checked now (unknown: not found; disabled or without the role: refused,
+    each saying what to do), or else for the console's operator."""
+    runtime = runtime_for(args.db, **overrides)
+    if getattr(args, "as_staff", None) is not None:
+        runtime.act_as(staff_actor(runtime, args.as_staff, args.acting_action, args.acting_roles))
+    return runtime
+
+
+def staff_actor(runtime: Runtime, staff_id: UUID, action: str, roles: tuple[str, ...]) -> Actor:
+    """The actor of an active staff member holding one of ``roles``, as the credentials
+    table has them now."""
+    from domain.errors import StaffDisabled, StaffNotFound, StaffRoleRefused
+
+    account = runtime.credentials.get(staff_id)
+    if account is None:
+        raise StaffNotFound(
+            f"--as {staff_id}: there is no such staff member. `billing staff list` names them.",
+            staff_id=str(staff_id),
+        )
+    if not account.active:
+        raise StaffDisabled(
+            f"--as {staff_id}: {account.name} was disabled on {iso(account.disabled_at)}; nothing "
+            "is done in their name. Act as an active member, or leave out --as.",
+            staff_id=str(staff_id),
+        )
+    if account.role not in roles:
+        raise StaffRoleRefused(
+            f"--as {staff_id}: {account.name} is {account.role}, who may not {action}; act as "
+            f"a member who is {' or '.join(roles)}, or leave out --as.",
+            staff_id=str(staff_id),
+        )
+    return Actor(ActorKind.STAFF, id=str(account.id), name=account.name, role=account.role)
 
 
 def read_models_of(runtime: Runtime):

@@ -7,6 +7,8 @@ import argparse
 
 from cli.common import (
     EXIT_OK,
+    acting_command,
+    acting_runtime,
     add_format,
     aggregate_id,
     moment,
@@ -60,7 +62,7 @@ def add_invoice_parser(commands) -> None:
         "official", help="issue the official invoice of a paid invoice (once) and print it"
     )
     official.add_argument("invoice_id", type=aggregate_id)
-    store_command(official, run_invoice_official)
+    acting_command(official, run_invoice_official, "issue official invoices", "finance", "admin")
 
 
 # --- reports -------------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ def run_invoice_pdf(args: argparse.Namespace) -> int:
 
 def run_invoice_official(args: argparse.Namespace) -> int:
     """Issued at the runtime's clock: the stored test clock in test mode, else the system's."""
-    runtime = runtime_for(args.db)
+    runtime = acting_runtime(args)
     app = runtime.app
     record = app.issue_official_invoice(args.invoice_id, runtime.clock.now())
     print(

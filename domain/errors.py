@@ -66,6 +66,14 @@ class RepresentativeNotFound(NotFound):
     code = "representative_not_found"
 
 
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
 # --- Invalid input: the request itself is malformed or out of range. ----------------------------
 
 
@@ -113,6 +121,13 @@ class InvalidRepresentative(InvalidInput):
     """A representative's name, mobile or e-mail address is not acceptable."""
 
     code = "invalid_representative"
+
+
+class InvalidPassword(InvalidInput):
+    """A password the policy refuses (too short, too long, a control character). The message
+    never quotes the password."""
+
+    code = "invalid_password"
 
 
 # --- Rule violations: well-formed, but the lifecycle does not allow it now. ---------------------
@@ -193,6 +208,24 @@ class RepresentativeIdTaken(RuleViolation):
     details) or something else."""
 
     code = "representative_id_taken"
+
+
+class StaffDisabled(RuleViolation):
+    """The staff member was disabled: no new token, password or command in their name."""
+
+    code = "staff_disabled"
+
+
+class StaffRoleRefused(RuleViolation):
+    """The staff member named to act (``--as``) does not hold a role that may do this."""
+
+    code = "staff_role_refused"
+
+
+class StaffConflict(RuleViolation):
+    """Another staff member has this e-mail address, or this id names a different member."""
+
+    code = "staff_conflict"
 
 
 class OfficialInvoiceRefused(RuleViolation):

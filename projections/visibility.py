@@ -1,8 +1,8 @@
 """Who may see what: the one rule of the read side, for a single aggregate (Python) and for
 the lists read from the read models (SQL), used by every API route and by the CLI.
 
-- ``admin`` and ``finance`` see everything; so does the operator at the console (the CLI,
-  :data:`OPERATOR`).
+- ``admin``, ``finance`` and ``support`` see everything; so does the operator at the console
+  (the CLI, :data:`OPERATOR`).
 - A ``customer`` sees their own customer record and what hangs off it: their subscriptions,
   invoices, offline payment requests and receipts.
 - A ``representative`` sees the customers assigned to them now and what hangs off those
@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 
 
 class Viewer(Protocol):
-    """Who is looking: a role (``customer``, ``representative``, ``finance``, ``admin``) and,
-    for a customer or a representative, whom they are (an API token's principal is one)."""
+    """Who is looking: a role (``customer``, ``representative``, ``finance``, ``admin``,
+    ``support``) and, for a customer or a representative, whom they are (an API token's
+    principal is one)."""
 
     @property
     def role(self) -> str: ...
@@ -63,7 +64,7 @@ class Operator:
 OPERATOR = Operator()
 
 #: The roles that see every customer, subscription and invoice.
-SEES_ALL = frozenset({"admin", "finance"})
+SEES_ALL = frozenset({"admin", "finance", "support"})
 
 
 def sees_all(who: Viewer) -> bool:
@@ -189,7 +190,7 @@ _REPRESENTED = {
 
 def visible_rows(who: Viewer, table: str) -> tuple[list[str], list[str]]:
     """The conditions (to join with AND) and their parameters that keep, of ``table``'s rows,
-    those ``who`` may see: none for admin and finance. Every such table has ``customer_id``."""
+    those ``who`` may see: none for admin, finance and support. Every such table has ``customer_id``."""
     if table not in _REPRESENTED:
         raise KeyError(f"no visibility rule for the read model {table!r}")
     if sees_all(who):

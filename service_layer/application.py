@@ -18,7 +18,8 @@ The commands live in one module per area, each a class this one is composed of:
 - ``offline_payments``: offline requests, bank receipts and finance's decisions on them;
 - ``finance_actions``: enforcement holds and voids;
 - ``official_invoices``: official invoices and their numbers;
-- ``payment_links``: gateway attempts and their outcomes.
+- ``payment_links``: gateway attempts and their outcomes;
+- ``staff``: staff members (added, disabled, a password set) and their credentials.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from service_layer.official_invoices import OfficialInvoiceCommands
 from service_layer.offline_payments import OfflinePaymentCommands
 from service_layer.payment_links import PaymentLinkCommands
 from service_layer.representatives import RepresentativeCommands
+from service_layer.staff import StaffCommands
 from service_layer.subscriptions import SubscriptionCommands
 from service_layer.unit_of_work import DEFAULT_SKEW_TOLERANCE, UnitOfWork
 
@@ -57,6 +59,7 @@ class BillingApplication(
     FinanceCommands,
     OfficialInvoiceCommands,
     PaymentLinkCommands,
+    StaffCommands,
 ):
     """The billing engine. Persistence is chosen by the environment (see adapters.persistence)."""
 

@@ -1,15 +1,21 @@
-"""What several routers answer the same way: a recorded payment, a subscription after a command."""
+"""What several routers answer the same way: a recorded payment, a subscription after a command,
+a token just made or listed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from adapters.tokens import Principal, Role
+from fastapi import Response
+
+from adapters.tokens import IssuedToken, Principal, Role, TokenInfo
 from api.context import Context, require
-from api.schemas import PaymentOut, SubscriptionOut
+from api.schemas import OwnerOut, PaymentOut, SubscriptionOut, TokenItemOut, TokenOut
+from domain.actor import Actor
 from projections.visibility import visible_subscription
+from service_layer.timeline import iso
 
 
 def payment_out(outcome: Any) -> PaymentOut:
@@ -40,3 +46,39 @@ def subscription_command(
     visible_subscription(ctx.app, who, subscription_id)
     command()
     return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))
+
+
+def _owner_out(owner: Actor) -> OwnerOut:
+    return OwnerOut(kind=owner.kind.value, id=owner.id, name=owner.name, role=owner.role)
+
+
+def token_out(issued: IssuedToken, response: Response, subject: UUID | None = None) -> TokenOut:
+    """A token just made: its text is in this answer only, which no cache (nor the
+    idempotency store) keeps."""
+    response.headers["Cache-Control"] = "no-store"
+    return TokenOut(
+        token=issued.token,
+        id=issued.id,
+        role=issued.role.value,
+        subject=subject,
+        owner=_owner_out(issued.owner),
+        created_at=iso(issued.created_at),
+        expires_at=iso(issued.expires_at),
+        scopes=sorted(issued.scopes),
+    )
+
+
+def token_item_out(info: TokenInfo, now: datetime) -> TokenItemOut:
+    """A token as listed: never its text nor its hash."""
+    return TokenItemOut(
+        id=info.id,
+        role=info.role.value,
+        owner=_owner_out(info.owner),
+        scopes=sorted(info.scopes),
+        label=info.label,
+        created_at=iso(info.created_at),
+        expires_at=iso(info.expires_at),
+        last_used_at=iso(info.last_used_at),
+        revoked_at=iso(info.revoked_at),
+        state=info.state(now),  # type: ignore[arg-type]
+    )

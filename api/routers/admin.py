@@ -1,15 +1,18 @@
-"""Administration: tokens, and in test mode only, the clock."""
+"""Administration: tokens (made, listed, revoked), and in test mode only, the clock."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, Response, status
 
 from adapters.clock import MovableClock
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
-from api.schemas import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
+from api.routers._common import token_item_out, token_out
+from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
+from api.schemas import ClockAdvanceIn, ClockOut, Page, TokenIn, TokenOut
 from domain.errors import InvalidInput
 from domain.jalali import format_moment
 from projections.visibility import visible_customer
@@ -25,12 +28,63 @@ clock_router = APIRouter(prefix="/admin", tags=["test clock"])
     status_code=status.HTTP_201_CREATED,
     summary="Create a token (admin)",
 )
-def create_token(body: TokenIn, ctx: ContextDep, who: PrincipalDep) -> TokenOut:
+def create_token(body: TokenIn, response: Response, ctx: ContextDep, who: PrincipalDep) -> TokenOut:
+    """For a customer or a representative (``subject``), or a machine client (``owner``
+    client, ``name``); optionally expiring, optionally narrowed by ``scopes``. The token is in
+    this answer only (not kept for an Idempotency-Key: a retry makes another)."""
     require(who, Role.ADMIN, action="create tokens")
     if body.role == "customer" and body.subject:
         visible_customer(ctx.app, who, body.subject)  # refuse a token for no customer
-    token = ctx.tokens.create(body.role, ctx.now(), subject=body.subject, label=body.label)
-    return TokenOut(token=token, role=body.role, subject=body.subject)
+    issued = ctx.tokens.issue(
+        body.role,
+        ctx.now(),
+        subject=body.subject,
+        owner=body.owner,
+        name=body.name,
+        label=body.label,
+        expires_at=body.expires_at,
+        scopes=body.scopes,
+    )
+    return token_out(issued, response, body.subject)
+
+
+@router.get("/tokens", response_model=Page, summary="Every token, oldest first (admin)")
+def list_tokens(
+    ctx: ContextDep, who: PrincipalDep, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
+) -> Page:
+    """Each token's id, owner, role, scopes, when it was created, expires and was last used
+    (to the minute), whether it was revoked, and its state; never the token or its hash."""
+    require(who, Role.ADMIN, action="list tokens")
+    after = decode_cursor(cursor)
+    if after is not None and not (
+        isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)
+    ):
+        raise InvalidInput(
+            "cursor is not one this API gave out; start again without it.", field="cursor"
+        )
+    found = ctx.tokens.tokens(after=(after[0], after[1]) if after else None, limit=limit + 1)
+    now = ctx.now()
+    last = found[limit - 1] if len(found) > limit else None
+    return Page(
+        items=[token_item_out(info, now) for info in found[:limit]],
+        next_cursor=encode_cursor(list(last.sort_key)) if last else None,
+    )
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke a token: it stops working at once, in every process (admin)",
+)
+def revoke_token(
+    token_id: Annotated[str, Path(max_length=64)], ctx: ContextDep, who: PrincipalDep
+) -> Response:
+    """Revoking a revoked token again answers the same; an id that names no token is 404
+    ``token_not_found``."""
+    require(who, Role.ADMIN, action="revoke tokens")
+    ctx.tokens.revoke_id(token_id, ctx.now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @clock_router.post(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require
+from api.context import READERS, ContextDep, PrincipalDep, require
 from api.errors import RETRY_AFTER, STORE_DOWN, problem, store_unavailable_problem
 from service_layer.timeline import iso
 
@@ -65,5 +64,5 @@ def readyz(ctx: ContextDep) -> JSONResponse:
     summary="Prometheus metrics (finance or admin token)",
 )
 def metrics(ctx: ContextDep, who: PrincipalDep) -> str:
-    require(who, Role.ADMIN, Role.FINANCE, action="read the metrics")
+    require(who, *READERS, action="read the metrics")
     return ctx.runtime.metrics_text()

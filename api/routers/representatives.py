@@ -8,7 +8,7 @@ from uuid import UUID, uuid5
 from fastapi import APIRouter, Request, status
 
 from adapters.tokens import Principal, Role
-from api.context import Context, ContextDep, PrincipalDep, require
+from api.context import READERS, Context, ContextDep, PrincipalDep, require
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import Page, RepresentativeDetailsIn, RepresentativeIn, RepresentativeOut
 from domain.base import BILLING_NAMESPACE
@@ -19,7 +19,8 @@ from projections.visibility import visible_representative
 router = APIRouter(prefix="/representatives", tags=["representatives"])
 
 #: Who may read representatives: a representative sees only themselves; customers none.
-READERS = (Role.REPRESENTATIVE, Role.FINANCE, Role.ADMIN)
+#: Who may read representatives: those who read every record, and a representative (themselves).
+REP_READERS = (Role.REPRESENTATIVE, *READERS)
 
 
 def _out(ctx: Context, who: Principal, representative_id: UUID) -> RepresentativeOut:
@@ -65,7 +66,7 @@ def list_representatives(
     """Admin and finance see every representative, a representative only themselves, by id.
     Ids that customers registered before representatives were kept name, but that were never
     added, are listed too, with ``registered`` false and no name."""
-    require(who, *READERS, action="list representatives")
+    require(who, *REP_READERS, action="list representatives")
     after = decode_cursor(cursor) or ""
     if not isinstance(after, str):
         raise InvalidInput(
@@ -85,7 +86,7 @@ def list_representatives(
 def get_representative(
     representative_id: UUID, ctx: ContextDep, who: PrincipalDep
 ) -> RepresentativeOut:
-    require(who, *READERS, action="read representatives")
+    require(who, *REP_READERS, action="read representatives")
     visible_representative(who, representative_id)  # another representative: not found
     return _out(ctx, who, representative_id)
 

@@ -4,7 +4,15 @@ rials. Every text field passes the one input policy (``common``: docs/SECURITY.m
 
 from __future__ import annotations
 
-from api.schemas.admin import ClockAdvanceIn, ClockOut, TokenIn, TokenOut
+from api.schemas.admin import (
+    ClockAdvanceIn,
+    ClockOut,
+    OwnerOut,
+    StaffTokenIn,
+    TokenIn,
+    TokenItemOut,
+    TokenOut,
+)
 from api.schemas.audit import ActionOut, ActionsOut, ActorOut
 from api.schemas.common import (
     FreeText,
@@ -44,6 +52,7 @@ from api.schemas.representatives import (
     RepresentativeIn,
     RepresentativeOut,
 )
+from api.schemas.staff import DisableIn, StaffIn, StaffOut
 from api.schemas.subscriptions import (
     CancelIn,
     ChangePlanIn,
@@ -103,4 +112,10 @@ __all__ = [
     "ActorOut",
     "ActionOut",
     "ActionsOut",
+    "TokenItemOut",
+    "OwnerOut",
+    "StaffTokenIn",
+    "StaffIn",
+    "StaffOut",
+    "DisableIn",
 ]

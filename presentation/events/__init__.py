@@ -12,6 +12,7 @@ from presentation.events import (  # noqa: F401 - imported to register their for
     official,
     payment,
     representative,
+    staff,
     subscription,
 )
 from presentation.events.registry import FORMATTERS, EventData, formats, words_for

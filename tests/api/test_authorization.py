@@ -1,11 +1,13 @@
-"""Who may do what: every route × every role × own or another party's resource, with the exact
-status. Nothing but the health check answers without a token; another party's resource is
-"not found" (404), never "forbidden", so ids cannot be probed."""
+"""Who may do what: every route × every role (and tokens narrowed by scopes) × own or another
+party's resource, with the exact status. Nothing but the health check answers without a token;
+another party's resource is "not found" (404), never "forbidden", so ids cannot be probed; a
+token's scopes refuse (403) what they leave out before anything is looked up."""
 
 from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,11 +18,19 @@ from domain.representative import RepresentativeDetails
 from tests.api.server import bearer, served
 from tests.builders import T0, a_pdf_slip
 
-ROLES = ("none", "customer", "representative", "finance", "admin")
-ANYONE = {"customer", "representative", "finance", "admin"}
+ROLES = ("none", "customer", "representative", "finance", "support", "admin")
+ANYONE = {"customer", "representative", "finance", "support", "admin"}
 FINANCE = {"finance", "admin"}
+#: Who reads every party's records, the audit trail, the reports and the metrics.
+READERS = {"finance", "support", "admin"}
 OWNERS = {"customer", "representative", "admin"}
-STAFF_AND_REPRESENTATIVES = {"representative", "finance", "admin"}
+STAFF_AND_REPRESENTATIVES = {"representative", "finance", "support", "admin"}
+#: Tokens narrowed by scopes: (name in the matrix) → (role, scopes).
+SCOPED = {
+    "admin+read": ("admin", ["read"]),
+    "finance+payments": ("finance", ["payments"]),
+    "customer+payments": ("customer", ["payments"]),
+}
 
 
 class World:
@@ -64,12 +74,16 @@ class World:
             for side in ("own", "other")
         }
         tokens = ctx.tokens
+        subjects = {"customer": self.customer["own"], "representative": self.rep["own"]}
         self.tokens = {
             "customer": tokens.create("customer", T0, subject=self.customer["own"]),
             "representative": tokens.create("representative", T0, subject=self.rep["own"]),
             "finance": tokens.create("finance", T0),
+            "support": tokens.create("support", T0),
             "admin": tokens.create("admin", T0),
         }
+        for name, (role, scopes) in SCOPED.items():
+            self.tokens[name] = tokens.create(role, T0, subject=subjects.get(role), scopes=scopes)
         self.engine = engine
         self.counter = itertools.count()
 
@@ -120,6 +134,8 @@ def routes(world: World, side: str):
     held = app.start_subscription(c, "basic", "monthly", T0)
     app.place_hold(held, "dispute", T0 + timedelta(days=60), T0)
     authority = world.api.state.context.runtime.payments.create_link(fresh_invoice()).authority
+    leaving, staying = (app.add_staff(f"Member {n}{m}", "support", T0) for m in "ab")
+    token_id = world.api.state.context.tokens.issue("finance", T0, label=f"spare {n}").id
     return [
         ("GET", "/plans", None, ANYONE, False),
         ("GET", "/plans/basic", None, ANYONE, False),
@@ -167,7 +183,7 @@ def routes(world: World, side: str):
         ("GET", f"/invoices/{i}", None, ANYONE, True),
         ("GET", f"/invoices/{i}/invoice.pdf", None, ANYONE, True),
         ("GET", f"/invoices/{paid_invoice()}/official.pdf", None, ANYONE, True),
-        ("POST", f"/invoices/{paid_invoice()}/official", None, ANYONE, True),
+        ("POST", f"/invoices/{paid_invoice()}/official", None, ANYONE - {"support"}, True),
         (
             "POST",
             f"/invoices/{i}/payments",
@@ -230,14 +246,20 @@ def routes(world: World, side: str):
             False,
         ),
         ("POST", f"/invoices/{fresh_invoice()}/void", {"reason": "mistake"}, FINANCE, False),
-        ("GET", f"/audit/{s}/timeline", None, FINANCE, False),
-        ("GET", f"/audit/{s}/as-of?at=2026-04-05T00:00:00Z", None, FINANCE, False),
-        ("GET", f"/audit/{s}/explain", None, FINANCE, False),
-        ("GET", "/audit/actions?actor=staff", None, FINANCE, False),
-        ("GET", "/reports/aging", None, FINANCE, False),
-        ("GET", "/reports/revenue", None, FINANCE, False),
-        ("GET", "/metrics", None, FINANCE, False),
+        ("GET", f"/audit/{s}/timeline", None, READERS, False),
+        ("GET", f"/audit/{s}/as-of?at=2026-04-05T00:00:00Z", None, READERS, False),
+        ("GET", f"/audit/{s}/explain", None, READERS, False),
+        ("GET", "/audit/actions?actor=staff", None, READERS, False),
+        ("GET", "/reports/aging", None, READERS, False),
+        ("GET", "/reports/revenue", None, READERS, False),
+        ("GET", "/metrics", None, READERS, False),
         ("POST", "/admin/tokens", {"role": "finance"}, {"admin"}, False),
+        ("GET", "/admin/tokens", None, {"admin"}, False),
+        ("DELETE", f"/admin/tokens/{token_id}", None, {"admin"}, False),
+        ("POST", "/staff", {"name": f"Staff {n}", "role": "finance"}, {"admin"}, False),
+        ("GET", "/staff", None, {"admin"}, False),
+        ("POST", f"/staff/{leaving}/disable", {"reason": "left"}, {"admin"}, False),
+        ("POST", f"/staff/{staying}/tokens", {}, {"admin"}, False),
         ("POST", "/admin/clock/advance", {"days": 0.001}, {"admin"}, False),
         ("POST", "/admin/tick", None, {"admin"}, False),
         ("GET", "/healthz", None, ANYONE | {"none"}, False),
@@ -256,6 +278,7 @@ def world(tmp_path_factory):
 def _shape(path: str) -> str:
     path = re.sub(r"\{[a-z_]+\}", "{id}", path.split("?")[0])
     path = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", path)
+    path = re.sub(r"tok_[0-9a-f]{12}", "{id}", path)
     return path.replace("/plans/basic", "/plans/{id}")
 
 
@@ -271,43 +294,83 @@ def test_the_matrix_covers_every_route(world):
     )
 
 
-@pytest.mark.slow  # every route for each of the ten: about 40 s in all
-@pytest.mark.parametrize("role", ROLES)
+def expected(role: str, side: str, method: str, path: str, roles: set[str], owned: bool) -> int:
+    """The exact status a route answers a caller (``role`` may name a scoped token)."""
+    from api.scopes import PAYMENT_ROUTES
+
+    base, scopes = SCOPED.get(role, (role, []))
+    if role == "none" and "none" not in roles:
+        return 401
+    if scopes and method != "GET" and "none" not in roles:
+        payment_route = (method, _template(path)) in PAYMENT_ROUTES
+        if "payments" not in scopes or not payment_route:
+            return 403  # refused by the scope before anything is looked up
+    if base not in roles and role != "none":
+        return 403
+    if owned and side == "other" and base in ("customer", "representative"):
+        return 404
+    if method == "DELETE":
+        return 204
+    created = path in (
+        "/plans",
+        "/customers",
+        "/subscriptions",
+        "/admin/tokens",
+        "/staff",
+        "/representatives",
+    )
+    if method == "POST" and (
+        created or path.endswith(("/offline-requests", "/receipts", "/tokens"))
+    ):
+        return 201
+    return 200
+
+
+def _template(path: str) -> str:
+    """A served path as its route's template (the names of the payment routes' parameters)."""
+    names = {"invoices": "invoice_id", "offline-requests": "request_id", "receipts": "receipt_id"}
+    parts = path.split("?")[0].split("/")
+    for i, part in enumerate(parts):
+        if i and re.fullmatch(r"[0-9a-f-]{36}", part):
+            parts[i] = "{" + names.get(parts[i - 1], "id") + "}"
+    return "/".join(parts)
+
+
+@pytest.mark.slow  # every route for each of the sixteen: about a minute
+@pytest.mark.parametrize("role", ROLES + tuple(SCOPED))
 @pytest.mark.parametrize("side", ["own", "other"])
 def test_every_route_answers_each_role_with_the_exact_status(world, role, side):
     headers = bearer(world.tokens[role]) if role != "none" else {}
     with served(world.api) as http:
         for method, path, body, roles, owned in routes(world, side):
             answer = http.request(method, path, json=body, headers=headers)
-            if role == "none" and "none" not in roles:
-                want = 401
-            elif role not in roles:
-                want = 403
-            elif owned and side == "other" and role in ("customer", "representative"):
-                want = 404
-            else:
-                want = (
-                    201
-                    if method == "POST"
-                    and (
-                        path
-                        in (
-                            "/plans",
-                            "/customers",
-                            "/subscriptions",
-                            "/admin/tokens",
-                            "/representatives",
-                        )
-                        or path.endswith(("/offline-requests", "/receipts"))
-                    )
-                    else 200
-                )
+            want = expected(role, side, method, path, roles, owned)
             assert answer.status_code == want, (
                 f"{role} {side}: {method} {path} -> {answer.status_code} {answer.text[:200]}"
             )
             if want >= 400:
                 assert answer.headers["content-type"] == "application/problem+json"
                 assert answer.json()["code"]
+            if want == 403 and role in SCOPED and (role, method) != ("admin+read", "GET"):
+                assert answer.json()["code"] in (
+                    "read_only_token",
+                    "outside_token_scope",
+                    "forbidden",
+                )
+
+
+def test_every_payment_route_of_the_payments_scope_is_served(world):
+    from api.scopes import PAYMENT_ROUTES
+
+    served_routes = {
+        (method.upper(), path)
+        for path, operations in world.api.openapi()["paths"].items()
+        for method in operations
+    }
+    assert served_routes >= PAYMENT_ROUTES, PAYMENT_ROUTES - served_routes
+    for method, path in PAYMENT_ROUTES:
+        concrete = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), path)
+        assert (method, _template(concrete)) in PAYMENT_ROUTES
 
 
 def test_the_offline_queue_lists_for_each_party_only_its_own(world):

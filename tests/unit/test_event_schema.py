@@ -209,6 +209,18 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
         1,
         {"name": "str", "mobile": "str | None", "email": "str | None"},
     ),
+    "domain.staff:StaffMember.StaffMemberAdded": (
+        1,
+        {"name": "str", "role": "str", "email": "str | None"},
+    ),
+    "domain.staff:StaffMember.StaffMemberDisabled": (
+        1,
+        {"reason": "str"},
+    ),
+    "domain.staff:StaffMember.StaffPasswordSet": (
+        1,
+        {},
+    ),
     "domain.subscription:Subscription.EnforcementHoldEnded": (
         1,
         {"reason": "str", "due_at": "datetime | None"},
