@@ -213,6 +213,7 @@ SAMPLE_POSTAL_CODE = "1193653471"
 
 def _seed_demo(runtime: Runtime) -> list[str]:
     """A plan catalogue, one customer of each kind, and tokens to try the API with."""
+    from domain.base import deterministic_id
     from domain.customer import BillingProfile, CustomerKind
     from domain.plans import LifecyclePolicy
 
@@ -260,8 +261,16 @@ def _seed_demo(runtime: Runtime) -> list[str]:
     ]
     tokens = runtime.tokens
     admin = tokens.create("admin", now, label="billing serve --demo")
-    finance = tokens.create("finance", now, label="billing serve --demo")
-    lines += [f"demo admin token:   {admin}", f"demo finance token: {finance}"]
+    # The finance token is a person's, so what it does is recorded in her name (the same id on
+    # every start adds her once).
+    maryam = app.add_staff(
+        "مریم کریمی", "finance", now, staff_id=deterministic_id("demo staff", "finance")
+    )
+    finance = tokens.issue_for_staff(maryam, now, label="billing serve --demo").token
+    lines += [
+        f"demo admin token:   {admin}",
+        f"demo finance token (staff member مریم کریمی, {maryam}): {finance}",
+    ]
     if ids:
         lines.append(
             f"demo customer token ({ids[0]}): {tokens.create('customer', now, subject=ids[0], label='demo')}"
