@@ -28,6 +28,7 @@ from api.routers import (
     documents,
     health,
     invoices,
+    pages,
     payments,
     plans,
     reports,
@@ -66,7 +67,7 @@ def create_app(
     if runtime is None:
         runtime = build_runtime(**settings)
     # The API's own parts beside the engine's, built now: never by two requests at once.
-    runtime.build_all("tokens", "idempotency", "documents")
+    runtime.build_all("tokens", "idempotency", "documents", "links", "return_urls")
     context = Context(runtime=runtime)
     test_mode = context.test_mode
 
@@ -102,6 +103,7 @@ def create_app(
         invoices,
         documents,
         payments,
+        pages,
         audit,
         reports,
         admin,
