@@ -196,6 +196,7 @@ def redact_secrets(settings: Settings) -> None:
             settings.smtp_password,
             settings.sms_api_key,
             settings.platform_secret,
+            settings.link_secret,
             urlsplit(settings.database_url).password,
         )
     )

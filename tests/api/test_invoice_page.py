@@ -69,9 +69,13 @@ class InvoicePageOverHttp:
             assert f'<bdi dir="ltr">{RIALS}</bdi> ریال' in page.text  # total and balance
             assert "پرداخت‌نشده" in page.text and "۱۴۰۵" in page.text  # status, Jalali deadline
             policy = page.headers["content-security-policy"]
-            assert "script-src 'self'" in policy and f"form-action 'self' {shop.gateway.url}" in policy
+            assert (
+                "script-src 'self'" in policy and f"form-action 'self' {shop.gateway.url}" in policy
+            )
             assert page.headers["x-frame-options"] == "DENY"
-            assert "<script" not in page.text and "samesite=lax" in page.headers["set-cookie"].lower()
+            assert (
+                "<script" not in page.text and "samesite=lax" in page.headers["set-cookie"].lower()
+            )
             pdf = httpx.get(link.replace("?t=", "/invoice.pdf?t="))
             assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
             font = httpx.get(f"{shop.base}/fonts/Vazirmatn-Regular.ttf")
@@ -142,9 +146,7 @@ class InvoicePageOverHttp:
             assert browser.post(action, data={}).status_code == 403
             assert len(attempts(shop)) == 3
 
-    def test_the_gateway_lands_on_the_page_with_the_result_and_the_allowed_return_link(
-        self, shop
-    ):
+    def test_the_gateway_lands_on_the_page_with_the_result_and_the_allowed_return_link(self, shop):
         with served(shop.api, shop.sock) as http:
             for refused_url in (
                 "https://evil.example/back",
