@@ -28,6 +28,7 @@ from api.routers import (
     documents,
     health,
     invoices,
+    pages,
     payments,
     plans,
     reports,
@@ -68,7 +69,7 @@ def create_app(
     if runtime is None:
         runtime = build_runtime(**settings)
     # The API's own parts beside the engine's, built now: never by two requests at once.
-    runtime.build_all("tokens", "credentials", "idempotency", "documents")
+    runtime.build_all("tokens", "credentials", "idempotency", "documents", "links", "return_urls")
     context = Context(runtime=runtime)
     test_mode = context.test_mode
 
@@ -104,6 +105,7 @@ def create_app(
         invoices,
         documents,
         payments,
+        pages,
         audit,
         reports,
         admin,

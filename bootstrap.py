@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from adapters.documents.pdf import InvoiceDocuments
     from adapters.gateway import ZarinpalGateway
     from adapters.idempotency import IdempotencyStore
+    from adapters.links import InvoiceLinks, ReturnUrls
     from adapters.outbox import Dispatcher, OutboxStore
     from adapters.sandbox_gateway import SandboxGateway
     from adapters.scans import ScanStore
@@ -112,23 +113,34 @@ def build_seller(settings: Settings):
         raise ConfigurationError(f"Official invoices: {error}") from None
 
 
-def build_renderer(settings: Settings):
+def build_renderer(settings: Settings, links: Any = None):
     from adapters.notify.render import NoticeRenderer
 
     return NoticeRenderer(
-        portal_name=settings.portal_name,
-        payment_link=settings.payment_link,
-        support_email=settings.support_email,
+        portal_name=settings.portal_name, support_email=settings.support_email, links=links
     )
 
 
+def build_links(settings: Settings, read_models: Any = None) -> InvoiceLinks:
+    """The invoice page's link signer: ``BILLING_LINK_SECRET``, else the key kept in the store
+    of ``read_models`` (generated there on first use, so every process of a store agrees)."""
+    from adapters.links import InvoiceLinks
+
+    configured = _secret(settings.link_secret)
+    links = InvoiceLinks(settings.public_url, configured.encode() if configured else None)
+    if read_models is not None:
+        links.bind(read_models)
+    return links
+
+
 def build_read_models(app: BillingApplication, settings: Settings | None = None, **overrides: Any):
-    """The read models of ``app`` and its outbox, in the same database (tables created once)."""
+    """The read models of ``app`` and its outbox, in the same database (tables created once).
+    The outbox signs each notice's invoice-page link with the store's key (``build_links``)."""
     from projections.outbox import OutboxView
     from projections.runner import ReadModels
 
     settings = settings_with(settings, **overrides)
-    outbox = OutboxView(build_renderer(settings))
+    outbox = OutboxView(build_renderer(settings, build_links(settings)))
     return build_with_tables(
         database_of(settings), lambda env: ReadModels(app, env=env, extra=(outbox,))
     )
@@ -185,6 +197,7 @@ def redact_secrets(settings: Settings) -> None:
             settings.smtp_password,
             settings.sms_api_key,
             settings.platform_secret,
+            settings.link_secret,
             urlsplit(settings.database_url).password,
         )
     )
@@ -302,7 +315,24 @@ class Runtime:
     def payments(self) -> OnlinePayments:
         from service_layer.payments import OnlinePayments
 
-        return OnlinePayments(self.app, self.gateway, self.clock, self.read_models)
+        return OnlinePayments(
+            self.app,
+            self.gateway,
+            self.clock,
+            self.read_models,
+            reuse_for=timedelta(minutes=self.settings.gateway_attempt_reuse_minutes),
+        )
+
+    @cached_property
+    def links(self) -> InvoiceLinks:
+        """The invoice page's signed links (the key the notices are signed with)."""
+        return build_links(self.settings, self.read_models)
+
+    @cached_property
+    def return_urls(self) -> ReturnUrls:
+        from adapters.links import ReturnUrls
+
+        return ReturnUrls(self.read_models)
 
     @cached_property
     def scans(self) -> ScanStore:

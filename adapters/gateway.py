@@ -93,6 +93,7 @@ class Gateway(Protocol):
     ) -> Started: ...
     def verify(self, authority: str, amount: int) -> Verification: ...
     def unverified(self) -> list[Unverified]: ...
+    def payment_url(self, authority: str) -> str: ...
 
 
 class ZarinpalGateway:
@@ -164,7 +165,11 @@ class ZarinpalGateway:
         if int(data.get("code", 0)) != 100:
             raise GatewayError(int(data.get("code", -52)), str(data.get("message", "")))
         authority = str(data["authority"])
-        return Started(authority, f"{self.base_url}/pg/StartPay/{authority}")
+        return Started(authority, self.payment_url(authority))
+
+    def payment_url(self, authority: str) -> str:
+        """Where the customer pays an attempt the gateway started."""
+        return f"{self.base_url}/pg/StartPay/{authority}"
 
     def verify(self, authority: str, amount: int) -> Verification:
         data = self._post(

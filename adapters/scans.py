@@ -146,15 +146,19 @@ class ScanStore:
                 f"scan_hash TEXT PRIMARY KEY, content_type TEXT NOT NULL, size INTEGER NOT NULL, data {blob} NOT NULL)"
             )
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes, field: str = "scan_base64") -> str:
+        """Check and keep a scan; a refusal names ``field`` (``scan`` for a multipart upload)."""
         if not data:
-            raise InvalidInput("The receipt scan is empty.", field="scan_base64")
+            raise InvalidInput("The receipt scan is empty.", field=field)
         if len(data) > self.max_bytes:
             raise InvalidInput(
                 f"The receipt scan is {len(data):,} bytes; at most {self.max_bytes:,} are accepted.",
-                field="scan_base64",
+                field=field,
             )
-        content_type = content_type_of(data)
+        try:
+            content_type = content_type_of(data)
+        except InvalidInput as refused:
+            raise InvalidInput(refused.message, field=field) from None
         digest = hashlib.sha256(data).hexdigest()
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)

@@ -77,8 +77,18 @@ class Settings(BaseSettings):
     # --- notices ---
     portal_name: str = "Saman360"
     support_email: str = "support@saman360.example"
-    #: The payment link in notices; {invoice_id} and {subscription_id} are filled in.
-    payment_link: str = "http://127.0.0.1:8000/pay/{invoice_id}"
+    #: Where customers reach this engine (no trailing slash): the invoice page every notice
+    #: links to is ``{public_url}/pay/{invoice_id}?t=<signature>`` (docs/PAYMENTS.md).
+    public_url: str = "http://127.0.0.1:8000"
+    #: The key the invoice page's links are signed with (HMAC-SHA256). When not set, one is
+    #: generated on first use and kept in the store (table ``link_secret``), so every process
+    #: of one store signs alike. Changing it makes every link sent so far invalid.
+    link_secret: SecretStr | None = None
+    #: Days an invoice's page stays open after the invoice is paid in full or voided.
+    link_grace_days: int = 30
+    #: Hosts a payment link's ``return_url`` may lead to, comma separated (none: no return_url
+    #: is accepted).
+    return_url_hosts: str = ""
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -113,6 +123,9 @@ class Settings(BaseSettings):
     offline_extension_days: int = 7
     #: The largest receipt scan accepted (bytes).
     receipt_scan_max_bytes: int = 5_000_000
+    #: Minutes an unpaid gateway attempt is offered again by the invoice page's "pay online"
+    #: (same invoice, same amount), before a new one is opened.
+    gateway_attempt_reuse_minutes: int = 15
 
     # --- official invoices: the portal's own company (all but the phone are required once
     # --- seller_name is set; without seller_name no official invoice is issued) ---
@@ -155,6 +168,7 @@ class Settings(BaseSettings):
         "notice_max_attempts",
         "postgres_pool_size",
         "postgres_connect_timeout",
+        "gateway_attempt_reuse_minutes",
         mode="after",
     )
     @classmethod
@@ -164,12 +178,24 @@ class Settings(BaseSettings):
             raise ValueError(f"must be more than 0, not {value}")
         return value
 
-    @field_validator("four_eyes_void_above", mode="after")
+    @field_validator("four_eyes_void_above", "link_grace_days", mode="after")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
-            raise ValueError(f"must be 0 or more rials, not {value}")
+            raise ValueError(f"must be 0 or more, not {value}")
         return value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(
+                f"must be an http(s) URL such as https://billing.example, not {value!r}"
+            )
+        return value.rstrip("/")
 
     @field_validator(
         "portal_name", "seller_name", "seller_address", "seller_registration_number", mode="after"

@@ -81,6 +81,12 @@ class InvalidInput(BillingError):
     code = "invalid_input"
 
 
+class ReturnUrlRefused(InvalidInput):
+    """A payment link's return_url is not on a host of BILLING_RETURN_URL_HOSTS."""
+
+    code = "return_url_not_allowed"
+
+
 class InvalidAmount(InvalidInput):
     code = "invalid_amount"
 

@@ -104,6 +104,12 @@ class OutboxView(ReadModel):
     def __init__(self, renderer: NoticeRenderer) -> None:
         self.renderer = renderer
 
+    def bind(self, read_models: Any) -> None:
+        """Opened in ``read_models``: the notices' links are signed with the store's key when
+        no key is configured (adapters/links.py)."""
+        if self.renderer.links is not None:
+            self.renderer.links.bind(read_models)
+
     def wants(self, event_type: type) -> bool:
         return issubclass(event_type, NoticeSentEvent) or platform_action(event_type) is not None
 
@@ -151,7 +157,10 @@ class OutboxView(ReadModel):
             )
             return
         profile = customer.profile
-        link = self.renderer.link_for(invoice_id=invoice_id, subscription_id=str(sub.id))
+        # A notice about the whole subscription (a collection warning, a hold's end) links to
+        # the page of its oldest open invoice, if it has one.
+        page_of = invoice_id or next((str(i) for i in sub.open_invoice_ids), None)
+        link = self.renderer.link_for(invoice_id=page_of, subscription_id=str(sub.id))
         context = {
             "name": profile.name,
             "plan": sub.plan.name,

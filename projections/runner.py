@@ -51,6 +51,10 @@ class ReadModels(Rebuilding):
         self.models: tuple[ReadModel, ...] = (*ALL_READ_MODELS, *extra)
         self.view = self._build_view()
         self.view.states.loader = self._load
+        for model in self.models:  # before anything is folded: what a model needs of the store
+            bind = getattr(model, "bind", None)
+            if bind is not None:
+                bind(self)
         self._upgrade_kept_tables()
         self._decide_where_outboxes_start()
         self._seen = 0  # the last position this process folded itself

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -68,15 +69,31 @@ class Reconciliation:
 
 
 class OnlinePayments:
-    def __init__(self, app: Any, gateway: Gateway, clock: Any, read_models: Any = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        gateway: Gateway,
+        clock: Any,
+        read_models: Any = None,
+        *,
+        reuse_for: timedelta = timedelta(minutes=15),
+    ) -> None:
         # What the gateway's callback and the reconciliation record is the gateway's doing.
         self.app = app.acting(GATEWAY)
         self.gateway = gateway
         self.clock = clock
         self.read_models = read_models
+        #: How long an unpaid attempt is offered again by ``create_link(reuse=True)``.
+        self.reuse_for = reuse_for
 
-    def create_link(self, invoice_id: UUID, by: Actor = UNKNOWN) -> PaymentLink:
-        """A gateway attempt for the invoice's open balance, recorded as started by ``by``."""
+    def create_link(
+        self, invoice_id: UUID, by: Actor = UNKNOWN, *, reuse: bool = False
+    ) -> PaymentLink:
+        """A gateway attempt for the invoice's open balance, recorded as started by ``by``.
+
+        With ``reuse`` (the invoice page's "pay online"), the latest attempt for this invoice
+        that is still pending, for the same amount, and opened less than ``reuse_for`` ago is
+        given again instead of opening another: clicking twice makes one attempt."""
         now = self.clock.now()
         invoice = self.app.current_invoice(invoice_id, now)  # judged up to date, nothing saved
         invoice.check_payable()
@@ -93,6 +110,12 @@ class OnlinePayments:
                 f"Invoice {invoice_id} has {balance.format()} left to pay, below the gateway's minimum of "
                 f"{self.gateway.minimum:,} rials. It can be paid offline, or together with the next invoice.",
                 amount=balance.rials,
+            )
+        if reuse and (open_attempt := self.open_attempt(invoice_id, balance.rials, now)):
+            return PaymentLink(
+                self.gateway.payment_url(open_attempt.authority),
+                open_attempt.authority,
+                open_attempt.amount.rials,
             )
         customer = self.app.get_customer(invoice.customer_id)
         try:
@@ -112,6 +135,25 @@ class OnlinePayments:
             invoice_id, started.authority, balance, self.gateway.name, now
         )
         return PaymentLink(started.payment_url, started.authority, balance.rials)
+
+    def open_attempt(self, invoice_id: UUID, amount: int, now: datetime) -> GatewayPayment | None:
+        """The latest attempt for ``invoice_id`` still pending (the customer never came back),
+        for ``amount`` rials, opened within ``reuse_for`` of ``now``; else None."""
+        if self.read_models is None:
+            return None
+        self.read_models.catch_up()
+        rows = self.read_models.query(
+            "SELECT authority FROM {rm_gateway_payments} WHERE invoice_id = ? AND status = ? "
+            "AND amount = ? ORDER BY created_at DESC LIMIT 1",
+            (str(invoice_id), GatewayStatus.PENDING.value, amount),
+        )
+        if not rows:
+            return None
+        attempt: GatewayPayment = self.app.gateway_payment(rows[0]["authority"])
+        fresh = timedelta(0) <= now - attempt.created_on <= self.reuse_for
+        if attempt.status is GatewayStatus.PENDING and attempt.amount.rials == amount and fresh:
+            return attempt
+        return None
 
     def callback(self, authority: str, status: str) -> CallbackResult:
         attempt: GatewayPayment = self.app.gateway_payment(authority)

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from domain.jalali import JalaliDate, format_moment, to_persian_digits
+
+if TYPE_CHECKING:
+    from adapters.links import InvoiceLinks
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -57,9 +60,20 @@ class RenderedNotice:
 
 
 class NoticeRenderer:
-    def __init__(self, *, portal_name: str, payment_link: str, support_email: str) -> None:
+    """``links`` signs the invoice page's address every notice carries (adapters/links.py);
+    without it, ``payment_link`` is a plain template ({invoice_id}, {subscription_id})."""
+
+    def __init__(
+        self,
+        *,
+        portal_name: str,
+        support_email: str,
+        payment_link: str = "",
+        links: InvoiceLinks | None = None,
+    ) -> None:
         self.portal_name = portal_name
         self.payment_link = payment_link
+        self.links = links
         self.support_email = support_email
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
@@ -74,6 +88,9 @@ class NoticeRenderer:
         )
 
     def link_for(self, *, invoice_id: str | None, subscription_id: str) -> str:
+        """The invoice page of ``invoice_id``, signed; with no invoice, the engine's address."""
+        if self.links is not None:
+            return self.links.url(invoice_id) if invoice_id else self.links.public_url
         return self.payment_link.format(
             invoice_id=invoice_id or "", subscription_id=subscription_id
         )

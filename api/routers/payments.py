@@ -10,12 +10,17 @@ from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
+from adapters.links import check_return_url
 from adapters.scans import safe_filename
 from adapters.tokens import Principal, Role
 from api.context import Context, ContextDep, PrincipalDep, require
+from api.routers import pages
 from api.routers._common import payment_out, subscription_command
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import (
@@ -26,6 +31,7 @@ from api.schemas import (
     OfflineItemOut,
     OfflineRequestIn,
     Page,
+    PaymentLinkIn,
     PaymentLinkOut,
     PaymentOut,
     ReceiptIn,
@@ -53,12 +59,28 @@ FINANCE = (Role.FINANCE, Role.ADMIN)
     response_model=PaymentLinkOut,
     summary="Start paying online",
 )
-def payment_link(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> PaymentLinkOut:
-    """The amount is the invoice's open balance as recorded now; the customer is sent to the URL."""
+def payment_link(
+    invoice_id: UUID, ctx: ContextDep, who: PrincipalDep, body: PaymentLinkIn | None = None
+) -> PaymentLinkOut:
+    """The amount is the invoice's open balance as recorded now; the customer is sent to the URL.
+
+    With ``return_url`` (a host of BILLING_RETURN_URL_HOSTS, else 422
+    ``return_url_not_allowed``), the invoice page the gateway sends the customer back to offers
+    a link back there."""
     require(who, *OWNERS, action="start payments")
     visible_invoice(ctx.app, who, invoice_id)
+    return_url = None
+    if body is not None and body.return_url is not None:
+        return_url = check_return_url(body.return_url, ctx.runtime.settings.return_url_hosts)
     link = ctx.runtime.payments.create_link(invoice_id, by=who.actor)
-    return PaymentLinkOut(url=link.url, authority=link.authority, amount=link.amount)
+    if return_url is not None:
+        ctx.runtime.return_urls.put(link.authority, return_url, ctx.now())
+    return PaymentLinkOut(
+        url=link.url,
+        authority=link.authority,
+        amount=link.amount,
+        page_url=ctx.runtime.links.url(invoice_id),
+    )
 
 
 @router.get(
@@ -80,6 +102,9 @@ def callback(
     result = ctx.runtime.payments.callback(authority, outcome)
     body = CallbackOut(**result.__dict__)
     if "text/html" in request.headers.get("accept", ""):
+        landed = pages.callback_page(request, result)
+        if landed is not None:
+            return landed
         titles = {
             "paid": "پرداخت شما ثبت شد",
             "cancelled": "پرداخت انجام نشد",
@@ -273,24 +298,96 @@ def reject_offline(
     return _decide(ctx, who, request_id, "request", "decide offline payments", reject)
 
 
-@router.post(
-    "/invoices/{invoice_id}/receipts",
-    response_model=OfflineItemOut,
-    status_code=status.HTTP_201_CREATED,
-    summary="Register the bank receipt of an approved offline payment",
-)
-def register_receipt(
-    invoice_id: UUID, body: ReceiptIn, request: Request, ctx: ContextDep, who: PrincipalDep
-) -> OfflineItemOut:
-    require(who, *OWNERS, action="register receipts")
-    visible_invoice(ctx.app, who, invoice_id)
-    scan_hash = None
+_RECEIPT_FORM = {
+    "type": "object",
+    "required": ["bank", "tracking_number", "amount", "paid_on"],
+    "properties": {
+        **{
+            name: schema
+            for name, schema in ReceiptIn.model_json_schema()["properties"].items()
+            if name != "scan_base64"
+        },
+        "scan": {
+            "type": "string",
+            "format": "binary",
+            "description": "Optional: the slip as PDF, JPEG or PNG (the same checks as scan_base64).",
+        },
+    },
+}
+
+
+async def receipt_input(request: Request, ctx: ContextDep) -> tuple[ReceiptIn, bytes | None, str]:
+    """The receipt as JSON (the scan in ``scan_base64``) or as ``multipart/form-data`` (the
+    scan as the file part ``scan``): its fields, the scan's bytes and the field they came in."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10)
+        fields: dict[str, object] = {
+            k: v for k, v in form.multi_items() if k != "scan" and isinstance(v, str)
+        }
+        if "scan_base64" in fields:
+            raise InvalidInput(
+                "In multipart/form-data the scan is the file part scan, not scan_base64.",
+                field="scan_base64",
+            )
+        amount = fields.get("amount")
+        if isinstance(amount, str) and amount.strip().isdigit():
+            fields["amount"] = int(amount.strip())
+        try:
+            body = ReceiptIn.model_validate(fields)
+        except ValidationError as error:
+            raise RequestValidationError(error.errors()) from None
+        scan = form.get("scan")
+        if isinstance(scan, UploadFile):
+            return body, await scan.read(ctx.runtime.scans.max_bytes + 1), "scan"
+        if scan is not None:
+            raise InvalidInput("scan must be a file part, not text.", field="scan")
+        return body, None, "scan"
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    try:
+        body = ReceiptIn.model_validate_json(raw)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+    data = None
     if body.scan_base64:
         try:
             data = base64.b64decode(body.scan_base64, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInput("scan_base64 is not base64.", field="scan_base64") from None
-        scan_hash = ctx.runtime.scans.put(data)
+    return body, data, "scan_base64"
+
+
+@router.post(
+    "/invoices/{invoice_id}/receipts",
+    response_model=OfflineItemOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register the bank receipt of an approved offline payment",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": ReceiptIn.model_json_schema()},
+                "multipart/form-data": {"schema": _RECEIPT_FORM},
+            },
+        }
+    },
+)
+def register_receipt(
+    invoice_id: UUID,
+    received: Annotated[tuple[ReceiptIn, bytes | None, str], Depends(receipt_input)],
+    request: Request,
+    ctx: ContextDep,
+    who: PrincipalDep,
+) -> OfflineItemOut:
+    """JSON with the scan base64-encoded in ``scan_base64``, or ``multipart/form-data`` with the
+    same fields and the scan as the file part ``scan``; both are checked alike."""
+    require(who, *OWNERS, action="register receipts")
+    visible_invoice(ctx.app, who, invoice_id)
+    body, data, scan_field = received
+    scan_hash = ctx.runtime.scans.put(data, field=scan_field) if data is not None else None
     receipt_id = ctx.app_for(who).register_receipt(
         invoice_id,
         bank=body.bank,

@@ -8,9 +8,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import Input, MultilineText
+from api.schemas.common import Identifier, Input, MultilineText
 
 # --- payments -----------------------------------------------------------------------------------
+
+
+class PaymentLinkIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"return_url": "https://portal.example/invoices"}]},
+    )
+    return_url: Annotated[str, *Identifier(2000)] | None = Field(
+        None,
+        description="Where the invoice page offers to take the customer after the gateway: "
+        "http(s) on a host of BILLING_RETURN_URL_HOSTS (else 422 return_url_not_allowed).",
+    )
 
 
 class PaymentLinkOut(BaseModel):
@@ -28,6 +40,9 @@ class PaymentLinkOut(BaseModel):
     url: str = Field(description="Send the customer here.")
     authority: str
     amount: int = Field(description="The invoice's open balance when the link was made, in rials.")
+    page_url: str = Field(
+        description="The invoice's signed page (the link every notice carries): no login."
+    )
 
 
 class CallbackOut(BaseModel):

@@ -24,7 +24,7 @@ class Shop:
             test_clock_start=T0,
             gateway_url=gateway.url,
             gateway_callback_url=f"{self.base}/payments/callback",
-            **settings,
+            **{"public_url": self.base, **settings},
         )
         self.api = create_app(self.engine)
         ctx = self.api.state.context

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: The adapters' classes and factories: only bootstrap.py calls them.
 ADAPTERS = {
-    "AdvisoryClaims", "Dispatcher", "IdempotencyStore", "InvoiceDocuments", "KavenegarSmsSender",
+    "AdvisoryClaims", "Dispatcher", "IdempotencyStore", "InvoiceDocuments", "InvoiceLinks",
+    "KavenegarSmsSender", "LinkSecretStore", "ReturnUrls",
     "NoClaims", "NoticeRenderer", "OnlinePayments", "OutboxStore", "OutboxView", "PanelInbox",
     "PlatformClient", "ReadModels", "SandboxGateway", "ScanStore", "SimulatedClock",
     "SmtpEmailSender", "StaffAccess", "StoredClock", "SystemClock", "TokenStore",
