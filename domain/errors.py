@@ -66,6 +66,18 @@ class RepresentativeNotFound(NotFound):
     code = "representative_not_found"
 
 
+class WebhookEndpointNotFound(NotFound):
+    """No webhook endpoint has this id (docs/WEBHOOKS.md)."""
+
+    code = "webhook_endpoint_not_found"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    """The endpoint has no delivery by this id."""
+
+    code = "webhook_delivery_not_found"
+
+
 # --- Invalid input: the request itself is malformed or out of range. ----------------------------
 
 
@@ -113,6 +125,18 @@ class InvalidRepresentative(InvalidInput):
     """A representative's name, mobile or e-mail address is not acceptable."""
 
     code = "invalid_representative"
+
+
+class InvalidEventType(InvalidInput):
+    """An integration event type the engine does not publish (webhooks, the events feed)."""
+
+    code = "invalid_event_type"
+
+
+class WebhookUrlRefused(InvalidInput):
+    """A webhook URL that is not http(s), or whose host is not allowed (docs/WEBHOOKS.md)."""
+
+    code = "webhook_url_refused"
 
 
 # --- Rule violations: well-formed, but the lifecycle does not allow it now. ---------------------
@@ -205,3 +229,9 @@ class FourEyesRequired(RuleViolation):
     """The four-eyes rule (BILLING_FOUR_EYES): a second person must take this decision."""
 
     code = "four_eyes_required"
+
+
+class WebhookEndpointDisabled(RuleViolation):
+    """A disabled webhook endpoint is not changed and sends nothing."""
+
+    code = "webhook_endpoint_disabled"

@@ -16,7 +16,8 @@ ADAPTERS = {
     "AdvisoryClaims", "Dispatcher", "IdempotencyStore", "InvoiceDocuments", "KavenegarSmsSender",
     "NoClaims", "NoticeRenderer", "OnlinePayments", "OutboxStore", "OutboxView", "PanelInbox",
     "PlatformClient", "ReadModels", "SandboxGateway", "ScanStore", "SimulatedClock",
-    "SmtpEmailSender", "StoredClock", "SystemClock", "TokenStore", "ZarinpalGateway",
+    "SmtpEmailSender", "StoredClock", "SystemClock", "TokenStore", "WebhookEndpoints", "WebhookSender",
+    "ZarinpalGateway",
     "build_with_tables", "claims_for", "parse_database_url",
 }  # fmt: skip
 
