@@ -33,6 +33,7 @@ from api.routers import (
     reports,
     representatives,
     subscriptions,
+    webhooks,
 )
 from api.security import SecurityHeaders
 
@@ -104,6 +105,7 @@ def create_app(
         payments,
         audit,
         reports,
+        webhooks,
         admin,
     ):
         api.include_router(router.router)

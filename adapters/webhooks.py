@@ -233,9 +233,10 @@ class WebhookEndpoints:
     # --- its deliveries ----------------------------------------------------------------------
 
     def deliveries(
-        self, endpoint_id: str, *, after: int = 0, limit: int = 50
+        self, endpoint_id: str, *, after: int = 0, limit: int = 50, only: str | None = None
     ) -> list[dict[str, Any]]:
-        """Each event's delivery to this endpoint, oldest first, with its last attempt."""
+        """Each event's delivery to this endpoint (or the one named ``only``), oldest first,
+        with its last attempt."""
         self.get(endpoint_id)
         with self.view.datastore.transaction(commit=False) as cursor:
             sql = self._sql(cursor)
@@ -253,8 +254,9 @@ class WebhookEndpoints:
                 f"{last('status_code')} AS last_status_code, {last('excerpt')} AS last_response, "
                 f"{last('at')} AS last_attempt_at FROM {sql.table('outbox')} o "
                 "WHERE o.channel = 'webhook' AND o.recipient = ? AND o.sequence > ? "
-                f"ORDER BY o.sequence LIMIT {int(limit)}",
-                (endpoint_id, after),
+                + ("AND o.delivery_id = ? " if only is not None else "")
+                + f"ORDER BY o.sequence LIMIT {int(limit)}",
+                (endpoint_id, after, *([only] if only is not None else [])),
             ).rows()
 
     def resend(self, endpoint_id: str, delivery_id: str, now: datetime) -> None:

@@ -35,6 +35,7 @@ class World:
             test_mode=True,
             test_clock_start=T0,
             gateway_url=self.gateway.url,
+            webhook_allowed_hosts="127.0.0.1",
         )
         self.api = create_app(engine)
         ctx = self.api.state.context
@@ -72,6 +73,8 @@ class World:
         }
         self.engine = engine
         self.counter = itertools.count()
+        #: Receives every event recorded after it (nothing listens there: nothing is sent).
+        self.endpoint = engine.webhooks.create("http://127.0.0.1:9/hook", ["*"], "", T0)["id"]
 
 
 def routes(world: World, side: str):
@@ -120,6 +123,13 @@ def routes(world: World, side: str):
     held = app.start_subscription(c, "basic", "monthly", T0)
     app.place_hold(held, "dispute", T0 + timedelta(days=60), T0)
     authority = world.api.state.context.runtime.payments.create_link(fresh_invoice()).authority
+    hooks = world.engine.webhooks
+    world.engine.read_models.catch_up()
+    delivery = hooks.deliveries(world.endpoint, limit=1)[0]["delivery_id"]
+
+    def endpoint() -> str:
+        return hooks.create(f"http://127.0.0.1:9/{n}", ["invoice.paid"], "", T0)["id"]
+
     return [
         ("GET", "/plans", None, ANYONE, False),
         ("GET", "/plans/basic", None, ANYONE, False),
@@ -237,6 +247,25 @@ def routes(world: World, side: str):
         ("GET", "/reports/aging", None, FINANCE, False),
         ("GET", "/reports/revenue", None, FINANCE, False),
         ("GET", "/metrics", None, FINANCE, False),
+        ("GET", "/events?types=invoice.issued&limit=5", None, FINANCE, False),
+        (
+            "POST",
+            "/webhook-endpoints",
+            {"url": "http://127.0.0.1:9/new", "events": ["*"]},
+            {"admin"},
+            False,
+        ),
+        ("GET", "/webhook-endpoints", None, {"admin"}, False),
+        ("POST", f"/webhook-endpoints/{endpoint()}/disable", None, {"admin"}, False),
+        ("POST", f"/webhook-endpoints/{endpoint()}/rotate-secret", None, {"admin"}, False),
+        ("GET", f"/webhook-endpoints/{world.endpoint}/deliveries", None, {"admin"}, False),
+        (
+            "POST",
+            f"/webhook-endpoints/{world.endpoint}/deliveries/{delivery}/resend",
+            None,
+            {"admin"},
+            False,
+        ),
         ("POST", "/admin/tokens", {"role": "finance"}, {"admin"}, False),
         ("POST", "/admin/clock/advance", {"days": 0.001}, {"admin"}, False),
         ("POST", "/admin/tick", None, {"admin"}, False),
@@ -255,6 +284,7 @@ def world(tmp_path_factory):
 
 def _shape(path: str) -> str:
     path = re.sub(r"\{[a-z_]+\}", "{id}", path.split("?")[0])
+    path = re.sub(r"we_[0-9a-f]{32}(\.evt_[0-9a-f]{32}_\d+)?", "{id}", path)
     path = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", path)
     return path.replace("/plans/basic", "/plans/{id}")
 
@@ -297,6 +327,7 @@ def test_every_route_answers_each_role_with_the_exact_status(world, role, side):
                             "/subscriptions",
                             "/admin/tokens",
                             "/representatives",
+                            "/webhook-endpoints",
                         )
                         or path.endswith(("/offline-requests", "/receipts"))
                     )
