@@ -294,3 +294,38 @@ def test_a_whole_life_on_postgres():
         assert set(EVENT_TYPES) <= {r.type for r in receiver.accepted()}
         _check_every_delivery(engine, receiver, endpoint)
         engine.close()
+
+
+def test_an_outbox_made_before_webhooks_takes_them_and_keeps_its_rows(tmp_path):
+    """The outbox is never rebuilt: a store whose outbox was created before the webhook channel
+    existed gets the wider channel constraint in place, its undelivered rows kept."""
+    import sqlite3
+
+    from projections.outbox import OUTBOX
+
+    path = tmp_path / "before.sqlite"
+    created = OUTBOX.create()[0]
+    assert ", 'webhook'" in created
+    with sqlite3.connect(path) as conn:
+        conn.execute(created.replace(", 'webhook'", ""))
+        row = {name: None for name in OUTBOX.column_names} | {
+            "delivery_id": "kept/1/email", "channel": "email", "kind": "invoice_issued",
+            "subscription_id": "s", "customer_id": "c", "recipient": "a@b.ir", "subject": "s",
+            "body": "b", "payload": "{}", "created_at": "2026-04-04T05:30:00.000000Z",
+            "status": "pending", "attempts": 0, "next_attempt_at": "2026-04-04T05:30:00.000000Z",
+            "sequence": 4,
+        }  # fmt: skip
+        conn.execute(OUTBOX.insert(), OUTBOX.values(row))
+    clock = SimulatedClock(T0)
+    with WebhookReceiver() as receiver:
+        engine = _engine(f"sqlite:///{path}", clock)
+        endpoint = engine.webhooks.create(receiver.hook_url, ["customer.created"], "", T0)
+        receiver.state.secret = endpoint["secret"]
+        engine.app.register_customer(a_person(), T0)
+        engine.tick()
+        assert [r.type for r in receiver.accepted()] == ["customer.created"]
+        kept = engine.read_models.query(
+            "SELECT status FROM {outbox} WHERE delivery_id = ?", ("kept/1/email",)
+        )
+        assert kept == [{"status": "skipped"}]  # still there: e-mail is not configured here
+        engine.close()
