@@ -329,3 +329,26 @@ def test_an_outbox_made_before_webhooks_takes_them_and_keeps_its_rows(tmp_path):
         )
         assert kept == [{"status": "skipped"}]  # still there: e-mail is not configured here
         engine.close()
+
+
+@pytest.mark.postgres
+def test_a_postgres_outbox_made_before_webhooks_gets_the_wider_check():
+    import psycopg
+
+    from projections.outbox import OUTBOX
+    from tests.stores import POSTGRES_URL
+
+    with postgres_schema() as url:
+        schema = url.rsplit("schema=", 1)[1]
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            conn.execute(OUTBOX.create(f"{schema}.outbox")[0].replace(", 'webhook'", ""))
+        clock = SimulatedClock(T0)
+        with WebhookReceiver() as receiver:
+            engine = _engine(url, clock)
+            endpoint = engine.webhooks.create(receiver.hook_url, ["customer.created"], "", T0)
+            receiver.state.secret = endpoint["secret"]
+            engine.app.register_customer(a_person(), T0)
+            engine.tick()
+            assert [r.type for r in receiver.accepted()] == ["customer.created"]
+            engine.close()
