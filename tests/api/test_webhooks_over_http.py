@@ -6,7 +6,6 @@ standardwebhooks reference library."""
 from __future__ import annotations
 
 import pytest
-import standardwebhooks
 
 from adapters.webhooks import check_url, parse_allowed
 from app import create_app
@@ -69,11 +68,8 @@ def test_an_endpoint_is_registered_rotated_resent_and_disabled(engine):
         engine.tick()  # signed with the new secret: the receiver still holding the old refuses
         refused = receiver.refused_signatures()
         assert len(refused) == 1
-        headers = {"webhook-id": refused[0].id, "webhook-timestamp": refused[0].timestamp}
-        with pytest.raises(standardwebhooks.WebhookVerificationError):
-            standardwebhooks.Webhook(endpoint["secret"]).verify(
-                refused[0].body, headers | {"webhook-signature": "v1,AAAA"}
-            )
+        # The receiver still holding the old secret could not verify it: the old one is dead.
+        assert refused[0].answered == 401 and refused[0].type == "customer.created"
         receiver.state.secret = new_secret
         engine.tick()  # retried later: not yet due on the engine's clock
         deliveries = http.get(f"/webhook-endpoints/{endpoint['id']}/deliveries", headers=admin)

@@ -196,6 +196,7 @@ def test_a_whole_life_arrives_signed_once_per_event_in_the_feeds_order(tmp_path)
         engine.close()
 
 
+@pytest.mark.slow  # a second whole life, about 12 s
 def test_a_scheduler_restart_in_the_middle_loses_nothing(tmp_path):
     """The scheduler stops while deliveries wait for their retry (the receiver is down), and a
     new one is built on the same store: every event still arrives once, in order."""
