@@ -35,6 +35,7 @@ from api.routers import (
     representatives,
     staff,
     subscriptions,
+    webhooks,
 )
 from api.security import SecurityHeaders
 
@@ -108,6 +109,7 @@ def create_app(
         pages,
         audit,
         reports,
+        webhooks,
         admin,
         staff,
     ):

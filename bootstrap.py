@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from adapters.sandbox_gateway import SandboxGateway
     from adapters.scans import ScanStore
     from adapters.tokens import TokenStore
+    from adapters.webhooks import WebhookEndpoints
     from projections.runner import ReadModels
     from scheduler import Engine, Metrics, TickReport
     from service_layer.payments import OnlinePayments
@@ -136,14 +137,20 @@ def build_links(settings: Settings, read_models: Any = None) -> InvoiceLinks:
 def build_read_models(app: BillingApplication, settings: Settings | None = None, **overrides: Any):
     """The read models of ``app`` and its outbox, in the same database (tables created once).
     The outbox signs each notice's invoice-page link with the store's key (``build_links``)."""
+    from adapters.webhooks import WebhookEndpoints
     from projections.outbox import OutboxView
     from projections.runner import ReadModels
+    from service_layer.integration_events import Source
 
     settings = settings_with(settings, **overrides)
     outbox = OutboxView(build_renderer(settings, build_links(settings)))
-    return build_with_tables(
+    read_models = build_with_tables(
         database_of(settings), lambda env: ReadModels(app, env=env, extra=(outbox,))
     )
+    # The webhook endpoints live beside the outbox; the outbox reads them as it folds events.
+    outbox.endpoints = WebhookEndpoints(read_models, app, settings.webhook_allowed_hosts)
+    outbox.source = Source(app)
+    return read_models
 
 
 def build_senders(settings: Settings) -> dict[str, Any]:
@@ -286,8 +293,23 @@ class Runtime:
         return self.clock.now()
 
     @cached_property
+    def webhooks(self) -> WebhookEndpoints:
+        """The webhook endpoints (in the read models' datastore, read by the outbox's fold)."""
+        from projections.outbox import OutboxView
+
+        view = next(m for m in self.read_models.models if isinstance(m, OutboxView))
+        assert view.endpoints is not None
+        return view.endpoints
+
+    @cached_property
     def senders(self) -> dict[str, Any]:
-        return build_senders(self.settings)
+        from adapters.webhooks import WebhookSender
+
+        senders = build_senders(self.settings)
+        senders["webhook"] = WebhookSender(
+            self.webhooks, timeout=self.settings.delivery_timeout, clock=self.clock
+        )
+        return senders
 
     @cached_property
     def outbox(self) -> OutboxStore:
@@ -305,6 +327,7 @@ class Runtime:
             self.clock,
             max_attempts=self.settings.notice_max_attempts,
             lease=timedelta(seconds=self.settings.delivery_lease),
+            channel_max_attempts={"webhook": self.settings.webhook_max_attempts},
         )
 
     @cached_property

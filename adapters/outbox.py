@@ -15,6 +15,7 @@ Guarantees (docs/SCHEDULER.md, docs/OPERATIONS.md):
   the engine's clock.
 - **In order per site.** A site's platform requests go out one at a time, in the order of
   their events: a request is claimable only when no earlier request of its site is pending.
+  Webhooks go out the same way per subscription and endpoint, in the log's order.
   A suspend or restore followed by a later request for the same site is superseded (marked
   skipped): the site ends in the state the engine last decided.
 - **Apart from the lifecycle.** Each channel is dispatched by its own job, so a slow or hanging
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 #: Notices give up after this many attempts: the 14th comes about 24 hours after the first
 #: (1 + 2 + 4 … minutes, at most 4 hours apart). The hosting platform never gives up.
 MAX_ATTEMPTS = 14
+#: Webhooks give up after this many: the 25th comes 68 h 15 min after the first.
+WEBHOOK_MAX_ATTEMPTS = 25
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=4)
 LEASE = timedelta(seconds=60)
@@ -100,7 +103,8 @@ class OutboxStore:
     ) -> list[Delivery]:
         """Lease up to ``limit`` due rows (of one channel, or all) to ``owner`` until
         ``real_now + lease``. A platform row is due only when no earlier row of its site is
-        pending."""
+        pending; a webhook row only when no earlier row of its subscription to the same
+        endpoint is."""
         postgres = self.view.dialect == "postgres"
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self._sql(cursor)
@@ -120,8 +124,9 @@ class OutboxStore:
                 f"SELECT o.delivery_id FROM {table} o WHERE o.status = 'pending' "
                 "AND o.next_attempt_at <= ? "
                 f"AND (o.leased_until IS NULL OR o.leased_until <= ?) {only}"
-                f"AND (o.channel <> 'platform' OR NOT EXISTS (SELECT 1 FROM {table} e "
-                "WHERE e.channel = 'platform' AND e.subscription_id = o.subscription_id "
+                f"AND (o.channel NOT IN ('platform', 'webhook') OR NOT EXISTS (SELECT 1 FROM {table} e "
+                "WHERE e.channel = o.channel AND e.subscription_id = o.subscription_id "
+                "AND e.recipient = o.recipient "
                 "AND e.status = 'pending' AND e.sequence < o.sequence)) "
                 f"ORDER BY o.next_attempt_at, o.delivery_id LIMIT {int(limit)}{lock}) "
                 "RETURNING delivery_id, channel, kind, subscription_id, customer_id, recipient, "
@@ -366,6 +371,7 @@ class Dispatcher:
         max_attempts: int = MAX_ATTEMPTS,
         lease: timedelta = LEASE,
         real_clock: Clock | None = None,
+        channel_max_attempts: Mapping[str, int] | None = None,
     ) -> None:
         self.store = store
         self.senders = dict(senders)
@@ -373,6 +379,8 @@ class Dispatcher:
         #: Leases are in real time, whatever ``clock`` is (the test clock jumps days).
         self.real_clock = real_clock or SystemClock()
         self.max_attempts = max_attempts
+        #: A channel's own limit (webhooks: about three days), else ``max_attempts``.
+        self.channel_max_attempts = dict(channel_max_attempts or {"webhook": WEBHOOK_MAX_ATTEMPTS})
         self.lease = lease
         #: This dispatcher's name on the rows it leases.
         self.owner = uuid.uuid4().hex
@@ -436,7 +444,8 @@ class Dispatcher:
             log.warning("delivery %s failed for good: %s", delivery.delivery_id, error)
         except Exception as error:  # a temporary failure, or anything else: may work later
             attempts = delivery.attempts + 1
-            if delivery.channel != "platform" and attempts >= self.max_attempts:
+            limit = self.channel_max_attempts.get(delivery.channel, self.max_attempts)
+            if delivery.channel != "platform" and attempts >= limit:
                 self.store.failed(delivery, f"gave up after {attempts} attempts: {error}")
                 report.failed += 1
             else:

@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     platform_url: str | None = None
     platform_secret: SecretStr | None = None
 
+    # --- webhooks (docs/WEBHOOKS.md) ---
+    #: Comma-separated hosts (names or addresses) a webhook endpoint may name even though they
+    #: are loopback, private or link-local; any other host must resolve only to public
+    #: addresses. Empty: public hosts only.
+    webhook_allowed_hosts: str = ""
+    #: A webhook delivery gives up after this many attempts (the last about 68 h after the first).
+    webhook_max_attempts: int = 25
+
     @field_validator("vat_schedule", mode="after")
     @classmethod
     def _vat_schedule(cls, value: str) -> str:
@@ -166,6 +174,7 @@ class Settings(BaseSettings):
         "delivery_batch",
         "delivery_workers",
         "notice_max_attempts",
+        "webhook_max_attempts",
         "postgres_pool_size",
         "postgres_connect_timeout",
         "gateway_attempt_reuse_minutes",

@@ -74,6 +74,18 @@ class TokenNotFound(NotFound):
     code = "token_not_found"
 
 
+class WebhookEndpointNotFound(NotFound):
+    """No webhook endpoint has this id (docs/WEBHOOKS.md)."""
+
+    code = "webhook_endpoint_not_found"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    """The endpoint has no delivery by this id."""
+
+    code = "webhook_delivery_not_found"
+
+
 # --- Invalid input: the request itself is malformed or out of range. ----------------------------
 
 
@@ -134,6 +146,18 @@ class InvalidPassword(InvalidInput):
     never quotes the password."""
 
     code = "invalid_password"
+
+
+class InvalidEventType(InvalidInput):
+    """An integration event type the engine does not publish (webhooks, the events feed)."""
+
+    code = "invalid_event_type"
+
+
+class WebhookUrlRefused(InvalidInput):
+    """A webhook URL that is not http(s), or whose host is not allowed (docs/WEBHOOKS.md)."""
+
+    code = "webhook_url_refused"
 
 
 # --- Rule violations: well-formed, but the lifecycle does not allow it now. ---------------------
@@ -244,3 +268,9 @@ class FourEyesRequired(RuleViolation):
     """The four-eyes rule (BILLING_FOUR_EYES): a second person must take this decision."""
 
     code = "four_eyes_required"
+
+
+class WebhookEndpointDisabled(RuleViolation):
+    """A disabled webhook endpoint is not changed and sends nothing."""
+
+    code = "webhook_endpoint_disabled"

@@ -222,6 +222,9 @@ class AggregateStates:
 
     loader: Loader | None = None
     maxsize: int | None = None
+    #: The notification id of the event being folded (set by the view recorder), so an entry
+    #: can keep the log's order (the outbox's webhook rows); 0 when not known.
+    position: int = 0
     _held: OrderedDict[UUID, Aggregate] = field(default_factory=OrderedDict)
 
     def apply(self, event: Any) -> Aggregate | None:

@@ -23,9 +23,10 @@ and kept in table ``outbox_start`` (``ReadModels._decide_where_outboxes_start``)
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from adapters.notify.render import NoticeRenderer
 from domain.base import NoticeKind
@@ -35,9 +36,16 @@ from domain.notices import NoticeSentEvent, shape_of
 from domain.subscription import Subscription
 from projections.model import AggregateStates, Append, Entry, ReadModel, Table, as_json, moment
 
+if TYPE_CHECKING:
+    from adapters.webhooks import WebhookEndpoints
+    from service_layer.integration_events import Source
+
 log = logging.getLogger(__name__)
 
-CHANNELS = ("email", "sms", "panel", "platform")
+CHANNELS = ("email", "sms", "panel", "platform", "webhook")
+#: Channels whose rows go out one at a time per subscription and recipient, in ``sequence``
+#: order: a site's platform requests, an endpoint's webhooks about one subscription.
+ORDERED_CHANNELS = ("platform", "webhook")
 #: An event's rows are at its version × this; a reconciliation's rows fill the gaps after it.
 SEQUENCE_STEP = 4
 STATUSES = ("pending", "delivered", "failed", "skipped")
@@ -103,6 +111,10 @@ class OutboxView(ReadModel):
 
     def __init__(self, renderer: NoticeRenderer) -> None:
         self.renderer = renderer
+        #: The webhook endpoints and where integration events read aggregates (bootstrap sets
+        #: both once the read models exist: the endpoints live in their datastore).
+        self.endpoints: WebhookEndpoints | None = None
+        self.source: Source | None = None
 
     def bind(self, read_models: Any) -> None:
         """Opened in ``read_models``: the notices' links are signed with the store's key when
@@ -111,13 +123,58 @@ class OutboxView(ReadModel):
             self.renderer.links.bind(read_models)
 
     def wants(self, event_type: type) -> bool:
-        return issubclass(event_type, NoticeSentEvent) or platform_action(event_type) is not None
+        from service_layer.integration_events import publishes
+
+        return (
+            issubclass(event_type, NoticeSentEvent)
+            or platform_action(event_type) is not None
+            or publishes(event_type)
+        )
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         if isinstance(event, NoticeSentEvent):
             yield from self._notice(event, states)
         elif (action := platform_action(type(event))) is not None:
             yield from self._platform(event, states, action)
+        yield from self._webhooks(event, states.position)
+
+    def _webhooks(self, event: Any, position: int) -> Iterable[Entry]:
+        """One row per enabled endpoint subscribed to this event's integration event, created
+        after it; ordered per subscription (and endpoint) by the log's order."""
+        from service_layer.integration_events import integration_event, publishes
+
+        if self.endpoints is None or self.source is None or not publishes(type(event)):
+            return
+        if not self.endpoints.subscribed(None, position):
+            return  # no endpoint would receive it: do not build it
+        published = integration_event(event, position, self.source)
+        if published is None:
+            return
+        at = moment(published.timestamp)
+        for endpoint in self.endpoints.subscribed(published.type, position):
+            yield Append(
+                {
+                    "delivery_id": f"{endpoint['id']}.{published.id}",
+                    "channel": "webhook",
+                    "kind": published.type,
+                    "subscription_id": published.subject,
+                    "customer_id": published.customer_id,
+                    "recipient": endpoint["id"],
+                    "subject": published.id,
+                    "body": published.body(),
+                    "html": None,
+                    "payload": json.dumps({"event_id": published.id, "position": position}),
+                    "created_at": at,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "last_error": None,
+                    "delivered_at": None,
+                    "sequence": position,
+                    "lease_owner": None,
+                    "leased_until": None,
+                }
+            )
 
     def _row(self, event: Any, channel: str, **values: Any) -> dict[str, Any]:
         at = moment(event.timestamp)

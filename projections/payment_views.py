@@ -99,46 +99,54 @@ class OfflineRequestsView(ReadModel):
 
     def row(self, key: tuple[str, str], states: AggregateStates) -> dict[str, Any] | None:
         invoice = states.get(UUID(key[0]), Invoice)
-        item = UUID(key[1])
         if invoice is None:
             return None
-        base = {
-            "item_id": str(item),
-            "invoice_id": str(invoice.id),
-            "subscription_id": str(invoice.subscription_id),
-            "customer_id": str(invoice.customer_id),
+        item = offline_item(invoice, UUID(key[1]))
+        if item is None:
+            return None
+        return item | {
+            "detail": as_json(item["detail"]),
+            "created_at": moment(item["created_at"]),
+            "decided_at": moment(item["decided_at"]),
         }
-        if item in invoice.offline_requests:
-            r = invoice.offline_requests[item]
-            return base | {
-                "kind": "request",
-                "status": r.status.value,
-                "detail": as_json({"reason": r.reason, "decision": r.decision}),
-                "created_at": moment(r.requested_at),
-                "decided_at": moment(r.decided_at),
-            }
-        if item in invoice.receipts:
-            receipt = invoice.receipts[item]
-            bank = BANKS.get(
-                receipt.bank
-            )  # None for a receipt registered when banks were free text
-            return base | {
-                "kind": "receipt",
-                "status": receipt.status.value,
-                "detail": as_json(
-                    {
-                        "bank": receipt.bank,
-                        "bank_name_fa": bank.name_fa if bank else None,
-                        "bank_name_en": bank.name_en if bank else None,
-                        "tracking_number": receipt.tracking_number,
-                        "amount": receipt.amount.rials,
-                        "paid_on": receipt.paid_on,
-                        "scan_hash": receipt.scan_hash,
-                        "decision": receipt.decision,
-                        "possible_duplicates": [str(d) for d in receipt.possible_duplicates],
-                    }
-                ),
-                "created_at": moment(receipt.registered_at),
-                "decided_at": moment(receipt.decided_at),
-            }
-        return None
+
+
+def offline_item(invoice: Invoice, item: UUID) -> dict[str, Any] | None:
+    """An offline request or bank receipt of ``invoice`` as the API shows it (moments as
+    datetimes): the read model's row, and the integration events' data."""
+    base = {
+        "item_id": str(item),
+        "invoice_id": str(invoice.id),
+        "subscription_id": str(invoice.subscription_id),
+        "customer_id": str(invoice.customer_id),
+    }
+    if item in invoice.offline_requests:
+        r = invoice.offline_requests[item]
+        return base | {
+            "kind": "request",
+            "status": r.status.value,
+            "detail": {"reason": r.reason, "decision": r.decision},
+            "created_at": r.requested_at,
+            "decided_at": r.decided_at,
+        }
+    if item in invoice.receipts:
+        receipt = invoice.receipts[item]
+        bank = BANKS.get(receipt.bank)  # None for a receipt registered when banks were free text
+        return base | {
+            "kind": "receipt",
+            "status": receipt.status.value,
+            "detail": {
+                "bank": receipt.bank,
+                "bank_name_fa": bank.name_fa if bank else None,
+                "bank_name_en": bank.name_en if bank else None,
+                "tracking_number": receipt.tracking_number,
+                "amount": receipt.amount.rials,
+                "paid_on": receipt.paid_on,
+                "scan_hash": receipt.scan_hash,
+                "decision": receipt.decision,
+                "possible_duplicates": [str(d) for d in receipt.possible_duplicates],
+            },
+            "created_at": receipt.registered_at,
+            "decided_at": receipt.decided_at,
+        }
+    return None

@@ -17,6 +17,7 @@ Rebuilding and verifying are in :mod:`projections.rebuild`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -119,8 +120,49 @@ class ReadModels(Rebuilding):
                         f"UPDATE {table} SET sequence = ? WHERE delivery_id = ?",
                         [(_sequence_of(r["delivery_id"]), r["delivery_id"]) for r in rows],
                     )
+                self._widen_checks(sql, model, table)
                 for statement in model.table.create(table)[1:]:
                     sql.execute(statement)
+
+    def _widen_checks(self, sql: Sql, model: ReadModel, table: str) -> None:
+        """A kept table whose CHECK constraints this code widened (the outbox's channels, when
+        ``webhook`` was added) gets the new ones in place, its rows kept: on PostgreSQL the
+        constraint is replaced; SQLite cannot alter one, so the table is copied into a new one
+        in the same transaction."""
+        wanted = [f"CHECK ({check})" for check in model.table.checks]
+        if self.dialect == "postgres":
+            defined = sql.execute(
+                "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint "
+                "WHERE conrelid = ?::regclass AND contype = 'c'",
+                (table,),
+            ).rows()
+            for check in model.table.checks:
+                column = check.split()[0]
+                values = re.findall(r"'([^']*)'", check)
+                if " IN (" not in check or not values:
+                    continue
+                for row in defined:
+                    old = row["definition"]
+                    if f"({column} " in old.replace("((", "(") and not all(
+                        f"'{v}'" in old for v in values
+                    ):
+                        log.warning("%s: widening %s to %s", model.table.name, old, check)
+                        sql.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{row["conname"]}"')
+                        sql.execute(f"ALTER TABLE {table} ADD CHECK ({check})")
+            return
+        bare = table.rsplit(".", 1)[-1]
+        stored = sql.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (bare,)
+        ).scalar()
+        if stored is None or all(check in stored for check in wanted):
+            return
+        log.warning("%s: recreating it with the constraints of this code", model.table.name)
+        columns = ", ".join(model.table.column_names)
+        old = f"{bare}_before_{uuid.uuid4().hex[:8]}"
+        sql.execute(f"ALTER TABLE {table} RENAME TO {old}")
+        sql.execute(model.table.create(table)[0])
+        sql.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {old}")
+        sql.execute(f"DROP TABLE {old}")
 
     def _decide_where_outboxes_start(self) -> None:
         """Once per store and outbox, where it starts following the log, kept in table

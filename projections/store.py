@@ -244,6 +244,7 @@ class ReadModelProcessing:
             self.states.discard(domain_event.originator_id)
             return False
         self.states.apply(domain_event)
+        self.states.position = tracking.notification_id
         interested = self.models_for(type(domain_event))
         changes = [
             (

@@ -17,7 +17,8 @@ ADAPTERS = {
     "KavenegarSmsSender", "LinkSecretStore", "ReturnUrls",
     "NoClaims", "NoticeRenderer", "OnlinePayments", "OutboxStore", "OutboxView", "PanelInbox",
     "PlatformClient", "ReadModels", "SandboxGateway", "ScanStore", "SimulatedClock",
-    "SmtpEmailSender", "StaffAccess", "StoredClock", "SystemClock", "TokenStore",
+    "SmtpEmailSender", "StaffAccess", "StoredClock", "SystemClock", "TokenStore", "WebhookEndpoints",
+    "WebhookSender",
     "ZarinpalGateway",
     "build_with_tables", "claims_for", "parse_database_url",
 }  # fmt: skip
