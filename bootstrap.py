@@ -8,6 +8,7 @@ scheduler, each built here and nowhere else. The HTTP API (``app.create_app``), 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -46,8 +47,19 @@ if TYPE_CHECKING:
     from service_layer.payments import OnlinePayments
 
 
+#: Settings that were replaced: setting one stops the engine naming what to set instead (an
+#: unknown BILLING_ variable is otherwise ignored, and a replaced one would be lost silently).
+REPLACED_SETTINGS = {
+    "BILLING_PAYMENT_LINK": "BILLING_PUBLIC_URL (the engine's own address; notices link to "
+    "{BILLING_PUBLIC_URL}/pay/<invoice id>?t=<signature>, docs/PAYMENTS.md)",
+}
+
+
 def settings_with(settings: Settings | None = None, **overrides: Any) -> Settings:
     if settings is None:
+        for old, new in REPLACED_SETTINGS.items():
+            if old in os.environ:
+                raise ConfigurationError(f"{old} is no longer read; set {new} instead.")
         try:
             settings = Settings()
         except ValidationError as error:

@@ -207,6 +207,12 @@ def test_a_bad_database_url_is_a_configuration_error(tmp_path):
             "1403/01/01=abc",
             "BILLING_VAT_SCHEDULE: 'abc' is not a percentage",
         ),
+        # A replaced setting would otherwise be ignored, and notices would link elsewhere.
+        (
+            "BILLING_PAYMENT_LINK",
+            "https://portal.example/pay/{invoice_id}",
+            "BILLING_PAYMENT_LINK is no longer read; set BILLING_PUBLIC_URL",
+        ),
     ],
 )
 def test_an_interval_that_would_spin_or_a_vat_schedule_that_does_not_parse_stops_the_engine(
