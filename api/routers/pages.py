@@ -14,6 +14,7 @@ a hidden ``csrf`` field bound to a ``SameSite=Lax`` cookie (docs/PAYMENTS.md, "C
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -340,16 +341,13 @@ async def pay_online(request: Request, invoice_id: str) -> Response:
     invoice, _ = posted
     ctx = _ctx(request)
 
-    def go() -> Response:
-        try:
-            link = ctx.runtime.payments.create_link(
-                invoice.id, by=_customer_actor(ctx, invoice), reuse=True
-            )
-        except BillingError as refused:
-            return page(request, ctx.app.get_invoice(invoice.id), error=refused)
+    def pay() -> Response:
+        link = ctx.runtime.payments.create_link(
+            invoice.id, by=_customer_actor(ctx, invoice), reuse=True
+        )
         return RedirectResponse(link.url, status_code=303)
 
-    return await run_in_threadpool(go)
+    return await _answer(request, ctx, invoice, pay)
 
 
 @router.post("/pay/{invoice_id}/offline-request")
@@ -360,17 +358,14 @@ async def request_offline(request: Request, invoice_id: str) -> Response:
     invoice, form = posted
     ctx = _ctx(request)
 
-    def go() -> Response:
-        try:
-            reason = text.multiline_text(_text(form, "reason"), "reason")
-            ctx.app.acting(_customer_actor(ctx, invoice)).request_offline_payment(
-                invoice.id, reason, ctx.now()
-            )
-        except BillingError as refused:
-            return page(request, ctx.app.get_invoice(invoice.id), error=refused)
+    def ask() -> Response:
+        reason = text.multiline_text(_text(form, "reason"), "reason")
+        ctx.app.acting(_customer_actor(ctx, invoice)).request_offline_payment(
+            invoice.id, reason, ctx.now()
+        )
         return _back(ctx, invoice, "offline")
 
-    return await run_in_threadpool(go)
+    return await _answer(request, ctx, invoice, ask)
 
 
 @router.post("/pay/{invoice_id}/receipt")
@@ -385,28 +380,40 @@ async def register_receipt(request: Request, invoice_id: str) -> Response:
     if isinstance(scan, UploadFile) and scan.filename:
         data = await scan.read(ctx.runtime.scans.max_bytes + 1)
 
+    def register() -> Response:
+        amount_text = text.identifier(_text(form, "amount"), "amount", max_length=20)
+        amount_text = amount_text.replace(",", "").replace("٬", "")
+        if not amount_text.isdigit():
+            raise InvalidInput(
+                f"amount must be a whole number of rials (got {amount_text!r}).",
+                field="amount",
+            )
+        scan_hash = ctx.runtime.scans.put(data, field="scan") if data is not None else None
+        ctx.app.acting(_customer_actor(ctx, invoice)).register_receipt(
+            invoice.id,
+            bank=text.identifier(_text(form, "bank"), "bank", max_length=100),
+            tracking_number=_text(form, "tracking_number"),
+            amount=int(amount_text),
+            paid_on=text.identifier(_text(form, "paid_on"), "paid_on", max_length=10),
+            now=ctx.now(),
+            scan_hash=scan_hash,
+        )
+        return _back(ctx, invoice, "receipt")
+
+    return await _answer(request, ctx, invoice, register)
+
+
+async def _answer(
+    request: Request, ctx: Context, invoice: Invoice, act: Callable[[], Response]
+) -> Response:
+    """Run what a form asks (in the thread pool: it writes to the store); a refusal shows the
+    page again with the reason, having recorded nothing."""
+
     def go() -> Response:
         try:
-            amount_text = text.identifier(_text(form, "amount"), "amount", max_length=20)
-            amount_text = amount_text.replace(",", "").replace("٬", "")
-            if not amount_text.isdigit():
-                raise InvalidInput(
-                    f"amount must be a whole number of rials (got {amount_text!r}).",
-                    field="amount",
-                )
-            scan_hash = ctx.runtime.scans.put(data, field="scan") if data is not None else None
-            ctx.app.acting(_customer_actor(ctx, invoice)).register_receipt(
-                invoice.id,
-                bank=text.identifier(_text(form, "bank"), "bank", max_length=100),
-                tracking_number=_text(form, "tracking_number"),
-                amount=int(amount_text),
-                paid_on=text.identifier(_text(form, "paid_on"), "paid_on", max_length=10),
-                now=ctx.now(),
-                scan_hash=scan_hash,
-            )
+            return act()
         except BillingError as refused:
             return page(request, ctx.app.get_invoice(invoice.id), error=refused)
-        return _back(ctx, invoice, "receipt")
 
     return await run_in_threadpool(go)
 
