@@ -252,6 +252,8 @@ def test_every_notice_renders_in_persian_with_what_happens_next(kind):
         "reason": "the slip does not match",
         "action_not_before": "2026-05-09T05:30:00Z",
         "cause": None,
+        "until": "2026-06-01T05:30:00Z",
+        "hold_until": None,
     }
     rendered = renderer.render(kind, context)
     for text in (rendered.subject, rendered.text, rendered.sms):

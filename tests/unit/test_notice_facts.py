@@ -30,6 +30,7 @@ def test_moments_are_written_in_utc_with_their_offset_whatever_they_came_as():
         "deadline": "2026-05-04T05:30:00+00:00",
         "amount_due": 1_100_000,
         "suspension_at": "2026-05-07T05:30:00+00:00",
+        "hold_until": None,  # no enforcement hold: recorded with its default
     }
 
 
