@@ -18,8 +18,8 @@ Notices are planned at their due moments. When the engine catches up after an ou
 missed notices are executed first (they fall due earlier) and each action then waits its lead
 time after them: the action's moment moves, its due moment stays on record.
 
-The module is a little over 500 lines because the policy is read as one piece: what is due,
-when, and what executing each step records.
+The module is about 560 lines because the policy is read as one piece: what is due, when,
+what executing each step records, and what the notices of a hold say of it.
 """
 
 from __future__ import annotations
