@@ -87,6 +87,8 @@ class Ledger:
         self.refunds: dict[str, int] = {}  # "void:<invoice>" → paid on it when finance voided it
         # What the revenue report must add up to, over all months.
         self.revenue: Counter[str] = Counter()
+        # The batch's reminders and grace notices, checked against the holds once it is folded.
+        self.said_under_holds: list[tuple[SubscriptionFold, Any]] = []
 
     def fold(self, batch: list[Any]) -> None:
         """Fold one step's new events, then check what they did."""
@@ -123,6 +125,11 @@ class Ledger:
                     self.verified[self.authorities[key]] += 1
         for e in actions:  # checked once the whole step is folded: notices share the moment
             self._check_action(e)
+        # Also once the whole step is folded: a save may log an invoice's reminder before the
+        # subscription's hold end of the same catch-up (the aggregate loaded first is saved first).
+        for sub, e in self.said_under_holds:
+            self._check_hold_said(sub, e)
+        self.said_under_holds.clear()
         self._check_references()
 
     # --- folding --------------------------------------------------------------------------------
@@ -154,10 +161,10 @@ class Ledger:
                 self.revenue["credited"] += inv.paid  # back to credit: not earned
         elif name == "NoticeSent" and e.kind == "payment_reminder":
             inv.reminders.setdefault(e.number, e.timestamp)
-            self._check_hold_said(sub, e)
+            self.said_under_holds.append((sub, e))
         elif name == "NoticeSent" and e.kind == "grace_started":
             inv.grace_notice = e.timestamp
-            self._check_hold_said(sub, e)
+            self.said_under_holds.append((sub, e))
         if inv.total - inv.paid - inv.voided < 0:
             raise InvariantBroken(f"invoice {key}: paid {inv.paid} + voided beyond {inv.total}")
         if inv.total - inv.paid - inv.voided == 0:
