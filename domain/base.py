@@ -84,6 +84,8 @@ class NoticeKind(StrEnum):
     RECEIPT_REJECTED = "receipt_rejected"
     INVOICE_VOIDED = "invoice_voided"
     HOLD_ENDED = "hold_ended"
+    HOLD_PLACED = "hold_placed"
+    PAYMENT_KEPT_AS_CREDIT = "payment_kept_as_credit"
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ Notices are planned at their due moments. When the engine catches up after an ou
 missed notices are executed first (they fall due earlier) and each action then waits its lead
 time after them: the action's moment moves, its due moment stays on record.
 
-The module is a little over 500 lines because the policy is read as one piece: what is due,
-when, and what executing each step records.
+The module is about 560 lines because the policy is read as one piece: what is due, when,
+what executing each step records, and what the notices of a hold say of it.
 """
 
 from __future__ import annotations
@@ -320,6 +320,64 @@ def use_credit(customer: Customer, invoice: Invoice, now: datetime) -> Money:
     return Money(0)
 
 
+def announced_suspension(sub: Subscription, at: datetime) -> dict[str, datetime | None]:
+    """What a reminder or grace notice says of the suspension planned at ``at``: that moment;
+    while an enforcement hold is in force, the hold's end too, and no moment when the hold
+    prevents it (nothing is suspended sooner than a day after the hold ends)."""
+    if sub.hold is None:
+        return {"suspension_at": at, "hold_until": None}
+    prevented = at < sub.hold.until + MIN_LEAD
+    return {"suspension_at": None if prevented else at, "hold_until": sub.hold.until}
+
+
+def place_hold(
+    sub: Subscription, invoices: Invoices, reason: str, until: datetime, now: datetime
+) -> None:
+    """Finance's enforcement hold, and the notice that tells the customer what it means; the
+    hold in force placed again (a retry) records nothing."""
+    if sub.place_hold(reason, until, now):
+        unpaid = open_invoices(sub, invoices)
+        sub.send_notice(
+            NoticeKind.HOLD_PLACED,
+            now,
+            facts=_facts(
+                until=until,
+                amount_due=amount_due(sub, invoices).rials,
+                site=sub.site_state.value,
+                invoice_id=str(unpaid[0].id) if unpaid else None,
+            ),
+        )
+
+
+def end_hold(
+    sub: Subscription,
+    invoices: Invoices,
+    now: datetime,
+    *,
+    due_at: datetime | None = None,
+    reason: str | None = None,
+) -> None:
+    """The hold ends, at its end (``due_at``) or lifted by finance (``reason``), and the
+    customer is told what is due and when the lifecycle may act again."""
+    if reason is None:
+        sub.end_hold(now, due_at=due_at)
+    else:
+        sub.end_hold(now, due_at=due_at, reason=reason)
+    overdue = past_grace(sub, invoices, sub.plan.policy, now)
+    unpaid = open_invoices(sub, invoices)
+    sub.send_notice(
+        NoticeKind.HOLD_ENDED,
+        now,
+        due_at=due_at,
+        facts=_facts(
+            amount_due=amount_due(sub, invoices).rials,
+            overdue=[str(i.id) for i in overdue],
+            action_not_before=now + MIN_LEAD if overdue or sub.suspension else None,
+            invoice_id=str(unpaid[0].id) if unpaid else None,
+        ),
+    )
+
+
 def _facts(**values: Any) -> dict[str, Any]:
     """A notice's facts; the aggregate checks them against the kind's shape and writes each
     moment as domain/notices.py says."""
@@ -352,18 +410,7 @@ def execute(
         return new
 
     if step.step is Step.END_HOLD:
-        sub.end_hold(now, due_at=step.due_at)
-        overdue = past_grace(sub, invoices, policy, now)
-        sub.send_notice(
-            NoticeKind.HOLD_ENDED,
-            now,
-            due_at=step.due_at,
-            facts=_facts(
-                amount_due=amount_due(sub, invoices).rials,
-                overdue=[str(i.id) for i in overdue],
-                action_not_before=now + MIN_LEAD if overdue or sub.suspension else None,
-            ),
-        )
+        end_hold(sub, invoices, now, due_at=step.due_at)
         return None
 
     if step.step is Step.REMIND:
@@ -376,7 +423,7 @@ def execute(
             facts=_facts(
                 deadline=inv.deadline,
                 amount_due=inv.balance.rials,
-                suspension_at=inv.deadline + policy.grace,
+                **announced_suspension(sub, inv.deadline + policy.grace),
             ),
         )
     elif step.step is Step.START_GRACE:
@@ -387,7 +434,11 @@ def execute(
             NoticeKind.GRACE_STARTED,
             now,
             due_at=step.due_at,
-            facts=_facts(deadline=inv.deadline, amount_due=inv.balance.rials, suspension_at=at),
+            facts=_facts(
+                deadline=inv.deadline,
+                amount_due=inv.balance.rials,
+                **announced_suspension(sub, at),
+            ),
         )
     elif step.step is Step.SUSPEND:
         assert inv is not None

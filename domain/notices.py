@@ -41,16 +41,27 @@ class InvoiceIssuedFacts:
 
 @dataclass(frozen=True)
 class PaymentReminderFacts:
+    """A reminder before the deadline. While an enforcement hold is in force it says so
+    (``hold_until``), and ``suspension_at`` is None when the hold prevents the suspension the
+    plan would give: a date that will not happen is not announced."""
+
     deadline: str
     amount_due: int
-    suspension_at: str  # the deadline plus grace, if still unpaid
+    suspension_at: str | None  # the deadline plus grace, if still unpaid; None: held past it
+    #: The end of the enforcement hold in force when it was sent; None: no hold (and every
+    #: notice recorded before holds were told).
+    hold_until: str | None = None
 
 
 @dataclass(frozen=True)
 class GraceStartedFacts:
+    """The deadline passed; the suspension's moment, or the hold that prevents it (as a
+    reminder)."""
+
     deadline: str
     amount_due: int
-    suspension_at: str
+    suspension_at: str | None
+    hold_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,31 @@ class HoldEndedFacts:
     amount_due: int
     overdue: list[str]
     action_not_before: str | None
+    #: The oldest open invoice (what the payment link pays); None: nothing open, or a notice
+    #: recorded before it was stated.
+    invoice_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldPlacedFacts:
+    """Finance placed an enforcement hold: no suspension, collection warning or collection until
+    ``until``; the debt stays due and reminders go on."""
+
+    until: str
+    amount_due: int
+    site: str  # the site's state: up, or suspended (a hold does not restore a site)
+    invoice_id: str | None  # the oldest open invoice (what the payment link pays), if any
+
+
+@dataclass(frozen=True)
+class PaymentKeptAsCreditFacts:
+    """Money that arrived after the site was collected, or for a voided invoice, paid nothing
+    and was kept whole as the customer's credit."""
+
+    reference: str
+    amount: int
+    cause: str  # "collected" (the site was collected) or "void" (the invoice was voided)
+    credit: int  # the customer's credit after it
 
 
 #: The shape of each kind's facts.
@@ -146,10 +182,14 @@ SHAPES: dict[NoticeKind, type] = {
     NoticeKind.RECEIPT_REJECTED: ReceiptRejectedFacts,
     NoticeKind.INVOICE_VOIDED: InvoiceVoidedFacts,
     NoticeKind.HOLD_ENDED: HoldEndedFacts,
+    NoticeKind.HOLD_PLACED: HoldPlacedFacts,
+    NoticeKind.PAYMENT_KEPT_AS_CREDIT: PaymentKeptAsCreditFacts,
 }
 
 #: The facts that are moments, whatever the kind.
-MOMENTS = frozenset({"deadline", "suspension_at", "collection_at", "action_not_before"})
+MOMENTS = frozenset(
+    {"deadline", "suspension_at", "collection_at", "action_not_before", "until", "hold_until"}
+)
 
 
 def _plain(value: Any) -> Any:

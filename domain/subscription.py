@@ -406,8 +406,10 @@ class Subscription(BillingAggregate):
 
     # --- commands: enforcement holds ---------------------------------------------------------
 
-    def place_hold(self, reason: str, until: datetime, now: datetime) -> None:
-        """Finance stops suspension and collection until ``until`` (replacing any hold)."""
+    def place_hold(self, reason: str, until: datetime, now: datetime) -> bool:
+        """Finance stops suspension and collection until ``until`` (replacing any hold). The
+        hold in force placed again (same reason, same end: a retried request) records nothing
+        and answers False."""
         now = self._now(now)
         self._check_open("hold")
         if until <= now:
@@ -415,7 +417,11 @@ class Subscription(BillingAggregate):
                 f"A hold must end in the future; {until.isoformat()} is not after {now.isoformat()}.",
                 field="until",
             )
-        self._hold_placed(multiline_text(reason, "reason", max_length=500), until, now)
+        reason = multiline_text(reason, "reason", max_length=500)
+        if self.hold is not None and (self.hold.reason, self.hold.until) == (reason, until):
+            return False
+        self._hold_placed(reason, until, now)
+        return True
 
     @event(EnforcementHoldPlaced)
     def _hold_placed(self, reason: str, until: datetime, timestamp: datetime) -> None:

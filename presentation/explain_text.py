@@ -58,6 +58,10 @@ _NOTICE = {
     NoticeKind.RECEIPT_REJECTED: Words("receipt rejected", "رد رسید بانکی"),
     NoticeKind.INVOICE_VOIDED: Words("invoice voided", "ابطال صورتحساب"),
     NoticeKind.HOLD_ENDED: Words("hold ended", "پایان توقف پیگیری"),
+    NoticeKind.HOLD_PLACED: Words("hold placed", "اعلان توقف پیگیری"),
+    NoticeKind.PAYMENT_KEPT_AS_CREDIT: Words(
+        "payment kept as credit", "پرداخت نگه‌داشته به‌عنوان اعتبار"
+    ),
 }
 _STEP = {
     lifecycle.Step.RENEW: Words(

@@ -23,6 +23,7 @@ and kept in table ``outbox_start`` (``ReadModels._decide_where_outboxes_start``)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable
@@ -236,8 +237,12 @@ class OutboxView(ReadModel):
             "note": None,
             "reason": None,
             "action_not_before": None,
-            "cause": None,  # what restored a site without a payment: "void" or "offline"
-            **event.facts,
+            "cause": None,  # a restore without a payment ("void", "offline"); why money was kept
+            "until": None,
+            "hold_until": None,
+            # The facts as the kind declares them: a fact added later reads as its default
+            # in a notice stored before it.
+            **dataclasses.asdict(facts),
             "site": sub.site,  # the facts' "site" is the site's state
             "site_state": getattr(facts, "site", None),
         }

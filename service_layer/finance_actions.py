@@ -10,7 +10,6 @@ from uuid import UUID
 from domain import lifecycle
 from domain.base import NoticeKind, check_moment
 from domain.invoice import Invoice
-from domain.plans import MIN_LEAD
 from domain.text import multiline_text
 from service_layer.catch_up import catch_up, restore_if_nothing_keeps_it
 from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
@@ -27,12 +26,13 @@ class FinanceCommands(CommandRunner):
     def place_hold(
         self, subscription_id: UUID, reason: str, until: datetime, now: datetime
     ) -> None:
-        """No suspension or collection until ``until``; its end re-evaluates at once, notices first."""
+        """No suspension or collection until ``until``; its end re-evaluates at once, notices first.
+        The customer is told (``hold_placed``); the hold in force placed again records nothing."""
         now, until = check_moment(now), check_moment(until)
 
         def command(uow: UnitOfWork) -> None:
             life = catch_up(uow, subscription_id, now, self.vat)
-            life.subscription.place_hold(reason, until, now)
+            lifecycle.place_hold(life.subscription, life.invoices, reason, until, now)
 
         self._run(command)
 
@@ -42,21 +42,7 @@ class FinanceCommands(CommandRunner):
 
         def command(uow: UnitOfWork) -> None:
             life = catch_up(uow, subscription_id, now, self.vat)
-            sub = life.subscription
-            sub.end_hold(now, reason=reason)
-            policy = sub.plan.policy
-            overdue = lifecycle.past_grace(sub, life.invoices, policy, now)
-            sub.send_notice(
-                NoticeKind.HOLD_ENDED,
-                now,
-                facts={
-                    "amount_due": lifecycle.amount_due(sub, life.invoices).rials,
-                    "overdue": [str(i.id) for i in overdue],
-                    "action_not_before": (now + MIN_LEAD).isoformat()
-                    if overdue or sub.suspension
-                    else None,
-                },
-            )
+            lifecycle.end_hold(life.subscription, life.invoices, now, reason=reason)
 
         self._run(command)
 

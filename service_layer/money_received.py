@@ -10,7 +10,7 @@ from enum import Enum
 from uuid import UUID
 
 from domain import lifecycle
-from domain.base import check_moment, iso
+from domain.base import NoticeKind, check_moment, iso
 from domain.errors import (
     InvalidInput,
     InvalidReference,
@@ -71,7 +71,8 @@ def receive_money(
     (docs/LIFECYCLE.md, "Payments"):
 
     - the subscription is collected, or the named invoice voided: the money cannot pay it, and
-      ``unpayable`` says whether it is refused or kept whole as credit;
+      ``unpayable`` says whether it is refused or kept whole as credit, in which case the
+      customer is told so on the named invoice (``payment_kept_as_credit``);
     - otherwise a ``Payment`` (``PaymentReceived``) is created and
       :func:`domain.lifecycle.settle_payment` applies it: the named invoice first, the
       subscription's other open invoices oldest first, the rest to credit, and the site is
@@ -91,9 +92,23 @@ def receive_money(
                 f"Subscription {sub.id} was collected on {iso(sub.collected_at)} and its "
                 "invoices voided; a payment for it cannot be recorded.",
             )
+        if named is None:  # both ways of keeping money come from an invoice's link or receipt
+            raise TypeError("Money kept as credit names the invoice it was paid for.")
         if unpayable is Unpayable.RECORD_AS_CREDIT:
             uow.add(_payment(life, received, named, now))
         life.customer.add_credit(received.amount, received.reference, now)
+        # The customer is told where the money went, on the invoice it was for: nothing more
+        # is recorded on a collected subscription (collected is final).
+        named.send_notice(
+            NoticeKind.PAYMENT_KEPT_AS_CREDIT,
+            now,
+            facts={
+                "reference": received.reference,
+                "amount": received.amount.rials,
+                "cause": "collected" if sub.site_state is SiteState.COLLECTED else "void",
+                "credit": life.customer.credit.rials,
+            },
+        )
         return PaymentOutcome(received.reference, received.amount, (), received.amount, False, ())
     if named is None and not lifecycle.open_invoices(sub, life.invoices):
         raise NothingToPay(

@@ -76,10 +76,13 @@ _RANK = {
     "GatewayPaymentFailed": 6,
     "GatewayVerificationPending": 6,
     "EnforcementHoldPlaced": 20,
+    "NoticeSent:hold_placed": 20,  # after its hold: the same aggregate, kept in version order
     "EnforcementHoldEnded": 0,
+    "NoticeSent:hold_ended": 1,  # the hold's end and its notice before the renewal of its moment
     "SiteRestored": 9,
     "NoticeSent:site_restored": 10,
     "NoticeSent:payment_received": 10,
+    "NoticeSent:payment_kept_as_credit": 10,
     "NoticeSent:payment_reminder": 11,
     "GraceStarted": 12,
     "GraceWithdrawn": 6,

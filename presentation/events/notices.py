@@ -48,20 +48,46 @@ def _invoice_issued(f: Facts, number: Words) -> Words:
     )
 
 
+def _suspension(f: Facts) -> Words:
+    """What a reminder or grace notice said comes next: the suspension's moment, or the
+    enforcement hold in force (and the suspension after it, if the hold does not prevent it)."""
+    at, held = f.get("suspension_at"), f.get("hold_until")
+    if not held:
+        return Words(
+            f"unpaid, the site is suspended on {when_en(at)}",
+            f"اگر پرداخت نشود، وب‌سایت در {when_fa(at)} تعلیق می‌شود",
+        )
+    on_hold = Words(
+        f"on hold until {when_en(held)}: no suspension before then",
+        f"در توقف پیگیری تا {when_fa(held)}: تا آن زمان تعلیقی در کار نیست",
+    )
+    if not at:
+        return on_hold
+    return Words(
+        f"{on_hold.english}; unpaid, the site is suspended on {when_en(at)}",
+        f"{on_hold.persian}؛ اگر پرداخت نشود، وب‌سایت در {when_fa(at)} تعلیق می‌شود",
+    )
+
+
 @_kind(NoticeKind.PAYMENT_REMINDER)
 def _payment_reminder(f: Facts, number: Words) -> Words:
+    then = _suspension(f)
     return Words(
         f"payment reminder{number.english}: {rials_en(f.get('amount_due'))} due by "
-        f"{when_en(f.get('deadline'))}; unpaid, the site is suspended on "
-        f"{when_en(f.get('suspension_at'))}",
+        f"{when_en(f.get('deadline'))}; {then.english}",
         f"یادآوری پرداخت{number.persian}: {rials_fa(f.get('amount_due'))} تا "
-        f"{when_fa(f.get('deadline'))}؛ اگر پرداخت نشود، وب‌سایت در "
-        f"{when_fa(f.get('suspension_at'))} تعلیق می‌شود",
+        f"{when_fa(f.get('deadline'))}؛ {then.persian}",
     )
 
 
 @_kind(NoticeKind.GRACE_STARTED)
 def _grace_started(f: Facts, number: Words) -> Words:
+    if f.get("hold_until"):
+        then = _suspension(f)
+        return Words(
+            f"deadline passed: {rials_en(f.get('amount_due'))} due; {then.english}",
+            f"مهلت پرداخت گذشت: {rials_fa(f.get('amount_due'))} بدهی؛ {then.persian}",
+        )
     return Words(
         f"deadline passed: the site stays up until {when_en(f.get('suspension_at'))}, "
         "then it is suspended unless paid",
@@ -159,3 +185,28 @@ def _invoice_voided(f: Facts, number: Words) -> Words:
 @_kind(NoticeKind.HOLD_ENDED)
 def _hold_ended(f: Facts, number: Words) -> Words:
     return Words("enforcement hold ended", "توقف پیگیری بدهی پایان یافت")
+
+
+@_kind(NoticeKind.HOLD_PLACED)
+def _hold_placed(f: Facts, number: Words) -> Words:
+    return Words(
+        f"enforcement on hold until {when_en(f.get('until'))}: no suspension or collection "
+        f"until then; {rials_en(f.get('amount_due'))} still due",
+        f"توقف پیگیری بدهی تا {when_fa(f.get('until'))}: تا آن زمان تعلیق یا جمع‌آوری "
+        f"نمی‌شود؛ {rials_fa(f.get('amount_due'))} همچنان بدهی است",
+    )
+
+
+@_kind(NoticeKind.PAYMENT_KEPT_AS_CREDIT)
+def _payment_kept_as_credit(f: Facts, number: Words) -> Words:
+    collected = f.get("cause") == "collected"
+    why = Words(
+        "the site was collected" if collected else "the invoice was void",
+        "وب‌سایت جمع‌آوری شده بود" if collected else "صورتحساب باطل شده بود",
+    )
+    return Words(
+        f"payment {f.get('reference')} of {rials_en(f.get('amount'))} kept as credit "
+        f"({why.english}); credit now {rials_en(f.get('credit'))}",
+        f"پرداخت {f.get('reference')} به مبلغ {rials_fa(f.get('amount'))} به اعتبار مشتری "
+        f"افزوده شد ({why.persian})؛ اعتبار اکنون {rials_fa(f.get('credit'))}",
+    )

@@ -107,7 +107,7 @@ def test_the_actions_of_one_person_and_of_a_kind(shop):
     assert first["by"] == "مریم کریمی (finance)" and first["what"] and first["what_fa"]
 
     staff = _all_pages(http, tokens["admin"], actor="staff", limit=3)
-    assert len(staff) == 11 and {i["actor"]["id"] for i in staff} == {"staff-maryam", "staff-ali"}
+    assert len(staff) == 12 and {i["actor"]["id"] for i in staff} == {"staff-maryam", "staff-ali"}
     positions = [i["position"] for i in staff]
     assert positions == sorted(set(positions))
     scheduled = _all_pages(http, tokens["finance"], actor="scheduler")

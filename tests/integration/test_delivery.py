@@ -196,6 +196,44 @@ def test_on_a_store_with_history_from_before_its_outbox_the_reconciliation_sets_
         engine.close()
 
 
+def test_a_hold_reaches_the_customer_by_email_once_with_its_end_the_amount_and_the_link(
+    tmp_path,
+):
+    """Finance places an enforcement hold through the engine; the next tick's delivery sends
+    the hold_placed notice to the customer's address over real SMTP (and by SMS), once."""
+    from adapters.notify.render import persian_moment
+
+    clock = SimulatedClock(T0)
+    with SmtpSink() as smtp, FakeSmsProvider() as sms, FakePlatform() as platform:
+        engine = build_engine(
+            database_url=f"sqlite:///{tmp_path}/hold.sqlite",
+            clock=clock,
+            payment_link="https://pay.example/{invoice_id}",
+            **_outside(smtp, sms, platform),
+        )
+        app = engine.app
+        sub = _subscriptions(app, 1)[0]
+        invoice_id = app.get_subscription(sub).invoice_ids[0]
+        engine.tick()  # the order's invoice notice goes out first
+        clock.advance(DAY)
+        until = T0 + 40 * DAY
+        app.place_hold(sub, "the customer's dispute is with the court", until, clock.now())
+        engine.tick()
+        engine.tick()  # nothing is sent twice
+        held = [m for m in smtp.messages if "توقف پیگیری بدهی" in m["Subject"]]
+        assert len(held) == 1, [m["Subject"] for m in smtp.messages]
+        message = held[0]
+        assert message["To"] == "sara@example.ir"
+        assert persian_moment(until) in message["Subject"]
+        text = message.get_body(("plain",)).get_content()
+        assert persian_moment(until) in text and "تعلیق یا جمع‌آوری نمی‌شود" in text
+        assert "۱٬۱۰۰٬۰۰۰ ریال" in text and f"https://pay.example/{invoice_id}" in text
+        assert "rtl" in message.get_body(("html",)).get_content()
+        texts = [s.message for s in sms.sent if persian_moment(until) in s.message]
+        assert len(texts) == 1 and f"https://pay.example/{invoice_id}" in texts[0]
+        engine.close()
+
+
 # --- 3. leases fit the work: no duplicate from slowness ----------------------------------------
 
 

@@ -23,7 +23,7 @@ from adapters.outbox import BACKOFF_CAP, Dispatcher, OutboxStore, backoff
 from adapters.platform import PlatformClient
 from bootstrap import build_application, build_read_models
 from domain.base import NoticeKind
-from tests.builders import DAY, T0, a_person, a_plan, delivery
+from tests.builders import DAY, HOUR, T0, a_person, a_plan, delivery
 
 # --- SMS ---------------------------------------------------------------------------------------
 
@@ -252,6 +252,8 @@ def test_every_notice_renders_in_persian_with_what_happens_next(kind):
         "reason": "the slip does not match",
         "action_not_before": "2026-05-09T05:30:00Z",
         "cause": None,
+        "until": "2026-06-01T05:30:00Z",
+        "hold_until": None,
     }
     rendered = renderer.render(kind, context)
     for text in (rendered.subject, rendered.text, rendered.sms):
@@ -296,3 +298,96 @@ def test_a_restore_notice_names_the_site_and_says_what_restored_it(tmp_path):
         assert " up " not in body and "\u2067up\u2069" not in body
     assert "باطل" in by_void and "پرداخت" not in by_void
     assert "R-77" in by_payment and "۱٬۱۰۰٬۰۰۰ ریال" in by_payment
+
+
+# --- the notices of a hold and of money kept as credit, rendered from their events ------------------
+
+
+def _outbox_app(tmp_path):
+    from tests.builders import a_company
+
+    url = f"sqlite:///{tmp_path}/notices.sqlite"
+    app = build_application(database_url=url)
+    read_models = build_read_models(
+        app,
+        database_url=url,
+        payment_link="https://pay.example/{invoice_id}",
+        support_email="support@saman360.example",
+    )
+    app.define_plan(a_plan(), T0)
+    customer = app.register_customer(a_company(), T0)
+    sub_id = app.start_subscription(customer, "basic", "monthly", T0)
+    return app, read_models, sub_id, app.get_subscription(sub_id).invoice_ids[0]
+
+
+def _said(read_models, kind: str) -> list[dict]:
+    read_models.catch_up()
+    assert kind.isidentifier()  # a notice kind, written into the statement
+    return read_models.query(
+        "SELECT channel, subject, body, html FROM {outbox} "
+        f"WHERE kind = '{kind}' AND channel IN ('email', 'sms', 'panel') "
+        "ORDER BY sequence, channel"
+    )
+
+
+def test_a_hold_and_the_reminders_under_it_say_on_hold_until_and_no_suspension_date(tmp_path):
+    from adapters.notify.render import persian_moment
+
+    app, read_models, sub_id, invoice_id = _outbox_app(tmp_path)
+    deadline = T0 + 30 * DAY
+    until = deadline + 10 * DAY  # 1405/02/24 09:00 Tehran: past the plan's suspension moment
+    app.place_hold(sub_id, "court order", until, T0 + DAY)
+    app.advance(deadline + 4 * DAY, on_time=True)
+    on_hold_until = persian_moment(until)
+    assert on_hold_until == "۲۴ اردیبهشت ۱۴۰۵ ساعت ۰۹:۰۰"
+    would_have_been = persian_moment(deadline + 3 * DAY)  # the deadline plus grace
+    link = f"https://pay.example/{invoice_id}"
+
+    placed = _said(read_models, "hold_placed")
+    assert [r["channel"] for r in placed] == ["email", "panel", "sms"]
+    for row in placed:
+        assert on_hold_until in row["body"] and link in row["body"]
+        assert "۱٬۱۰۰٬۰۰۰ ریال" in row["body"]  # still due, in Persian digits
+    email = placed[0]
+    assert on_hold_until in email["subject"] and "تعلیق یا جمع‌آوری نمی‌شود" in email["body"]
+    assert 'dir="rtl"' in email["html"] and link in email["html"]
+
+    for kind, count in (("payment_reminder", 2), ("grace_started", 1)):
+        rows = _said(read_models, kind)
+        assert len(rows) == 3 * count
+        for row in rows:
+            assert on_hold_until in row["body"] and link in row["body"], (kind, row["channel"])
+            assert would_have_been not in row["body"], (kind, row["channel"])
+            assert "در توقف" in row["body"] or "متوقف است" in row["body"]
+        emails = [r["body"] for r in rows if r["channel"] == "email"]
+        assert all("۱٬۱۰۰٬۰۰۰ ریال" in body for body in emails)
+
+
+def test_the_end_of_a_hold_gives_the_payment_link_and_the_day_before_any_action(tmp_path):
+    from adapters.notify.render import persian_moment
+
+    app, read_models, sub_id, invoice_id = _outbox_app(tmp_path)
+    until = T0 + 40 * DAY
+    app.place_hold(sub_id, "court order", until, T0 + DAY)
+    app.advance(until + HOUR, on_time=True)
+    (email,) = [r for r in _said(read_models, "hold_ended") if r["channel"] == "email"]
+    assert persian_moment(until + DAY) in email["body"]  # no action sooner
+    assert f"https://pay.example/{invoice_id}" in email["body"]
+    assert "۲٬۲۰۰٬۰۰۰ ریال" in email["body"]  # the first invoice and the renewal of day 31
+
+
+def test_money_kept_as_credit_says_how_much_why_and_how_to_get_it_back(tmp_path):
+    from domain.money import Money
+
+    app, read_models, sub_id, invoice_id = _outbox_app(tmp_path)
+    authority = "A00000000000000000000000000000000077"
+    app.open_payment_link(invoice_id, authority, Money(1_100_000), "zarinpal", T0 + DAY)
+    app.void_invoice(invoice_id, "issued by mistake", T0 + DAY + timedelta(hours=1))
+    app.record_gateway_outcome(authority, T0 + 2 * DAY, verified_ref_id="R-5")
+    rows = _said(read_models, "payment_kept_as_credit")
+    assert [r["channel"] for r in rows] == ["email", "panel", "sms"]
+    for row in rows:
+        assert "۱٬۱۰۰٬۰۰۰ ریال" in row["body"] and f"gateway:{authority}" in row["body"]
+        assert "باطل" in row["body"] and "اعتبار" in row["body"]
+        assert "support@saman360.example" in row["body"]  # to ask for it back
+    assert "۱٬۱۰۰٬۰۰۰ ریال" in rows[0]["subject"]

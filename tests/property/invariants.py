@@ -9,6 +9,11 @@ engine's own code) and checks, for every batch of new events:
 - no collection without at least three collection warnings of the suspension in force, the
   last at least 24 h before;
 - collected is final: no subscription event, invoice, payment or credit on it afterwards;
+- the customer is told: every enforcement hold placed or ended has its notice in the same
+  save (the placed one naming its end), a payment reminder or grace notice sent while a hold
+  is in force names the hold's end and no suspension sooner than a day after it (one sent
+  outside every hold names none), and money a payment leaves as credit is said by that
+  payment's notice or the payment_kept_as_credit notice, with its amount;
 - one payment reference (a gateway authority, a bank receipt, a manual reference) is
   received once and counted once: what its invoices recorded plus the credit it left equals
   its amount;
@@ -63,6 +68,8 @@ class SubscriptionFold:
     site: str = "up"
     open: set[UUID] = field(default_factory=set)
     grace: set[UUID] = field(default_factory=set)
+    #: Each enforcement hold: [placed at, until, ended at (None while in force)].
+    holds: list[list] = field(default_factory=list)
 
 
 class Ledger:
@@ -80,10 +87,13 @@ class Ledger:
         self.refunds: dict[str, int] = {}  # "void:<invoice>" → paid on it when finance voided it
         # What the revenue report must add up to, over all months.
         self.revenue: Counter[str] = Counter()
+        # The batch's reminders and grace notices, checked against the holds once it is folded.
+        self.said_under_holds: list[tuple[SubscriptionFold, Any]] = []
 
     def fold(self, batch: list[Any]) -> None:
         """Fold one step's new events, then check what they did."""
         actions = []
+        self._check_told(batch)
         for e in batch:
             self._check_due(e)
             aggregate, name = name_of(e)
@@ -115,6 +125,11 @@ class Ledger:
                     self.verified[self.authorities[key]] += 1
         for e in actions:  # checked once the whole step is folded: notices share the moment
             self._check_action(e)
+        # Also once the whole step is folded: a save may log an invoice's reminder before the
+        # subscription's hold end of the same catch-up (the aggregate loaded first is saved first).
+        for sub, e in self.said_under_holds:
+            self._check_hold_said(sub, e)
+        self.said_under_holds.clear()
         self._check_references()
 
     # --- folding --------------------------------------------------------------------------------
@@ -146,8 +161,10 @@ class Ledger:
                 self.revenue["credited"] += inv.paid  # back to credit: not earned
         elif name == "NoticeSent" and e.kind == "payment_reminder":
             inv.reminders.setdefault(e.number, e.timestamp)
+            self.said_under_holds.append((sub, e))
         elif name == "NoticeSent" and e.kind == "grace_started":
             inv.grace_notice = e.timestamp
+            self.said_under_holds.append((sub, e))
         if inv.total - inv.paid - inv.voided < 0:
             raise InvariantBroken(f"invoice {key}: paid {inv.paid} + voided beyond {inv.total}")
         if inv.total - inv.paid - inv.voided == 0:
@@ -186,8 +203,66 @@ class Ledger:
         elif name == "NoticeSent" and e.kind == "collection_warning":
             number = e.facts.get("suspension_no")
             sub.warnings[number].setdefault(e.number, e.timestamp)
+        elif name == "EnforcementHoldPlaced":
+            if sub.holds and sub.holds[-1][2] is None:
+                sub.holds[-1][2] = e.timestamp  # replaced
+            sub.holds.append([e.timestamp, e.until, None])
+        elif name == "EnforcementHoldEnded":
+            sub.holds[-1][2] = e.timestamp
 
     # --- checks ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_hold_said(sub: SubscriptionFold, e: Any) -> None:
+        """A reminder or grace notice under a hold says its end and no suspension it prevents.
+        A notice at the very moment a hold began or ended is left out: a command's catch-up
+        sends what was due before the command's own hold, at the same moment."""
+        at = e.timestamp
+        held = [h for h in sub.holds if h[0] < at and (h[2] is None or at < h[2])]
+        outside = all(at < h[0] or (h[2] is not None and h[2] < at) for h in sub.holds)
+        said, suspension = e.facts.get("hold_until"), e.facts.get("suspension_at")
+        if held:
+            until = held[-1][1]
+            if said is None or datetime.fromisoformat(said) != until:
+                raise InvariantBroken(f"{e.kind} at {at} under a hold until {until} says {said}")
+            if suspension is not None and datetime.fromisoformat(suspension) < until + LEAD:
+                raise InvariantBroken(
+                    f"{e.kind} at {at} announces a suspension at {suspension} that the hold "
+                    f"until {until} prevents"
+                )
+        elif outside and said is not None:
+            raise InvariantBroken(f"{e.kind} at {at} outside every hold says one until {said}")
+
+    @staticmethod
+    def _check_told(batch: list[Any]) -> None:
+        """What a save did to the customer's hold or money, its notices say, in that save."""
+        told: dict[str, list[dict]] = defaultdict(list)
+        for e in batch:
+            if name_of(e)[1] == "NoticeSent":
+                told[e.kind].append(e.facts)
+        for e in batch:
+            _, name = name_of(e)
+            if name == "EnforcementHoldPlaced":
+                ends = [datetime.fromisoformat(f["until"]) for f in told["hold_placed"]]
+                if e.until not in ends:
+                    raise InvariantBroken(f"hold until {e.until} placed untold (told {ends})")
+            elif name == "EnforcementHoldEnded" and not told["hold_ended"]:
+                raise InvariantBroken(f"hold of {e.originator_id} ended untold")
+            elif name == "CreditAdded" and not e.reference.startswith("void:"):
+                said = [
+                    f["credit"]
+                    for kind in ("payment_received", "site_restored")
+                    for f in told[kind]
+                    if f["reference"] == e.reference
+                ] + [
+                    f["amount"]
+                    for f in told["payment_kept_as_credit"]
+                    if f["reference"] == e.reference
+                ]
+                if e.amount not in said:
+                    raise InvariantBroken(
+                        f"{e.amount} of payment {e.reference!r} became credit untold ({said})"
+                    )
 
     @staticmethod
     def _check_due(e: Any) -> None:

@@ -538,6 +538,8 @@ class Model:
             check_open(s)
             if until <= now:
                 raise Refused("HoldRefused")
+            if s.hold == until:
+                return  # the hold in force placed again (the machine's reason never varies)
             s.hold, s.last_change = until, now
 
         self.command(key, now, act)

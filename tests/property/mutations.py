@@ -163,6 +163,21 @@ MUTATIONS = (
         '            row["credit_used"] = event.amount',
         '            row["paid"] = event.amount',
     ),
+    Mutation(
+        "M18",
+        "a reminder under an enforcement hold announces the suspension the hold prevents",
+        "domain/lifecycle.py",
+        "                **announced_suspension(sub, inv.deadline + policy.grace),",
+        "                suspension_at=inv.deadline + policy.grace,\n"
+        "                hold_until=None,",
+    ),
+    Mutation(
+        "M19",
+        "a hold is placed without telling the customer",
+        "domain/lifecycle.py",
+        "    if sub.place_hold(reason, until, now):",
+        "    if sub.place_hold(reason, until, now) and False:",
+    ),
 )
 
 

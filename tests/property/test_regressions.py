@@ -256,6 +256,21 @@ def test_history_renewals_of_the_collecting_catch_up_are_logged_after_it():
     )
 
 
+def test_history_a_reminder_saved_before_the_hold_end_of_its_catch_up():
+    """A gateway payment's command loads the invoice before the subscription, so its save logs
+    the invoice's late reminder before the EnforcementHoldEnded that came first in the same
+    catch-up: whether a reminder was sent under a hold is judged once the step is folded."""
+    replay(
+        InMemory,
+        ("open_catalogue", {"offset": 0}),
+        ("order", {"legal": True, "period": "monthly", "plan": "basic"}),
+        ("finance", {"action": "place_hold", "bill": 0, "hours": 1, "k": 0}),
+        ("pay_offline", {"days": 0, "decision": None, "extra": 1, "how": "part", "n": 0}),
+        ("idle", {"by": 27 * DAY}),
+        ("pay_online", {"bill": 0, "extra": 1, "how": "part", "k": 0}),
+    )
+
+
 def test_history_voiding_a_partly_paid_invoice_credits_what_was_paid():
     """A finance void moves what was paid to credit under the reference void:<invoice>."""
     replay(

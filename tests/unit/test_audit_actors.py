@@ -213,6 +213,7 @@ def test_the_actions_report_by_actor_id(history):
         ("Subscription", "NoticeSent"),
         ("Payment", "PaymentReceived"),
         ("Subscription", "EnforcementHoldPlaced"),
+        ("Subscription", "NoticeSent"),  # hold_placed: the customer is told
     ]
     # A customer's id, written in capitals, is the same id.
     customer = list(actions(app, ActionFilter.parse(actor=str(h.customer).upper())))
@@ -226,7 +227,7 @@ def test_the_actions_report_by_actor_id(history):
 def test_the_actions_report_by_kind(history):
     app, _ = history
     staff = list(actions(app, ActionFilter.parse(actor="staff")))
-    assert {r.entry.actor for r in staff} == {MARYAM, ALI} and len(staff) == 11
+    assert {r.entry.actor for r in staff} == {MARYAM, ALI} and len(staff) == 12
     scheduled = list(actions(app, ActionFilter.parse(actor="Scheduler")))
     assert {r.entry.actor for r in scheduled} == {SCHEDULER}
     assert _events(scheduled) == [

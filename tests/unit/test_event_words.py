@@ -105,6 +105,68 @@ def test_a_payment_reminder_says_amount_deadline_and_suspension_in_both_language
     assert words_for(Subscription.NoticeSent, data) == words
 
 
+def test_a_reminder_under_a_hold_says_the_hold_and_no_suspension_date():
+    held = "2026-05-14T05:30:00+00:00"  # 1405/02/24 09:00 in Tehran
+    data = {
+        "kind": "payment_reminder",
+        "number": 1,
+        "facts": {
+            "amount_due": 1_100_000,
+            "deadline": DEADLINE,
+            "suspension_at": None,
+            "hold_until": held,
+        },
+    }
+    words = words_for(Invoice.NoticeSent, data)
+    assert words.english == (
+        "notice to the customer: payment reminder #1: 1,100,000 rials due by 1405/02/14 09:00; "
+        "on hold until 1405/02/24 09:00: no suspension before then"
+    )
+    assert (
+        "در توقف پیگیری تا ۱۴۰۵/۰۲/۲۴ ۰۹:۰۰" in words.persian and "تعلیق می‌شود" not in words.persian
+    )
+    grace = words_for(
+        Invoice.NoticeSent, {"kind": "grace_started", "number": 0, "facts": data["facts"]}
+    )
+    assert (
+        "on hold until 1405/02/24 09:00" in grace.english and "stays up until" not in grace.english
+    )
+
+
+def test_the_hold_and_kept_credit_notices_say_what_they_told():
+    placed = words_for(
+        Subscription.NoticeSent,
+        {
+            "kind": "hold_placed",
+            "number": 0,
+            "facts": {"until": "2026-05-14T05:30:00+00:00", "amount_due": 1_100_000, "site": "up"},
+        },
+    )
+    assert placed.english == (
+        "notice to the customer: enforcement on hold until 1405/02/24 09:00: no suspension or "
+        "collection until then; 1,100,000 rials still due"
+    )
+    assert "۱٬۱۰۰٬۰۰۰ ریال" in placed.persian and "۱۴۰۵/۰۲/۲۴" in placed.persian
+    kept = words_for(
+        Invoice.NoticeSent,
+        {
+            "kind": "payment_kept_as_credit",
+            "number": 0,
+            "facts": {
+                "reference": "gateway:A1",
+                "amount": 300_000,
+                "cause": "collected",
+                "credit": 300_000,
+            },
+        },
+    )
+    assert kept.english == (
+        "notice to the customer: payment gateway:A1 of 300,000 rials kept as credit (the site "
+        "was collected); credit now 300,000 rials"
+    )
+    assert "جمع‌آوری شده بود" in kept.persian and "۳۰۰٬۰۰۰ ریال" in kept.persian
+
+
 def test_a_restore_names_its_cause_a_void_or_a_payment():
     restored = FORMATTERS[Subscription.SiteRestored]
     by_void = restored({"payment_reference": f"void:{INVOICE_ID}"})

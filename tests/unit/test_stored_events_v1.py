@@ -118,3 +118,34 @@ def test_a_plan_change_taking_effect_adds_no_reminder_to_an_old_invoice(old_stor
     assert sorted(n.number for n in reminders) == [1, 2]
     renewal = app.get_invoice(sub.invoice_ids[1])
     assert renewal.reminder_days == (7, 3, 1)
+
+
+def test_old_notices_read_as_no_hold_and_render_with_todays_templates(old_store):
+    """Facts added later (``hold_until`` of a reminder or grace notice, ``invoice_id`` of
+    hold_ended) read as their default in notices stored before them: no hold was told, so an
+    old reminder still names its suspension date when the outbox renders it."""
+    from adapters.notify.render import NoticeRenderer
+    from domain.notices import NoticeSentEvent
+    from projections.model import AggregateStates
+    from projections.outbox import OutboxView
+
+    app = open_app(old_store)
+    states = AggregateStates()
+    outbox = OutboxView(
+        NoticeRenderer(
+            portal_name="Saman360",
+            payment_link="https://pay.example/{invoice_id}",
+            support_email="s@x.example",
+        )
+    )
+    rows = []
+    for stored in app.recorder.select_notifications(start=1, limit=10_000):
+        event = app.mapper.to_domain_event(stored)
+        states.apply(event)
+        if isinstance(event, NoticeSentEvent):
+            assert "hold_until" not in event.facts  # as stored: nothing is rewritten
+            if event.kind == NoticeKind.PAYMENT_REMINDER.value:
+                assert SHAPES[NoticeKind.PAYMENT_REMINDER](**event.facts).hold_until is None
+                rows += [e.row for e in outbox.entries(event, states)]
+    bodies = [r["body"] for r in rows if r["channel"] == "email"]
+    assert bodies and all("تعلیق می‌شود" in b and "توقف" not in b for b in bodies)
