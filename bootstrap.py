@@ -65,6 +65,9 @@ def settings_with(settings: Settings | None = None, **overrides: Any) -> Setting
         except ValidationError as error:
             problems = "; ".join(_setting_problem(e) for e in error.errors())
             raise ConfigurationError(f"A setting is not valid: {problems}") from None
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:  # a misspelt or replaced setting would otherwise be dropped without a word
+        raise TypeError(f"No such setting: {', '.join(unknown)} (adapters/settings.py)")
     return settings.model_copy(update=overrides) if overrides else settings
 
 

@@ -208,7 +208,7 @@ def test_a_hold_reaches_the_customer_by_email_once_with_its_end_the_amount_and_t
         engine = build_engine(
             database_url=f"sqlite:///{tmp_path}/hold.sqlite",
             clock=clock,
-            payment_link="https://pay.example/{invoice_id}",
+            public_url="https://pay.example",
             **_outside(smtp, sms, platform),
         )
         app = engine.app
@@ -227,10 +227,10 @@ def test_a_hold_reaches_the_customer_by_email_once_with_its_end_the_amount_and_t
         assert persian_moment(until) in message["Subject"]
         text = message.get_body(("plain",)).get_content()
         assert persian_moment(until) in text and "تعلیق یا جمع‌آوری نمی‌شود" in text
-        assert "۱٬۱۰۰٬۰۰۰ ریال" in text and f"https://pay.example/{invoice_id}" in text
+        assert "۱٬۱۰۰٬۰۰۰ ریال" in text and f"https://pay.example/pay/{invoice_id}?t=" in text
         assert "rtl" in message.get_body(("html",)).get_content()
         texts = [s.message for s in sms.sent if persian_moment(until) in s.message]
-        assert len(texts) == 1 and f"https://pay.example/{invoice_id}" in texts[0]
+        assert len(texts) == 1 and f"https://pay.example/pay/{invoice_id}?t=" in texts[0]
         engine.close()
 
 

@@ -311,7 +311,7 @@ def _outbox_app(tmp_path):
     read_models = build_read_models(
         app,
         database_url=url,
-        payment_link="https://pay.example/{invoice_id}",
+        public_url="https://pay.example",
         support_email="support@saman360.example",
     )
     app.define_plan(a_plan(), T0)
@@ -341,7 +341,7 @@ def test_a_hold_and_the_reminders_under_it_say_on_hold_until_and_no_suspension_d
     on_hold_until = persian_moment(until)
     assert on_hold_until == "۲۴ اردیبهشت ۱۴۰۵ ساعت ۰۹:۰۰"
     would_have_been = persian_moment(deadline + 3 * DAY)  # the deadline plus grace
-    link = f"https://pay.example/{invoice_id}"
+    link = f"https://pay.example/pay/{invoice_id}?t="  # the invoice page, signed
 
     placed = _said(read_models, "hold_placed")
     assert [r["channel"] for r in placed] == ["email", "panel", "sms"]
@@ -372,7 +372,7 @@ def test_the_end_of_a_hold_gives_the_payment_link_and_the_day_before_any_action(
     app.advance(until + HOUR, on_time=True)
     (email,) = [r for r in _said(read_models, "hold_ended") if r["channel"] == "email"]
     assert persian_moment(until + DAY) in email["body"]  # no action sooner
-    assert f"https://pay.example/{invoice_id}" in email["body"]
+    assert f"https://pay.example/pay/{invoice_id}?t=" in email["body"]
     assert "۲٬۲۰۰٬۰۰۰ ریال" in email["body"]  # the first invoice and the renewal of day 31
 
 
