@@ -15,8 +15,9 @@ from cli.common import (
     acting_command,
     acting_runtime,
     add_format,
+    add_token_options,
     aggregate_id,
-    moment,
+    print_new_token,
     rows_out,
     runtime_for,
     store_command,
@@ -49,19 +50,7 @@ def add_tokens_parser(commands) -> None:
     who.add_argument(
         "--client", metavar="NAME", help="the machine client a token belongs to, e.g. portal"
     )
-    create.add_argument("--label", default="", help="a note for people, e.g. who holds it")
-    create.add_argument(
-        "--expires-at", type=moment, metavar="WHEN", help="when it stops working (ISO 8601)"
-    )
-    create.add_argument(
-        "--scope",
-        dest="scopes",
-        action="append",
-        choices=["read", "payments"],
-        default=[],
-        help="narrower than the role: read (reads only) or payments (reads and the payment "
-        "routes); repeat for both",
-    )
+    add_token_options(create, "the token")
     acting_command(create, run_token_create, "create tokens", "admin")
 
     listing = token_commands.add_parser(
@@ -118,8 +107,7 @@ def run_token_create(args: argparse.Namespace) -> int:
         scopes=args.scopes,
     )
     runtime.close()
-    print(f"{args.role} token {issued.id} (shown once; keep it secret):")
-    print(issued.token)
+    print_new_token(f"{args.role} token", issued)
     return EXIT_OK
 
 

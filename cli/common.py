@@ -89,6 +89,31 @@ def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     parser.add_argument("--format", choices=choices, default=choices[0])
 
 
+def add_token_options(parser: argparse.ArgumentParser, holder: str) -> None:
+    """What a new token may carry: a label, an expiry and scopes narrower than ``holder``'s
+    role (``billing tokens create``, ``billing staff token``)."""
+    parser.add_argument("--label", default="", help="a note for people, e.g. who holds it")
+    parser.add_argument(
+        "--expires-at", type=moment, metavar="WHEN", help="when it stops working (ISO 8601)"
+    )
+    parser.add_argument(
+        "--scope",
+        dest="scopes",
+        action="append",
+        choices=["read", "payments"],
+        default=[],
+        help=f"narrower than {holder}'s role: read (reads only) or payments (reads and the "
+        "payment routes); repeat for both",
+    )
+
+
+def print_new_token(heading: str, issued: Any) -> None:
+    """A new token, shown this once: ``heading`` names it, the token stands alone on the last
+    line (what scripts read)."""
+    print(f"{heading} {issued.id} (shown once; keep it secret):")
+    print(issued.token)
+
+
 def acting_command(
     parser: argparse.ArgumentParser,
     run: Callable[[argparse.Namespace], int],

@@ -15,8 +15,9 @@ from cli.common import (
     acting_command,
     acting_runtime,
     add_format,
+    add_token_options,
     aggregate_id,
-    moment,
+    print_new_token,
     runtime_for,
     store_command,
 )
@@ -50,18 +51,7 @@ def add_staff_parser(commands) -> None:
         "token", help="a further API token for an active member, printed alone on the last line"
     )
     token.add_argument("staff_id", type=aggregate_id, metavar="ID")
-    token.add_argument("--label", default="", help="a note for people, e.g. which machine")
-    token.add_argument(
-        "--expires-at", type=moment, metavar="WHEN", help="when it stops working (ISO 8601)"
-    )
-    token.add_argument(
-        "--scope",
-        dest="scopes",
-        action="append",
-        choices=["read", "payments"],
-        default=[],
-        help="narrower than the member's role: read or payments; repeat for both",
-    )
+    add_token_options(token, "the member")
     acting_command(token, run_token, "give staff members tokens", "admin")
 
     password = actions.add_parser(
@@ -84,8 +74,7 @@ def run_create(args: argparse.Namespace) -> int:
     issued = runtime.tokens.issue_for_staff(staff_id, now, label="first token")
     runtime.close()
     print(f"staff member {args.name} ({args.role}) added: {staff_id}")
-    print(f"API token {issued.id} (shown once; keep it secret):")
-    print(issued.token)
+    print_new_token("API token", issued)
     return EXIT_OK
 
 
@@ -131,8 +120,7 @@ def run_token(args: argparse.Namespace) -> int:
         scopes=args.scopes,
     )
     runtime.close()
-    print(f"API token {issued.id} of {member.name} (shown once; keep it secret):")
-    print(issued.token)
+    print_new_token(f"{member.name}'s API token", issued)
     return EXIT_OK
 
 
