@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import backoffice, errors
 from api.assets import SWAGGER_UI, WEB
 from api.context import Context
 from api.idempotency import IdempotencyMiddleware
@@ -114,6 +114,7 @@ def create_app(
         staff,
     ):
         api.include_router(router.router)
+    backoffice.install(api)  # the back office's pages under /office (docs/BACKOFFICE.md)
     if test_mode:
         api.include_router(admin.clock_router)  # the clock routes exist only in test mode
     _document_problems(api)

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     #: Hosts a payment link's ``return_url`` may lead to, comma separated (none: no return_url
     #: is accepted).
     return_url_hosts: str = ""
+    # --- the back office (/office, docs/BACKOFFICE.md) ---
+    #: Minutes a signed-in staff member may leave the back office idle before signing in again.
+    office_idle_minutes: int = 30
+    #: Hours a back-office session lasts at most, however busy.
+    office_session_hours: int = 12
+    #: Seconds a wrong sign-in waits before its answer (against guessing passwords).
+    office_signin_delay: float = 1.0
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None

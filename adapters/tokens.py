@@ -89,6 +89,9 @@ class Principal:
     token_id: str | None = None
     #: Narrower than the role when not empty (:class:`Scope`).
     scopes: frozenset[Scope] = frozenset()
+    #: When the token was used before this request (to the minute, ``LAST_USED_PRECISION``):
+    #: what a back-office session's idle timeout is measured from.
+    last_used_at: datetime | None = None
 
     @property
     def actor(self) -> Actor:
@@ -414,6 +417,7 @@ class TokenStore:
             owner=_owner(kind, owner_id, name, role, row["token_id"], row["label"]),
             token_id=row["token_id"],
             scopes=scopes_of((row["scopes"] or "").split(",") if row["scopes"] else ()),
+            last_used_at=last,
         )
 
     def refusal(self, token: str, now: datetime) -> str:

@@ -1,8 +1,9 @@
 """What the engine's own pages load, served by the engine itself (no CDN: they work offline).
 
-``make install`` runs ``python -m api.assets install``: Swagger UI (for ``/docs``) comes from
-the npm registry, pinned by its integrity value and each file's sha256 (:mod:`adapters.npm`),
-into ``api/web/vendor/`` (not in git).
+``make install`` runs ``python -m api.assets install``: Swagger UI (for ``/docs``), htmx and
+Chart.js (for the back office, ``/office``) come from the npm registry, pinned by their
+integrity value and each file's sha256 (:mod:`adapters.npm`), into ``api/web/vendor/`` (not in
+git).
 """
 
 from __future__ import annotations
@@ -32,7 +33,38 @@ SWAGGER_UI = NpmFiles(
     what="Swagger UI (the /docs page)",
 )
 
-ALL = (SWAGGER_UI,)
+HTMX = NpmFiles(
+    package="htmx.org@2.0.11",
+    integrity="sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA==",
+    files={
+        "dist/htmx.min.js": (
+            "htmx.min.js",
+            "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717",
+        ),
+        "LICENSE": ("LICENSE", "d3d2456f76414f2456104660ebd65aff1c04cd7966b942bdabd63f3cdb316a38"),
+    },
+    directory=WEB / "vendor" / "htmx",
+    what="htmx (the back office's page updates)",
+)
+
+CHART_JS = NpmFiles(
+    package="chart.js@4.5.1",
+    integrity="sha512-GIjfiT9dbmHRiYi6Nl2yFCq7kkwdkp1W/lp2J99rX0yo9tgJGn3lKQATztIjb5tVtevcBtIdICNWqlq5+E8/Pw==",
+    files={
+        "dist/chart.umd.min.js": (
+            "chart.umd.min.js",
+            "48444a82d4edcb5bec0f1965faacdde18d9c17db3063d042abada2f705c9f54a",
+        ),
+        "LICENSE.md": (
+            "LICENSE.md",
+            "41a84aa2caba645f966a18d9c2056b73e6d3a81d80bc0046bc0011a2634d4cce",
+        ),
+    },
+    directory=WEB / "vendor" / "chartjs",
+    what="Chart.js (the back office's revenue chart)",
+)
+
+ALL = (SWAGGER_UI, HTMX, CHART_JS)
 
 
 def install() -> None:

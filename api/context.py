@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from adapters.credentials import StaffAccess
 from adapters.idempotency import IdempotencyStore
 from adapters.tokens import Principal, Role, TokenStore
+from api import permissions as _permissions
 from api.errors import forbidden, unauthorized
 from api.scopes import check_scopes
 
@@ -109,7 +110,7 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
 #: Who reads every party's records, the audit trail, the reports and the metrics.
-READERS = (Role.FINANCE, Role.ADMIN, Role.SUPPORT)
+READERS = _permissions.READERS
 
 
 def require(who: Principal, *roles: Role, action: str) -> None:

@@ -153,7 +153,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if sandbox:
             lines.append(f"sandbox payment gateway on {sandbox} (payment links lead there)")
     if args.demo:
-        lines += _seed_demo(runtime)
+        lines += _seed_demo(runtime, base)
     else:
         lines.append("create a token with: .venv/bin/billing tokens create --role admin")
 
@@ -211,7 +211,13 @@ SAMPLE_NATIONAL_ID = "10380284790"
 SAMPLE_POSTAL_CODE = "1193653471"
 
 
-def _seed_demo(runtime: Runtime) -> list[str]:
+#: The demo's finance person signs in to the back office with these (``billing serve --demo``
+#: only; a real deployment sets passwords with ``billing staff set-password``).
+DEMO_FINANCE_EMAIL = "maryam@saman360.example"
+DEMO_FINANCE_PASSWORD = "demo-finance-1405"
+
+
+def _seed_demo(runtime: Runtime, base: str) -> list[str]:
     """A plan catalogue, one customer of each kind, and tokens to try the API with."""
     from domain.base import deterministic_id
     from domain.customer import BillingProfile, CustomerKind
@@ -264,12 +270,19 @@ def _seed_demo(runtime: Runtime) -> list[str]:
     # The finance token is a person's, so what it does is recorded in her name (the same id on
     # every start adds her once).
     maryam = app.add_staff(
-        "مریم کریمی", "finance", now, staff_id=deterministic_id("demo staff", "finance")
+        "مریم کریمی",
+        "finance",
+        now,
+        email=DEMO_FINANCE_EMAIL,
+        staff_id=deterministic_id("demo staff", "finance"),
     )
+    app.set_staff_password(maryam, DEMO_FINANCE_PASSWORD, now)
     finance = tokens.issue_for_staff(maryam, now, label="billing serve --demo").token
     lines += [
         f"demo admin token:   {admin}",
         f"demo finance token (staff member مریم کریمی, {maryam}): {finance}",
+        f"back office: {base}/office (sign in as {DEMO_FINANCE_EMAIL}, password "
+        f"{DEMO_FINANCE_PASSWORD}; demo only)",
     ]
     if ids:
         lines.append(

@@ -10,8 +10,9 @@ from uuid import UUID
 
 from fastapi import Response
 
-from adapters.tokens import IssuedToken, Principal, Role, TokenInfo
-from api.context import Context, require
+from adapters.tokens import IssuedToken, Principal, TokenInfo
+from api.context import Context
+from api.permissions import Permission
 from api.schemas import OwnerOut, PaymentOut, SubscriptionOut, TokenItemOut, TokenOut
 from domain.actor import Actor
 from projections.visibility import visible_subscription
@@ -35,14 +36,13 @@ def subscription_command(
     ctx: Context,
     who: Principal,
     subscription_id: UUID,
-    roles: tuple[Role, ...],
-    action: str,
+    permission: Permission,
     command: Callable[[], object],
 ) -> SubscriptionOut:
-    """A command on one subscription: the caller must hold one of ``roles`` (else 403 naming
-    ``action``) and see the subscription (else 404); ``command`` runs; the answer is the
+    """A command on one subscription: the caller must hold ``permission`` (else 403 naming
+    its action) and see the subscription (else 404); ``command`` runs; the answer is the
     subscription as it is after it."""
-    require(who, *roles, action=action)
+    permission.check(who)
     visible_subscription(ctx.app, who, subscription_id)
     command()
     return SubscriptionOut.of_lifecycle(ctx.app.lifecycle_of(subscription_id))

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from api.context import READERS, ContextDep, PrincipalDep, require
+from api.context import ContextDep, PrincipalDep
+from api.permissions import READ_AUDIT
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import ActionsOut, Moment, OptionalMoment, Page
 from domain.errors import InvalidInput
@@ -56,7 +57,7 @@ def get_actions(
     ``invalid_actor_filter``, ``invalid_time`` or ``invalid_time_range``. A page reads a
     bounded number of events, so it may hold fewer items than ``limit``, even none: follow
     ``next_cursor`` until it is null."""
-    require(who, *READERS, action="read the audit trail")
+    READ_AUDIT.check(who)
     wanted = ActionFilter.parse(actor, since, until)
     after = decode_cursor(cursor)
     if after is None:
@@ -80,7 +81,7 @@ def get_actions(
 def get_timeline(aggregate_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Page:
     """Each item: the event as recorded (with its ``actor``: kind, id, name, role), and in
     words: ``what`` happened and ``by`` whom, in English, ``what_fa`` and ``by_fa`` in Persian."""
-    require(who, *READERS, action="read the audit trail")
+    READ_AUDIT.check(who)
     return Page(items=[_said(e) for e in timeline(ctx.app, aggregate_id)], next_cursor=None)
 
 
@@ -98,7 +99,7 @@ def _said(entry: TimelineEntry) -> dict:
     "/{aggregate_id}/as-of", summary="The aggregate's state at a moment, folded from its events"
 )
 def as_of(aggregate_id: UUID, at: Moment, ctx: ContextDep, who: PrincipalDep) -> dict:
-    require(who, *READERS, action="read the audit trail")
+    READ_AUDIT.check(who)
     if at.tzinfo is None:
         from domain.errors import InvalidTime
 
@@ -116,7 +117,7 @@ def get_explanation(
     """A subscription: why its site is up, in grace, suspended or collected, and what comes
     next. An invoice: what it asks, how it was paid, why it is open, paid or void. A customer:
     each of its subscriptions in one line. An id with no events answers 404."""
-    require(who, *READERS, action="read the audit trail")
+    READ_AUDIT.check(who)
     if at is not None and at.tzinfo is None:
         from domain.errors import InvalidTime
 

@@ -10,8 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from adapters.documents.pdf import InvoiceDocuments
-from adapters.tokens import Role
-from api.context import ContextDep, PrincipalDep, require
+from api.context import ContextDep, PrincipalDep
+from api.permissions import ISSUE_OFFICIAL
 from api.schemas import OfficialInvoiceOut
 from domain.invoice import Invoice
 from projections.visibility import visible_invoice
@@ -95,9 +95,7 @@ def issue_official(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Offi
     """For a legal entity that completed its profile after paying; payments issue it by
     themselves otherwise. Refused (409 official_invoice_refused) with the reason and, for an
     incomplete profile, the missing fields."""
-    require(
-        who, Role.CUSTOMER, Role.REPRESENTATIVE, Role.FINANCE, Role.ADMIN, action="issue invoices"
-    )
+    ISSUE_OFFICIAL.check(who)
     visible_invoice(ctx.app, who, invoice_id)
     record = ctx.app_for(who).issue_official_invoice(invoice_id, ctx.now())
     return OfficialInvoiceOut.of(invoice_id, record)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.context import READERS, ContextDep, PrincipalDep, require
+from api.context import ContextDep, PrincipalDep
 from api.errors import RETRY_AFTER, STORE_DOWN, problem, store_unavailable_problem
+from api.permissions import READ_METRICS
 from service_layer.timeline import iso
 
 router = APIRouter(tags=["health"])
@@ -64,5 +65,5 @@ def readyz(ctx: ContextDep) -> JSONResponse:
     summary="Prometheus metrics (finance or admin token)",
 )
 def metrics(ctx: ContextDep, who: PrincipalDep) -> str:
-    require(who, *READERS, action="read the metrics")
+    READ_METRICS.check(who)
     return ctx.runtime.metrics_text()

@@ -20,6 +20,14 @@ from adapters.links import check_return_url
 from adapters.scans import safe_filename
 from adapters.tokens import Principal, Role
 from api.context import Context, ContextDep, PrincipalDep, require
+from api.permissions import (
+    DECIDE_OFFLINE,
+    DECIDE_RECEIPTS,
+    LIFT_HOLDS,
+    PLACE_HOLDS,
+    VOID_INVOICES,
+    Permission,
+)
 from api.routers import pages
 from api.routers._common import payment_out, subscription_command
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
@@ -235,13 +243,13 @@ def _decide(
     who: Principal,
     item_id: UUID,
     kind: str,
-    action: str,
+    permission: Permission,
     decide: Callable[[UUID], object],
 ) -> OfflineItemOut:
-    """Finance decides a request or a receipt: the caller must be finance (else 403 naming
-    ``action``), the item must exist (else 404); ``decide`` is given its invoice's id; the answer
+    """Finance decides a request or a receipt: the caller must hold ``permission`` (else 403
+    naming its action), the item must exist (else 404); ``decide`` is given its invoice's id; the answer
     is the item as decided."""
-    require(who, *FINANCE, action=action)
+    permission.check(who)
     row = _offline_item(ctx, item_id, kind)
     decide(UUID(row["invoice_id"]))
     return _item_out(_offline_item(ctx, item_id, kind))
@@ -279,7 +287,7 @@ def approve_offline(
             invoice_id, request_id, ctx.now(), approve=True, reason=reason, extension_days=days
         )
 
-    return _decide(ctx, who, request_id, "request", "decide offline payments", approve)
+    return _decide(ctx, who, request_id, "request", DECIDE_OFFLINE, approve)
 
 
 @router.post(
@@ -295,7 +303,7 @@ def reject_offline(
             invoice_id, request_id, ctx.now(), approve=False, reason=body.reason
         )
 
-    return _decide(ctx, who, request_id, "request", "decide offline payments", reject)
+    return _decide(ctx, who, request_id, "request", DECIDE_OFFLINE, reject)
 
 
 _RECEIPT_FORM = {
@@ -407,7 +415,7 @@ def register_receipt(
     summary="Confirm a receipt: the payment is recorded (finance)",
 )
 def confirm_receipt(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> PaymentOut:
-    require(who, *FINANCE, action="decide receipts")
+    DECIDE_RECEIPTS.check(who)
     row = _offline_item(ctx, receipt_id, "receipt")
     outcome = ctx.app_for(who).decide_receipt(
         UUID(row["invoice_id"]), receipt_id, ctx.now(), confirm=True
@@ -429,7 +437,7 @@ def reject_receipt(
             invoice_id, receipt_id, ctx.now(), confirm=False, reason=body.reason
         )
 
-    return _decide(ctx, who, receipt_id, "receipt", "decide receipts", reject)
+    return _decide(ctx, who, receipt_id, "receipt", DECIDE_RECEIPTS, reject)
 
 
 @router.get(
@@ -479,9 +487,7 @@ def hold(
             )
         ctx.app_for(who).place_hold(subscription_id, body.reason, body.until, ctx.now())
 
-    return subscription_command(
-        ctx, who, subscription_id, FINANCE, "place enforcement holds", place
-    )
+    return subscription_command(ctx, who, subscription_id, PLACE_HOLDS, place)
 
 
 @router.post(
@@ -495,9 +501,7 @@ def lift(
     def lift_now() -> None:
         ctx.app_for(who).lift_hold(subscription_id, body.reason, ctx.now())
 
-    return subscription_command(
-        ctx, who, subscription_id, FINANCE, "lift enforcement holds", lift_now
-    )
+    return subscription_command(ctx, who, subscription_id, LIFT_HOLDS, lift_now)
 
 
 @router.post(
@@ -512,7 +516,7 @@ def void(
     BILLING_FOUR_EYES_VOID_ABOVE rials is first proposed (202, ``"void": "proposed"``); the same
     call by a second finance person or admin voids it; by the same person, 409
     ``four_eyes_required``."""
-    require(who, *FINANCE, action="void invoices")
+    VOID_INVOICES.check(who)
     visible_invoice(ctx.app, who, invoice_id)
     outcome = ctx.app_for(who).void_invoice(invoice_id, body.reason, ctx.now())
     invoice = ctx.app.get_invoice(invoice_id)

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from api.context import READERS, ContextDep, PrincipalDep, require
+from api.context import ContextDep, PrincipalDep
+from api.permissions import READ_REPORTS
 from api.schemas import OptionalMoment
 from projections.reports import aging, revenue
 from service_layer.timeline import iso
@@ -28,7 +29,7 @@ def _moment(ctx: ContextDep, at: datetime | None) -> datetime:
 
 @router.get("/aging", summary="Open balances by days past their deadline")
 def get_aging(ctx: ContextDep, who: PrincipalDep, as_of: OptionalMoment = None) -> dict:
-    require(who, *READERS, action="read reports")
+    READ_REPORTS.check(who)
     report = aging(ctx.fresh_read_models(), _moment(ctx, as_of))
     return {
         "as_of": iso(report.as_of),
@@ -49,7 +50,7 @@ def get_revenue(
     last: str | None = Month,
     as_of: OptionalMoment = None,
 ) -> dict:
-    require(who, *READERS, action="read reports")
+    READ_REPORTS.check(who)
     rows = revenue(
         ctx.fresh_read_models(),
         first_month=first,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
+from api.permissions import CANCEL_SUBSCRIPTIONS, CHANGE_PLANS
 from api.routers._common import subscription_command
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
@@ -101,7 +102,7 @@ def change_plan(
     def change() -> None:
         ctx.app_for(who).change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
 
-    return subscription_command(ctx, who, subscription_id, OWNERS, "change plans", change)
+    return subscription_command(ctx, who, subscription_id, CHANGE_PLANS, change)
 
 
 @router.post(
@@ -118,7 +119,7 @@ def cancel(
         )
 
     return subscription_command(
-        ctx, who, subscription_id, OWNERS, "cancel subscriptions", cancel_at_period_end
+        ctx, who, subscription_id, CANCEL_SUBSCRIPTIONS, cancel_at_period_end
     )
 
 
