@@ -9,6 +9,7 @@ and font served by the engine (``api/assets.py``). Staff sign in with their e-ma
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 
 from api.backoffice import (
@@ -22,7 +23,15 @@ from api.backoffice import (
     subscription,
 )
 from api.backoffice.render import is_htmx, render
-from api.backoffice.session import CsrfRefused, OfficeForbidden, SignInNeeded, sign_in_url
+from api.backoffice.session import (
+    PATH,
+    CsrfRefused,
+    OfficeForbidden,
+    SignInNeeded,
+    sign_in_url,
+)
+from api.errors import ApiError, _status_of
+from domain.errors import BillingError
 
 PAGES = (signin, queue, search, customer, subscription, reports, actions, health)
 
@@ -31,6 +40,8 @@ def install(api: FastAPI) -> None:
     """The back office's routes, and what its refusals look like (pages, not problem+json)."""
     for page in PAGES:
         api.include_router(page.router)
+
+    _pages_for_refusals(api)
 
     @api.exception_handler(SignInNeeded)
     async def sign_in_needed(request: Request, error: SignInNeeded) -> Response:
@@ -62,3 +73,31 @@ def install(api: FastAPI) -> None:
             "صفحه را دوباره باز کنید و از نو بفرستید.",
             status=403,
         )
+
+
+def _pages_for_refusals(api: FastAPI) -> None:
+    """Under ``/office`` a refused command (a billing rule, a 403, a malformed form) answers a
+    page in Persian with the engine's reason and the same status; elsewhere the API's
+    problem+json as before."""
+    for kind in (BillingError, ApiError, RequestValidationError):
+        api_handler = api.exception_handlers[kind]
+
+        async def handler(request: Request, error: Exception, api_handler=api_handler) -> Response:
+            if not request.url.path.startswith(PATH + "/"):
+                return await api_handler(request, error)
+            if isinstance(error, BillingError):
+                status, message = _status_of(error), error.message
+            elif isinstance(error, ApiError):
+                status, message = error.status, error.detail
+            else:
+                status, message = 422, "فرم کامل یا درست پر نشده بود."
+            return render(
+                request,
+                None,
+                "refused.html.j2",
+                title="انجام نشد",
+                message=message,
+                status=status,
+            )
+
+        api.add_exception_handler(kind, handler)

@@ -45,6 +45,11 @@ REASONS = {
 }
 
 
+async def pause(seconds: float) -> None:
+    """The wait before a wrong sign-in's answer (a test replaces it to see it asked for)."""
+    await asyncio.sleep(seconds)
+
+
 def _safe_next(value: str | None) -> str:
     """Only a path of the back office itself: never another site (an open redirect)."""
     if not value or not value.startswith(PATH) or value.startswith("//") or "\\" in value:
@@ -101,7 +106,7 @@ async def sign_in(request: Request, ctx: ContextDep) -> Response:
         )
     account = await run_in_threadpool(ctx.credentials.verify_password, email, password)
     if account is None or account.role not in {r.value for r in USE_BACK_OFFICE.roles}:
-        await asyncio.sleep(ctx.runtime.settings.office_signin_delay)
+        await pause(ctx.runtime.settings.office_signin_delay)
         return _sign_in_page(
             request,
             next_path=target,

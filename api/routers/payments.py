@@ -448,7 +448,11 @@ def reject_receipt(
 )
 def receipt_scan(receipt_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
     row = _visible_item(ctx, who, receipt_id, "receipt")
-    scan_hash = json.loads(row["detail"]).get("scan_hash")
+    return scan_response(ctx, receipt_id, json.loads(row["detail"]).get("scan_hash"))
+
+
+def scan_response(ctx: Context, receipt_id: UUID, scan_hash: str | None) -> Response:
+    """The receipt's scan (by its hash), served safely: the API's route and the back office's."""
     found = ctx.runtime.scans.get(scan_hash) if scan_hash else None
     if found is None:
         raise ReceiptNotFound(f"Receipt {receipt_id} has no scan.")

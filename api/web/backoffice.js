@@ -66,6 +66,14 @@
 
   window.backOffice = { select: select, rows: rows };
 
+  // A row chosen with the mouse (or Tab) is the selected one too.
+  document.addEventListener("focusin", function (event) {
+    var row = event.target.closest ? event.target.closest("[data-row]") : null;
+    if (row) {
+      rows().forEach(function (r) { r.setAttribute("aria-selected", r === row ? "true" : "false"); });
+    }
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) {
       return;
