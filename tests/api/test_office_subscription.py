@@ -131,22 +131,23 @@ def test_as_of_a_typed_jalali_moment_before_the_suspension_shows_the_state_then(
         assert 'id="as-of-status">فعال<' in latin.text
 
 
-@pytest.mark.parametrize(
-    ("typed", "said"),
-    [
-        ("1405/13/01 09:00", "به شکل"),
-        ("tomorrow", "به شکل"),
-        ("1405/01/01 09:00", "هنوز ثبت نشده"),  # before the subscription existed
-        ("1406/01/01 09:00", "هنوز نرسیده"),  # the future
-    ],
+#: What *as of* cannot answer, and what it says instead.
+AS_OF_REFUSED = (
+    ("1405/13/01 09:00", "به شکل"),
+    ("tomorrow", "به شکل"),
+    ("1405/01/01 09:00", "هنوز ثبت نشده"),  # before the subscription existed
+    ("1406/01/01 09:00", "هنوز نرسیده"),  # the future
 )
-def test_as_of_refuses_what_it_cannot_answer_in_words(shop, typed, said):
+
+
+def test_as_of_refuses_what_it_cannot_answer_in_words(shop):
     with office_page(shop) as office:
-        page = office.get(page_of(shop), params={"at": typed})
-        assert page.status_code == 200
-        error = re.search(r'id="at-error"[^>]*>([^<]+)<', page.text)
-        assert error is not None and said in error.group(1)
-        assert 'aria-invalid="true"' in page.text
+        for typed, said in AS_OF_REFUSED:
+            page = office.get(page_of(shop), params={"at": typed})
+            assert page.status_code == 200
+            error = re.search(r'id="at-error"[^>]*>([^<]+)<', page.text)
+            assert error is not None and said in error.group(1), typed
+            assert 'aria-invalid="true"' in page.text
 
 
 # --- acting: a confirmation step, then the command as the signed-in person ---------------------
@@ -208,19 +209,21 @@ def test_with_htmx_the_confirmation_and_the_result_are_fragments_with_focus(shop
         assert shop.api.state.context.app.get_subscription(shop.subscription).hold is None
 
 
-@pytest.mark.parametrize(
-    ("fields", "code"),
-    [
-        ({"until": "1405/02/05 10:00", "reason": ""}, "invalid_input"),
-        ({"until": "fifth of May", "reason": "x"}, "invalid_input"),
-        ({"until": "1405/01/10 10:00", "reason": "x"}, "invalid_input"),  # in the past
-    ],
+#: Holds the engine refuses: no reason, an end it cannot read, an end in the past.
+HOLDS_REFUSED = (
+    {"until": "1405/02/05 10:00", "reason": ""},
+    {"until": "fifth of May", "reason": "x"},
+    {"until": "1405/01/10 10:00", "reason": "x"},
 )
-def test_a_hold_the_engine_refuses_says_why_and_records_nothing(shop, fields, code):
+
+
+def test_a_hold_the_engine_refuses_says_why_and_records_nothing(shop):
     with office_page(shop) as office:
-        answer = office.post(f"{page_of(shop)}/hold", {**fields, "confirm": "1"})
-        assert answer.status_code == 422
-        assert "انجام نشد" in answer.text and code in answer.text
+        for fields in HOLDS_REFUSED:
+            answer = office.post(f"{page_of(shop)}/hold", {**fields, "confirm": "1"})
+            assert answer.status_code == 422, fields
+            assert "انجام نشد" in answer.text and "invalid_input" in answer.text
+            assert re.search(r'id="refused"[^>]*data-focus', answer.text)
         assert shop.api.state.context.app.get_subscription(shop.subscription).hold is None
 
 
