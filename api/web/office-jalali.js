@@ -203,9 +203,30 @@
     }
 
     button.addEventListener("click", function () { if (panel.hidden) { open(); } else { close(); } });
+    // Keys in the month: arrows move among the days (right to left: ArrowLeft is the next
+    // day), up and down by a week, PageUp and PageDown by a month; Escape closes.
+    var STEPS = { ArrowLeft: 1, ArrowRight: -1, ArrowDown: 7, ArrowUp: -7 };
     panel.addEventListener("keydown", function (event) {
-      if (event.key === "Escape") { event.preventDefault(); close(); button.focus(); }
+      if (event.key === "Escape") { event.preventDefault(); close(); button.focus(); return; }
+      var from = event.target.getAttribute && event.target.getAttribute("data-day");
+      if (event.key === "PageUp" || event.key === "PageDown") {
+        event.preventDefault();
+        move(event.key === "PageDown" ? 1 : -1);
+        focusDay(from ? Math.min(+from, monthLength(shown.jy, shown.jm)) : 1);
+        return;
+      }
+      if (!from || !(event.key in STEPS)) { return; }
+      event.preventDefault();
+      var day = +from + STEPS[event.key], length = monthLength(shown.jy, shown.jm);
+      if (day < 1) { move(-1); day += monthLength(shown.jy, shown.jm); }
+      else if (day > length) { move(1); day -= length; }
+      focusDay(day);
     });
+
+    function focusDay(day) {
+      var target = panel.querySelector('.jalali-day[data-day="' + day + '"]');
+      if (target) { target.focus(); }
+    }
   }
 
   function attachAll(root) {

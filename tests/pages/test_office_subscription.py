@@ -64,7 +64,14 @@ def test_as_of_before_the_suspension_and_a_hold_through_the_picker_and_its_confi
             assert page.text_content("#hold-form .jalali-title") == (
                 f"{month.month_name} {to_persian_digits(str(month.year))}"
             )
-            page.click('#hold-form .jalali-day[data-day="5"]')
+            # The keyboard moves among the days: the 1st, then a week on, then two days back.
+            page.focus('#hold-form .jalali-day[data-day="1"]')
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight")
+            assert page.evaluate("document.activeElement.dataset.day") == "6"
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("Enter")
             chosen = JalaliDate(month.year, month.month, 5)
             assert page.input_value("#hold-until") == f"{chosen.persian()} ۰۰:۰۰"
             assert focused_id(office) == "hold-until"
