@@ -70,6 +70,33 @@ DONE = {
 
 Field = Annotated[str, Form()]
 
+#: A refusal in Persian, by the engine's stable code (the engine's English message is shown
+#: beside it); ``invalid_input`` by the field it names.
+REFUSED_FA = {
+    "hold_refused": "توقف پیگیری پذیرفته نشد.",
+    "four_eyes_required": "طبق قاعدهٔ چهارچشم، ابطالی را که خودتان پیشنهاد کرده‌اید کارمند دیگری باید تأیید کند.",
+    "invoice_not_payable": "این صورتحساب دیگر باز نیست (پرداخت یا باطل شده است).",
+    "plan_change_refused": "تا وقتی صورتحسابی سررسیدگذشته است، طرح تغییر نمی‌کند؛ ابتدا بدهی پرداخت شود.",
+    "subscription_not_active": "این اشتراک لغو شده است و طرح آن تغییر نمی‌کند.",
+    "subscription_collected": "این اشتراک جمع‌آوری شده است و تغییری نمی‌پذیرد.",
+    "plan_not_found": "این طرح در فهرست طرح‌های قابل سفارش نیست.",
+    "not_found": "پیدا نشد.",
+    "invoice_not_found": "این صورتحساب پیدا نشد.",
+}
+FIELD_FA = {
+    "reason": "دلیل را بنویسید (حداکثر ۵۰۰ نویسه، بدون نویسه‌های کنترلی).",
+    "until": "پایان توقف را به شکل «۱۴۰۵/۰۳/۰۱ ۰۹:۰۰» و در آینده بنویسید.",
+    "plan_id": "یکی از طرح‌های فهرست را انتخاب کنید.",
+    "period": "دوره را انتخاب کنید: ماهانه، سه‌ماهه یا سالانه.",
+}
+
+
+def refusal_fa(error: BillingError) -> str:
+    """What a refusal means, in Persian, for the person who asked."""
+    if isinstance(error, InvalidInput):
+        return FIELD_FA.get(str(error.details.get("field", "")), "ورودی پذیرفته نشد.")
+    return REFUSED_FA.get(error.code, "موتور صورتحساب این کار را نپذیرفت.")
+
 
 def _require(permission: Permission, session: StaffSession) -> None:
     """The API's own permission, refused as a page (403) rather than problem+json."""
@@ -299,7 +326,12 @@ def _refused(
         session,
         subscription_id,
         status=status,
-        refused={"action": action, "code": error.code, "message": error.message},
+        refused={
+            "action": action,
+            "code": error.code,
+            "message": error.message,
+            "persian": refusal_fa(error),
+        },
     )
 
 

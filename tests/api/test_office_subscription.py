@@ -211,18 +211,19 @@ def test_with_htmx_the_confirmation_and_the_result_are_fragments_with_focus(shop
 
 #: Holds the engine refuses: no reason, an end it cannot read, an end in the past.
 HOLDS_REFUSED = (
-    {"until": "1405/02/05 10:00", "reason": ""},
-    {"until": "fifth of May", "reason": "x"},
-    {"until": "1405/01/10 10:00", "reason": "x"},
+    ({"until": "1405/02/05 10:00", "reason": ""}, "دلیل را بنویسید"),
+    ({"until": "fifth of May", "reason": "x"}, "پایان توقف را"),
+    ({"until": "1405/01/10 10:00", "reason": "x"}, "پایان توقف را"),
 )
 
 
 def test_a_hold_the_engine_refuses_says_why_and_records_nothing(shop):
     with office_page(shop) as office:
-        for fields in HOLDS_REFUSED:
+        for fields, said in HOLDS_REFUSED:
             answer = office.post(f"{page_of(shop)}/hold", {**fields, "confirm": "1"})
             assert answer.status_code == 422, fields
             assert "انجام نشد" in answer.text and "invalid_input" in answer.text
+            assert said in answer.text
             assert re.search(r'id="refused"[^>]*data-focus', answer.text)
         assert shop.api.state.context.app.get_subscription(shop.subscription).hold is None
 
@@ -241,6 +242,7 @@ def test_a_void_above_the_four_eyes_amount_is_only_proposed_then_a_second_person
         # The same person cannot carry it out.
         again = office.post(path, {"reason": "صادرشده به اشتباه", "confirm": "1"})
         assert again.status_code == 409 and "four_eyes_required" in again.text
+        assert "کارمند دیگری باید تأیید کند" in again.text
         assert app.get_invoice(shop.invoice).is_open
         with httpx.Client(base_url=shop.base, timeout=30) as other:
             admin = signed_in(other, "admin", page_of(shop))
