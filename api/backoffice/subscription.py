@@ -98,6 +98,12 @@ def refusal_fa(error: BillingError) -> str:
     return REFUSED_FA.get(error.code, "موتور صورتحساب این کار را نپذیرفت.")
 
 
+def _swapped(request: Request) -> bool:
+    """An htmx request that swaps the main part; a history restore (the back button, with no
+    page cached) wants the whole page."""
+    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+
+
 def _require(permission: Permission, session: StaffSession) -> None:
     """The API's own permission, refused as a page (403) rather than problem+json."""
     if not permission.allows(session.principal):
@@ -249,7 +255,7 @@ def _page(
             message="اشتراکی با این شناسه ثبت نشده است.",
             status=404,
         )
-    template = "subscription_main.html.j2" if is_htmx(request) else "subscription.html.j2"
+    template = "subscription_main.html.j2" if _swapped(request) else "subscription.html.j2"
     return render(
         request,
         session,
@@ -339,7 +345,7 @@ def _confirm(
     request: Request, ctx: Context, session: StaffSession, subscription_id: UUID, proposed: Proposed
 ) -> Response:
     template = "subscription_confirm.html.j2"
-    if not is_htmx(request):
+    if not _swapped(request):
         template = "subscription_confirm_page.html.j2"
     sub = ctx.app.get_subscription(subscription_id)
     return render(
