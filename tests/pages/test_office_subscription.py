@@ -57,11 +57,11 @@ def test_as_of_before_the_suspension_and_a_hold_through_the_picker_and_its_confi
             )
             # Back and forward again: the whole page each time, never a fragment alone.
             page.go_back()
-            page.wait_for_selector("#who")
-            assert page.locator("#as-of-result").count() == 0
+            page.wait_for_selector("#as-of-result", state="detached")
+            assert page.locator("#who").count() == 1 and page.locator("#main").count() == 1
             page.go_forward()
             page.wait_for_selector("#as-of-result")
-            assert page.locator("#who").count() == 1
+            assert page.locator("#who").count() == 1 and page.locator("#main").count() == 1
 
             # A hold until the 5th of next month, chosen in the picker.
             today = JalaliDate.of(T0 + timedelta(days=34))
