@@ -320,3 +320,5 @@ def test_hostile_text_in_the_timeline_and_the_hold_is_escaped(shop):
         page = office.get(page_of(shop))
         assert "<script>alert" not in page.text
         assert "&lt;script&gt;alert" in page.text
+        typed = office.get(page_of(shop), params={"at": '"><script>alert(1)</script>'})
+        assert "<script>alert" not in typed.text and 'value="&#34;&gt;&lt;script&gt;' in typed.text
