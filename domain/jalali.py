@@ -355,3 +355,27 @@ def format_moment(moment: datetime, persian_digits: bool = False) -> str:
     local = _in_tehran(moment)
     text = f"{JalaliDate.from_gregorian(local.date()).isoformat()} {local:%H:%M}"
     return to_persian_digits(text) if persian_digits else text
+
+
+def parse_moment(text: str) -> datetime:
+    """A Tehran wall-clock moment typed by a person: ``1405/02/14 09:00``, ``1405/2/14 9:05``,
+    ``1405/02/14`` (its 00:00), in Latin, Persian or Arabic-Indic digits; an aware datetime in
+    UTC. Anything else is a ``ValueError`` that says how to write it."""
+    if not isinstance(text, str):
+        raise ValueError(f"A Jalali moment must be text like 1405/02/14 09:00, not {text!r}.")
+    fields = to_latin_digits(text).split()
+    if not 1 <= len(fields) <= 2:
+        raise ValueError(f"{text!r} is not a Jalali moment; write it like 1405/02/14 09:00.")
+    day = JalaliDate.parse(fields[0])  # ValueError with its own words
+    hour = minute = 0
+    if len(fields) == 2:
+        clock = fields[1].split(":")
+        if len(clock) != 2 or not all(
+            1 <= len(part) <= 2 and all(c in _LATIN_DIGITS for c in part) for part in clock
+        ):
+            raise ValueError(f"{fields[1]!r} is not a time of day; write it like 09:00.")
+        hour, minute = int(clock[0]), int(clock[1])
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{fields[1]!r} is not a time of day; hours 00-23, minutes 00-59.")
+    local = datetime.combine(day.to_gregorian(), time(hour, minute), tzinfo=TEHRAN)
+    return local.astimezone(UTC)

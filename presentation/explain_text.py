@@ -447,3 +447,13 @@ def other_explained(aggregate: Any, at: datetime) -> Words:
         f"{kind} {aggregate.id} تا {_fa(at)} {fa_digits(aggregate.version)} "
         "رویداد ثبت‌شده دارد؛ فهرست آن‌ها در تاریخچهٔ ممیزی است.",
     )
+
+
+def status_words(status: SubscriptionStatus | str) -> Words:
+    """A subscription's status in a few words (the back office's state card)."""
+    return _STATUS[SubscriptionStatus(status)]
+
+
+def step_words(step: lifecycle.Step | str) -> Words:
+    """What the lifecycle's next step does, in a few words."""
+    return _STEP[lifecycle.Step(step)]

@@ -31,7 +31,9 @@
   // After each swap the focus moves to what changed: the first [data-focus] element in it,
   // else the swapped element itself, so a keyboard or screen-reader user is not lost.
   document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail.target;
+    // A history restore (the back button with no page cached) swaps with no target: the
+    // event's own element (the body) is what changed.
+    var target = event.detail.target || event.target;
     var focus = target.querySelector("[data-focus]") || target;
     if (!focus.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(focus.tagName)) {
       focus.setAttribute("tabindex", "-1");

@@ -21,6 +21,7 @@ from domain.jalali import (
     format_moment,
     is_leap_year,
     month_length,
+    parse_moment,
     to_latin_digits,
     to_persian_digits,
 )
@@ -364,3 +365,53 @@ def test_constructor_validates() -> None:
 def test_dates_order_chronologically() -> None:
     assert JalaliDate(1404, 12, 29) < JalaliDate(1405, 1, 1) < JalaliDate(1405, 1, 2)
     assert sorted([JalaliDate(1405, 2, 1), JalaliDate(1404, 12, 1)])[0] == JalaliDate(1404, 12, 1)
+
+
+# --- moments typed by a person (the back office's as-of and hold fields) ------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1405/02/14 09:00",
+        "۱۴۰۵/۰۲/۱۴ ۰۹:۰۰",
+        "١٤٠٥/٠٢/١٤ ٠٩:٠٠",
+        " 1405/2/14   9:00 ",
+        "1405-02-14 09:00",
+    ],
+)
+def test_a_typed_jalali_moment_is_tehran_wall_clock_time(typed: str) -> None:
+    # 14 Ordibehesht 1405 is 4 May 2026; 09:00 in Tehran (+03:30) is 05:30 UTC.
+    assert parse_moment(typed) == datetime(2026, 5, 4, 5, 30, tzinfo=UTC)
+
+
+def test_a_typed_jalali_date_alone_is_its_midnight_in_tehran() -> None:
+    assert parse_moment("1405/01/01") == datetime(2026, 3, 20, 20, 30, tzinfo=UTC)
+    assert format_moment(parse_moment("1405/12/29 23:59")) == "1405/12/29 23:59"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "1405/02/14 9",
+        "1405/02/14 24:00",
+        "1405/02/14 09:60",
+        "1405/13/01",
+        "1405/02/32 09:00",
+        "1405/02/14 09:00 extra",
+        "yesterday",
+        "1405/02/14 ۰۹:۰۰:۰۰",
+        "1405/02/14 ²:00",
+    ],
+)
+def test_anything_else_typed_is_refused_with_how_to_write_it(typed: str) -> None:
+    with pytest.raises(ValueError):
+        parse_moment(typed)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)))
+@settings(max_examples=200)
+def test_a_moment_written_to_the_minute_reads_back_as_itself(naive: datetime) -> None:
+    moment = naive.replace(second=0, microsecond=0, tzinfo=UTC)
+    assert parse_moment(format_moment(moment, persian_digits=True)) == moment
