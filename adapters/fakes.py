@@ -141,6 +141,8 @@ class FakePlatformState:
     applied: list[PlatformRequest] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
+    #: Each site's plan in force, as the last create or plan request said.
+    plans: dict[str, str] = field(default_factory=dict)
 
 
 class _PlatformHandler(_Handler):
@@ -185,22 +187,33 @@ class _PlatformHandler(_Handler):
         if not self._signed("POST", body):
             return None
         parts = self.path.strip("/").split("/")  # v1/sites/{site}/{action}
-        if len(parts) != 4 or parts[:2] != ["v1", "sites"] or parts[3] not in fake.STATES:
+        if len(parts) != 4 or parts[:2] != ["v1", "sites"] or parts[3] not in fake.ACTIONS:
             return self._answer(404, {"error": "unknown path"})
         key = self.headers.get("Idempotency-Key", "")
         with fake.lock:
             if key in fake.seen:  # applied once; a retry gets the same answer
                 return self._answer(200, fake.seen[key])
             site, action = parts[2], parts[3]
-            fake.state.applied.append(PlatformRequest(site, action, key, json.loads(body or b"{}")))
-            fake.state.sites[site] = fake.STATES[action]
-            answer = {"site": site, "state": fake.state.sites[site]}
+            request = json.loads(body or b"{}")
+            fake.state.applied.append(PlatformRequest(site, action, key, request))
+            if "plan" in request:  # the plan in force (create, plan): its limits apply
+                fake.state.plans[site] = request["plan"]
+            if action in fake.STATES:
+                fake.state.sites[site] = fake.STATES[action]
+            answer = {"site": site, "state": fake.state.sites.get(site, "unknown")}
             fake.seen[key] = answer
         self._answer(200, answer)
 
 
 class FakePlatform(_Server):
-    STATES = {"create": "active", "suspend": "suspended", "restore": "active", "remove": "removed"}
+    STATES = {
+        "create": "active",
+        "suspend": "suspended",
+        "restore": "active",
+        "remove": "removed",
+    }
+    #: ``plan`` changes a site's plan (its limits), not its state.
+    ACTIONS = (*STATES, "plan")
 
     def __init__(self, secret: str = "test-secret", port: int = 0) -> None:
         super().__init__(_PlatformHandler, port)

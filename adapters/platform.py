@@ -1,5 +1,6 @@
-"""The hosting platform, told to create, suspend, restore or remove a website, and asked what
-state each site is in (for the site reconciliation).
+"""The hosting platform, told to create, suspend, restore or remove a website or to put it on
+another plan (``plan``: the plan in force, which sets the site's plan-dependent limits; a
+create carries it too), and asked what state each site is in (for the site reconciliation).
 
 Each request is signed with HMAC-SHA256 over ``timestamp.method.path.body`` with a shared
 secret. A change carries an ``Idempotency-Key`` (the outbox delivery id), so a retry after a
@@ -57,15 +58,15 @@ class PlatformClient:
 
         action = delivery.payload["action"]
         path = f"/v1/sites/{delivery.payload['site']}/{action}"
-        body = json.dumps(
-            {
-                "site": delivery.payload["site"],
-                "subscription_id": delivery.subscription_id,
-                "action": action,
-                "because": delivery.payload.get("event"),
-            },
-            sort_keys=True,
-        ).encode()
+        fields = {
+            "site": delivery.payload["site"],
+            "subscription_id": delivery.subscription_id,
+            "action": action,
+            "because": delivery.payload.get("event"),
+        }
+        if "plan" in delivery.payload:  # create and plan: the plan in force sets the limits
+            fields |= {"plan": delivery.payload["plan"], "period": delivery.payload["period"]}
+        body = json.dumps(fields, sort_keys=True).encode()
         headers = self._headers("POST", path, body) | {"Idempotency-Key": delivery.delivery_id}
         try:
             answer = httpx.post(
