@@ -136,6 +136,7 @@ def test_credit_pays_a_proration_invoice_first():
     sub = app.get_subscription(sub_id)
     proration = app.get_invoice(sub.invoice_ids[-1])
     assert proration.balance == Money(0) and proration.id not in sub.open_invoice_ids
+    assert app.get_customer(sub.customer_id).credit == Money(900_000)
 
 
 def test_an_unpaid_proration_invoice_follows_the_unpaid_path_like_a_renewal():
