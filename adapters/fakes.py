@@ -159,7 +159,7 @@ class _PlatformHandler(_Handler):
         return True
 
     def do_GET(self) -> None:
-        """``GET /v1/sites?after=&limit=``: every site and its state, by name."""
+        """``GET /v1/sites?after=&limit=``: every site, its state and its plan, by name."""
         fake: FakePlatform = self.server.fake  # type: ignore[attr-defined]
         if fake.down:
             return self._answer(503, {"error": "the platform is down"})
@@ -172,7 +172,10 @@ class _PlatformHandler(_Handler):
         after, limit = asked.get("after", ""), int(asked.get("limit", "500"))
         with fake.lock:
             names = sorted(n for n in fake.state.sites if n > after)[:limit]
-            items = [{"site": n, "state": fake.state.sites[n]} for n in names]
+            items = [
+                {"site": n, "state": fake.state.sites[n], "plan": fake.state.plans.get(n)}
+                for n in names
+            ]
         return self._answer(200, {"items": items})
 
     def do_POST(self) -> None:

@@ -252,9 +252,11 @@ class OutboxStore:
         after_sequence: int,
         now: datetime,
         because: str,
+        plan: tuple[str, str] | None = None,
     ) -> list[str]:
         """Add platform requests that no event caused (a site reconciliation), in order, right
-        after the rows of the event at ``after_sequence``."""
+        after the rows of the event at ``after_sequence``; a create or plan request carries
+        ``plan`` (the plan in force and its period) when given."""
         ids = []
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self._sql(cursor)
@@ -279,6 +281,11 @@ class OutboxStore:
                             "subscription_id": subscription_id,
                             "event": because,
                         }
+                        | (
+                            {"plan": plan[0], "period": plan[1]}
+                            if plan is not None and action in ("create", "plan")
+                            else {}
+                        )
                     ),
                     "created_at": moment(now),
                     "status": "pending",

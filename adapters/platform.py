@@ -81,8 +81,9 @@ class PlatformClient:
             raise PermanentFailure(text)
         raise TemporaryFailure(text)
 
-    def sites(self, page: int = 500) -> Iterator[tuple[str, str]]:
-        """Every site the platform knows and its state: ``GET /v1/sites?after=&limit=``."""
+    def sites(self, page: int = 500) -> Iterator[tuple[str, str, str | None]]:
+        """Every site the platform knows, its state and its plan in force (None when the
+        platform does not say): ``GET /v1/sites?after=&limit=``."""
         import httpx
 
         after = ""
@@ -99,7 +100,7 @@ class PlatformClient:
             except (httpx.HTTPError, ValueError, KeyError) as error:
                 raise TemporaryFailure(f"hosting platform: cannot list sites: {error}") from None
             for item in items:
-                yield item["site"], item["state"]
+                yield item["site"], item["state"], item.get("plan")
             if len(items) < page:
                 return
             after = items[-1]["site"]
