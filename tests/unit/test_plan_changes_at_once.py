@@ -160,3 +160,14 @@ def test_an_upgrade_is_refused_while_an_invoice_is_overdue():
     # The renewal window of the first invoice is 30 days: day 31 is past its deadline.
     with pytest.raises(PlanChangeRefused):
         app.change_plan(sub_id, "pro", on_day(31), when="now")
+
+
+def test_an_upgrade_is_a_decision_on_record_in_explain():
+    from service_layer.audit import explain
+
+    app, sub_id = shop()
+    app.change_plan(sub_id, "pro", on_day(10))
+    said = explain(app, sub_id, on_day(11))
+    decisions = said.english.split("Decisions on record:\n")[1]
+    assert "- an upgrade to plan Pro (monthly) at once made by" in decisions
+    assert "ارتقای بی‌درنگ به طرح Pro (ماهانه)" in said.persian
