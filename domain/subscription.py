@@ -6,10 +6,10 @@ is due, and when, is not decided here but by the pure functions of :mod:`domain.
 the methods below only check that a transition makes sense and record it. The values it keeps
 (periods, holds, the suspension in force, the site's state) are in :mod:`domain.contract`.
 
-This module is a little over 500 lines on purpose: its sixteen event classes (a hundred lines)
+This module is about 640 lines on purpose: its sixteen event classes (over a hundred lines)
 are declared in the aggregate's body, where their stored topics
 (``domain.subscription:Subscription.…``) put them, and every command sits beside the event it
-records.
+records (a plan change at once, with its refusals, is the latest: issue 21).
 """
 
 from __future__ import annotations
