@@ -178,11 +178,15 @@ class Engine:
         if not isinstance(platform, PlatformClient):
             return 0
         self.read_models.catch_up()
-        actual = dict(platform.sites())
+        listed = list(platform.sites())
+        actual = {site: state for site, state, _ in listed}
+        # The plan each site is on, where the platform says (a plan request sets it).
+        plans = {site: plan for site, _, plan in listed if plan is not None}
         store = self.dispatcher.store
         pending = store.pending_sites()
         rows = self.read_models.query(
-            "SELECT subscription_id, customer_id, site, site_state, version FROM {rm_subscriptions}"
+            "SELECT subscription_id, customer_id, site, site_state, plan_id, period, version "
+            "FROM {rm_subscriptions}"
         )
         corrected = 0
         for row in rows:
@@ -190,12 +194,19 @@ class Engine:
                 continue  # its requests are on their way, in order
             expected = PLATFORM_STATE[row["site_state"]]
             found = actual.get(row["site"])
-            if found == expected or (found is None and expected == "removed"):
+            on = plans.get(row["site"])
+            wrong_plan = expected != "removed" and on is not None and on != row["plan_id"]
+            if found == expected and not wrong_plan:
                 continue
-            if found in (None, "removed"):
+            if found is None and expected == "removed":
+                continue
+            if found == expected:
+                actions = ["plan"]
+            elif found in (None, "removed"):
                 actions = ["create"] + (["suspend"] if expected == "suspended" else [])
             else:
                 actions = [{"active": "restore", "suspended": "suspend"}.get(expected, "remove")]
+                actions += ["plan"] if wrong_plan else []
             store.enqueue_platform(
                 subscription_id=row["subscription_id"],
                 customer_id=row["customer_id"],
@@ -204,8 +215,18 @@ class Engine:
                 after_sequence=row["version"] * SEQUENCE_STEP,
                 now=self.clock.now(),
                 because="SiteReconciliation",
+                plan=(row["plan_id"], row["period"]),
             )
             corrected += 1
+            if actions == ["plan"]:
+                log.warning(
+                    "site %s is on plan %s on the hosting platform but on %s in the engine: "
+                    "queued plan",
+                    row["site"],
+                    on,
+                    row["plan_id"],
+                )
+                continue
             log.warning(
                 "site %s is %s on the hosting platform but %s in the engine: queued %s",
                 row["site"],

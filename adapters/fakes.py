@@ -141,6 +141,8 @@ class FakePlatformState:
     applied: list[PlatformRequest] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
+    #: Each site's plan in force, as the last create or plan request said.
+    plans: dict[str, str] = field(default_factory=dict)
 
 
 class _PlatformHandler(_Handler):
@@ -157,7 +159,7 @@ class _PlatformHandler(_Handler):
         return True
 
     def do_GET(self) -> None:
-        """``GET /v1/sites?after=&limit=``: every site and its state, by name."""
+        """``GET /v1/sites?after=&limit=``: every site, its state and its plan, by name."""
         fake: FakePlatform = self.server.fake  # type: ignore[attr-defined]
         if fake.down:
             return self._answer(503, {"error": "the platform is down"})
@@ -170,7 +172,10 @@ class _PlatformHandler(_Handler):
         after, limit = asked.get("after", ""), int(asked.get("limit", "500"))
         with fake.lock:
             names = sorted(n for n in fake.state.sites if n > after)[:limit]
-            items = [{"site": n, "state": fake.state.sites[n]} for n in names]
+            items = [
+                {"site": n, "state": fake.state.sites[n], "plan": fake.state.plans.get(n)}
+                for n in names
+            ]
         return self._answer(200, {"items": items})
 
     def do_POST(self) -> None:
@@ -185,22 +190,33 @@ class _PlatformHandler(_Handler):
         if not self._signed("POST", body):
             return None
         parts = self.path.strip("/").split("/")  # v1/sites/{site}/{action}
-        if len(parts) != 4 or parts[:2] != ["v1", "sites"] or parts[3] not in fake.STATES:
+        if len(parts) != 4 or parts[:2] != ["v1", "sites"] or parts[3] not in fake.ACTIONS:
             return self._answer(404, {"error": "unknown path"})
         key = self.headers.get("Idempotency-Key", "")
         with fake.lock:
             if key in fake.seen:  # applied once; a retry gets the same answer
                 return self._answer(200, fake.seen[key])
             site, action = parts[2], parts[3]
-            fake.state.applied.append(PlatformRequest(site, action, key, json.loads(body or b"{}")))
-            fake.state.sites[site] = fake.STATES[action]
-            answer = {"site": site, "state": fake.state.sites[site]}
+            request = json.loads(body or b"{}")
+            fake.state.applied.append(PlatformRequest(site, action, key, request))
+            if "plan" in request:  # the plan in force (create, plan): its limits apply
+                fake.state.plans[site] = request["plan"]
+            if action in fake.STATES:
+                fake.state.sites[site] = fake.STATES[action]
+            answer = {"site": site, "state": fake.state.sites.get(site, "unknown")}
             fake.seen[key] = answer
         self._answer(200, answer)
 
 
 class FakePlatform(_Server):
-    STATES = {"create": "active", "suspend": "suspended", "restore": "active", "remove": "removed"}
+    STATES = {
+        "create": "active",
+        "suspend": "suspended",
+        "restore": "active",
+        "remove": "removed",
+    }
+    #: ``plan`` changes a site's plan (its limits), not its state.
+    ACTIONS = (*STATES, "plan")
 
     def __init__(self, secret: str = "test-secret", port: int = 0) -> None:
         super().__init__(_PlatformHandler, port)

@@ -17,7 +17,8 @@ Guarantees (docs/SCHEDULER.md, docs/OPERATIONS.md):
   their events: a request is claimable only when no earlier request of its site is pending.
   Webhooks go out the same way per subscription and endpoint, in the log's order.
   A suspend or restore followed by a later request for the same site is superseded (marked
-  skipped): the site ends in the state the engine last decided.
+  skipped): the site ends in the state the engine last decided. A ``plan`` request (the plan
+  in force, not the site's state) supersedes nothing and is never superseded.
 - **Apart from the lifecycle.** Each channel is dispatched by its own job, so a slow or hanging
   channel delays only its own messages (``scheduler.Engine``).
 - **Retries.** A temporary failure (a 4xx reply of an SMTP server, a timeout, a 5xx of the
@@ -52,7 +53,8 @@ WEBHOOK_MAX_ATTEMPTS = 25
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=4)
 LEASE = timedelta(seconds=60)
-#: Platform actions that set the site's state: a pending one is superseded by a later one.
+#: Platform actions that set the site's state: a pending one is superseded by a later one
+#: (but not by a ``plan`` request, which leaves the state alone).
 SUPERSEDABLE = ("suspend", "restore")
 
 
@@ -156,7 +158,7 @@ class OutboxStore:
         rows = self.read_models.query(
             "SELECT delivery_id, kind FROM {outbox} WHERE channel = 'platform' "
             "AND subscription_id = ? AND status = 'pending' AND sequence > ? "
-            "ORDER BY sequence LIMIT 1",
+            "AND kind <> 'plan' ORDER BY sequence LIMIT 1",
             (delivery.subscription_id, delivery.sequence),
         )
         return rows[0] if rows else None
@@ -250,9 +252,11 @@ class OutboxStore:
         after_sequence: int,
         now: datetime,
         because: str,
+        plan: tuple[str, str] | None = None,
     ) -> list[str]:
         """Add platform requests that no event caused (a site reconciliation), in order, right
-        after the rows of the event at ``after_sequence``."""
+        after the rows of the event at ``after_sequence``; a create or plan request carries
+        ``plan`` (the plan in force and its period) when given."""
         ids = []
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self._sql(cursor)
@@ -277,6 +281,11 @@ class OutboxStore:
                             "subscription_id": subscription_id,
                             "event": because,
                         }
+                        | (
+                            {"plan": plan[0], "period": plan[1]}
+                            if plan is not None and action in ("create", "plan")
+                            else {}
+                        )
                     ),
                     "created_at": moment(now),
                     "status": "pending",

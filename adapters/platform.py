@@ -1,5 +1,6 @@
-"""The hosting platform, told to create, suspend, restore or remove a website, and asked what
-state each site is in (for the site reconciliation).
+"""The hosting platform, told to create, suspend, restore or remove a website or to put it on
+another plan (``plan``: the plan in force, which sets the site's plan-dependent limits; a
+create carries it too), and asked what state each site is in (for the site reconciliation).
 
 Each request is signed with HMAC-SHA256 over ``timestamp.method.path.body`` with a shared
 secret. A change carries an ``Idempotency-Key`` (the outbox delivery id), so a retry after a
@@ -57,15 +58,15 @@ class PlatformClient:
 
         action = delivery.payload["action"]
         path = f"/v1/sites/{delivery.payload['site']}/{action}"
-        body = json.dumps(
-            {
-                "site": delivery.payload["site"],
-                "subscription_id": delivery.subscription_id,
-                "action": action,
-                "because": delivery.payload.get("event"),
-            },
-            sort_keys=True,
-        ).encode()
+        fields = {
+            "site": delivery.payload["site"],
+            "subscription_id": delivery.subscription_id,
+            "action": action,
+            "because": delivery.payload.get("event"),
+        }
+        if "plan" in delivery.payload:  # create and plan: the plan in force sets the limits
+            fields |= {"plan": delivery.payload["plan"], "period": delivery.payload["period"]}
+        body = json.dumps(fields, sort_keys=True).encode()
         headers = self._headers("POST", path, body) | {"Idempotency-Key": delivery.delivery_id}
         try:
             answer = httpx.post(
@@ -80,8 +81,9 @@ class PlatformClient:
             raise PermanentFailure(text)
         raise TemporaryFailure(text)
 
-    def sites(self, page: int = 500) -> Iterator[tuple[str, str]]:
-        """Every site the platform knows and its state: ``GET /v1/sites?after=&limit=``."""
+    def sites(self, page: int = 500) -> Iterator[tuple[str, str, str | None]]:
+        """Every site the platform knows, its state and its plan in force (None when the
+        platform does not say): ``GET /v1/sites?after=&limit=``."""
         import httpx
 
         after = ""
@@ -98,7 +100,7 @@ class PlatformClient:
             except (httpx.HTTPError, ValueError, KeyError) as error:
                 raise TemporaryFailure(f"hosting platform: cannot list sites: {error}") from None
             for item in items:
-                yield item["site"], item["state"]
+                yield item["site"], item["state"], item.get("plan")
             if len(items) < page:
                 return
             after = items[-1]["site"]

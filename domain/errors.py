@@ -187,6 +187,13 @@ class PlanChangeRefused(RuleViolation):
     code = "plan_change_refused"
 
 
+class ImmediatePlanChangeRefused(PlanChangeRefused):
+    """A change asked to take effect at once that is not an upgrade (docs/LIFECYCLE.md,
+    "Plan changes"); ``reason``: ``not_an_upgrade`` or ``period_over``."""
+
+    code = "immediate_plan_change_refused"
+
+
 class SubscriptionNotActive(RuleViolation):
     code = "subscription_not_active"
 

@@ -59,6 +59,7 @@ __all__ = [  # what other modules import from here (the parts live in their own 
 class InvoiceKind(StrEnum):
     FIRST = "first"  # issued at order; its deadline is the evaluation window
     RENEWAL = "renewal"  # issued at the start of each later period
+    PRORATION = "proration"  # an upgrade at once: the prorated difference (domain/proration.py)
 
 
 class InvoiceStatus(StrEnum):

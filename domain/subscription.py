@@ -6,14 +6,15 @@ is due, and when, is not decided here but by the pure functions of :mod:`domain.
 the methods below only check that a transition makes sense and record it. The values it keeps
 (periods, holds, the suspension in force, the site's state) are in :mod:`domain.contract`.
 
-This module is a little over 500 lines on purpose: its fifteen event classes (a hundred lines)
+This module is about 640 lines on purpose: its sixteen event classes (over a hundred lines)
 are declared in the aggregate's body, where their stored topics
 (``domain.subscription:Subscription.…``) put them, and every command sits beside the event it
-records.
+records (a plan change at once, with its refusals, is the latest: issue 21).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,7 @@ from domain.base import BillingAggregate, Notice, NoticeKind, iso
 from domain.contract import BillingPeriod, Hold, SiteState, SubscriptionStatus, Suspension
 from domain.errors import (
     HoldRefused,
+    ImmediatePlanChangeRefused,
     PlanChangeRefused,
     SiteNotSuspended,
     SubscriptionCollected,
@@ -32,6 +34,7 @@ from domain.errors import (
 from domain.jalali import JalaliDate
 from domain.notices import NoticeSentEvent, facts_of
 from domain.plans import Period, Plan
+from domain.proration import Proration
 from domain.text import multiline_text
 
 
@@ -67,6 +70,22 @@ class Subscription(BillingAggregate):
         plan: dict[str, Any]
         period: str
         from_period_no: int
+
+    class PlanChanged(BillingAggregate.Event):
+        """An upgrade at once: from now on the subscription is on ``plan`` (its terms) and
+        ``period``; the current period ``period_no`` ends at ``period_end`` (moved only by a
+        change of period length); ``invoice_id`` bills the prorated difference for
+        ``days_left`` of ``days_total`` days (issued in the same save; domain/proration.py)."""
+
+        plan: dict[str, Any]
+        period: str
+        from_plan_id: str
+        from_period: str
+        period_no: int
+        period_end: str
+        invoice_id: UUID
+        days_left: int
+        days_total: int
 
     class SubscriptionCancelled(BillingAggregate.Event):
         """No renewal after ``effective_at`` (the end of the current period)."""
@@ -198,6 +217,11 @@ class Subscription(BillingAggregate):
                 self.period,
             )
         ]
+        #: Every invoice of this subscription, in the order they were issued: one per period,
+        #: and a proration invoice for each plan change at once.
+        self.all_invoice_ids: list[UUID] = [first_invoice_id]
+        #: How many plan changes took effect at once (each named its proration invoice).
+        self.changes_at_once = 0
         # Invoices not yet settled (paid in full) or voided: the only ones the lifecycle reads.
         self.open_invoice_ids: list[UUID] = [first_invoice_id]
         self.last_settled_at: datetime | None = None
@@ -218,7 +242,7 @@ class Subscription(BillingAggregate):
 
     @property
     def invoice_ids(self) -> list[UUID]:
-        return [p.invoice_id for p in self.periods]
+        return list(self.all_invoice_ids)
 
     @property
     def current_period(self) -> BillingPeriod:
@@ -315,6 +339,7 @@ class Subscription(BillingAggregate):
             self.plan, self.period = self.pending_change
             self.pending_change = None
         first_day = JalaliDate.parse(start)
+        self.all_invoice_ids.append(invoice_id)
         self.open_invoice_ids.append(invoice_id)
         self.periods.append(
             BillingPeriod(
@@ -330,6 +355,12 @@ class Subscription(BillingAggregate):
 
     def change_plan(self, plan: Plan, period: Period, overdue: list[UUID], now: datetime) -> None:
         now = self._now(now)
+        self._check_changeable(overdue)
+        self._plan_change_scheduled(
+            plan.to_dict(), period.value, self.current_period.number + 1, now
+        )
+
+    def _check_changeable(self, overdue: list[UUID]) -> None:
         self._check_open("change the plan of")
         if self.cancelled_at:
             raise SubscriptionNotActive(
@@ -342,9 +373,6 @@ class Subscription(BillingAggregate):
                 "Pay the overdue balance first, then change the plan.",
                 overdue=[str(i) for i in overdue],
             )
-        self._plan_change_scheduled(
-            plan.to_dict(), period.value, self.current_period.number + 1, now
-        )
 
     @event(PlanChangeScheduled)
     def _plan_change_scheduled(
@@ -352,6 +380,69 @@ class Subscription(BillingAggregate):
     ) -> None:
         self.pending_change = (Plan.from_dict(plan), Period(period))
         self.plans_on_record[self.pending_change[0].id] = self.pending_change[0]
+
+    def change_plan_now(
+        self, change: Proration, invoice_id: UUID, overdue: list[UUID], now: datetime
+    ) -> None:
+        """An upgrade at once (docs/LIFECYCLE.md, "Plan changes"): refused as any plan change
+        is, and when it is not an upgrade (it must then wait for the renewal). The caller
+        issues ``invoice_id`` for the prorated difference in the same save."""
+        now = self._now(now)
+        self._check_changeable(overdue)
+        if change.new_end <= change.first_day:
+            raise ImmediatePlanChangeRefused(
+                f"The period on {change.to_plan.name} ({change.to_period.value}) would end by "
+                f"{change.new_end}: no day is left to change at once. Change it at the renewal "
+                '("when": "renewal").',
+                reason="period_over",
+            )
+        if not change.is_upgrade:
+            raise ImmediatePlanChangeRefused(
+                f"Moving from {change.from_plan.name} ({change.from_period.value}) to "
+                f"{change.to_plan.name} ({change.to_period.value}) costs nothing more for the "
+                f"{change.days_left} days left, so it is not an upgrade and cannot take effect "
+                'at once. Change it at the renewal ("when": "renewal").',
+                reason="not_an_upgrade",
+            )
+        self._plan_changed(
+            change.to_plan.to_dict(),
+            change.to_period.value,
+            change.from_plan.id,
+            change.from_period.value,
+            self.current_period.number,
+            change.new_end.isoformat(),
+            invoice_id,
+            change.days_left,
+            change.days_total,
+            now,
+        )
+
+    @event(PlanChanged)
+    def _plan_changed(
+        self,
+        plan: dict[str, Any],
+        period: str,
+        from_plan_id: str,
+        from_period: str,
+        period_no: int,
+        period_end: str,
+        invoice_id: UUID,
+        days_left: int,
+        days_total: int,
+        timestamp: datetime,
+    ) -> None:
+        self.plan, self.period = Plan.from_dict(plan), Period(period)
+        self.plans_on_record[self.plan.id] = self.plan
+        self.pending_change = None  # the newest request wins
+        self.periods[-1] = replace(
+            self.periods[-1],
+            end=JalaliDate.parse(period_end),
+            plan_id=self.plan.id,
+            period=self.period,
+        )
+        self.changes_at_once += 1
+        self.all_invoice_ids.append(invoice_id)
+        self.open_invoice_ids.append(invoice_id)
 
     def cancel(self, reason: str, now: datetime) -> None:
         now = self._now(now)

@@ -210,6 +210,19 @@ def _plan_changed(d: dict[str, Any]) -> _Parts:
     )
 
 
+def _upgraded(d: dict[str, Any]) -> _Parts:
+    plan = d.get("plan") or {}
+    name, period = plan.get("name", plan.get("id", "?")), str(d.get("period"))
+    return (
+        Words(
+            f"an upgrade to plan {name} ({period}) at once",
+            f"ارتقای بی‌درنگ به طرح {name} ({period_fa(period)})",
+        ),
+        Words("made", "انجام شد"),
+        Words("", ""),
+    )
+
+
 _DECISIONS: dict[type, Callable[[dict[str, Any]], _Parts]] = {
     Invoice.OfflinePaymentApproved: _offline_approved,
     Invoice.OfflinePaymentRejected: _offline_rejected,
@@ -222,6 +235,7 @@ _DECISIONS: dict[type, Callable[[dict[str, Any]], _Parts]] = {
     Subscription.EnforcementHoldEnded: _hold_lifted,
     Subscription.SubscriptionCancelled: _cancelled,
     Subscription.PlanChangeScheduled: _plan_changed,
+    Subscription.PlanChanged: _upgraded,
 }
 
 

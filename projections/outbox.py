@@ -4,7 +4,7 @@ Fed by the event log like the read models (same transaction, own tracking positi
 rebuilt: a rebuild would send everything again. Each NoticeSent becomes an e-mail, an SMS and
 a message for the customer's panel inbox, rendered in Persian at that moment (the row keeps
 exactly what was said); each change of a site (created, suspended, restored, collected,
-removed) becomes a signed request to the hosting platform. A dispatcher sends pending rows,
+removed, or moved to another plan) becomes a signed request to the hosting platform. A dispatcher sends pending rows,
 with retries and backoff (:mod:`adapters.outbox`).
 
 ``sequence`` orders a subscription's rows: an event's rows carry its version in the
@@ -88,13 +88,33 @@ OUTBOX = Table(
 )
 
 #: Site changes the hosting platform is told about, and the action it is asked to take.
+#: ``plan`` tells it the plan in force, which sets the site's plan-dependent limits: at an
+#: upgrade at once, and at a renewal that moved the site to another plan or period.
 PLATFORM_ACTIONS: dict[type, str] = {
     Subscription.SubscriptionStarted: "create",
     Subscription.SiteSuspended: "suspend",
     Subscription.SiteRestored: "restore",
     Subscription.SiteCollected: "remove",
     Subscription.SubscriptionEnded: "remove",
+    Subscription.PlanChanged: "plan",
+    Subscription.SubscriptionRenewed: "plan",
 }
+
+
+def plan_in_force(event: Any, sub: Subscription) -> tuple[str, str] | None:
+    """The plan and period a create or plan request carries; None for a renewal on the same
+    terms as the period before it (nothing to tell the platform)."""
+    if isinstance(event, Subscription.SubscriptionStarted | Subscription.PlanChanged):
+        return event.plan["id"], event.period
+    if isinstance(event, Subscription.SubscriptionRenewed):
+        before = sub.periods[event.period_no - 2] if event.period_no >= 2 else None
+        if before is not None and (before.plan_id, before.period.value) == (
+            event.plan_id,
+            event.period,
+        ):
+            return None
+        return event.plan_id, event.period
+    return None
 
 
 def platform_action(event_type: type) -> str | None:
@@ -269,12 +289,17 @@ class OutboxView(ReadModel):
         sub = states.get(event.originator_id, Subscription)
         if sub is None:
             return
+        plan = plan_in_force(event, sub)
+        if action == "plan" and plan is None:
+            return
         payload = {
             "action": action,
             "site": sub.site,
             "subscription_id": str(sub.id),
             "event": type(event).__name__,  # the event's name, as the platform was always sent
         }
+        if plan is not None:
+            payload["plan"], payload["period"] = plan
         yield Append(
             self._row(
                 event,

@@ -9,7 +9,7 @@ those of payments in :mod:`projections.payment_views`, that of representatives i
 Each row is computed from aggregate states (see :mod:`projections.model`), so it equals a
 fold of the events by construction; database constraints repeat the invariants they can
 (an invoice's total is what was paid plus what is owed plus what was voided; balances and
-credit are never negative; one invoice per subscription period).
+credit are never negative).
 """
 
 from __future__ import annotations
@@ -151,8 +151,10 @@ class InvoicesView(ReadModel):
             ("version", "INTEGER NOT NULL"),
             ("updated_at", "TEXT NOT NULL"),
         ),
+        # One invoice per subscription period is kept by the key: a period's invoice id is
+        # derived from (subscription, period number). A proration invoice shares its period's
+        # number (docs/INVOICES.md), so (subscription_id, period_no) is not unique.
         key=("invoice_id",),
-        uniques=(("subscription_id", "period_no"),),
         checks=(
             one_of("status", [s.value for s in InvoiceStatus]),
             "total >= 0",

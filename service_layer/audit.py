@@ -183,6 +183,7 @@ _DECISIONS = (
     Subscription.EnforcementHoldEnded,
     Subscription.SubscriptionCancelled,
     Subscription.PlanChangeScheduled,
+    Subscription.PlanChanged,
 )
 _NOT_A_PERSONS_PAYMENT = ("gateway", "bank_receipt", "credit")
 

@@ -141,6 +141,7 @@ class Source:
 _SUBSCRIPTION = {
     Subscription.SubscriptionStarted: "subscription.created",
     Subscription.PlanChangeScheduled: "subscription.plan_changed",
+    Subscription.PlanChanged: "subscription.plan_changed",
     Subscription.SiteSuspended: "subscription.suspended",
     Subscription.SiteRestored: "subscription.restored",
     Subscription.SiteCollected: "subscription.collected",

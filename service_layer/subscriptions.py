@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from domain import lifecycle
+from domain import lifecycle, plan_changes
 from domain.base import check_moment
 from domain.invoice import Invoice, InvoiceKind
 from domain.lifecycle import DueStep
+from domain.plan_changes import When
 from domain.plans import Period
 from domain.subscription import Subscription, SubscriptionStatus
 from projections.due_index import DueIndex
@@ -83,19 +84,33 @@ class SubscriptionCommands(CommandRunner):
         now: datetime,
         *,
         period: Period | str | None = None,
-    ) -> None:
-        """Move to another plan (and period) from the next period on."""
+        when: When | str | None = None,
+    ) -> When:
+        """Move to another plan (and period): ``when`` "renewal" from the next period on,
+        "now" at once with a proration invoice (an upgrade only); without it, an upgrade on
+        the same period takes effect now and anything else at the renewal
+        (docs/LIFECYCLE.md, "Plan changes"). Returns when it takes effect."""
         now = check_moment(now)
+        asked = When.parse(when)
 
-        def command(uow: UnitOfWork) -> None:
+        def command(uow: UnitOfWork) -> When:
             life = catch_up(uow, subscription_id, now, self.vat)
             sub = life.subscription
             plan = catalogue_of(uow, now).orderable(plan_id)
             chosen = Period.parse(period) if period is not None else sub.period
             overdue = [inv.id for inv in lifecycle.overdue_invoices(sub, life.invoices, now)]
-            sub.change_plan(plan, chosen, overdue, now)
+            taking = asked or plan_changes.default_when(sub, plan, chosen, now)
+            if taking is When.RENEWAL:
+                sub.change_plan(plan, chosen, overdue, now)
+                return taking
+            invoice = plan_changes.change_now(
+                sub, plan, chosen, life.customer, self.vat, overdue, now
+            )
+            life.invoices[invoice.id] = invoice
+            uow.add(invoice)
+            return taking
 
-        self._run(command)
+        return self._run(command)
 
     # --- time ----------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ _RANK = {
     "BillingProfileChanged": 0,
     "SubscriptionStarted": 1,
     "SubscriptionRenewed": 2,
+    "PlanChanged": 2,  # an upgrade at once before the proration invoice it issued
     "InvoiceIssued": 3,
     "NoticeSent:invoice_issued": 4,
     "CreditUsed": 5,

@@ -37,7 +37,7 @@ FIXED_EPOCH = "1704067200"
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-_UNITS = {"month": "ماه"}
+_UNITS = {"month": "ماه", "upgrade": "مورد"}
 _TERMS = {PaymentTerms.CASH: "نقدی", PaymentTerms.CREDIT: "غیرنقدی (نسیه)"}
 
 
@@ -73,6 +73,14 @@ class Row:
     @property
     def unit(self) -> str:
         return _UNITS.get(self.line.unit, self.line.unit)
+
+    @property
+    def persian(self) -> str | None:
+        """A proration line's own words, in Persian (its description is "English | Persian",
+        domain/proration.py); None for a period's line, which the template words itself."""
+        if self.line.unit != "upgrade":
+            return None
+        return self.line.description.rpartition(" | ")[2]
 
 
 class InvoiceDocuments:

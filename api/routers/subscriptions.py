@@ -94,13 +94,18 @@ def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) 
 @router.post(
     "/{subscription_id}/change-plan",
     response_model=SubscriptionOut,
-    summary="Change plan from the next period",
+    summary="Change plan: an upgrade at once (prorated), anything else from the next period",
 )
 def change_plan(
     subscription_id: UUID, body: ChangePlanIn, ctx: ContextDep, who: PrincipalDep
 ) -> SubscriptionOut:
+    """An upgrade takes effect at once with an invoice for the prorated difference; a cheaper
+    plan or another period waits for the renewal, unless ``when`` says otherwise."""
+
     def change() -> None:
-        ctx.app_for(who).change_plan(subscription_id, body.plan_id, ctx.now(), period=body.period)
+        ctx.app_for(who).change_plan(
+            subscription_id, body.plan_id, ctx.now(), period=body.period, when=body.when
+        )
 
     return subscription_command(ctx, who, subscription_id, CHANGE_PLANS, change)
 

@@ -42,10 +42,21 @@ class SubscriptionIn(Input):
 class ChangePlanIn(Input):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"plan_id": "pro", "period": "yearly"}]},
+        json_schema_extra={
+            "examples": [
+                {"plan_id": "pro"},
+                {"plan_id": "pro", "period": "yearly", "when": "renewal"},
+            ]
+        },
     )
     plan_id: str = Field(min_length=1, max_length=63)
     period: PeriodName | None = None
+    when: Literal["now", "renewal"] | None = Field(
+        default=None,
+        description='"now": at once, with a proration invoice (an upgrade only); "renewal": '
+        "from the next period. Left out: an upgrade on the same period takes effect now, "
+        "anything else at the renewal (docs/LIFECYCLE.md).",
+    )
 
 
 class CancelIn(Input):
@@ -62,6 +73,12 @@ class PeriodOut(BaseModel):
     end: str = Field(description="The last day, Jalali.")
     starts_at: str
     ends_at: str
+
+
+class PendingChangeOut(BaseModel):
+    plan_id: str
+    period: str
+    from_period_no: int = Field(description="The first period on it (the next renewal).")
 
 
 class NextStepOut(BaseModel):
@@ -117,6 +134,9 @@ class SubscriptionOut(BaseModel):
     ordered_at: str
     cancelled_at: str | None
     open_invoices: int
+    pending_change: PendingChangeOut | None = Field(
+        default=None, description="A plan change waiting for the next renewal, if any."
+    )
 
     @classmethod
     def of_lifecycle(cls, life: Lifecycle) -> SubscriptionOut:
@@ -153,4 +173,11 @@ class SubscriptionOut(BaseModel):
             ordered_at=iso(sub.ordered_at),
             cancelled_at=iso(sub.cancelled_at),
             open_invoices=len(sub.open_invoice_ids),
+            pending_change=PendingChangeOut(
+                plan_id=sub.pending_change[0].id,
+                period=sub.pending_change[1].value,
+                from_period_no=current.number + 1,
+            )
+            if sub.pending_change
+            else None,
         )

@@ -10,7 +10,7 @@ from domain.jalali import JalaliDate
 from presentation.events.registry import EventData, formats
 from presentation.words import Words, fa_digits, rials_en, rials_fa, when_en, when_fa
 
-_KIND_FA = {"first": "نخستین", "renewal": "تمدید"}
+_KIND_FA = {"first": "نخستین", "renewal": "تمدید", "proration": "ارتقا"}
 _TERMS_FA = {"cash": "نقد", "credit": "نسیه"}
 
 

@@ -46,6 +46,19 @@ def _plan_change(d: EventData) -> Words:
     )
 
 
+@formats(Subscription.PlanChanged)
+def _plan_changed(d: EventData) -> Words:
+    return Words(
+        f"upgraded at once from {d['from_plan_id']} ({d['from_period']}) to {d['plan']['name']} "
+        f"({d['period']}); the difference for {d['days_left']} of {d['days_total']} days of "
+        f"period {d['period_no']} is invoiced",
+        f"بی‌درنگ از طرح {d['from_plan_id']} ({period_fa(d['from_period'])}) به "
+        f"{d['plan']['name']} ({period_fa(d['period'])}) ارتقا یافت؛ مابه‌التفاوت "
+        f"{fa_digits(d['days_left'])} روز از {fa_digits(d['days_total'])} روزِ دورهٔ "
+        f"{fa_digits(d['period_no'])} صورتحساب شد",
+    )
+
+
 @formats(Subscription.SubscriptionCancelled)
 def _cancelled(d: EventData) -> Words:
     return Words(

@@ -191,3 +191,20 @@ def test_the_cli_refuses_an_official_invoice_for_a_person_with_the_reason(tmp_pa
     assert "only to legal entities" in result.stderr
     assert "[official_invoice_refused]" in result.stderr
     assert not out.exists()
+
+
+def test_a_proration_invoice_prints_its_own_line_in_persian(documents):
+    """docs/INVOICES.md, "Proration invoices": the line says from which plan to which, for how
+    many of the period's days, not "hosting from … to …" of a whole period."""
+    app = BillingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    customer = app.register_customer(a_person(), T0)
+    sub_id = ordered(app, customer=customer)
+    app.define_plan(a_plan("pro", monthly_price=2_500_000), T0)
+    app.change_plan(sub_id, "pro", T0 + 9 * DAY)
+    invoice = app.get_invoice(app.get_subscription(sub_id).invoice_ids[-1])
+    html = documents.plain_html(invoice, app.get_customer(customer).profile, "سامان ۳۶۰")
+    persian = invoice.lines[0].description.rpartition(" | ")[2]
+    assert persian.startswith("ارتقا از طرح Basic") and persian in html
+    assert "میزبانی وب‌سایت، طرح" not in html
+    text = pdf_text(documents.plain_pdf(invoice, app.get_customer(customer).profile, "سامان ۳۶۰"))
+    assert rials(invoice.total) in text

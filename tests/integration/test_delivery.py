@@ -131,6 +131,33 @@ def test_the_site_reconciliation_corrects_drift_and_counts_it(tmp_path, caplog):
         engine.close()
 
 
+def test_the_site_reconciliation_sets_the_plan_in_force_where_the_platform_lost_it(tmp_path):
+    """The platform lists each site's plan; one on another plan gets a plan request, and one
+    the platform lost is created again on the engine's plan (docs/SCHEDULER.md)."""
+    clock = SimulatedClock(T0)
+    with SmtpSink() as smtp, FakeSmsProvider() as sms, FakePlatform() as platform:
+        engine = build_engine(
+            database_url=f"sqlite:///{tmp_path}/plans.sqlite",
+            clock=clock,
+            **_outside(smtp, sms, platform),
+        )
+        subs = _subscriptions(engine.app, 2)
+        engine.tick()
+        sites = [engine.app.get_subscription(s).site for s in subs]
+        assert {platform.state.plans[s] for s in sites} == {"basic"}
+        assert engine.reconcile_sites() == 0
+        platform.state.plans[sites[0]] = "premium"  # changed by hand on the platform
+        del platform.state.sites[sites[1]], platform.state.plans[sites[1]]  # lost
+        assert engine.reconcile_sites() == 2
+        engine.tick()
+        assert [platform.state.plans[s] for s in sites] == ["basic", "basic"]
+        assert [r.action for r in platform.state.applied if r.site == sites[0]][-1] == "plan"
+        assert platform.state.sites[sites[0]] == "active"
+        assert _platform_matches_the_engine(engine, platform) == []
+        assert engine.reconcile_sites() == 0
+        engine.close()
+
+
 def test_a_request_the_platform_refuses_for_good_is_failed_and_reconciled(tmp_path):
     clock = SimulatedClock(T0)
     with SmtpSink() as smtp, FakeSmsProvider() as sms, FakePlatform() as platform:

@@ -86,7 +86,7 @@ def fold_events(app) -> dict:
             elif aggregate == "Subscription":
                 if name == "SubscriptionStarted":
                     subs[key] = {"site": "up", "grace": set(), "open": {str(e.first_invoice_id)}}
-                elif name == "SubscriptionRenewed":
+                elif name in ("SubscriptionRenewed", "PlanChanged"):  # PlanChanged: proration
                     subs[key]["open"].add(str(e.invoice_id))
                 elif name == "GraceStarted":
                     subs[key]["grace"].add(str(e.invoice_id))

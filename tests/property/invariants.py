@@ -18,7 +18,11 @@ engine's own code) and checks, for every batch of new events:
   received once and counted once: what its invoices recorded plus the credit it left equals
   its amount;
 - every invoice's balance equals issued − paid − voided (≥ 0), every customer's credit equals
-  added − used (≥ 0), and the engine's aggregates and read models say the same.
+  added − used (≥ 0), and the engine's aggregates and read models say the same;
+- a plan change at once is an upgrade billed in the same save: its proration invoice charges,
+  before VAT, exactly the prorated difference of docs/INVOICES.md for the Jalali days left
+  (counted here from the periods folded, not from the event's own counts), at least a rial;
+  and every renewal bills the plan in force (the upgraded one, or the change scheduled).
 
 The state invariants that need "now" (suspended exactly when…) are functions below; the
 test machine calls them after each step.
@@ -32,8 +36,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from domain.jalali import JalaliDate
 from projections.reports import revenue
-from tests.property.model import status_of
+from tests.property.model import MONTHS, days, half_up, prorated, status_of
 
 LEAD = timedelta(hours=24)
 MIN_REMINDERS, MIN_WARNINGS = 2, 3
@@ -70,6 +75,19 @@ class SubscriptionFold:
     grace: set[UUID] = field(default_factory=set)
     #: Each enforcement hold: [placed at, until, ended at (None while in force)].
     holds: list[list] = field(default_factory=list)
+    #: The plan in force (its terms as recorded) and period, a change scheduled, and the
+    #: current period's first day and end.
+    plan: dict = field(default_factory=dict)
+    period: str = ""
+    pending: tuple[dict, str] | None = None
+    start: JalaliDate | None = None
+    end: JalaliDate | None = None
+
+
+def net_of(plan: dict, period: str) -> int:
+    """A period's price before VAT, from a plan's recorded terms."""
+    gross = plan["monthly_price"] * MONTHS[period]
+    return gross - half_up(gross, plan["discounts"][period])
 
 
 class Ledger:
@@ -89,6 +107,9 @@ class Ledger:
         self.revenue: Counter[str] = Counter()
         # The batch's reminders and grace notices, checked against the holds once it is folded.
         self.said_under_holds: list[tuple[SubscriptionFold, Any]] = []
+        self.issued: dict[UUID, Any] = {}  # invoice → its InvoiceIssued
+        # The batch's changes at once, with the terms and period they left.
+        self.upgrades: list[tuple[Any, dict, str, JalaliDate, JalaliDate]] = []
 
     def fold(self, batch: list[Any]) -> None:
         """Fold one step's new events, then check what they did."""
@@ -130,6 +151,9 @@ class Ledger:
         for sub, e in self.said_under_holds:
             self._check_hold_said(sub, e)
         self.said_under_holds.clear()
+        for upgrade in self.upgrades:  # its invoice may be logged after it in the save
+            self._check_upgrade(*upgrade)
+        self.upgrades.clear()
         self._check_references()
 
     # --- folding --------------------------------------------------------------------------------
@@ -140,6 +164,7 @@ class Ledger:
                 li["unit_price"] * li["quantity"] - li["discount"] + li["vat"] for li in e.lines
             )
             self.invoices[key] = InvoiceFold(e.subscription_id, total)
+            self.issued[key] = e
             self.revenue["invoiced"] += total
             sub = self.subs[e.subscription_id]
             sub.open.add(key)
@@ -180,7 +205,13 @@ class Ledger:
 
     def _subscription(self, key: UUID, name: str, e: Any) -> None:
         if name == "SubscriptionStarted":
-            self.subs[key] = SubscriptionFold(e.customer_id)
+            self.subs[key] = SubscriptionFold(
+                e.customer_id,
+                plan=e.plan,
+                period=e.period,
+                start=JalaliDate.parse(e.anchor),
+                end=JalaliDate.parse(e.first_period_end),
+            )
             return
         sub = self.subs[key]
         closing = name == "NoticeSent" and e.kind == "site_collected"
@@ -209,8 +240,57 @@ class Ledger:
             sub.holds.append([e.timestamp, e.until, None])
         elif name == "EnforcementHoldEnded":
             sub.holds[-1][2] = e.timestamp
+        elif name == "PlanChangeScheduled":
+            sub.pending = (e.plan, e.period)
+        elif name == "SubscriptionCancelled":
+            sub.pending = None
+        elif name == "SubscriptionRenewed":
+            if sub.pending is not None:
+                (sub.plan, sub.period), sub.pending = sub.pending, None
+            if (e.plan_id, e.period) != (sub.plan["id"], sub.period):
+                raise InvariantBroken(
+                    f"subscription {key}: period {e.period_no} billed on {e.plan_id} "
+                    f"({e.period}), but {sub.plan['id']} ({sub.period}) is in force"
+                )
+            sub.start, sub.end = JalaliDate.parse(e.start), JalaliDate.parse(e.end)
+        elif name == "PlanChanged":
+            assert sub.start is not None and sub.end is not None
+            self.upgrades.append((e, sub.plan, sub.period, sub.start, sub.end))
+            sub.plan, sub.period, sub.pending = e.plan, e.period, None
+            sub.end = JalaliDate.parse(e.period_end)
 
     # --- checks ---------------------------------------------------------------------------------
+
+    def _check_upgrade(
+        self, e: Any, plan: dict, period: str, start: JalaliDate, old_end: JalaliDate
+    ) -> None:
+        """A change at once is an upgrade, billed in its save at the prorated difference."""
+        invoice = self.issued.get(e.invoice_id)
+        if invoice is None or invoice.kind != "proration" or invoice.timestamp != e.timestamp:
+            raise InvariantBroken(f"plan change at once {e.invoice_id} without its invoice")
+        new_end = JalaliDate.parse(e.period_end)
+        if e.period == period and new_end != old_end:
+            raise InvariantBroken(f"an upgrade on the same period moved its end to {new_end}")
+        today = JalaliDate.of(e.timestamp)
+        left, total = days(today, new_end) - 1, days(start, new_end)
+        if (left, total) != (e.days_left, e.days_total):
+            raise InvariantBroken(
+                f"upgrade on {today}: {e.days_left} of {e.days_total} days, not {left} of {total}"
+            )
+        expected = prorated(
+            net_of(e.plan, e.period),
+            left,
+            total,
+            net_of(plan, period),
+            days(today, old_end) - 1,
+            days(start, old_end),
+        )
+        charged = sum(li["unit_price"] * li["quantity"] - li["discount"] for li in invoice.lines)
+        if expected < 1 or charged != expected:
+            raise InvariantBroken(
+                f"upgrade from {plan['id']} to {e.plan['id']} on {today}: charged {charged} "
+                f"before VAT, the prorated difference is {expected}"
+            )
 
     @staticmethod
     def _check_hold_said(sub: SubscriptionFold, e: Any) -> None:

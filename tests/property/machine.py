@@ -34,6 +34,7 @@ from domain import lifecycle
 from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.money import Money
+from domain.plan_changes import proration_invoice_id
 from projections.reports import REVENUE_COLUMNS, aging, revenue
 from tests.builders import a_company, a_person, a_plan
 from tests.property import model as m
@@ -111,6 +112,13 @@ def subscription_id(key: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"billing-property/subscription/{key}")
 
 
+def invoice_of(key: int, ref: int | str) -> UUID:
+    """The engine's id of the model's invoice ``ref``: a period's number, or "upgrade-N"."""
+    if isinstance(ref, int):
+        return Invoice.create_id(subscription_id(key), ref)
+    return proration_invoice_id(subscription_id(key), int(ref.removeprefix("upgrade-")))
+
+
 def an_id(kind: str, name: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"billing-property/{kind}/{name}")
 
@@ -145,6 +153,7 @@ REPORTED = {
     "TrackingNumberClaimedAgain",
     "EnforcementHoldEnded",
     "PlanChangeScheduled",
+    "PlanChanged",
     "GatewayPaymentVerified",
 }
 
@@ -278,7 +287,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.engines = [
             Engine(store, stepping=stepping, read_models=rm) for store, stepping, rm in self.ENGINES
         ]
-        self.model = m.Model(lambda key, no: str(Invoice.create_id(subscription_id(key), no)))
+        self.model = m.Model(lambda key, ref: str(invoice_of(key, ref)))
         self.now = START
         self.keys: list[int] = []
         self.fresh: set[int] = set()  # subscriptions brought up to date at self.now
@@ -337,7 +346,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         return key, self.model.sites[key]
 
     def invoice_id(self, key: int, bill_no: int) -> UUID:
-        return Invoice.create_id(subscription_id(key), bill_no)
+        return invoice_of(key, self.model.sites[key].bills[bill_no - 1].ref)
 
     def probe(self, key: int) -> m.Site:
         """The model's subscription as the command will find it after its catch-up."""
@@ -727,13 +736,33 @@ class LifecycleMachine(RuleBasedStateMachine):
         cancel=st.sampled_from([False, False, False, True]),
         plan=st.sampled_from(sorted(TERMS)),
         period=st.sampled_from(PERIODS),
+        when=st.sampled_from([None, None, "now", "renewal"]),
     )
-    def contract(self, k: int, cancel: bool, plan: str, period: str) -> None:
-        """The customer changes the plan (three times in four) or cancels."""
+    def contract(
+        self, k: int, cancel: bool, plan: str, period: str, when: str | None = None
+    ) -> None:
+        """The customer changes the plan (three times in four: without "when", an upgrade
+        takes effect at once; or at once or at the renewal, as asked) or cancels."""
         if cancel:
             self.cancel(k)
         else:
-            self.change_plan(k, plan, period)
+            self.change_plan(k, plan, period, when)
+
+    @precondition(lambda self: self.keys)
+    @rule(
+        k=index,
+        plan=st.sampled_from(sorted(TERMS)),
+        period=st.none() | st.sampled_from(PERIODS),
+    )
+    def settle_and_upgrade(self, k: int, plan: str, period: str | None) -> None:
+        """The customer pays everything due (so no invoice is overdue), then moves to another
+        plan (on the same period when ``period`` is None) without saying when: at once if it
+        is an upgrade on the same period, else at the renewal (plan changes are otherwise
+        rare: most histories have an invoice overdue)."""
+        key, s = self.site(k)
+        if self.probe(key).amount_due:
+            self.pay(k, "exact", 1, None)
+        self.change_plan(k, plan, period or s.period)
 
     def cancel(self, k: int) -> None:
         key, _ = self.site(k)
@@ -743,12 +772,14 @@ class LifecycleMachine(RuleBasedStateMachine):
             lambda app: app.cancel_subscription(subscription_id(key), self.now),
         )
 
-    def change_plan(self, k: int, plan: str, period: str) -> None:
+    def change_plan(self, k: int, plan: str, period: str, when: str | None = None) -> None:
         key, _ = self.site(k)
         self.both(
             key,
-            lambda: self.model.change_plan(key, TERMS[plan], period, self.now),
-            lambda app: app.change_plan(subscription_id(key), plan, self.now, period=period),
+            lambda: self.model.change_plan(key, TERMS[plan], period, self.now, when),
+            lambda app: app.change_plan(
+                subscription_id(key), plan, self.now, period=period, when=when
+            ),
         )
 
     @precondition(lambda self: self.keys)

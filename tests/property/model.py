@@ -50,13 +50,30 @@ def half_up(amount: int, basis_points: int) -> int:
     return (amount * basis_points + 5_000) // 10_000
 
 
+def net_price(monthly: int, period: str) -> int:
+    """A period's price before VAT: monthly price × months, less the period discount."""
+    gross = monthly * MONTHS[period]
+    return gross - half_up(gross, DISCOUNT_BP[period])
+
+
 def price(monthly: int, period: str) -> tuple[int, int]:
     """One invoice line: monthly price × months, less the period discount, plus VAT; and the
     VAT alone."""
-    gross = monthly * MONTHS[period]
-    net = gross - half_up(gross, DISCOUNT_BP[period])
+    net = net_price(monthly, period)
     vat = half_up(net, VAT_BP)
     return net + vat, vat
+
+
+def days(first: JalaliDate, end: JalaliDate) -> int:
+    return (end.to_gregorian() - first.to_gregorian()).days
+
+
+def prorated(new: int, left: int, total: int, old: int, old_left: int, old_total: int) -> int:
+    """docs/INVOICES.md, "Proration invoices": new × left / total − old × old_left / old_total,
+    rounded half up to the rial once (0 when it is not positive)."""
+    numerator = new * left * old_total - old * old_left * total
+    denominator = total * old_total
+    return (2 * numerator + denominator) // (2 * denominator) if numerator > 0 else 0
 
 
 def month_of(moment: datetime) -> str:
@@ -108,6 +125,8 @@ class Bill:
     deadline: datetime
     total: int
     order: str  # breaks ties between invoices' steps at one moment (the engine: by invoice id)
+    #: Which invoice this is: its period's number, or "upgrade-N" for the N-th change at once.
+    ref: int | str = 0
     paid: int = 0
     void: bool = False
     reminded: dict[int, datetime] = field(default_factory=dict)  # reminder number → sent at
@@ -153,7 +172,7 @@ class Site:
     periods: list[tuple[JalaliDate, JalaliDate, str, str]]  # start, end, plan, period
     bills: list[Bill]
     last_change: datetime
-    order: Callable[[int], str]  # an invoice's tie-break key, by its number
+    order: Callable[[int | str], str]  # an invoice's tie-break key, by its ref
     legal: bool = False  # the customer is an organisation (only they may pay offline)
     site: str = "up"  # up | suspended | collected | removed
     suspended_at: datetime | None = None
@@ -162,6 +181,7 @@ class Site:
     warned: dict[int, datetime] = field(default_factory=dict)  # of the suspension in force
     cancelled: bool = False
     pending: tuple[Terms, str] | None = None
+    upgrades: int = 0  # plan changes at once so far
     hold: datetime | None = None  # until
     hold_ended: datetime | None = None
     last_settled: datetime | None = None
@@ -272,10 +292,18 @@ def _bill(s: Site, no: int) -> Bill:
     return s.bills[no - 1]
 
 
-def _issue(s: Site, at: datetime, days: int) -> None:
+def _issue(s: Site, at: datetime, days: int, net: int | None = None) -> None:
+    """Issue the current period's invoice, or (``net``) the proration invoice of a change at
+    once, with that charge before VAT."""
     no = len(s.bills) + 1
-    total, vat = price(s.terms.monthly, s.period)
-    bill = Bill(no, at, at + days * DAY, total, s.order(no), reminders=s.terms.reminders)
+    if net is None:
+        ref: int | str = len(s.periods)
+        total, vat = price(s.terms.monthly, s.period)
+    else:
+        ref = f"upgrade-{s.upgrades}"
+        vat = half_up(net, VAT_BP)
+        total = net + vat
+    bill = Bill(no, at, at + days * DAY, total, s.order(ref), ref, reminders=s.terms.reminders)
     s.book(at, "invoiced", total)
     s.book(at, "vat", vat)
     use = min(s.credit, bill.total)
@@ -365,7 +393,9 @@ def check_open(s: Site) -> None:
 class Model:
     """Every subscription of one history, by its key."""
 
-    def __init__(self, bill_order: Callable[[int, int], str] = lambda key, no: f"{no:06}") -> None:
+    def __init__(
+        self, bill_order: Callable[[int, int | str], str] = lambda key, ref: f"{ref:0>6}"
+    ) -> None:
         self.sites: dict[int, Site] = {}
         self.bill_order = bill_order
         # A tracking number → (subscription, invoice number, receipt) of the receipt holding it.
@@ -381,8 +411,8 @@ class Model:
         _issue(s, now, terms.first_days)
         self.sites[key] = s
 
-    def _order_of(self, key: int) -> Callable[[int], str]:
-        return lambda no: self.bill_order(key, no)
+    def _order_of(self, key: int) -> Callable[[int | str], str]:
+        return lambda ref: self.bill_order(key, ref)
 
     # --- the finance reports, from the model's own state --------------------------------------
 
@@ -522,16 +552,46 @@ class Model:
 
         self.command(key, now, act)
 
-    def change_plan(self, key: int, terms: Terms, period: str, now: datetime) -> None:
-        def act(s: Site) -> None:
+    def change_plan(
+        self, key: int, terms: Terms, period: str, now: datetime, when: str | None = None
+    ) -> str:
+        """docs/LIFECYCLE.md, "Plan changes": at the renewal, or at once with a proration
+        invoice when that costs at least a rial more (an upgrade); without ``when``, at once
+        for an upgrade on the same period, else at the renewal. Returns when it takes effect."""
+
+        def act(s: Site) -> str:
             check_open(s)
             if s.cancelled:
                 raise Refused("SubscriptionNotActive")
+            start, old_end, _, _ = s.periods[-1]
+            before = s.months - MONTHS[s.period]  # months from the anchor to the period start
+            months = before + MONTHS[period]
+            new_end = s.anchor.add_months(months, anchor_day=s.anchor.day)
+            today = JalaliDate.of(now)
+            net = prorated(
+                net_price(terms.monthly, period),
+                max(0, days(today, new_end) - 1),
+                days(start, new_end),
+                net_price(s.terms.monthly, s.period),
+                max(0, days(today, old_end) - 1),
+                days(start, old_end),
+            )
+            taking = when or ("now" if period == s.period and net > 0 else "renewal")
             if any(b.deadline <= now for b in s.unpaid):
                 raise Refused("PlanChangeRefused")
-            s.pending, s.last_change = (terms, period), now
+            s.last_change = now
+            if taking == "renewal":
+                s.pending = (terms, period)
+                return taking
+            if days(today, new_end) <= 1 or net <= 0:  # no day left, or not an upgrade
+                raise Refused("ImmediatePlanChangeRefused")
+            s.terms, s.period, s.pending, s.months = terms, period, None, months
+            s.periods[-1] = (start, new_end, terms.id, period)
+            s.upgrades += 1
+            _issue(s, now, terms.renewal_days, net)
+            return taking
 
-        self.command(key, now, act)
+        return self.command(key, now, act)
 
     def place_hold(self, key: int, until: datetime, now: datetime) -> None:
         def act(s: Site) -> None:

@@ -178,6 +178,20 @@ MUTATIONS = (
         "    if sub.place_hold(reason, until, now):",
         "    if sub.place_hold(reason, until, now) and False:",
     ),
+    Mutation(
+        "M20",
+        "the proration charge is rounded down, not half up",
+        "domain/proration.py",
+        "        return Money((2 * numerator + denominator) // (2 * denominator))",
+        "        return Money(numerator // denominator)",
+    ),
+    Mutation(
+        "M21",
+        "an upgrade at once is charged for the whole period, not the days left",
+        "domain/proration.py",
+        "            new_value.rials * self.days_left * d_old - old_value.rials * self.old_days_left * d_new",
+        "            new_value.rials * d_new * d_old - old_value.rials * d_old * d_new",
+    ),
 )
 
 

@@ -253,6 +253,20 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
         1,
         {"plan": "dict[str, Any]", "period": "str", "from_period_no": "int"},
     ),
+    "domain.subscription:Subscription.PlanChanged": (
+        1,
+        {
+            "plan": "dict[str, Any]",
+            "period": "str",
+            "from_plan_id": "str",
+            "from_period": "str",
+            "period_no": "int",
+            "period_end": "str",
+            "invoice_id": "UUID",
+            "days_left": "int",
+            "days_total": "int",
+        },
+    ),
     "domain.subscription:Subscription.SiteCollected": (
         1,
         {"voided_invoice_ids": "list[UUID]", "due_at": "datetime"},
