@@ -29,7 +29,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
-from api.backoffice.render import ident, is_htmx, render, rials, when
+from api.backoffice.render import fa, ident, is_htmx, render, rials, when
 from api.backoffice.session import OfficeForbidden, SessionDep, StaffSession
 from api.context import Context, ContextDep
 from api.permissions import (
@@ -44,6 +44,7 @@ from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.jalali import JalaliDate, format_moment, parse_moment
 from domain.money import Money
+from domain.plan_changes import When, default_when, proration_of
 from domain.plans import Period
 from domain.subscription import Subscription
 from domain.text import multiline_text
@@ -66,6 +67,7 @@ DONE = {
     "void": "صورتحساب باطل شد.",
     "void-proposed": "ابطال پیشنهاد شد. طبق قاعدهٔ چهارچشم، کارمند مالی دیگری باید آن را تأیید کند.",
     "plan": "تغییر طرح ثبت شد؛ از دورهٔ بعد اعمال می‌شود.",
+    "plan-now": "طرح تازه همین حالا اعمال شد و صورتحساب مابه‌التفاوت صادر شد.",
 }
 
 Field = Annotated[str, Form()]
@@ -510,6 +512,7 @@ def change_plan(
     ctx: ContextDep,
     plan_id: Field = "",
     period: Field = "",
+    taking_effect: Annotated[str, Form(alias="when")] = "",
     confirm: Field = "",
 ) -> Response:
     _require(CHANGE_PLANS, session)
@@ -521,8 +524,30 @@ def change_plan(
             raise InvalidInput("Choose one of the plans that can be ordered.", field="plan_id")
         if period not in PERIODS:
             raise InvalidInput("Choose a period: monthly, quarterly or yearly.", field="period")
+        asked = When.parse(taking_effect or None)
         if confirm != "1":
             sub = app.get_subscription(subscription_id)
+            now = ctx.now()
+            taking = asked or default_when(sub, plan, Period(period), now)
+            facts: tuple[tuple[str, object], ...] = (
+                ("طرح کنونی", f"{sub.plan.name} ({period_fa(sub.period.value)})"),
+                ("طرح تازه", f"{plan.name} ({period_fa(period)})"),
+                ("بهای هر دوره (ریال)", plan.price(Period(period))),
+            )
+            if taking is When.NOW:
+                change = proration_of(sub, plan, Period(period), now)
+                facts += (
+                    ("اعمال", "همین حالا"),
+                    ("روزهای باقی‌ماندهٔ دوره", fa(f"{change.days_left} از {change.days_total}")),
+                    ("مابه‌التفاوت پیش از مالیات (ریال)", change.net),
+                )
+                consequence = (
+                    "طرح تازه همین حالا اعمال می‌شود و برای روزهای باقی‌ماندهٔ دوره صورتحساب "
+                    "مابه‌التفاوت صادر می‌شود (اگر ارتقا نباشد، پذیرفته نمی‌شود)."
+                )
+            else:
+                facts += (("از دورهٔ", sub.current_period.number + 1),)
+                consequence = "طرح تازه از دورهٔ بعد اعمال می‌شود؛ صورتحساب دورهٔ کنونی تغییر نمی‌کند."
             return _confirm(
                 request,
                 ctx,
@@ -532,19 +557,16 @@ def change_plan(
                     "plan",
                     "تغییر طرح",
                     f"/office/subscriptions/{subscription_id}/plan",
-                    {"plan_id": plan.id, "period": period},
-                    (
-                        ("طرح کنونی", f"{sub.plan.name} ({period_fa(sub.period.value)})"),
-                        ("طرح تازه", f"{plan.name} ({period_fa(period)})"),
-                        ("بهای هر دوره (ریال)", plan.price(Period(period))),
-                        ("از دورهٔ", sub.current_period.number + 1),
-                    ),
-                    "طرح تازه از دورهٔ بعد اعمال می‌شود؛ صورتحساب دورهٔ کنونی تغییر نمی‌کند.",
+                    {"plan_id": plan.id, "period": period, "when": taking.value},
+                    facts,
+                    consequence,
                 ),
             )
-        ctx.app_for(session.principal).change_plan(
-            subscription_id, plan.id, ctx.now(), period=period
+        taken = ctx.app_for(session.principal).change_plan(
+            subscription_id, plan.id, ctx.now(), period=period, when=asked
         )
     except BillingError as error:
         return _refused(request, ctx, session, subscription_id, error, "plan")
-    return _acted(request, ctx, session, subscription_id, "plan")
+    return _acted(
+        request, ctx, session, subscription_id, "plan-now" if taken is When.NOW else "plan"
+    )

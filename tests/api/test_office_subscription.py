@@ -270,6 +270,34 @@ def test_a_plan_change_is_confirmed_then_takes_effect_from_the_next_period(shop)
         assert office.post(path, {"plan_id": "nope", "period": "yearly"}).status_code == 422
 
 
+def test_an_upgrade_is_confirmed_with_its_prorated_difference_then_in_force_at_once(shop):
+    from tests.builders import a_plan
+
+    app = shop.api.state.context.app
+    app.define_plan(a_plan("pro", 4_000_000), T0)
+    with served(shop.api, shop.sock) as http:
+        advance(shop, http, 9)  # day 10 of the shop's first period (Farvardin: 31 days)
+        office = signed_in(http, "finance", page_of(shop))  # (idle sessions end: sign in after)
+        path = f"{page_of(shop)}/plan"
+        asked = office.post(path, {"plan_id": "pro", "period": "monthly"})
+        text = text_of(asked.text)
+        assert "همین حالا" in text and fa("21 از 31") in text
+        # (4,000,000 − 2,500,000) × 21/31 = 1,016,129.03…, rounded half up to the rial.
+        assert fa("1,016,129").replace(",", "٬") in text
+        assert app.get_subscription(shop.subscription).plan.id == "business"  # nothing yet
+        done = office.post(
+            path, {"plan_id": "pro", "period": "monthly", "when": "now", "confirm": "1"}
+        )
+        assert done.status_code == 303 and "done=plan-now" in done.headers["location"]
+        sub = app.get_subscription(shop.subscription)
+        assert sub.plan.id == "pro" and len(sub.invoice_ids) == 2
+        # Asked at once for what is not an upgrade: refused with the engine's reason.
+        refused = office.post(
+            path, {"plan_id": "business", "period": "monthly", "when": "now", "confirm": "1"}
+        )
+        assert refused.status_code == 409 and "immediate_plan_change_refused" in refused.text
+
+
 # --- who may do what ----------------------------------------------------------------------------
 
 
