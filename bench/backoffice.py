@@ -28,6 +28,7 @@ What is measured
 Usage
     .venv/bin/python bench/backoffice.py [--customers 10000] [--requests 40] [--warmup 5]
         [--quick]           # 2,000 customers, 15 requests
+        [--keep DIR]        # keep the seeded stores there and reuse them next time
     .venv/bin/python bench/backoffice.py --serve URL --port P   # the server process (internal)
 
 The store is a temporary directory, removed at the end; the server process is always stopped.
@@ -158,9 +159,12 @@ def seed(url: str, customers: int, rng: random.Random) -> dict[str, Any]:
     app, now = runtime.app, runtime.clock.now()
     _seed_demo(runtime, "http://127.0.0.1")
     runtime.read_models.catch_up()
-    demo = [r["customer_id"] for r in runtime.read_models.query(
-        "SELECT customer_id FROM {rm_customer_accounts} ORDER BY name"
-    )]
+    demo = [
+        r["customer_id"]
+        for r in runtime.read_models.query(
+            "SELECT customer_id FROM {rm_customer_accounts} ORDER BY name"
+        )
+    ]
     from uuid import UUID
 
     subscriptions = [app.start_subscription(UUID(c), "business", "monthly", now) for c in demo]
@@ -337,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the seeded stores in this folder, and reuse the ones already there",
+    )
     parser.add_argument("--serve")
     parser.add_argument("--port", type=int)
     args = parser.parse_args(argv)
@@ -346,13 +355,21 @@ def main(argv: list[str] | None = None) -> int:
         args.customers, args.requests = 2_000, 15
     rng = random.Random(1405)
     report: dict[str, Any] = {"customers": args.customers, "requests": args.requests}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         for scale, customers in (("demo", 0), (f"{args.customers} customers", args.customers)):
             url = f"sqlite:///{folder}/{customers}.sqlite"
-            log(f"{scale}: seeding")
-            started = time.perf_counter()
-            seeded = seed(url, customers, rng)
-            log(f"{scale}: seeded in {time.perf_counter() - started:.0f} s; serving")
+            kept = folder / f"{customers}.json"
+            if kept.exists():
+                seeded = json.loads(kept.read_text())
+                log(f"{scale}: the store kept in {folder}; serving")
+            else:
+                log(f"{scale}: seeding")
+                started = time.perf_counter()
+                seeded = seed(url, customers, rng)
+                kept.write_text(json.dumps(seeded))
+                log(f"{scale}: seeded in {time.perf_counter() - started:.0f} s; serving")
             with Server(url) as server:
                 run = measure(server.base, seeded, args.requests, args.warmup)
             run["search_keys"] = seeded["search_keys"]

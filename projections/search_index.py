@@ -145,7 +145,8 @@ class SearchIndex(ReadModel):
         ),
         key=("search_key", "owner_id", "field"),
         checks=(one_of("field", FIELDS), "exact IN (0, 1)"),
-        indexes=(("owner_id",),),
+        # The lookup reads this index alone; owner_id's replaces a customer's or invoice's keys.
+        indexes=(("search_key", "customer_id", "exact"), ("owner_id",)),
     )
 
     EVENTS = (
@@ -218,47 +219,57 @@ class SearchIndex(ReadModel):
         return list(found.values())
 
 
-#: A customer who holds every term (as a whole word or value, or a name word's prefix); the
-#: customers with more whole-word matches first, then by name.
-_SEARCH = """
-SELECT a.customer_id, a.name, a.kind, a.mobile, a.email, m.whole
-FROM (
-    SELECT customer_id, SUM(exact) AS whole FROM (
-        SELECT customer_id, search_key, MAX(exact) AS exact FROM {{rm_search_keys}}
-        WHERE search_key IN ({marks}) GROUP BY customer_id, search_key
-    ) hits
-    GROUP BY customer_id HAVING COUNT(*) = ?
-) m
-JOIN {{rm_customer_accounts}} a ON a.customer_id = m.customer_id
-ORDER BY m.whole DESC, a.name, a.customer_id
+#: The customers who hold every term (as a whole word or value, or a name word's prefix), those
+#: with more whole-word matches first: read from the index alone (search_key, customer_id,
+#: exact), one range of it per term.
+_MATCHED = """
+SELECT customer_id, SUM(exact) AS whole FROM (
+    SELECT customer_id, search_key, MAX(exact) AS exact FROM {{rm_search_keys}}
+    WHERE search_key IN ({marks}) GROUP BY customer_id, search_key
+) hits
+GROUP BY customer_id HAVING COUNT(*) = ?
+ORDER BY whole DESC, customer_id
 LIMIT {limit}
 """
 
 
 def search(read_models: Any, query: str, limit: int = 50) -> tuple[list[dict[str, Any]], bool]:
-    """The customers whose keys hold every term of ``query`` (at most ``limit``), each with
-    ``matches``: the fields that matched, with what they hold; and whether there were more."""
+    """The customers whose keys hold every term of ``query`` (at most ``limit``: those with
+    the most whole-word matches, then by id), listed by whole-word matches then name, each
+    with ``matches``: the fields that matched and what they hold; and whether there were more.
+    Three indexed queries: the matches, the listed customers' accounts, what matched them."""
     wanted = terms(query)
     if not wanted:
         return [], False
     marks = ", ".join("?" for _ in wanted)
     found = read_models.query(
-        _SEARCH.format(marks=marks, limit=int(limit) + 1), [*wanted, len(wanted)]
+        _MATCHED.format(marks=marks, limit=int(limit) + 1), [*wanted, len(wanted)]
     )
     more = len(found) > limit
-    found = found[:limit]
-    if not found:
+    whole = {r["customer_id"]: int(r["whole"]) for r in found[:limit]}
+    if not whole:
         return [], False
-    ids = [r["customer_id"] for r in found]
+    ids = list(whole)
+    listed = ", ".join("?" for _ in ids)
+    accounts = read_models.query(
+        "SELECT customer_id, name, kind, mobile, email FROM {rm_customer_accounts} "
+        f"WHERE customer_id IN ({listed})",
+        ids,
+    )
     hits = read_models.query(
-        "SELECT customer_id, field, shown, owner_id, exact FROM {rm_search_keys} "
-        f"WHERE search_key IN ({marks}) AND customer_id IN ({', '.join('?' for _ in ids)}) "
+        "SELECT customer_id, field, shown, owner_id FROM {rm_search_keys} "
+        f"WHERE search_key IN ({marks}) AND customer_id IN ({listed}) "
         "ORDER BY field, shown",
         [*wanted, *ids],
     )
     matches: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for hit in hits:
-        listed = matches[hit["customer_id"]]
-        if not any(m["field"] == hit["field"] and m["shown"] == hit["shown"] for m in listed):
-            listed.append(hit)
-    return [{**row, "matches": matches[row["customer_id"]]} for row in found], more
+        shown = matches[hit["customer_id"]]
+        if not any(m["field"] == hit["field"] and m["shown"] == hit["shown"] for m in shown):
+            shown.append(hit)
+    rows = [
+        {**a, "whole": whole[a["customer_id"]], "matches": matches[a["customer_id"]]}
+        for a in accounts
+    ]
+    rows.sort(key=lambda r: (-r["whole"], r["name"], r["customer_id"]))
+    return rows, more

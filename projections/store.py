@@ -125,13 +125,14 @@ def tracking_name(application_name: str, model: ReadModel) -> str:
 def write_rows(
     sql: Sql,
     model: ReadModel,
-    rows: dict[Any, dict[str, Any] | None],
+    rows: dict[Any, Any],
     table: str | None = None,
     *,
     sanitise: bool = False,
 ) -> None:
-    """Upsert (or delete, for None) the rows of a state read model; ``sanitise``: make every
-    text storable first (see :func:`storable`)."""
+    """Upsert (or delete, for None) the rows of a state read model, or replace each key's
+    group of rows (a list) of a grouped one; ``sanitise``: make every text storable first
+    (see :func:`storable`)."""
     t = model.table
     table = table or sql.table(t.name)
     if model.group:
@@ -139,9 +140,7 @@ def write_rows(
         inserts = [t.values(row) for group in rows.values() for row in group or ()]
         if sanitise:
             inserts = [storable_values(values) for values in inserts]
-        sql.executemany(
-            f"DELETE FROM {table} WHERE {model.group} = ?", [(str(k),) for k in rows]
-        )
+        sql.executemany(f"DELETE FROM {table} WHERE {model.group} = ?", [(str(k),) for k in rows])
         sql.executemany(t.insert(table), inserts)
         return
     upserts = [t.values(row) for row in rows.values() if row is not None]

@@ -210,7 +210,9 @@ def issue_official(
 def _refusal_fa(refusal: OfficialInvoiceRefused) -> str:
     reason = refusal.details.get("reason", "")
     if reason == "profile_incomplete":
-        missing = "، ".join(OFFICIAL_FIELDS_FA.get(f, f) for f in refusal.details.get("missing", []))
+        missing = "، ".join(
+            OFFICIAL_FIELDS_FA.get(f, f) for f in refusal.details.get("missing", [])
+        )
         return f"نمایهٔ مشتری کامل نیست؛ کم دارد: {missing}."
     if reason == "not_a_legal_entity":
         return "صورتحساب رسمی فقط برای اشخاص حقوقی صادر می‌شود."

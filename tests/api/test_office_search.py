@@ -72,7 +72,9 @@ def office(shop: Shop, role: str = "finance") -> Iterator[SignedIn]:
 
 def found_names(page: httpx.Response) -> list[str]:
     assert page.status_code == 200, page.text
-    return re.findall(r'<a href="/office/customers/[0-9a-f-]+" data-row-key="o">([^<]*)</a>', page.text)
+    return re.findall(
+        r'<a href="/office/customers/[0-9a-f-]+" data-row-key="o">([^<]*)</a>', page.text
+    )
 
 
 def test_a_search_finds_a_customer_however_the_name_or_number_is_typed(shop):
@@ -122,9 +124,7 @@ def test_a_search_finds_a_customer_by_invoice_tracking_and_official_number(shop)
         request_id = http.get(
             "/offline-payments", params={"awaiting_decision": "true"}, headers=shop.finance
         ).json()["items"][0]["id"]
-        approved = http.post(
-            f"/offline-requests/{request_id}/approve", headers=shop.finance
-        )
+        approved = http.post(f"/offline-requests/{request_id}/approve", headers=shop.finance)
         assert approved.status_code == 200, approved.text
         receipt = shop.mellat_receipt(http, "9988 7766 5544", 2_750_000)
         by_tracking = staff.get("/office/search", params={"q": "۹۹۸۸-۷۷۶۶-۵۵۴۴"})
@@ -153,10 +153,12 @@ def test_a_search_shows_hostile_text_as_text_and_support_may_search(shop):
     )
     with office(shop, "support") as staff:
         page = staff.get("/office/search", params={"q": "رضا"})
-        assert found_names(page) == ['&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; رضا']
+        assert found_names(page) == ["&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; رضا"]
         assert "<script>alert" not in page.text
         fragment = staff.get(
-            "/office/search", params={"q": "رضا"}, headers={"HX-Request": "true", "HX-Target": "results"}
+            "/office/search",
+            params={"q": "رضا"},
+            headers={"HX-Request": "true", "HX-Target": "results"},
         )
         assert "<html" not in fragment.text and "data-row" in fragment.text
 
@@ -187,7 +189,12 @@ def test_the_customer_page_shows_profile_subscriptions_invoices_receipts_and_not
         http.post(f"/offline-requests/{request_id}/approve", headers=shop.finance)
         registered = http.post(
             f"/invoices/{shop.invoice}/receipts",
-            data={"bank": "012", "tracking_number": "1234-5678", "amount": "2750000", "paid_on": "1405/02/01"},
+            data={
+                "bank": "012",
+                "tracking_number": "1234-5678",
+                "amount": "2750000",
+                "paid_on": "1405/02/01",
+            },
             files={"scan": ("slip.png", a_png_slip(), "image/png")},
             headers=shop.me,
         )
