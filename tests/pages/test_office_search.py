@@ -12,7 +12,7 @@ from adapters.sandbox_gateway import SandboxGateway
 from domain.customer import BillingProfile
 from tests.api.office import PASSWORDS, add_staff
 from tests.api.shop import Shop
-from tests.builders import T0
+from tests.builders import DAY, T0, a_png_slip
 from tests.pages.browser import screenshot_path
 from tests.pages.office import OfficeBrowser, office_browser
 
@@ -39,6 +39,32 @@ def shop(tmp_path):
                 T0,
             )
             app.start_subscription(customer, "business", "monthly", T0)
+        # The company asks to pay offline, is approved, pays part by transfer and registers a
+        # receipt with its scan; an earlier receipt was rejected.
+        request = app.request_offline_payment(shop.invoice, "پرداخت از حساب شرکت", T0)
+        app.decide_offline_payment(shop.invoice, request, T0, approve=True)
+        scan = shop.engine.scans.put(a_png_slip(), field="scan")
+        rejected = app.register_receipt(
+            shop.invoice,
+            bank="017",
+            tracking_number="5544-3322",
+            amount=2_750_000,
+            paid_on="1405/01/20",
+            now=T0 + DAY,
+            scan_hash=scan,
+        )
+        app.decide_receipt(
+            shop.invoice, rejected, T0 + DAY, confirm=False, reason="مبلغ خوانا نیست"
+        )
+        app.register_receipt(
+            shop.invoice,
+            bank="012",
+            tracking_number="9988-7766",
+            amount=2_750_000,
+            paid_on="1405/01/22",
+            now=T0 + 2 * DAY,
+            scan_hash=scan,
+        )
         shop.engine.tick()
         yield shop
         shop.engine.close()
@@ -102,6 +128,20 @@ def test_finance_searches_as_they_type_with_arabic_letters_and_persian_digits(sh
         assert "پرداخت‌نشده" in page.inner_text("#invoices")
         assert "۱۴۰۵/" in page.inner_text("#invoices")  # the Jalali deadline
         assert "ارسال صورتحساب" in page.inner_text("#notices")
+
+        # The company: its receipts with their scans, the rejected one with its reason.
+        page.goto(f"{office.base}/office/search")
+        page.keyboard.press("/")
+        page.keyboard.type("۹۹۸۸-۷۷۶۶")  # a receipt's tracking number, Persian digits
+        expect(found(office)).to_have_text(["Pars Co"])
+        found(office).first.click()
+        page.wait_for_selector("#customer-name")
+        receipts = page.inner_text("#receipts")
+        assert "۹۹۸۸۷۷۶۶" in receipts and "در حال بررسی" in receipts
+        assert "مبلغ خوانا نیست" in receipts and "ردشده" in receipts
+        scan = page.locator("#receipts a.scan").first.get_attribute("href")
+        assert scan is not None
+        assert office.http.get(scan).status_code in (303, 401)  # the session's, not anyone's
         page.screenshot(path=str(screenshot_path("office-customer.png", tmp_path)), full_page=True)
         office.check_clean()
 
