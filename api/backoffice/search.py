@@ -53,7 +53,8 @@ def search_page(request: Request, session: SessionDep, ctx: ContextDep, q: str =
     try:
         query = free_text(q, "q", max_length=200, min_length=0)
     except InvalidInput as error:
-        query, problem = "", error.message
+        query = ""
+        problem = f"متن جستجو پذیرفته نشد: نویسه‌ای نامرئی یا کنترلی دارد ({error.message})"
     if query:
         results, more = search(ctx.fresh_read_models(), query, limit=LIMIT)
     fragment = is_htmx(request) and request.headers.get("HX-Target") == "results"

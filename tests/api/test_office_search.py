@@ -161,6 +161,9 @@ def test_a_search_shows_hostile_text_as_text_and_support_may_search(shop):
             headers={"HX-Request": "true", "HX-Target": "results"},
         )
         assert "<html" not in fragment.text and "data-row" in fragment.text
+        control = staff.get("/office/search", params={"q": "رضا\x07"})
+        assert control.status_code == 200 and "متن جستجو پذیرفته نشد" in control.text
+        assert "data-row" not in control.text
 
 
 def test_a_search_needs_a_staff_session(shop):

@@ -100,6 +100,7 @@ def test_finance_searches_as_they_type_with_arabic_letters_and_persian_digits(sh
         page.keyboard.type("كريمي")  # Arabic kaf and yeh
         expect(found(office)).to_have_count(2)
         assert sorted(results(office)) == ["علی کریمی‌نژاد", "علیرضا کریمی"]
+        assert page.evaluate("document.activeElement.id") == "q"  # typing goes on
         assert "q=" in page.url  # the search is in the address, to share or go back to
 
         page.fill("#q", "")
@@ -117,8 +118,9 @@ def test_finance_searches_as_they_type_with_arabic_letters_and_persian_digits(sh
         expect(found(office)).to_have_count(2)
         page.screenshot(path=str(screenshot_path("office-search.png", tmp_path)), full_page=True)
 
-        # j selects the first result, o opens it.
-        page.locator("#results h2").focus()
+        # Enter moves the focus to the results; j selects the first, o opens it.
+        page.keyboard.press("Enter")
+        expect(page.locator("#results h2")).to_be_focused()
         page.keyboard.press("j")
         assert page.locator('#results tr[aria-selected="true"]').count() == 1
         first = page.locator('#results tr[aria-selected="true"] a').inner_text()
