@@ -159,17 +159,16 @@ def customer_page(
     except NotFound:
         return _not_found(request, session, "چنین مشتری‌ای ثبت نشده است.")
     values = _customer_page(ctx, session, customer)
-    notice = ""
+    issued_number = ""
     if issued is not None and str(issued) in values["officials"]:
-        number = values["officials"][str(issued)].get("official_number", "")
-        notice = f"صورتحساب رسمی {number} صادر شد."
+        issued_number = values["officials"][str(issued)].get("official_number", "")
     return render(
         request,
         session,
         "customer.html.j2",
         title=customer.profile.name,
         nav="search",
-        notice=notice,
+        issued_number=issued_number,
         refusal="",
         **values,
     )
@@ -196,7 +195,7 @@ def issue_official(
             "customer.html.j2",
             title=customer.profile.name,
             nav="search",
-            notice="",
+            issued_number="",
             refusal=_refusal_fa(refusal),
             status=409,
             **_customer_page(ctx, session, customer),

@@ -278,7 +278,7 @@ def test_an_official_invoice_is_issued_from_the_page_once_the_profile_is_complet
         issued = staff.post(f"/office/invoices/{shop.invoice}/official")
         assert issued.status_code == 303, issued.text
         shown = http.get(issued.headers["location"])
-        assert "صورتحساب رسمی 1405-000001 صادر شد" in shown.text
+        assert 'صورتحساب رسمی <bdi dir="ltr" class="id">۱۴۰۵-۰۰۰۰۰۱</bdi> صادر شد' in shown.text
         assert f"/office/invoices/{shop.invoice}/official.pdf" in shown.text
         pdf = staff.get(f"/office/invoices/{shop.invoice}/official.pdf")
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
