@@ -187,6 +187,10 @@ class ReadModel:
     #: Raised when the rows' content changes with the table unchanged, so that tables written
     #: by the previous version are rebuilt when opened (``ReadModels.stale_tables``).
     version: ClassVar[int] = 1
+    #: A grouped read model keeps several rows per key (a customer's search keys): the key is
+    #: the value of this column in each of its rows, :meth:`rows` answers instead of
+    #: :meth:`row`, and every write replaces the key's whole group (delete, then insert).
+    group: ClassVar[str | None] = None
 
     def wants(self, event_type: type) -> bool:
         """Whether events of this type can change this read model (asked once per type)."""
@@ -199,6 +203,14 @@ class ReadModel:
     def row(self, key: Any, states: AggregateStates) -> dict[str, Any] | None:
         """The row for ``key`` from the current states; None: there is no row."""
         raise NotImplementedError
+
+    def rows(self, key: Any, states: AggregateStates) -> list[dict[str, Any]]:
+        """A grouped read model's rows for ``key`` from the current states (none: no rows)."""
+        raise NotImplementedError
+
+    def recompute(self, key: Any, states: AggregateStates) -> Any:
+        """What a touched key holds now: its row (or None), or a grouped model's list of rows."""
+        return self.rows(key, states) if self.group else self.row(key, states)
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         """Rows appended (or counters added to) because of this event."""

@@ -132,7 +132,7 @@ class Rebuilding:
             log.error("read models: %s", finding)
         result: dict[str, Any] = {}
         for m in models:
-            rows = {key: m.row(key, states) for key in touched[m.name]}
+            rows = {key: m.recompute(key, states) for key in touched[m.name]}
             result[m.name] = (rows, entries[m.name])
         return result, last
 
@@ -144,7 +144,10 @@ class Rebuilding:
         # Every key is new to the scratch table (one row per touched key, appends keyed by
         # their event, counters merged per key), so the rows are loaded, not upserted.
         t = model.table
-        loaded = [t.values(row) for row in rows.values() if row is not None]
+        if model.group:
+            loaded = [t.values(row) for group in rows.values() for row in group or ()]
+        else:
+            loaded = [t.values(row) for row in rows.values() if row is not None]
         loaded += [t.values(e.row) for e in _merged(model, entries)]
         if self.unstorable:  # only then can a row hold text the table cannot store
             loaded = [storable_values(values) for values in loaded]

@@ -125,15 +125,24 @@ def tracking_name(application_name: str, model: ReadModel) -> str:
 def write_rows(
     sql: Sql,
     model: ReadModel,
-    rows: dict[Any, dict[str, Any] | None],
+    rows: dict[Any, Any],
     table: str | None = None,
     *,
     sanitise: bool = False,
 ) -> None:
-    """Upsert (or delete, for None) the rows of a state read model; ``sanitise``: make every
-    text storable first (see :func:`storable`)."""
+    """Upsert (or delete, for None) the rows of a state read model, or replace each key's
+    group of rows (a list) of a grouped one; ``sanitise``: make every text storable first
+    (see :func:`storable`)."""
     t = model.table
     table = table or sql.table(t.name)
+    if model.group:
+        # A grouped model: each key's rows are replaced as a whole.
+        inserts = [t.values(row) for group in rows.values() for row in group or ()]
+        if sanitise:
+            inserts = [storable_values(values) for values in inserts]
+        sql.executemany(f"DELETE FROM {table} WHERE {model.group} = ?", [(str(k),) for k in rows])
+        sql.executemany(t.insert(table), inserts)
+        return
     upserts = [t.values(row) for row in rows.values() if row is not None]
     if sanitise:
         upserts = [storable_values(values) for values in upserts]
@@ -250,7 +259,7 @@ class ReadModelProcessing:
             (
                 model,
                 {
-                    key: model.row(key, self.states)
+                    key: model.recompute(key, self.states)
                     for key in model.touched(domain_event, self.states)
                 },
                 list(model.entries(domain_event, self.states)),

@@ -38,6 +38,7 @@ from projections.model import (
 from projections.money_views import InvoiceLedger, RevenueByMonth
 from projections.payment_views import GatewayPaymentsView, OfflineRequestsView
 from projections.representative_views import RepresentativesView
+from projections.search_index import SearchIndex
 
 
 class SubscriptionsView(ReadModel):
@@ -374,6 +375,7 @@ ALL_READ_MODELS: tuple[ReadModel, ...] = (
     GatewayPaymentsView(),
     OfflineRequestsView(),
     RepresentativesView(),
+    SearchIndex(),
 )
 
 

@@ -24,7 +24,6 @@ from api.backoffice.render import is_htmx, render
 from api.backoffice.session import SessionDep, StaffSession
 from api.context import Context, ContextDep
 from api.permissions import DECIDE_OFFLINE, DECIDE_RECEIPTS, Permission
-from api.routers.payments import scan_response
 from domain import text
 from domain.errors import BillingError, InvalidInput, NotFound
 
@@ -269,10 +268,3 @@ def _reject(
             acting.decide_receipt(invoice_id, item_id, ctx.now(), confirm=False, reason=reason)
 
     return _decided(request, session, ctx, item_id, permission, decide, "rejected", item["kind"])
-
-
-@router.get("/receipts/{receipt_id}/scan")
-def receipt_scan(receipt_id: UUID, session: SessionDep, ctx: ContextDep) -> Response:
-    """The receipt's scan for a signed-in reader, with the API's safe headers (a picture shown,
-    a PDF downloaded, never run as a page)."""
-    return scan_response(ctx, receipt_id, _one(ctx, receipt_id)["detail"].get("scan_hash"))
