@@ -1,0 +1,481 @@
+"""The back office's reports, staff actions and health pages over HTTP (docs/BACKOFFICE.md):
+their figures are the API's (the exports read back, CSV and XLSX, equal ``GET /reports/…``),
+the filters mean what they say, every reader may see them and nobody else, and hostile text
+is escaped on screen and neutralised in a CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+
+from adapters.sandbox_gateway import SandboxGateway
+from api.backoffice.export import Table, csv_bytes, neutralised, xlsx_bytes
+from domain.jalali import JalaliDate
+from tests.api.office import PASSWORDS, SignedIn, add_staff
+from tests.api.server import bearer, served
+from tests.api.shop import Shop
+from tests.builders import T0, a_company, a_person
+
+HOSTILE = '=HYPERLINK("http://evil.example","x") <script>alert(\'x\')</script>'
+_CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+
+
+def sign_in_to(http: httpx.Client, role: str, landing: str = "/office/reports") -> SignedIn:
+    """Sign in through the form, landing on ``landing`` (one of this file's pages)."""
+    email, password = PASSWORDS[role]
+    form = http.get("/office/sign-in")
+    pre = re.search(r'name="pre" value="([^"]+)"', form.text)
+    assert pre is not None
+    answer = http.post(
+        "/office/sign-in",
+        data={"email": email, "password": password, "pre": pre.group(1), "next": landing},
+    )
+    assert answer.status_code == 303, answer.text
+    page = http.get(landing)
+    assert page.status_code == 200, page.text
+    found = _CSRF.search(page.text)
+    assert found is not None
+    return SignedIn(http, found.group(1))
+
+
+class World:
+    """A served shop with staff and a little history: three customers (one with a hostile
+    name), a part payment, a void by the finance member, a month on the clock."""
+
+    def __init__(self, tmp_path) -> None:
+        self.gateway = SandboxGateway().__enter__()
+        self.shop = Shop(
+            f"sqlite:///{tmp_path}/office-reports.sqlite",
+            self.gateway,
+            webhook_allowed_hosts="127.0.0.1",
+        )
+        self.staff = add_staff(self.shop)
+        ctx = self.shop.api.state.context
+        app = ctx.app
+        self.hostile = app.register_customer(a_person(HOSTILE), T0)
+        self.other = app.register_customer(a_company("شركت آرين"), T0)
+        self.hostile_sub = app.start_subscription(self.hostile, "business", "monthly", T0)
+        self.other_sub = app.start_subscription(self.other, "business", "monthly", T0)
+        self.hostile_invoice = app.get_subscription(self.hostile_sub).invoice_ids[0]
+        self.other_invoice = app.get_subscription(self.other_sub).invoice_ids[0]
+        self.finance_token = bearer(
+            ctx.tokens.issue_for_staff(self.staff["finance"], T0, label="test").token
+        )
+
+    @contextmanager
+    def client(self) -> Iterator[httpx.Client]:
+        """A new client (its own cookies) of the shop served by the module's fixture."""
+        with httpx.Client(base_url=self.shop.base, timeout=30) as http:
+            yield http
+
+    def history(self, http: httpx.Client) -> None:
+        # A webhook endpoint nobody listens on: its deliveries fail and are retried.
+        hooked = http.post(
+            "/webhook-endpoints",
+            json={"url": "http://127.0.0.1:9/hooks", "events": ["invoice.voided"]},
+            headers=self.shop.admin,
+        )
+        assert hooked.status_code == 201, hooked.text
+        paid = http.post(
+            f"/invoices/{self.other_invoice}/payments",
+            json={"reference": "bank-1405-77", "amount": 1_000_000},
+            headers=self.finance_token,
+        )
+        assert paid.status_code == 200, paid.text
+        voided = http.post(
+            f"/invoices/{self.shop.invoice}/void",
+            json={"reason": "صادر شده به اشتباه"},
+            headers=self.finance_token,
+        )
+        assert voided.status_code == 200, voided.text
+        moved = http.post("/admin/clock/advance", json={"days": 40}, headers=self.shop.admin)
+        assert moved.status_code == 200, moved.text
+        self.shop.engine.tick()
+
+    def close(self) -> None:
+        self.shop.engine.close()
+        self.gateway.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    world = World(tmp_path_factory.mktemp("office-reports"))
+    with served(world.shop.api, world.shop.sock) as http:
+        world.history(http)
+        yield world
+    world.close()
+
+
+@pytest.fixture
+def finance(world):
+    with world.client() as http:
+        yield sign_in_to(http, "finance")
+
+
+def api_aging(world: World, http: httpx.Client) -> dict:
+    answer = http.get("/reports/aging", headers=world.shop.finance)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def api_revenue(world: World, http: httpx.Client, **params: str) -> list[dict]:
+    answer = http.get("/reports/revenue", params=params, headers=world.shop.finance)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def read_csv(response: httpx.Response) -> list[list[str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.content.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM, for Excel"
+    return list(csv.reader(io.StringIO(response.content[3:].decode("utf-8"))))
+
+
+def read_xlsx(content: bytes) -> list[list[list[int | str]]]:
+    """Every sheet of a workbook, in order: rows of cells, numbers as int, text as str."""
+    book = zipfile.ZipFile(io.BytesIO(content))
+    assert book.testzip() is None
+    names = book.namelist()
+    assert "[Content_Types].xml" in names and "xl/workbook.xml" in names
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    sheets = workbook.findall("m:sheets/m:sheet", NS)
+    out = []
+    for number in range(1, len(sheets) + 1):
+        sheet = ElementTree.fromstring(book.read(f"xl/worksheets/sheet{number}.xml"))
+        assert sheet.find("m:sheetViews/m:sheetView", NS).get("rightToLeft") == "1"
+        rows = []
+        for row in sheet.findall("m:sheetData/m:row", NS):
+            cells: list[int | str] = []
+            for cell in row.findall("m:c", NS):
+                if cell.get("t") == "inlineStr":
+                    cells.append("".join(t.text or "" for t in cell.iter(f"{{{NS['m']}}}t")))
+                else:
+                    assert cell.get("t") in (None, "n"), "a number is a numeric cell"
+                    assert cell.find("m:f", NS) is None, "no formula"
+                    cells.append(int(cell.find("m:v", NS).text))
+            rows.append(cells)
+        out.append(rows)
+    return out
+
+
+def data_values(html: str, table_id: str) -> list[list[str]]:
+    """The data-value figures of each body row of a table, in order."""
+    table = re.search(rf'<table id="{table_id}".*?</table>', html, re.S)
+    assert table is not None, f"no table #{table_id}"
+    body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S)
+    assert body is not None
+    return [
+        re.findall(r'data-value="(-?\d+)"', row)
+        for row in re.findall(r"<tr.*?</tr>", body.group(1), re.S)
+    ]
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def test_the_page_shows_the_apis_aging_and_revenue(world, finance):
+    aging = api_aging(world, finance.http)
+    assert aging["total"] > 0 and {i["bucket"] for i in aging["invoices"]} >= {"1-30"}
+    revenue = api_revenue(world, finance.http)
+    assert len(revenue) >= 1 and any(row["voided"] for row in revenue)
+    page = finance.get("/office/reports")
+    assert page.status_code == 200
+    html = page.text
+    assert '<html lang="fa" dir="rtl">' in html
+    buckets = ["current", "1-30", "31-60", "61-90", "90+"]
+    assert data_values(html, "aging") == [[str(aging["buckets"][b])] for b in buckets]
+    assert re.search(rf'id="aging-total" data-value="{aging["total"]}"', html)
+    columns = ["invoiced", "vat", "paid", "credit_used", "voided", "credited"]
+    assert data_values(html, "revenue") == [[str(row[c]) for c in columns] for row in revenue]
+    # The chart draws the table: a canvas, and the table says which canvas it feeds.
+    assert '<canvas id="revenue-chart"' in html and 'data-chart="revenue-chart"' in html
+    assert "/static/vendor/chartjs/chart.umd.min.js" in html
+    assert "/static/office-chart.js" in html
+    assert "<script>" not in html, "no inline script (the CSP forbids it)"
+    # Amounts in Persian digits with the Persian thousands separator, isolated left to right.
+    assert '<bdi dir="ltr" class="num">' in html and "٬" in html
+
+
+def test_a_bucket_drills_down_to_its_invoices_with_links_to_their_customers(world, finance):
+    aging = api_aging(world, finance.http)
+    wanted = [i for i in aging["invoices"] if i["bucket"] == "1-30"]
+    assert wanted
+    page = finance.get("/office/reports", params={"bucket": "1-30"})
+    assert page.status_code == 200
+    listed = re.findall(r'<tr data-invoice="([0-9a-f-]{36})">', page.text)
+    assert listed == [i["invoice_id"] for i in wanted]
+    for invoice in wanted:
+        assert f'href="/office/customers/{invoice["customer_id"]}"' in page.text
+        assert f'href="/office/subscriptions/{invoice["subscription_id"]}"' in page.text
+    assert data_values(page.text, "drill-invoices") == [[str(i["balance"])] for i in wanted]
+    # htmx asks for the fragment alone: no page around it, the focus target in it.
+    fragment = finance.get(
+        "/office/reports/aging-invoices", params={"bucket": "1-30"}, headers={"HX-Request": "true"}
+    )
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text and "data-focus" in fragment.text
+    assert re.findall(r'<tr data-invoice="([0-9a-f-]{36})">', fragment.text) == listed
+    # The other buckets hold none of them.
+    current = finance.get("/office/reports", params={"bucket": "current"}).text
+    assert not set(re.findall(r'<tr data-invoice="([0-9a-f-]{36})">', current)) & set(listed)
+    # A bucket that does not exist is said, not a server error.
+    assert "بازهٔ خواسته‌شده" in finance.get("/office/reports", params={"bucket": "2-3"}).text
+
+
+def test_hostile_names_are_escaped_on_screen(world, finance):
+    page = finance.get("/office/reports", params={"bucket": "1-30"}).text
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+
+
+def test_the_aging_csv_equals_the_apis_report_and_neutralises_formulas(world, finance):
+    aging = api_aging(world, finance.http)
+    rows = read_csv(finance.get("/office/reports/aging.csv"))
+    header, body = rows[0], rows[1:]
+    assert header[0] == "شناسه صورت‌حساب" and header[-1] == "مانده (ریال)"
+    assert [(r[0], r[1], r[3], r[5], r[6], int(r[7])) for r in body] == [
+        (
+            i["invoice_id"],
+            i["customer_id"],
+            i["subscription_id"],
+            i["deadline"],
+            i["bucket"],
+            i["balance"],
+        )
+        for i in aging["invoices"]
+    ]
+    by_bucket: dict[str, int] = {}
+    for r in body:
+        by_bucket[r[6]] = by_bucket.get(r[6], 0) + int(r[7])
+    assert {b: by_bucket.get(b, 0) for b in aging["buckets"]} == aging["buckets"]
+    names = {r[1]: r[2] for r in body}
+    assert names[str(world.hostile)] == "'" + HOSTILE, "a formula is made inert"
+    assert names[str(world.other)] == "شركت آرين"
+    # One bucket's export holds that bucket's invoices only.
+    only = read_csv(finance.get("/office/reports/aging.csv", params={"bucket": "1-30"}))[1:]
+    assert [r[0] for r in only] == [
+        i["invoice_id"] for i in aging["invoices"] if i["bucket"] == "1-30"
+    ]
+
+
+def test_the_aging_xlsx_equals_the_apis_report(world, finance):
+    aging = api_aging(world, finance.http)
+    answer = finance.get("/office/reports/aging.xlsx")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    buckets, invoices = read_xlsx(answer.content)
+    assert {row[0]: row[3] for row in buckets[1:]} == aging["buckets"]
+    assert sum(row[2] for row in buckets[1:]) == len(aging["invoices"])
+    assert [(r[0], r[6], r[7]) for r in invoices[1:]] == [
+        (i["invoice_id"], i["bucket"], i["balance"]) for i in aging["invoices"]
+    ]
+    names = {r[1]: r[2] for r in invoices[1:]}
+    assert names[str(world.hostile)] == HOSTILE, "an inline string is never a formula"
+
+
+def test_the_revenue_exports_equal_the_apis_report(world, finance):
+    columns = ["invoiced", "vat", "paid", "credit_used", "voided", "credited"]
+    revenue = api_revenue(world, finance.http)
+    expected = [[row["jalali_month"], *(row[c] for c in columns)] for row in revenue]
+    rows = read_csv(finance.get("/office/reports/revenue.csv"))
+    assert rows[0][0] == "ماه" and len(rows[0]) == 7
+    assert [[r[0], *map(int, r[1:])] for r in rows[1:]] == expected
+    (sheet,) = read_xlsx(finance.get("/office/reports/revenue.xlsx").content)
+    assert sheet[1:] == expected
+    # A month range, typed in Persian digits, is the API's range.
+    month = revenue[0]["jalali_month"]
+    persian = month.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    ranged = read_csv(
+        finance.get("/office/reports/revenue.csv", params={"first": persian, "last": persian})
+    )
+    assert [r[0] for r in ranged[1:]] == [
+        r["jalali_month"] for r in api_revenue(world, finance.http, first=month, last=month)
+    ]
+    later = finance.get("/office/reports", params={"first": "1499/01"}).text
+    assert 'id="revenue-empty"' in later and "<canvas" not in later
+    wrong = finance.get("/office/reports", params={"first": "next month"}).text
+    assert "ماه را به شکل سال/ماه بنویسید" in wrong
+
+
+def test_csv_and_xlsx_writers():
+    assert [neutralised(v) for v in ("=1+1", "+9", "-2", "@x", "\tx", "a=b", 5, -5)] == [
+        "'=1+1",
+        "'+9",
+        "'-2",
+        "'@x",
+        "'\tx",
+        "a=b",
+        5,
+        -5,
+    ]
+    table = Table("a:b/c", ("name", "amount"), [["x\x00y", 12_345_678_901], ["-1", -3]])
+    rows = list(csv.reader(io.StringIO(csv_bytes(table)[3:].decode())))
+    assert rows == [["name", "amount"], ["x\x00y", "12345678901"], ["'-1", "-3"]]
+    (sheet,) = read_xlsx(xlsx_bytes([table]))
+    assert sheet == [["name", "amount"], ["xy", 12_345_678_901], ["-1", -3]]
+    wide = Table("w", [f"c{i}" for i in range(30)], [list(range(30))])
+    (sheet,) = read_xlsx(xlsx_bytes([wide]))
+    assert sheet[1] == list(range(30))
+    xml = zipfile.ZipFile(io.BytesIO(xlsx_bytes([wide]))).read("xl/worksheets/sheet1.xml")
+    assert b'r="AD2"' in xml, "the 30th column is AD"
+
+
+# --- staff actions -------------------------------------------------------------------------------
+
+
+def action_rows(html: str) -> list[tuple[int, str]]:
+    return [
+        (int(position), actor)
+        for position, actor in re.findall(r'<tr data-position="(\d+)" data-actor="([^"]*)">', html)
+    ]
+
+
+def test_staff_actions_filtered_by_person_name_the_finance_members_void(world, finance):
+    finance_id = world.staff["finance"]
+    page = finance.get("/office/actions", params={"person": f"staff:{finance_id}"})
+    assert page.status_code == 200
+    rows = action_rows(page.text)
+    assert rows and {actor for _, actor in rows} == {f"staff:{finance_id}"}
+    assert "مریم کریمی" in page.text  # who, by name
+    assert "باطل" in page.text  # the void, in Persian words
+    # The select offers every staff member, and the chosen one is selected.
+    for role, member in world.staff.items():
+        assert f'value="staff:{member}"' in page.text, role
+    assert f'<option value="staff:{finance_id}" selected>' in page.text
+    # The same rows as the API's report for that actor.
+    api = finance.get(
+        "/audit/actions", params={"actor": f"staff:{finance_id}"}, headers=world.shop.finance
+    ).json()
+    assert [p for p, _ in rows] == [item["position"] for item in api["items"]]
+
+
+def test_staff_actions_by_jalali_dates_and_pages(world, finance):
+    everything = finance.get("/office/actions")
+    rows = action_rows(everything.text)
+    assert len(rows) == 50, "a page holds 50 rows"
+    assert [p for p, _ in rows] == sorted(p for p, _ in rows)
+    following = re.search(r'id="next-page" hx-get="([^"]+)"', everything.text)
+    assert following is not None
+    second = finance.get(following.group(1).replace("&amp;", "&"))
+    assert min(p for p, _ in action_rows(second.text)) > max(p for p, _ in rows)
+    assert 'id="first-page"' in second.text
+    # T0 is 1405/01/15 in Tehran: nothing is recorded before it, the void is on it.
+    assert action_rows(finance.get("/office/actions", params={"until": "1405/01/14"}).text) == []
+    on_the_day = finance.get(
+        "/office/actions",
+        params={"person": "staff", "since": "۱۴۰۵/۰۱/۱۵", "until": "1405/01/15"},
+    )
+    assert {a for _, a in action_rows(on_the_day.text)} >= {f"staff:{world.staff['finance']}"}
+    # From the day of the last recorded event: that day's events; from the day after: none.
+    items: list[dict] = []
+    cursor = None
+    while True:
+        page = finance.get(
+            "/audit/actions",
+            params={"limit": 100, **({"cursor": cursor} if cursor else {})},
+            headers=world.shop.finance,
+        ).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    last = items[-1]
+    day = last["recorded_at_jalali"].split(" ")[0]
+    from_then = action_rows(finance.get("/office/actions", params={"since": day}).text)
+    assert from_then and from_then[-1][0] == last["position"]
+    after = JalaliDate.parse(day).add_months(0).to_gregorian() + timedelta(days=1)
+    following_day = JalaliDate.from_gregorian(after).isoformat()
+    assert action_rows(finance.get("/office/actions", params={"since": following_day}).text) == []
+    swapped = finance.get("/office/actions", params={"since": "1405/02/01", "until": "1405/01/01"})
+    assert "پس از «تا تاریخ»" in swapped.text and action_rows(swapped.text) == []
+    wrong = finance.get("/office/actions", params={"since": "yesterday"})
+    assert "سال/ماه/روز" in wrong.text and wrong.status_code == 200
+    # htmx asks for the rows alone.
+    fragment = finance.get("/office/actions", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and 'id="actions"' in fragment.text
+
+
+# --- health --------------------------------------------------------------------------------------
+
+
+def test_health_shows_the_last_tick_the_outbox_and_the_read_model_lag(world, finance):
+    ready = finance.get("/readyz").json()
+    page = finance.get("/office/health")
+    assert page.status_code == 200
+    html = page.text
+    lag = re.search(r'<dd id="lag"><span class="[^"]+">([^<]+) رویداد', html)
+    assert lag is not None and lag.group(1) == str(ready["read_model_lag"]).translate(
+        str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+    )
+    tick = re.search(r'<dd id="last-tick">(.*?)</dd>', html, re.S)
+    assert tick is not None and "<time" in tick.group(1), "the last tick's moment"
+    store = world.shop.engine.outbox
+    counts = store.counts()
+    assert counts and ("webhook", "pending") in counts
+    for (channel, status), n in counts.items():
+        cell = re.search(
+            rf'<tr data-channel="{channel}">.*?data-status="{status}">([^<]+)</td>', html, re.S
+        )
+        assert cell is not None
+        assert cell.group(1) == str(n).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    # The webhook nobody listens on: its failure, with the error, the newest first.
+    failures = store.latest_failures(20)
+    assert failures and all(f["channel"] == "webhook" for f in failures)
+    listed = re.findall(r'<tr data-delivery="([^"]+)">', html)
+    assert listed == [f["delivery_id"] for f in failures]
+    assert "وب‌هوک" in html and "تلاش دوباره" in html
+    assert re.search(r'id="outbox-failed" class="state-bad">[۱-۹]', html)
+
+
+# --- who may see them ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["support", "admin"])
+def test_every_reader_opens_the_three_pages(world, role):
+    with world.client() as http:
+        signed = sign_in_to(http, role)
+        for path in (
+            "/office/reports",
+            "/office/reports/aging.csv",
+            "/office/reports/revenue.xlsx",
+            "/office/actions",
+            "/office/health",
+        ):
+            assert signed.get(path).status_code == 200, path
+
+
+def test_nobody_else_opens_them(world):
+    paths = (
+        "/office/reports",
+        "/office/reports/aging.csv",
+        "/office/reports/aging.xlsx",
+        "/office/reports/revenue.csv",
+        "/office/reports/revenue.xlsx",
+        "/office/reports/aging-invoices?bucket=1-30",
+        "/office/actions",
+        "/office/health",
+    )
+    with world.client() as http:
+        for path in paths:
+            answer = http.get(path)
+            assert answer.status_code == 303, path
+            assert answer.headers["location"].startswith("/office/sign-in"), path
+        token = world.shop.me["Authorization"].split()[1]
+        http.cookies.set("billing_office", token, path="/office")
+        for path in paths:
+            answer = http.get(path)
+            assert answer.status_code == 403, path
+            assert "مریم" not in answer.text and "data-value" not in answer.text, path
