@@ -102,9 +102,7 @@ def outbox_state(ctx: ContextDep, now: datetime) -> dict[str, Any]:
                 _seconds((now - oldest[channel]).total_seconds()) if channel in oldest else None
             ),
         }
-        for channel in sorted(
-            set(CHANNELS) | {c for c, _ in counts}, key=lambda c: (c not in CHANNELS, c)
-        )
+        for channel in [*CHANNELS, *sorted({c for c, _ in counts} - set(CHANNELS))]
     ]
     return {
         "channels": channels,
