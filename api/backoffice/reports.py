@@ -9,7 +9,8 @@ the same permission (``READ_REPORTS``).
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from api.backoffice.render import is_htmx, render
 from api.backoffice.session import SessionDep
 from api.context import ContextDep
 from api.permissions import READ_REPORTS
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, InvalidTime
 from domain.jalali import JalaliDate, format_moment, to_latin_digits
 from projections.reports import AGING_BUCKETS, REVENUE_COLUMNS, AgingReport, aging, revenue
 
@@ -61,8 +62,33 @@ DRILL_LIMIT = 200
 # --- the figures, as the API computes them -------------------------------------------------------
 
 
-def _aging(ctx: ContextDep) -> AgingReport:
-    return aging(ctx.fresh_read_models(), ctx.now())
+def as_of_moment(text: str | None) -> datetime | None:
+    """The moment a report is asked as of, as typed: ``1405/02/31`` (the end of that day in
+    Tehran: a month closed) or ``1405/02/31 18:30`` (that minute in Tehran), in Latin, Persian or
+    Arabic digits; None for an empty field (now)."""
+    text = to_latin_digits((text or "").strip())
+    if not text:
+        return None
+    date_part, _, time_part = text.partition(" ")
+    try:
+        day = JalaliDate.parse(date_part)
+    except ValueError:
+        raise InvalidTime(
+            f"as_of {text!r} is not a Jalali date; write it like 1405/02/31 or 1405/02/31 18:30.",
+            field="as_of",
+        ) from None
+    start = day.start_in_tehran()
+    time_part = time_part.strip()
+    if not time_part:
+        return start + timedelta(days=1) - timedelta(microseconds=1)
+    clock = re.fullmatch(r"(\d{1,2}):(\d{2})", time_part)
+    if clock is None or int(clock.group(1)) > 23 or int(clock.group(2)) > 59:
+        raise InvalidTime(f"as_of {text!r}: the time must be HH:MM, e.g. 18:30.", field="as_of")
+    return start + timedelta(hours=int(clock.group(1)), minutes=int(clock.group(2)))
+
+
+def _aging(ctx: ContextDep, at: datetime | None = None) -> AgingReport:
+    return aging(ctx.fresh_read_models(), at or ctx.now())
 
 
 def _months(first: str | None, last: str | None) -> tuple[str | None, str | None]:
@@ -75,9 +101,11 @@ def _months(first: str | None, last: str | None) -> tuple[str | None, str | None
     return one(first), one(last)
 
 
-def _revenue(ctx: ContextDep, first: str | None, last: str | None) -> list[dict[str, Any]]:
+def _revenue(
+    ctx: ContextDep, first: str | None, last: str | None, at: datetime | None = None
+) -> list[dict[str, Any]]:
     first, last = _months(first, last)
-    return revenue(ctx.fresh_read_models(), first_month=first, last_month=last)
+    return revenue(ctx.fresh_read_models(), first_month=first, last_month=last, as_of=at)
 
 
 def _names(ctx: ContextDep, customer_ids: set[str]) -> dict[str, str]:
@@ -165,14 +193,17 @@ def _file(content: bytes, media_type: str, name: str) -> Response:
     )
 
 
-def _stamp(ctx: ContextDep) -> str:
-    return format_moment(ctx.now()).split(" ")[0].replace("/", "-")
+def _stamp(ctx: ContextDep, at: datetime | None) -> str:
+    """The Jalali day of the report, for its file's name: ``1405-02-24``."""
+    return format_moment(at or ctx.now()).split(" ")[0].replace("/", "-")
 
 
 # --- the page ------------------------------------------------------------------------------------
 
 
-def _drill(ctx: ContextDep, report: AgingReport, bucket: str | None) -> dict[str, Any]:
+def _drill(
+    ctx: ContextDep, report: AgingReport, bucket: str | None, kept: dict[str, str]
+) -> dict[str, Any]:
     if bucket is None:
         return {"bucket": None, "invoices": [], "more": 0}
     chosen = [row for row in report.invoices if row["bucket"] == bucket]
@@ -184,8 +215,13 @@ def _drill(ctx: ContextDep, report: AgingReport, bucket: str | None) -> dict[str
         "invoices": [row | {"name": names.get(row["customer_id"], "")} for row in shown],
         "more": len(chosen) - len(shown),
         "bucket_total": report.totals[bucket],
-        "export_query": urlencode({"bucket": bucket}),
+        "export_query": urlencode(kept | {"bucket": bucket}),
     }
+
+
+def _kept(**values: str | None) -> dict[str, str]:
+    """The filters given, to carry in every link of the page."""
+    return {name: value for name, value in values.items() if value}
 
 
 @router.get("")
@@ -196,17 +232,27 @@ def reports_page(
     bucket: str | None = None,
     first: str | None = None,
     last: str | None = None,
+    as_of: str | None = None,
 ) -> Response:
     READ_REPORTS.check(session.principal)
     problems: list[str] = []
+    kept = _kept(first=first, last=last, as_of=as_of)
     try:
         chosen = _bucket(bucket)
     except InvalidInput:
         chosen = None
         problems.append("بازهٔ خواسته‌شده در گزارش سنی بدهی‌ها نیست.")
-    report = _aging(ctx)
     try:
-        months = _revenue(ctx, first, last)
+        at = as_of_moment(as_of)
+    except InvalidTime:
+        at = None
+        kept.pop("as_of")
+        problems.append(
+            "لحظه را به شکل سال/ماه/روز بنویسید، با ساعت یا بی آن: ۱۴۰۵/۰۲/۳۱ یا ۱۴۰۵/۰۲/۳۱ ۱۸:۳۰."
+        )
+    report = _aging(ctx, at)
+    try:
+        months = _revenue(ctx, first, last, at)
     except InvalidInput:
         months = []
         problems.append("ماه را به شکل سال/ماه بنویسید، مثلاً ۱۴۰۵/۰۱.")
@@ -214,7 +260,6 @@ def reports_page(
     for row in report.invoices:
         counts[row["bucket"]] += 1
     totals = {c: sum(int(row[c]) for row in months) for c in REVENUE_COLUMNS}
-    range_query = urlencode({k: v for k, v in (("first", first), ("last", last)) if v})
     return render(
         request,
         session,
@@ -223,7 +268,11 @@ def reports_page(
         nav="reports",
         problems=problems,
         as_of=report.as_of,
-        buckets=[(b, BUCKET_FA[b], counts[b], report.totals[b]) for b in AGING_BUCKETS],
+        as_of_given=at is not None,
+        buckets=[
+            (b, BUCKET_FA[b], counts[b], report.totals[b], urlencode(kept | {"bucket": b}))
+            for b in AGING_BUCKETS
+        ],
         aging_total=report.total,
         aging_count=len(report.invoices),
         months=[row | {"label": _month_label(row["jalali_month"])} for row in months],
@@ -231,36 +280,44 @@ def reports_page(
         revenue_totals=totals,
         first=first or "",
         last=last or "",
-        range_query=range_query,
-        **_drill(ctx, report, chosen),
+        as_of_text=as_of or "",
+        query=urlencode(kept),
+        **_drill(ctx, report, chosen, kept),
     )
 
 
 @router.get("/aging-invoices")
-def aging_invoices(request: Request, session: SessionDep, ctx: ContextDep, bucket: str) -> Response:
+def aging_invoices(
+    request: Request,
+    session: SessionDep,
+    ctx: ContextDep,
+    bucket: str,
+    as_of: str | None = None,
+) -> Response:
     """A bucket's invoices: the fragment htmx swaps under the aging table (a whole page to a
     request that is not htmx's)."""
     READ_REPORTS.check(session.principal)
+    kept = _kept(as_of=as_of, bucket=bucket)
     try:
         chosen = _bucket(bucket)
-    except InvalidInput:
+        at = as_of_moment(as_of)
+    except (InvalidInput, InvalidTime):
         return render(
             request,
             session,
             "refused.html.j2",
-            title="بازهٔ نادرست",
-            message="بازهٔ خواسته‌شده در گزارش سنی بدهی‌ها نیست.",
+            title="درخواست نادرست",
+            message="بازه یا لحظهٔ خواسته‌شده در گزارش سنی بدهی‌ها خوانده نشد.",
             status=404,
         )
     if not is_htmx(request):
-        return Response(status_code=303, headers={"Location": f"/office/reports?bucket={bucket}"})
+        return Response(status_code=303, headers={"Location": f"/office/reports?{urlencode(kept)}"})
     return render(
         request,
         session,
         "reports_drill.html.j2",
         title="گزارش‌ها",
-        as_of=ctx.now(),
-        **_drill(ctx, _aging(ctx), chosen),
+        **_drill(ctx, _aging(ctx, at), chosen, _kept(as_of=as_of)),
     )
 
 
@@ -268,38 +325,54 @@ def aging_invoices(request: Request, session: SessionDep, ctx: ContextDep, bucke
 
 
 @router.get("/aging.csv")
-def aging_csv(session: SessionDep, ctx: ContextDep, bucket: str | None = None) -> Response:
+def aging_csv(
+    session: SessionDep, ctx: ContextDep, bucket: str | None = None, as_of: str | None = None
+) -> Response:
     READ_REPORTS.check(session.principal)
     chosen = _bucket(bucket)
-    report = _aging(ctx)
+    at = as_of_moment(as_of)
+    report = _aging(ctx, at)
     names = _names(ctx, {row["customer_id"] for row in report.invoices})
     table = aging_invoices_table(report, names, chosen)
-    return _file(csv_bytes(table), CSV, f"aging-{_stamp(ctx)}.csv")
+    return _file(csv_bytes(table), CSV, f"aging-{_stamp(ctx, at)}.csv")
 
 
 @router.get("/aging.xlsx")
-def aging_xlsx(session: SessionDep, ctx: ContextDep, bucket: str | None = None) -> Response:
+def aging_xlsx(
+    session: SessionDep, ctx: ContextDep, bucket: str | None = None, as_of: str | None = None
+) -> Response:
     READ_REPORTS.check(session.principal)
     chosen = _bucket(bucket)
-    report = _aging(ctx)
+    at = as_of_moment(as_of)
+    report = _aging(ctx, at)
     names = _names(ctx, {row["customer_id"] for row in report.invoices})
     tables = [aging_buckets_table(report), aging_invoices_table(report, names, chosen)]
-    return _file(xlsx_bytes(tables), XLSX, f"aging-{_stamp(ctx)}.xlsx")
+    return _file(xlsx_bytes(tables), XLSX, f"aging-{_stamp(ctx, at)}.xlsx")
 
 
 @router.get("/revenue.csv")
 def revenue_csv(
-    session: SessionDep, ctx: ContextDep, first: str | None = None, last: str | None = None
+    session: SessionDep,
+    ctx: ContextDep,
+    first: str | None = None,
+    last: str | None = None,
+    as_of: str | None = None,
 ) -> Response:
     READ_REPORTS.check(session.principal)
-    table = revenue_table(_revenue(ctx, first, last))
-    return _file(csv_bytes(table), CSV, f"revenue-{_stamp(ctx)}.csv")
+    at = as_of_moment(as_of)
+    table = revenue_table(_revenue(ctx, first, last, at))
+    return _file(csv_bytes(table), CSV, f"revenue-{_stamp(ctx, at)}.csv")
 
 
 @router.get("/revenue.xlsx")
 def revenue_xlsx(
-    session: SessionDep, ctx: ContextDep, first: str | None = None, last: str | None = None
+    session: SessionDep,
+    ctx: ContextDep,
+    first: str | None = None,
+    last: str | None = None,
+    as_of: str | None = None,
 ) -> Response:
     READ_REPORTS.check(session.principal)
-    table = revenue_table(_revenue(ctx, first, last))
-    return _file(xlsx_bytes([table]), XLSX, f"revenue-{_stamp(ctx)}.xlsx")
+    at = as_of_moment(as_of)
+    table = revenue_table(_revenue(ctx, first, last, at))
+    return _file(xlsx_bytes([table]), XLSX, f"revenue-{_stamp(ctx, at)}.xlsx")

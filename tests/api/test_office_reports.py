@@ -183,6 +183,39 @@ def test_the_revenue_exports_equal_the_apis_report(world, finance):
     assert "ماه را به شکل سال/ماه بنویسید" in wrong
 
 
+def test_as_of_a_past_day_the_page_and_the_exports_are_the_apis_report_then(world, finance):
+    """``as_of`` 1405/02/10 is the end of that day in Tehran: what was recorded by then."""
+    moment = "2026-04-30T20:29:59.999999Z"  # 1405/02/10 23:59:59.999999 in Tehran
+    then = finance.http.get(
+        "/reports/aging", params={"as_of": moment}, headers=world.shop.finance
+    ).json()
+    now = api_aging(world, finance.http)
+    assert then["buckets"] != now["buckets"], "the day differs from today"
+    rows = read_csv(finance.get("/office/reports/aging.csv", params={"as_of": "۱۴۰۵/۰۲/۱۰"}))
+    assert [(r[0], r[6], int(r[7])) for r in rows[1:]] == [
+        (i["invoice_id"], i["bucket"], i["balance"]) for i in then["invoices"]
+    ]
+    columns = ["invoiced", "vat", "paid", "credit_used", "voided", "credited"]
+    revenue_then = api_revenue(world, finance.http, as_of=moment)
+    (sheet,) = read_xlsx(
+        finance.get("/office/reports/revenue.xlsx", params={"as_of": "1405/02/10"}).content
+    )
+    assert sheet[1:] == [[r["jalali_month"], *(r[c] for c in columns)] for r in revenue_then]
+    page = finance.get("/office/reports", params={"as_of": "1405/02/10"}).text
+    buckets = ["current", "1-30", "31-60", "61-90", "90+"]
+    assert data_values(page, "aging") == [[str(then["buckets"][b])] for b in buckets]
+    assert "۱۴۰۵/۰۲/۱۰ ۲۳:۵۹" in page
+    assert "as_of=1405%2F02%2F10" in page, "the exports and buckets keep the moment"
+    # A minute of a day, too; and a moment that cannot be read is said.
+    minute = finance.get("/office/reports/aging.csv", params={"as_of": "1405/01/15 09:00"})
+    at_t0 = finance.http.get(
+        "/reports/aging", params={"as_of": "2026-04-04T05:30:00Z"}, headers=world.shop.finance
+    ).json()
+    assert [r[0] for r in read_csv(minute)[1:]] == [i["invoice_id"] for i in at_t0["invoices"]]
+    wrong = finance.get("/office/reports", params={"as_of": "1405/02/10 25:00"})
+    assert wrong.status_code == 200 and "لحظه را به شکل" in wrong.text
+
+
 def test_csv_and_xlsx_writers():
     assert [neutralised(v) for v in ("=1+1", "+9", "-2", "@x", "\tx", "a=b", 5, -5)] == [
         "'=1+1",
