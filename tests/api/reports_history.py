@@ -22,6 +22,7 @@ from tests.api.shop import Shop
 from tests.builders import T0, a_company, a_person
 
 HOSTILE = '=HYPERLINK("http://evil.example","x") <script>alert(\'x\')</script>'
+VOID_REASON = "صادر شده به اشتباه <img src=x onerror=alert(1)>"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
@@ -97,7 +98,7 @@ class World:
         assert paid.status_code == 200, paid.text
         voided = http.post(
             f"/invoices/{self.shop.invoice}/void",
-            json={"reason": "صادر شده به اشتباه"},
+            json={"reason": VOID_REASON},
             headers=self.finance_token,
         )
         assert voided.status_code == 200, voided.text

@@ -257,6 +257,8 @@ def test_staff_actions_filtered_by_person_name_the_finance_members_void(world, f
     assert rows and {actor for _, actor in rows} == {f"staff:{finance_id}"}
     assert "مریم کریمی" in page.text  # who, by name
     assert "باطل" in page.text  # the void, in Persian words
+    # Its reason, written by a person, is escaped.
+    assert "<img src=x" not in page.text and "&lt;img src=x onerror=alert(1)&gt;" in page.text
     # The select offers every staff member, and the chosen one is selected.
     for role, member in world.staff.items():
         assert f'value="staff:{member}"' in page.text, role
