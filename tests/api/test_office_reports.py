@@ -387,3 +387,32 @@ def test_nobody_else_opens_them(world):
             answer = http.get(path)
             assert answer.status_code == 403, path
             assert "مریم" not in answer.text and "data-value" not in answer.text, path
+
+
+def test_the_scheduler_state_of_a_process_without_one_reads_the_due_steps_from_the_store(
+    tmp_path,
+):
+    """An API served with ``--no-scheduler`` builds no scheduler: the page says so and does not
+    build one to ask; the steps due and not taken are read from the store all the same."""
+    from api.backoffice.health import scheduler_state
+    from api.context import Context
+    from bootstrap import open_runtime
+    from tests.builders import DAY, T0, a_company, a_plan
+
+    runtime = open_runtime(database_url=f"sqlite:///{tmp_path}/apart.sqlite")
+    try:
+        app = runtime.app
+        app.define_plan(a_plan(), T0)
+        customer = app.register_customer(a_company(), T0)
+        app.start_subscription(customer, "basic", "monthly", T0)
+        runtime.read_models.catch_up()
+        ctx = Context(runtime)
+        state = scheduler_state(ctx, T0 + DAY)
+        assert state["here"] is False and state["running"] is False
+        assert state["due_now"] == 0 and state["oldest_due"] is None
+        later = scheduler_state(ctx, T0 + 40 * DAY)
+        assert later["due_now"] == 1
+        assert T0 < later["oldest_due"] <= T0 + 40 * DAY
+        assert not runtime.built("scheduler"), "asking built no scheduler"
+    finally:
+        runtime.close()
