@@ -36,8 +36,9 @@ def world(tmp_path_factory):
     world.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def finance(world):
+    """One finance member signed in for the module's tests (none of them changes anything)."""
     with world.client() as http:
         yield sign_in_to(http, "finance")
 
