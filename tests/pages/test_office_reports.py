@@ -126,4 +126,10 @@ def test_staff_actions_by_person_and_the_health_page(office, tmp_path):
     assert page.locator('#channels tr[data-channel="webhook"]').count() == 1
     assert page.locator("#failures tbody tr").count() >= 1
     page.screenshot(path=str(screenshot_path("office-health.png", tmp_path)), full_page=True)
+
+    # Both pages at 390 pixels wide: nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/office/health", f"/office/actions?person={finance}"):
+        page.goto(f"{office.base}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     office.check_clean()
