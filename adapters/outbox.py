@@ -317,6 +317,22 @@ class OutboxStore:
             f"ORDER BY created_at LIMIT {int(limit)}"
         )
 
+    def latest_failures(self, limit: int = 20) -> list[dict[str, Any]]:
+        """:meth:`failed_deliveries`, the newest first (the back office's health page)."""
+        return self.read_models.query(
+            "SELECT delivery_id, channel, kind, recipient, attempts, last_error, created_at, status FROM {outbox} "
+            "WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) "
+            f"ORDER BY created_at DESC, delivery_id LIMIT {int(limit)}"
+        )
+
+    def failure_count(self) -> int:
+        """How many deliveries :meth:`failed_deliveries` would list, without reading them."""
+        rows = self.read_models.query(
+            "SELECT COUNT(*) AS n FROM {outbox} "
+            "WHERE status = 'failed' OR (status = 'pending' AND attempts > 0)"
+        )
+        return int(rows[0]["n"])
+
     def counts(self) -> dict[tuple[str, str], int]:
         rows = self.read_models.query(
             "SELECT channel, status, COUNT(*) AS n FROM {outbox} GROUP BY channel, status"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.context import ContextDep, PrincipalDep
+from api.context import Context, ContextDep, PrincipalDep
 from api.errors import RETRY_AFTER, STORE_DOWN, problem, store_unavailable_problem
 from api.permissions import READ_METRICS
 from service_layer.timeline import iso
@@ -30,6 +30,13 @@ def healthz(ctx: ContextDep) -> dict:
     }
 
 
+def read_model_lag(ctx: Context) -> int:
+    """How many recorded events the read models have not folded yet (the least advanced of
+    them): what ``/readyz`` and the back office's health page (``/office/health``) report."""
+    last = ctx.app.recorder.max_notification_id() or 0
+    return max(last - ctx.read_models.position(), 0)
+
+
 @router.get(
     "/readyz",
     summary="Readiness: the store answers and the read models are not far behind (no token)",
@@ -41,11 +48,9 @@ def readyz(ctx: ContextDep) -> JSONResponse:
     behind the log. ``/healthz`` only says the process is alive."""
     limit = ctx.runtime.settings.readiness_max_lag
     try:
-        last = ctx.app.recorder.max_notification_id() or 0
-        position = ctx.read_models.position()
+        lag = read_model_lag(ctx)
     except STORE_DOWN:
         return store_unavailable_problem(store="unreachable")
-    lag = max(last - position, 0)
     if lag > limit:
         return problem(
             503,
