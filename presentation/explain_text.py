@@ -62,6 +62,8 @@ _NOTICE = {
     NoticeKind.PAYMENT_KEPT_AS_CREDIT: Words(
         "payment kept as credit", "پرداخت نگه‌داشته به‌عنوان اعتبار"
     ),
+    NoticeKind.SERVICE_REMINDER: Words("side-service reminder", "یادآوری صورتحساب خدمات جانبی"),
+    NoticeKind.SERVICE_OVERDUE: Words("side-service overdue notice", "اعلان سررسید خدمات جانبی"),
 }
 _STEP = {
     lifecycle.Step.RENEW: Words(
