@@ -142,3 +142,30 @@ class ServiceInvoiceCommands(CommandRunner):
 
     def _next_service_moment(self, invoice_id: UUID) -> datetime | None:
         return next_service_moment(UnitOfWork(self).invoice(invoice_id))
+
+
+def running_subscription(read_models: Any, customer_id: UUID) -> UUID:
+    """The subscription a side-service invoice goes on when the biller names none: the
+    customer's one subscription still running (not collected, not ended). None, or several,
+    is refused saying which to name (docs/INVOICES.md, "Side-service invoices")."""
+    rows = read_models.query(
+        "SELECT subscription_id FROM {rm_subscriptions} WHERE customer_id = ? "
+        "AND status NOT IN ('collected', 'cancelled') ORDER BY ordered_at, subscription_id",
+        (str(customer_id),),
+    )
+    running = [UUID(r["subscription_id"]) for r in rows]
+    if len(running) == 1:
+        return running[0]
+    if not running:
+        raise ServiceInvoiceRefused(
+            f"Customer {customer_id} has no running subscription. A side-service invoice is "
+            "carried by one of the customer's subscriptions (its payments and notices go "
+            "through it); order a site first.",
+            reason="no_running_subscription",
+        )
+    raise ServiceInvoiceRefused(
+        f"Customer {customer_id} has {len(running)} running subscriptions; say which one the "
+        "invoice goes on (subscription_id).",
+        reason="subscription_required",
+        subscriptions=[str(s) for s in running],
+    )
