@@ -125,6 +125,49 @@ class ServiceInvoicesOverHttp:
             assert http.get("/reports/aging", headers=finance).json()["invoices"] == []
         engine.close()
 
+    def test_the_customer_pays_it_online_through_the_gateway_with_the_site_never_touched(self):
+        """The payment link, the sandbox gateway's page and the callback, as for any invoice:
+        verified once, the side-service invoice paid, nothing recorded on the site."""
+        import re
+
+        import httpx
+
+        from adapters.sandbox_gateway import SandboxGateway
+        from tests.api.shop import Shop
+
+        with SandboxGateway() as gateway:
+            shop = Shop(self.database_url, gateway, gateway_timeout=5.0)
+            finance = shop.finance
+            with served(shop.api, shop.sock) as http:
+                issued = http.post(
+                    f"/customers/{shop.customer}/invoices",
+                    json={**body_of(), "due_days": 5},
+                    headers=finance,
+                )
+                assert issued.status_code == 201, issued.text
+                invoice = issued.json()["id"]
+                link = http.post(f"/invoices/{invoice}/payment-link", headers=shop.me)
+                assert link.status_code == 200, link.text
+                assert link.json()["amount"] == TOTAL
+                page = httpx.get(link.json()["url"])
+                action = re.search(r'action="([^"]+/pay)"', page.text).group(1)
+                redirect = httpx.post(shop.gateway.url + action)
+                back = httpx.get(
+                    redirect.headers["location"], headers={"Accept": "application/json"}
+                )
+                assert back.status_code == 200, back.text
+                assert (back.json()["status"], back.json()["amount"]) == ("paid", TOTAL)
+                assert back.json()["invoice_id"] == invoice
+                assert http.get(f"/invoices/{invoice}", headers=shop.me).json()["status"] == "paid"
+                # The hosting invoice is untouched, and the site up.
+                assert http.get(f"/invoices/{shop.invoice}", headers=shop.me).json()["paid"] == 0
+                assert shop.status(http) == "active"
+            shop.engine.close()
+
+
+def body_of() -> dict:
+    return {"lines": LINES}
+
 
 class TestOnSQLite(ServiceInvoicesOverHttp):
     @pytest.fixture(autouse=True)

@@ -246,3 +246,36 @@ def test_a_company_gets_its_official_invoice_when_it_pays_one():
     )
     inv = app.get_invoice(invoice_id)
     assert inv.official is not None and inv.official.number == 1
+
+
+def test_an_organisation_pays_it_offline_request_approval_and_a_confirmed_receipt():
+    """The same offline path as any invoice: the approval moves its deadline (and its notices
+    not yet sent), the confirmed receipt pays it; the site is never touched."""
+    app, _, sub_id, invoice_id = billed(profile=a_company())
+    deadline = app.get_invoice(invoice_id).deadline
+    request = app.request_offline_payment(invoice_id, "paying by transfer", T0 + DAY)
+    app.decide_offline_payment(invoice_id, request, T0 + 2 * DAY, approve=True)
+    moved = app.get_invoice(invoice_id).deadline
+    assert moved == deadline + 7 * DAY
+    receipt = app.register_receipt(
+        invoice_id,
+        bank="012",
+        tracking_number="99887766",
+        amount=12_100_000,
+        paid_on="1405/01/20",
+        now=T0 + 3 * DAY,
+    )
+    outcome = app.decide_receipt(invoice_id, receipt, T0 + 4 * DAY, confirm=True)
+    assert outcome is not None and [a.invoice_id for a in outcome.allocations] == [invoice_id]
+    assert app.get_invoice(invoice_id).status is InvoiceStatus.PAID
+    assert app.get_subscription(sub_id).site_state is SiteState.UP
+
+
+def test_finance_voids_it_and_what_was_paid_becomes_credit():
+    app, customer, sub_id, invoice_id = billed()
+    app.record_payment("part-1", 1_000_000, T0 + DAY, invoice_id=invoice_id)
+    app.void_invoice(invoice_id, "the design was cancelled", T0 + 2 * DAY)
+    assert app.get_invoice(invoice_id).status is InvoiceStatus.VOID
+    assert app.get_customer(customer).credit.rials == 1_000_000
+    app.advance(T0 + 30 * DAY)
+    assert not app.get_invoice(invoice_id).notices_of(NoticeKind.SERVICE_OVERDUE)
