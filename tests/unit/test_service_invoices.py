@@ -279,3 +279,12 @@ def test_finance_voids_it_and_what_was_paid_becomes_credit():
     assert app.get_customer(customer).credit.rials == 1_000_000
     app.advance(T0 + 30 * DAY)
     assert not app.get_invoice(invoice_id).notices_of(NoticeKind.SERVICE_OVERDUE)
+
+
+def test_a_payment_naming_no_invoice_pays_hosting_only_never_side_services():
+    app, customer, sub_id, invoice_id = billed()
+    hosting = app.get_subscription(sub_id).invoice_ids[0]
+    outcome = app.record_payment("bank-6", 5_000_000, T0 + DAY, subscription_id=sub_id)
+    assert [(a.invoice_id, a.amount.rials) for a in outcome.allocations] == [(hosting, 1_100_000)]
+    assert outcome.credit.rials == 3_900_000
+    assert app.get_invoice(invoice_id).paid.rials == 0
