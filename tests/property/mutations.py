@@ -178,6 +178,27 @@ MUTATIONS = (
         "    if sub.place_hold(reason, until, now):",
         "    if sub.place_hold(reason, until, now) and False:",
     ),
+    Mutation(
+        "M20",
+        "a side-service invoice's overdue notice is never sent",
+        "domain/service_invoices.py",
+        "    if not inv.has_notice(NoticeKind.SERVICE_OVERDUE):",
+        "    if False:",
+    ),
+    Mutation(
+        "M21",
+        "a side-service invoice's reminders go out a day early",
+        "domain/service_invoices.py",
+        "            max(inv.deadline - timedelta(days=days), inv.issued_at),",
+        "            max(inv.deadline - timedelta(days=days + 1), inv.issued_at),",
+    ),
+    Mutation(
+        "M22",
+        "the revenue report files side services under hosting",
+        "projections/money_views.py",
+        '                "line": "services" if inv.is_service else "hosting",',
+        '                "line": "hosting",',
+    ),
 )
 
 
