@@ -107,11 +107,10 @@ class ServiceInvoiceCommands(CommandRunner):
     # --- time ------------------------------------------------------------------------------
 
     def is_service_invoice(self, an_id: UUID) -> bool:
-        """Whether a due entry's id is a side-service invoice's (else it is a subscription's)."""
-        if self.due_index.is_service_invoice(an_id):
-            return True
-        found = UnitOfWork(self).find(an_id, Invoice)
-        return found is not None and found.is_service
+        """Whether a due entry's id is a side-service invoice's, as far as this process's due
+        index has seen (a process that never refreshed it, the scheduler's, finds out when it
+        loads the id: ``SubscriptionCommands._advance_one``)."""
+        return self.due_index.is_service_invoice(an_id)
 
     def _advance_service_invoice(
         self, invoice_id: UUID, now: datetime, on_time: bool
