@@ -98,6 +98,14 @@ class ServiceInvoicesOverHttp:
             inbox = http.get(f"/customers/{customer}/inbox", headers=me).json()["items"]
             told = sorted(m["kind"] for m in inbox if m["kind"].startswith("service_"))
             assert told == ["service_overdue", "service_reminder", "service_reminder"]
+            # Every one of its notices says the site is not affected; none announces a date.
+            said = [m for m in inbox if m["subject"] and "خدمات جانبی" in m["subject"]]
+            assert {m["kind"] for m in said} == {
+                "invoice_issued",
+                "service_reminder",
+                "service_overdue",
+            }
+            assert all("تعلیق نمی" in m["body"] for m in said)  # "… is not suspended"
             sub = http.get(f"/subscriptions/{subscription}", headers=me).json()
             assert (sub["status"], sub["site_state"]) == ("active", "up")
             aging = http.get("/reports/aging", headers=finance).json()
