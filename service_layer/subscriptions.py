@@ -17,7 +17,7 @@ from projections.due_index import DueIndex
 from service_layer.catalogue_and_customers import catalogue_of
 from service_layer.catch_up import Executed, Lifecycle, catch_up, load_lifecycle, run_due
 from service_layer.service_invoices import ServiceInvoiceCommands
-from service_layer.unit_of_work import UnitOfWork, at_the_latest_change
+from service_layer.unit_of_work import UnitOfWork, at_the_latest_change, no_subscription
 
 
 class _NotASubscription(Exception):
@@ -149,7 +149,10 @@ class SubscriptionCommands(ServiceInvoiceCommands):
         def command(uow: UnitOfWork) -> tuple[list[Executed], Lifecycle]:
             if uow.find(subscription_id, Subscription) is None:
                 # Not a subscription (loaded once: the lifecycle below reuses it): a
-                # side-service invoice's row of the due-actions read model.
+                # side-service invoice's row of the due-actions read model, or nothing.
+                found = uow.find(subscription_id, Invoice)
+                if found is None or not found.is_service:
+                    raise no_subscription(subscription_id)
                 raise _NotASubscription
             life = load_lifecycle(uow, subscription_id)
             done = run_due(life, now, self.vat, on_time=on_time, only_first_moment=on_time)

@@ -288,3 +288,12 @@ def test_a_payment_naming_no_invoice_pays_hosting_only_never_side_services():
     assert [(a.invoice_id, a.amount.rials) for a in outcome.allocations] == [(hosting, 1_100_000)]
     assert outcome.credit.rials == 3_900_000
     assert app.get_invoice(invoice_id).paid.rials == 0
+
+
+def test_advancing_an_id_that_is_no_subscription_nor_side_service_invoice_is_not_found():
+    app, _, sub_id, _ = billed()
+    hosting = app.get_subscription(sub_id).invoice_ids[0]
+    for nothing in (uuid4(), hosting):
+        with pytest.raises(SubscriptionNotFound):
+            app.advance_subscription(nothing, T0 + 2 * HOUR)
+    assert not app.due_index.is_service_invoice(hosting)
