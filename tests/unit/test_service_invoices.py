@@ -297,3 +297,15 @@ def test_advancing_an_id_that_is_no_subscription_nor_side_service_invoice_is_not
         with pytest.raises(SubscriptionNotFound):
             app.advance_subscription(nothing, T0 + 2 * HOUR)
     assert not app.due_index.is_service_invoice(hosting)
+
+
+def test_a_cancelled_contract_ends_with_it_unpaid_and_it_can_still_be_paid():
+    app, _, sub_id, invoice_id = billed(due_days=60)
+    hosting = app.get_subscription(sub_id).invoice_ids[0]
+    app.record_payment("h-1", app.get_invoice(hosting).total.rials, T0 + HOUR, invoice_id=hosting)
+    app.cancel_subscription(sub_id, T0 + 2 * HOUR)
+    run_clock(app, T0 + 2 * HOUR, T0 + 40 * DAY, step=6 * HOUR)
+    assert app.get_subscription(sub_id).site_state is SiteState.REMOVED
+    total = app.get_invoice(invoice_id).total.rials
+    app.record_payment("svc-late", total, T0 + 41 * DAY, invoice_id=invoice_id)
+    assert app.get_invoice(invoice_id).status is InvoiceStatus.PAID
