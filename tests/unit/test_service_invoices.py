@@ -309,3 +309,15 @@ def test_a_cancelled_contract_ends_with_it_unpaid_and_it_can_still_be_paid():
     total = app.get_invoice(invoice_id).total.rials
     app.record_payment("svc-late", total, T0 + 41 * DAY, invoice_id=invoice_id)
     assert app.get_invoice(invoice_id).status is InvoiceStatus.PAID
+
+
+def test_explain_says_it_is_a_side_service_invoice_that_never_touches_the_site():
+    from service_layer.audit import explain
+
+    app, _, _, invoice_id = billed()
+    app.advance(T0 + 20 * DAY)
+    said = explain(app, invoice_id, T0 + 20 * DAY)
+    assert "(side services, subscription" in said.english
+    assert "never suspends or collects the site" in said.english
+    assert "side-service overdue notice" in said.english
+    assert "خدمات جانبی" in said.persian
