@@ -1,5 +1,5 @@
-"""Finance: reports from the read models (``reports aging|revenue``) and invoice documents
-(``invoice pdf|official``)."""
+"""Finance: reports from the read models (``reports aging|revenue``), invoice documents
+(``invoice pdf|official``) and side-service invoices (``invoice create``)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,17 @@ def add_reports_parser(commands) -> None:
     income.add_argument(
         "--as-of", type=moment, help="as recorded at this moment (default: everything)"
     )
+    income.add_argument(
+        "--by-line",
+        action="store_true",
+        help="each month's hosting and side services on lines of their own",
+    )
+    income.add_argument(
+        "--group-by",
+        choices=["representative"],
+        help="one group per representative the invoices were credited to at issue "
+        "(with --by-line's lines)",
+    )
     add_format(income, "text", "csv", "jsonl")
     store_command(income, run_revenue)
 
@@ -63,6 +74,28 @@ def add_invoice_parser(commands) -> None:
     )
     official.add_argument("invoice_id", type=aggregate_id)
     acting_command(official, run_invoice_official, "issue official invoices", "finance", "admin")
+    create = invoice_commands.add_parser(
+        "create", help="bill a customer for side services (domain, design, SEO, ...)"
+    )
+    create.add_argument("customer_id", type=aggregate_id)
+    create.add_argument(
+        "--line",
+        dest="lines",
+        action="append",
+        nargs=3,
+        required=True,
+        metavar=("DESCRIPTION", "UNIT_PRICE", "QUANTITY"),
+        help="one side service: its description, rials per item before VAT, and how many "
+        "(repeat for each line)",
+    )
+    create.add_argument("--due-days", type=int, required=True, help="days until the deadline")
+    create.add_argument(
+        "--subscription",
+        type=aggregate_id,
+        metavar="SUBSCRIPTION_ID",
+        help="the subscription that carries it (default: the customer's one running subscription)",
+    )
+    acting_command(create, run_invoice_create, "bill side services", "finance", "admin")
 
 
 # --- reports -------------------------------------------------------------------------------------
@@ -92,20 +125,29 @@ def run_aging(args: argparse.Namespace) -> int:
 
 
 def run_revenue(args: argparse.Namespace) -> int:
-    from projections.reports import REVENUE_COLUMNS, revenue
+    from projections.reports import REVENUE_COLUMNS, REVENUE_LINES, revenue, revenue_by_line
 
-    rows = revenue(
-        read_models_of(runtime_for(args.db)),
-        first_month=args.first,
-        last_month=args.last,
-        as_of=args.as_of,
-    )
+    read_models = read_models_of(runtime_for(args.db))
+    months = {"first_month": args.first, "last_month": args.last, "as_of": args.as_of}
     if args.format == "text":
         print(
             "revenue by Jalali month (rials)"
             + (f", as recorded at {iso(args.as_of)}" if args.as_of else "")
         )
-    rows_out(rows, args.format, ["jalali_month", *REVENUE_COLUMNS])
+    if not (args.by_line or args.group_by):
+        rows_out(revenue(read_models, **months), args.format, ["jalali_month", *REVENUE_COLUMNS])
+        return EXIT_OK
+    keys = ["jalali_month"] + (["representative_id"] if args.group_by else [])
+    flat = [
+        {
+            **{k: item[k] for k in keys},
+            "line": line,
+            **{c: (item if line == "all" else item[line])[c] for c in REVENUE_COLUMNS},
+        }
+        for item in revenue_by_line(read_models, group_by=args.group_by, **months)
+        for line in ("all", *REVENUE_LINES)
+    ]
+    rows_out(flat, args.format, [*keys, "line", *REVENUE_COLUMNS])
     return EXIT_OK
 
 
@@ -142,5 +184,44 @@ def run_invoice_official(args: argparse.Namespace) -> int:
     print(
         f"official invoice {record.number_text} of invoice {args.invoice_id}: issued "
         f"{record.issued_at.isoformat()}, tax ID {record.tax_id}, terms {record.terms.value}"
+    )
+    return EXIT_OK
+
+
+def _whole(text: str, field: str) -> int:
+    from domain.errors import InvalidInput
+
+    try:
+        return int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise InvalidInput(f"{field} must be a whole number; got {text!r}.", field=field) from None
+
+
+def run_invoice_create(args: argparse.Namespace) -> int:
+    """Issued at the runtime's clock, as the API does, acting for ``--as`` or the operator."""
+    from service_layer.service_invoices import running_subscription
+
+    runtime = acting_runtime(args)
+    app = runtime.app
+    lines = [
+        {
+            "description": description,
+            "unit_price": _whole(price, f"lines[{at}].unit_price"),
+            "quantity": _whole(quantity, f"lines[{at}].quantity"),
+        }
+        for at, (description, price, quantity) in enumerate(args.lines)
+    ]
+    app.get_customer(args.customer_id)  # an unknown customer is "not found" before anything
+    subscription_id = args.subscription or running_subscription(
+        read_models_of(runtime), args.customer_id
+    )
+    invoice_id = app.issue_service_invoice(
+        args.customer_id, subscription_id, lines, args.due_days, runtime.clock.now()
+    )
+    invoice = app.get_invoice(invoice_id)
+    print(
+        f"side-service invoice {invoice.id} for customer {invoice.customer_id} on subscription "
+        f"{invoice.subscription_id}: {invoice.total.rials:,} rials (VAT {invoice.vat.rials:,}), "
+        f"due {iso(invoice.deadline)} ({format_moment(invoice.deadline)})"
     )
     return EXIT_OK

@@ -86,6 +86,10 @@ class NoticeKind(StrEnum):
     HOLD_ENDED = "hold_ended"
     HOLD_PLACED = "hold_placed"
     PAYMENT_KEPT_AS_CREDIT = "payment_kept_as_credit"
+    #: A side-service invoice's reminder before its deadline, and its one overdue notice
+    #: (domain/service_invoices.py): neither speaks of the site, which they never touch.
+    SERVICE_REMINDER = "service_reminder"
+    SERVICE_OVERDUE = "service_overdue"
 
 
 @dataclass(frozen=True)

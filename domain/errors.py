@@ -218,6 +218,13 @@ class ReceiptRefused(RuleViolation):
     code = "receipt_refused"
 
 
+class ServiceInvoiceRefused(RuleViolation):
+    """A side-service invoice cannot be issued as asked; ``reason`` says which rule
+    (docs/INVOICES.md, "Side-service invoices")."""
+
+    code = "service_invoice_refused"
+
+
 class TrackingNumberUsed(RuleViolation):
     code = "tracking_number_used"
 

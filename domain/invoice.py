@@ -60,6 +60,9 @@ class InvoiceKind(StrEnum):
     FIRST = "first"  # issued at order; its deadline is the evaluation window
     RENEWAL = "renewal"  # issued at the start of each later period
     PRORATION = "proration"  # an upgrade at once: the prorated difference (domain/proration.py)
+    #: Side services (domain registration, design, SEO, ...) billed by a representative or
+    #: finance (domain/service_invoices.py): paid as any invoice, never suspends or collects.
+    SERVICE = "service"
 
 
 class InvoiceStatus(StrEnum):
@@ -86,7 +89,10 @@ class Invoice(OfflinePayments, BillingAggregate):
         ``deadline``; ``due_at``: the period start a renewal was planned at (None at order).
 
         Version 2: ``reminder_days``, the payment reminders in force at issue (days before the
-        deadline), which this invoice keeps whatever plan the subscription moves to."""
+        deadline), which this invoice keeps whatever plan the subscription moves to.
+
+        Version 3: ``representative_id``, the customer's representative when it was issued
+        (the revenue report credits the invoice to them); None: the customer had none."""
 
         subscription_id: UUID
         customer_id: UUID
@@ -98,14 +104,21 @@ class Invoice(OfflinePayments, BillingAggregate):
         deadline: datetime
         due_at: datetime | None
         reminder_days: list[int] | None = None
+        representative_id: UUID | None = None
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             # Not recorded before: None reads "the plan its period was billed on", the
             # schedule version 1 applied while the invoice's period was current.
             state["reminder_days"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            # Not recorded before: None, which the revenue report reads as the representative
+            # the subscription's order recorded (every invoice then was a hosting invoice).
+            state["representative_id"] = None
 
     class PaymentRecorded(BillingAggregate.Event):
         """``amount`` rials of payment ``reference`` (aggregate ``payment_id``) paid this invoice."""
@@ -192,6 +205,12 @@ class Invoice(OfflinePayments, BillingAggregate):
         # tries to issue the same renewal collides on this id and records nothing.
         return deterministic_id("invoice", subscription_id, period_no)
 
+    @classmethod
+    def issue_as(cls, invoice_id: UUID, **fields: Any) -> Invoice:
+        """Issue an invoice under an id its caller chose, with ``__init__``'s fields: a
+        side-service invoice has no period to derive its id from (domain/service_invoices.py)."""
+        return cls._create(cls.InvoiceIssued, id=invoice_id, **fields)
+
     @event(InvoiceIssued)
     def __init__(
         self,
@@ -206,6 +225,7 @@ class Invoice(OfflinePayments, BillingAggregate):
         due_at: datetime | None,
         timestamp: datetime,
         reminder_days: list[int] | None = None,
+        representative_id: UUID | None = None,
     ) -> None:
         self.subscription_id = subscription_id
         self.customer_id = customer_id
@@ -222,6 +242,8 @@ class Invoice(OfflinePayments, BillingAggregate):
         #: invoice issued before they were recorded (see lifecycle.reminder_days_of).
         self.reminder_days = tuple(reminder_days) if reminder_days is not None else None
         self.issued_at = timestamp
+        #: The customer's representative at issue; None: none, or not recorded (version 2).
+        self.representative_id = representative_id
         self.settlements: list[Settlement] = []
         self.notices: list[Notice] = []
         self.voided_at: datetime | None = None
@@ -233,6 +255,11 @@ class Invoice(OfflinePayments, BillingAggregate):
         self.official: OfficialRecord | None = None
 
     # --- what the invoice says --------------------------------------------------------------
+
+    @property
+    def is_service(self) -> bool:
+        """A side-service invoice: outside the site's lifecycle (docs/LIFECYCLE.md)."""
+        return self.kind is InvoiceKind.SERVICE
 
     @property
     def paid(self) -> Money:

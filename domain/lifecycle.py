@@ -299,6 +299,8 @@ def issue_invoice(
         timestamp=now,
         # Recorded, so this invoice's reminders do not follow a later plan change.
         reminder_days=list(policy.reminder_days),
+        # The revenue report credits the invoice to the customer's representative of now.
+        representative_id=customer.representative_id,
     )
     invoice.send_notice(
         NoticeKind.INVOICE_ISSUED,

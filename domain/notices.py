@@ -167,6 +167,22 @@ class PaymentKeptAsCreditFacts:
 
 
 #: The shape of each kind's facts.
+@dataclass(frozen=True)
+class ServiceReminderFacts:
+    """A side-service invoice is still unpaid before its deadline (no site action follows)."""
+
+    deadline: str
+    amount_due: int
+
+
+@dataclass(frozen=True)
+class ServiceOverdueFacts:
+    """A side-service invoice's deadline passed unpaid: said once; the site is not touched."""
+
+    deadline: str
+    amount_due: int
+
+
 SHAPES: dict[NoticeKind, type] = {
     NoticeKind.INVOICE_ISSUED: InvoiceIssuedFacts,
     NoticeKind.PAYMENT_REMINDER: PaymentReminderFacts,
@@ -184,6 +200,8 @@ SHAPES: dict[NoticeKind, type] = {
     NoticeKind.HOLD_ENDED: HoldEndedFacts,
     NoticeKind.HOLD_PLACED: HoldPlacedFacts,
     NoticeKind.PAYMENT_KEPT_AS_CREDIT: PaymentKeptAsCreditFacts,
+    NoticeKind.SERVICE_REMINDER: ServiceReminderFacts,
+    NoticeKind.SERVICE_OVERDUE: ServiceOverdueFacts,
 }
 
 #: The facts that are moments, whatever the kind.

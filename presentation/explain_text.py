@@ -62,6 +62,8 @@ _NOTICE = {
     NoticeKind.PAYMENT_KEPT_AS_CREDIT: Words(
         "payment kept as credit", "پرداخت نگه‌داشته به‌عنوان اعتبار"
     ),
+    NoticeKind.SERVICE_REMINDER: Words("side-service reminder", "یادآوری صورتحساب خدمات جانبی"),
+    NoticeKind.SERVICE_OVERDUE: Words("side-service overdue notice", "اعلان سررسید خدمات جانبی"),
 }
 _STEP = {
     lifecycle.Step.RENEW: Words(
@@ -295,13 +297,18 @@ def invoice_explained(f: InvoiceFacts) -> Words:
     status = inv.status.value
     said = _INVOICE_STATUS[status]
     subscription = short(inv.subscription_id)
+    what = (  # a side-service invoice bills no period (docs/INVOICES.md)
+        Words("side services", "خدمات جانبی")
+        if inv.is_service
+        else Words(f"period {inv.period_no}, {inv.kind.value}", f"دورهٔ {fa_digits(inv.period_no)}")
+    )
     lines = [
         Words(
-            f"Invoice {short(inv.id)} (period {inv.period_no}, {inv.kind.value}, subscription "
+            f"Invoice {short(inv.id)} ({what.english}, subscription "
             f"{subscription}) is {said.english} at {_en(at)}: total "
             f"{rials_en(inv.total.rials)}, paid {rials_en(inv.paid.rials)}, still owed "
             f"{rials_en(inv.balance.rials)}; deadline {_en(inv.deadline)}.",
-            f"صورتحساب {short(inv.id)} (دورهٔ {fa_digits(inv.period_no)}، اشتراک "
+            f"صورتحساب {short(inv.id)} ({what.persian}، اشتراک "
             f"{subscription}) در {_fa(at)} {said.persian} است: مبلغ کل "
             f"{rials_fa(inv.total.rials)}، پرداخت‌شده {rials_fa(inv.paid.rials)}، مانده "
             f"{rials_fa(inv.balance.rials)}؛ مهلت پرداخت {_fa(inv.deadline)}.",
@@ -334,7 +341,16 @@ def invoice_explained(f: InvoiceFacts) -> Words:
         )
     lines += _why_invoice(f)
     lines.append(_notices("Notices about this invoice", "اعلان‌های این صورتحساب", inv.notices))
-    if f.subscription is not None:
+    if inv.is_service:
+        lines.append(
+            Words(
+                "It is a side-service invoice: unpaid, it is reminded and told overdue, and "
+                "never suspends or collects the site.",
+                "صورتحساب خدمات جانبی است: اگر پرداخت نشود یادآوری و اعلان سررسید می‌گیرد، "
+                "اما وب‌سایت را تعلیق یا جمع‌آوری نمی‌کند.",
+            )
+        )
+    elif f.subscription is not None:
         sub = f.subscription
         lines.append(
             Words(

@@ -8,6 +8,10 @@ answers "who is due first" from a heap.
 
 This version keeps the index in memory and rebuilds it from the log when a process starts
 (the log is the truth; the index is a cache of a fold over it).
+
+A side-service invoice is filed under its own id, not its subscription's: its reminders and
+overdue notice are its own schedule (domain/service_invoices.py), which never touches the
+subscription's lifecycle. ``is_service_invoice`` tells the tick which one an entry is.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 from eventsourcing.utils import resolve_topic
 
-from domain.invoice import Invoice
+from domain.invoice import Invoice, InvoiceKind
 from domain.subscription import Subscription
 
 SECTION = 500
@@ -48,6 +52,8 @@ class DueIndex:
         self._due: dict[UUID, datetime] = {}
         self._heap: list[DueEntry] = []
         self._invoice_owner: dict[UUID, UUID] = {}
+        #: The side-service invoices filed under their own id.
+        self._service_invoices: set[UUID] = set()
         # Per subscription, the notification id up to which its due moment is already known
         # (this process wrote those events and filed the result itself).
         self._seen: dict[UUID, int] = {}
@@ -84,7 +90,11 @@ class DueIndex:
         if issubclass(event_class, Invoice.InvoiceIssued):
             issued = self._mapper.to_domain_event(notification)
             assert isinstance(issued, Invoice.InvoiceIssued)
-            self._invoice_owner[aggregate_id] = issued.subscription_id
+            if issued.kind == InvoiceKind.SERVICE.value:
+                self._service_invoices.add(aggregate_id)
+                self._invoice_owner[aggregate_id] = aggregate_id
+            else:
+                self._invoice_owner[aggregate_id] = issued.subscription_id
         if issubclass(event_class, Invoice.Event):
             return self._invoice_owner.get(aggregate_id)
         return None
@@ -100,6 +110,15 @@ class DueIndex:
                 return
             self._due[subscription_id] = due_at
             heapq.heappush(self._heap, DueEntry(due_at, subscription_id))
+
+    def note_service_invoice(self, invoice_id: UUID) -> None:
+        """This process issued the side-service invoice ``invoice_id`` (filed by its own id)."""
+        with self._lock:
+            self._service_invoices.add(invoice_id)
+            self._invoice_owner[invoice_id] = invoice_id
+
+    def is_service_invoice(self, an_id: UUID) -> bool:
+        return an_id in self._service_invoices
 
     def due_at(self, subscription_id: UUID) -> datetime | None:
         return self._due.get(subscription_id)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from domain.invoice import Invoice
+from domain.subscription import Subscription
 from projections.model import (
     Add,
     AggregateStates,
@@ -20,6 +21,9 @@ from projections.model import (
 )
 
 LEDGER_ENTRIES = ("issued", "paid", "credit", "voided", "deadline")
+#: What an invoice sells, as the revenue report separates it: the site's hosting (first,
+#: renewal) or side services (kind ``service``).
+LINES = ("hosting", "services")
 #: The events that move money on an invoice.
 MONEY_EVENTS = (
     Invoice.InvoiceIssued,
@@ -39,9 +43,16 @@ class InvoiceLedger(ReadModel):
     """Every movement of money on an invoice, and every move of its deadline, at its recorded
     moment: the basis of the aging report and of any report "as of" a past date (filter by
     recorded_at). Each row carries the invoice's deadline as it stood after that event, so the
-    deadline as of a moment is the one on the invoice's last row recorded by then."""
+    deadline as of a moment is the one on the invoice's last row recorded by then.
+
+    Each row also says what the invoice sells (``line``: hosting or services) and whom it is
+    credited to (``representative_id``: the customer's representative when it was issued;
+    for an invoice issued before that was recorded, the representative the subscription's
+    order recorded), so revenue can be split and grouped by them."""
 
     name = "invoice_ledger"
+    #: 2: ``line`` and ``representative_id``.
+    version = 2
     table = Table(
         "rm_invoice_ledger",
         columns=(
@@ -57,9 +68,17 @@ class InvoiceLedger(ReadModel):
             ("deadline", "TEXT NOT NULL"),
             ("reference", "TEXT"),
             ("credited", "BIGINT NOT NULL"),
+            ("line", "TEXT NOT NULL"),
+            ("representative_id", "TEXT"),
         ),
         key=("invoice_id", "version"),
-        checks=("amount >= 0", "vat >= 0", "credited >= 0", one_of("entry", LEDGER_ENTRIES)),
+        checks=(
+            "amount >= 0",
+            "vat >= 0",
+            "credited >= 0",
+            one_of("entry", LEDGER_ENTRIES),
+            one_of("line", LINES),
+        ),
         indexes=(("recorded_at",), ("jalali_month",), ("customer_id",)),
     )
 
@@ -96,8 +115,21 @@ class InvoiceLedger(ReadModel):
                 "deadline": moment(inv.deadline),
                 "reference": reference,
                 "credited": credited,
+                "line": "services" if inv.is_service else "hosting",
+                "representative_id": _representative_of(inv, states),
             }
         )
+
+
+def _representative_of(inv: Invoice, states: AggregateStates) -> str | None:
+    """Whom revenue of ``inv`` is credited to: the representative recorded at issue, or, for an
+    invoice issued before that was recorded (InvoiceIssued version 2), the one the
+    subscription's order recorded, which never changes."""
+    if inv.representative_id is not None:
+        return str(inv.representative_id)
+    sub = states.get(inv.subscription_id, Subscription)
+    rep = sub.representative_id if sub is not None else None
+    return str(rep) if rep is not None else None
 
 
 def _credited_by_void(event: Any, inv: Invoice) -> int:

@@ -265,6 +265,8 @@ class OutboxView(ReadModel):
             **dataclasses.asdict(facts),
             "site": sub.site,  # the facts' "site" is the site's state
             "site_state": getattr(facts, "site", None),
+            # A side-service invoice's notices never speak of suspending the site.
+            "service": isinstance(aggregate, Invoice) and aggregate.is_service,
         }
         rendered = self.renderer.render(event.kind, context)
         shared = {

@@ -119,6 +119,61 @@ def revenue(
     return [{k: (int(v) if k != "jalali_month" else v) for k, v in row.items()} for row in rows]
 
 
+#: What the revenue report separates: the site's hosting and side services (docs/AUDIT.md).
+REVENUE_LINES = ("hosting", "services")
+GROUPS = {None: (), "representative": ("representative_id",)}
+
+
+def revenue_by_line(
+    read_models: Any,
+    *,
+    first_month: str | None = None,
+    last_month: str | None = None,
+    as_of: datetime | None = None,
+    group_by: str | None = None,
+) -> list[dict[str, Any]]:
+    """Per Jalali month (and, with ``group_by="representative"``, per representative the
+    invoices were credited to at issue; null: none): every revenue column in all, and apart
+    for ``hosting`` and ``services``, from the ledger (as recorded by ``as_of``, if given)."""
+    if group_by not in GROUPS:
+        from domain.errors import InvalidInput
+
+        raise InvalidInput(
+            f"group_by {group_by!r} is not known; use representative, or leave it out.",
+            field="group_by",
+        )
+    first = _month(first_month) if first_month else "0000/00"
+    last = _month(last_month) if last_month else "9999/99"
+    keys = ("jalali_month", *GROUPS[group_by])
+    bound = "recorded_at <= ? AND " if as_of is not None else ""
+    params = ((moment(check_moment(as_of)),) if as_of is not None else ()) + (first, last)
+    rows = read_models.query(
+        f"SELECT {', '.join(keys)}, line, "
+        "SUM(CASE WHEN entry = 'issued' THEN amount ELSE 0 END) AS invoiced, "
+        "SUM(CASE WHEN entry = 'issued' THEN vat ELSE 0 END) AS vat, "
+        "SUM(CASE WHEN entry = 'paid' THEN amount ELSE 0 END) AS paid, "
+        "SUM(CASE WHEN entry = 'credit' THEN amount ELSE 0 END) AS credit_used, "
+        "SUM(CASE WHEN entry = 'voided' THEN amount ELSE 0 END) AS voided, "
+        "SUM(credited) AS credited "
+        f"FROM {{rm_invoice_ledger}} WHERE {bound}jalali_month >= ? AND jalali_month <= ? "
+        f"GROUP BY {', '.join(keys)}, line",
+        params,
+    )
+    items: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        item = items.get(key)
+        if item is None:
+            item = {k: row[k] for k in keys} | dict.fromkeys(REVENUE_COLUMNS, 0)
+            item |= {line: dict.fromkeys(REVENUE_COLUMNS, 0) for line in REVENUE_LINES}
+            items[key] = item
+        for column in REVENUE_COLUMNS:
+            figure = int(row[column] or 0)
+            item[column] += figure
+            item[row["line"]][column] += figure
+    return [items[k] for k in sorted(items, key=lambda k: tuple("" if v is None else v for v in k))]
+
+
 def subscriptions_of(read_models: Any, customer_id: Any) -> list[Any]:
     """A customer's subscriptions, oldest order first (audit's explain lists them)."""
     from uuid import UUID

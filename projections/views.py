@@ -19,10 +19,12 @@ from typing import Any
 from uuid import UUID
 
 from domain import lifecycle
+from domain.base import NoticeKind
 from domain.customer import Customer
 from domain.invoice import Invoice, InvoiceStatus
 from domain.notices import NoticeSentEvent
 from domain.plans import Period
+from domain.service_invoices import planned_service_steps
 from domain.subscription import SiteState, Subscription, SubscriptionStatus
 from projections.model import (
     AggregateStates,
@@ -124,16 +126,21 @@ class SubscriptionsView(ReadModel):
 
 
 class InvoicesView(ReadModel):
-    """What does each invoice say, and what is still owed on it?"""
+    """What does each invoice say, and what is still owed on it?
+
+    A side-service invoice is no billing period of its subscription: its ``period_no`` is
+    NULL, so the one-invoice-per-period constraint does not count it."""
 
     name = "invoices"
+    #: 2: side-service invoices (kind ``service``, no period number).
+    version = 2
     table = Table(
         "rm_invoices",
         columns=(
             ("invoice_id", "TEXT NOT NULL"),
             ("subscription_id", "TEXT NOT NULL"),
             ("customer_id", "TEXT NOT NULL"),
-            ("period_no", "INTEGER NOT NULL"),
+            ("period_no", "INTEGER"),
             ("kind", "TEXT NOT NULL"),
             ("status", "TEXT NOT NULL"),
             ("issued_at", "TEXT NOT NULL"),
@@ -182,7 +189,7 @@ class InvoicesView(ReadModel):
             "invoice_id": str(inv.id),
             "subscription_id": str(inv.subscription_id),
             "customer_id": str(inv.customer_id),
-            "period_no": inv.period_no,
+            "period_no": None if inv.is_service else inv.period_no,
             "kind": inv.kind.value,
             "status": inv.status.value,
             "issued_at": moment(inv.issued_at),
@@ -316,12 +323,21 @@ class NoticesView(ReadModel):
         )
 
 
+#: The due actions of a side-service invoice's own schedule.
+SERVICE_ACTIONS = (NoticeKind.SERVICE_REMINDER.value, NoticeKind.SERVICE_OVERDUE.value)
+
+
 class DueActionsView(ReadModel):
-    """Which subscription needs the scheduler next, for what, and when?"""
+    """Which subscription needs the scheduler next, for what, and when?
+
+    A side-service invoice has a row of its own, under its own id (in ``subscription_id``,
+    the key the scheduler advances by): its next reminder or overdue notice
+    (domain/service_invoices.py)."""
 
     name = "due_actions"
     #: 2: an invoice's reminders follow the schedule it was issued with (InvoiceIssued version 2).
-    version = 2
+    #: 3: side-service invoices' rows.
+    version = 3
     table = Table(
         "rm_due_actions",
         columns=(
@@ -332,7 +348,7 @@ class DueActionsView(ReadModel):
             ("number", "INTEGER NOT NULL"),
         ),
         key=("subscription_id",),
-        checks=(one_of("action", [s.value for s in lifecycle.Step]),),
+        checks=(one_of("action", [s.value for s in lifecycle.Step] + list(SERVICE_ACTIONS)),),
         indexes=(("due_at",),),
     )
 
@@ -345,10 +361,13 @@ class DueActionsView(ReadModel):
         elif isinstance(event, Invoice.Event):
             invoice = states.get(event.originator_id, Invoice)
             if invoice is not None:
-                yield invoice.subscription_id
+                yield invoice.id if invoice.is_service else invoice.subscription_id
 
     def row(self, key: UUID, states: AggregateStates) -> dict[str, Any] | None:
-        sub = states.get(key, Subscription)
+        found = states.get(key)
+        if isinstance(found, Invoice):
+            return _service_row(found)
+        sub = found if isinstance(found, Subscription) else None
         if sub is None:
             return None
         invoices = {i: states.get(i, Invoice) for i in sub.open_invoice_ids}
@@ -362,6 +381,20 @@ class DueActionsView(ReadModel):
             "invoice_id": uuid_text(step.invoice_id),
             "number": step.number,
         }
+
+
+def _service_row(inv: Invoice) -> dict[str, Any] | None:
+    """A side-service invoice's next notice, filed under the invoice's own id."""
+    steps = planned_service_steps(inv)
+    if not steps:
+        return None
+    return {
+        "subscription_id": str(inv.id),
+        "action": steps[0].kind.value,
+        "due_at": moment(steps[0].due_at),
+        "invoice_id": str(inv.id),
+        "number": steps[0].number,
+    }
 
 
 ALL_READ_MODELS: tuple[ReadModel, ...] = (

@@ -19,6 +19,8 @@ The commands live in one module per area, each a class this one is composed of:
 - ``finance_actions``: enforcement holds and voids;
 - ``official_invoices``: official invoices and their numbers;
 - ``payment_links``: gateway attempts and their outcomes;
+- ``service_invoices``: side-service invoices, and their own reminders and overdue notice
+  (what ``subscriptions`` builds on: both move through time by one due index);
 - ``staff``: staff members (added, disabled, a password set) and their credentials.
 """
 

@@ -16,6 +16,7 @@ from domain.customer import Customer
 from domain.errors import InvoiceNotFound
 from domain.invoice import Invoice
 from domain.lifecycle import DueStep
+from domain.service_invoices import ServiceStep
 from domain.subscription import SiteState, Subscription
 from domain.vat import VatSchedule
 from service_layer.unit_of_work import UnitOfWork
@@ -26,10 +27,12 @@ MAX_STEPS_PER_SUBSCRIPTION = 500
 
 @dataclass(frozen=True)
 class Executed:
-    """One lifecycle step that was executed: what, for whom, due when, recorded when."""
+    """One lifecycle step that was executed: what, for whom, due when, recorded when. A
+    side-service invoice's notice (``ServiceStep``) names the invoice as ``subscription_id``:
+    it is filed and advanced under its own id (service_layer/service_invoices.py)."""
 
     subscription_id: UUID
-    step: DueStep
+    step: DueStep | ServiceStep
     recorded_at: datetime
 
 

@@ -17,10 +17,18 @@ from domain.subscription import Subscription, SubscriptionStatus
 from projections.due_index import DueIndex
 from service_layer.catalogue_and_customers import catalogue_of
 from service_layer.catch_up import Executed, Lifecycle, catch_up, load_lifecycle, run_due
-from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
+from service_layer.service_invoices import ServiceInvoiceCommands
+from service_layer.unit_of_work import UnitOfWork, at_the_latest_change, no_subscription
 
 
-class SubscriptionCommands(CommandRunner):
+class _NotASubscription(Exception):
+    """A due entry named a side-service invoice this process's due index had not seen."""
+
+
+class SubscriptionCommands(ServiceInvoiceCommands):
+    """Side-service invoices are filed in the same due index under their own ids and moved
+    through time with the subscriptions (service_layer/service_invoices.py)."""
+
     # Set by BillingApplication.__init__: each subscription's next due moment, in process.
     due_index: DueIndex
 
@@ -150,7 +158,17 @@ class SubscriptionCommands(CommandRunner):
         return self._advance_one(subscription_id, check_moment(now), on_time=False)
 
     def _advance_one(self, subscription_id: UUID, now: datetime, on_time: bool) -> list[Executed]:
+        if self.is_service_invoice(subscription_id):  # filed under its own id: its own schedule
+            return self._advance_service_invoice(subscription_id, now, on_time)
+
         def command(uow: UnitOfWork) -> tuple[list[Executed], Lifecycle]:
+            if uow.find(subscription_id, Subscription) is None:
+                # Not a subscription (loaded once: the lifecycle below reuses it): a
+                # side-service invoice's row of the due-actions read model, or nothing.
+                found = uow.find(subscription_id, Invoice)
+                if found is None or not found.is_service:
+                    raise no_subscription(subscription_id)
+                raise _NotASubscription
             life = load_lifecycle(uow, subscription_id)
             done = run_due(life, now, self.vat, on_time=on_time, only_first_moment=on_time)
             for invoice in life.invoices.values():
@@ -158,7 +176,10 @@ class SubscriptionCommands(CommandRunner):
             uow.attribute_to_time()  # whoever asked (an admin's test clock), time did it
             return done, life
 
-        (done, life), written = self._run_tracked(command)
+        try:
+            (done, life), written = self._run_tracked(command)
+        except _NotASubscription:
+            return self._advance_service_invoice(subscription_id, now, on_time)
         following = lifecycle.next_step(
             life.subscription, life.invoices, life.subscription.plan.policy
         )
@@ -168,6 +189,8 @@ class SubscriptionCommands(CommandRunner):
         return done
 
     def _next_due_moment(self, subscription_id: UUID) -> datetime | None:
+        if self.is_service_invoice(subscription_id):
+            return self._next_service_moment(subscription_id)
         life = load_lifecycle(UnitOfWork(self), subscription_id)
         following = lifecycle.next_step(
             life.subscription, life.invoices, life.subscription.plan.policy

@@ -85,6 +85,8 @@ _RANK = {
     "NoticeSent:payment_received": 10,
     "NoticeSent:payment_kept_as_credit": 10,
     "NoticeSent:payment_reminder": 11,
+    "NoticeSent:service_reminder": 11,
+    "NoticeSent:service_overdue": 12,
     "GraceStarted": 12,
     "GraceWithdrawn": 6,
     "NoticeSent:grace_started": 13,

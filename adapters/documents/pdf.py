@@ -37,7 +37,7 @@ FIXED_EPOCH = "1704067200"
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-_UNITS = {"month": "ماه", "upgrade": "مورد"}
+_UNITS = {"month": "ماه", "upgrade": "مورد", "item": "عدد"}
 _TERMS = {PaymentTerms.CASH: "نقدی", PaymentTerms.CREDIT: "غیرنقدی (نسیه)"}
 
 
@@ -158,6 +158,8 @@ class InvoiceDocuments:
             vat_rates=[Rate(bp) for bp in vat_rates],
             words=rials_in_words(invoice.total.rials),
             period=(invoice.period_start, _last_day(invoice)),
+            # A side-service invoice bills no period: each line prints what the biller wrote.
+            service=invoice.is_service,
             font_dir=self.font_dir.as_uri(),
             **context,
         )

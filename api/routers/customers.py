@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import UUID, uuid5
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Request, status
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
-from api.schemas import AssignRepresentativeIn, CustomerIn, CustomerOut, Page, ProfileIn
+from api.schemas import (
+    AssignRepresentativeIn,
+    CustomerIn,
+    CustomerOut,
+    InvoiceOut,
+    Page,
+    ProfileIn,
+    ServiceInvoiceIn,
+)
+from domain.base import BILLING_NAMESPACE
 from domain.customer import BillingProfile
 from projections.visibility import visible_customer, visible_rows
+from service_layer.service_invoices import running_subscription
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -124,3 +134,68 @@ def inbox(
     visible_customer(ctx.app, who, customer_id)
     ctx.fresh_read_models()
     return Page(items=ctx.runtime.outbox.inbox(str(customer_id), limit=limit), next_cursor=None)
+
+
+@router.post(
+    "/{customer_id}/invoices",
+    response_model=InvoiceOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Bill side services (a representative for their customers, finance)",
+)
+def bill_side_services(
+    customer_id: UUID, body: ServiceInvoiceIn, request: Request, ctx: ContextDep, who: PrincipalDep
+) -> InvoiceOut:
+    """A side-service invoice (domain registration, design, SEO, ...; docs/INVOICES.md): the
+    lines priced by agreement, VAT at the rate in force today, due in ``due_days``. It is paid,
+    reminded and aged as any invoice, and never suspends or collects the site. Without
+    ``subscription_id`` it goes on the customer's one running subscription (409
+    ``service_invoice_refused`` with ``reason`` when there is none, or several)."""
+    require(who, Role.REPRESENTATIVE, Role.FINANCE, Role.ADMIN, action="bill side services")
+    visible_customer(ctx.app, who, customer_id)
+    subscription_id = body.subscription_id or running_subscription(
+        ctx.fresh_read_models(), customer_id
+    )
+    key = getattr(request.state, "idempotency_key", None)
+    # A retry with the same Idempotency-Key names the same invoice: issued once.
+    invoice_id = uuid5(BILLING_NAMESPACE, f"service/{who.token_hash}/{key}") if key else None
+    issued = ctx.app_for(who).issue_service_invoice(
+        customer_id,
+        subscription_id,
+        [line.model_dump() for line in body.lines],
+        body.due_days,
+        ctx.now(),
+        invoice_id=invoice_id,
+    )
+    return InvoiceOut.of(ctx.app.get_invoice(issued))
+
+
+@router.get(
+    "/{customer_id}/invoices",
+    response_model=Page,
+    summary="The customer's invoices, hosting and side services, oldest first",
+)
+def customer_invoices(
+    customer_id: UUID,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    kind: str | None = Query(None, pattern="^(first|renewal|service)$"),
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page:
+    visible_customer(ctx.app, who, customer_id)
+    start = decode_cursor(cursor) or 0
+    if not isinstance(start, int) or start < 0:
+        start = 0
+    where, params = ["customer_id = ?"], [str(customer_id)]
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    rows = ctx.fresh_read_models().query(
+        f"SELECT invoice_id FROM {{rm_invoices}} WHERE {' AND '.join(where)} "
+        f"ORDER BY issued_at, invoice_id LIMIT {limit + 1} OFFSET {int(start)}",
+        params,
+    )
+    ids = [UUID(r["invoice_id"]) for r in rows]
+    items = [InvoiceOut.of(ctx.app.get_invoice(i)) for i in ids[:limit]]
+    more = len(ids) > limit
+    return Page(items=items, next_cursor=encode_cursor(start + limit) if more else None)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.context import ContextDep, PrincipalDep
 from api.permissions import READ_REPORTS
 from api.schemas import OptionalMoment
-from projections.reports import aging, revenue
+from projections.reports import REVENUE_COLUMNS, aging, revenue, revenue_by_line
 from service_layer.timeline import iso
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -41,7 +41,8 @@ def get_aging(ctx: ContextDep, who: PrincipalDep, as_of: OptionalMoment = None) 
 
 @router.get(
     "/revenue",
-    summary="Invoiced, VAT, paid, credit used, voided and credited per Jalali month",
+    summary="Invoiced, VAT, paid, credit used, voided and credited per Jalali month, "
+    "hosting and side services apart",
 )
 def get_revenue(
     ctx: ContextDep,
@@ -49,12 +50,29 @@ def get_revenue(
     first: str | None = Month,
     last: str | None = Month,
     as_of: OptionalMoment = None,
+    group_by: str | None = Query(None, pattern="^representative$"),
 ) -> dict:
+    """Each item: the month's figures in all, and ``hosting`` and ``services`` apart (the
+    same columns). ``group_by=representative``: one item per month and representative the
+    invoices were credited to at issue (``representative_id``; null: none)."""
     READ_REPORTS.check(who)
-    rows = revenue(
-        ctx.fresh_read_models(),
-        first_month=first,
-        last_month=last,
-        as_of=_moment(ctx, as_of) if as_of else None,
+    read_models = ctx.fresh_read_models()
+    moment = _moment(ctx, as_of) if as_of else None
+    split = revenue_by_line(
+        read_models, first_month=first, last_month=last, as_of=moment, group_by=group_by
     )
-    return {"items": rows}
+    if group_by is not None:
+        return {"items": split}
+    lines = {item["jalali_month"]: item for item in split}
+    rows = revenue(read_models, first_month=first, last_month=last, as_of=moment)
+    empty = dict.fromkeys(REVENUE_COLUMNS, 0)
+    return {
+        "items": [
+            {
+                **row,
+                "hosting": lines.get(row["jalali_month"], {}).get("hosting", empty),
+                "services": lines.get(row["jalali_month"], {}).get("services", empty),
+            }
+            for row in rows
+        ]
+    }

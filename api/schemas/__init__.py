@@ -32,6 +32,8 @@ from api.schemas.invoices import (
     OfficialInvoiceOut,
     PaymentIn,
     PaymentOut,
+    ServiceInvoiceIn,
+    ServiceLineIn,
 )
 from api.schemas.payments import (
     BankOut,
@@ -64,6 +66,8 @@ from api.schemas.subscriptions import (
 )
 
 __all__ = [
+    "ServiceInvoiceIn",
+    "ServiceLineIn",
     "PeriodName",
     "Moment",
     "OptionalMoment",

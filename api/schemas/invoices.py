@@ -7,8 +7,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import Identifier, Input, jalali
+from api.schemas.common import FreeText, Identifier, Input, jalali
 from domain.invoice import Invoice
+from domain.service_invoices import (
+    MAX_DESCRIPTION,
+    MAX_DUE_DAYS,
+    MAX_LINES,
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE,
+    MIN_DUE_DAYS,
+)
 from service_layer.timeline import iso
 
 # --- invoices -----------------------------------------------------------------------------------
@@ -111,6 +119,42 @@ class InvoiceOut(BaseModel):
                 for line in inv.lines
             ],
         )
+
+
+class ServiceLineIn(Input):
+    description: Annotated[str, *FreeText(MAX_DESCRIPTION)] = Field(
+        description="The service, as the customer reads it (e.g. «طراحی لوگو», «ثبت دامنه»)."
+    )
+    unit_price: int = Field(
+        gt=0, le=MAX_UNIT_PRICE, strict=True, description="Rials per item, before VAT."
+    )
+    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
+
+
+class ServiceInvoiceIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lines": [
+                        {"description": "ثبت دامنه .ir", "unit_price": 1_500_000, "quantity": 1},
+                        {"description": "SEO, monthly", "unit_price": 2_000_000, "quantity": 3},
+                    ],
+                    "due_days": 10,
+                }
+            ]
+        },
+    )
+    lines: list[ServiceLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    due_days: int = Field(
+        ge=MIN_DUE_DAYS, le=MAX_DUE_DAYS, strict=True, description="Days until the deadline."
+    )
+    subscription_id: UUID | None = Field(
+        None,
+        description="The customer's subscription that carries the invoice's payments and "
+        "notices; omitted: the customer's one running subscription.",
+    )
 
 
 class PaymentIn(Input):

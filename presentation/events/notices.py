@@ -210,3 +210,23 @@ def _payment_kept_as_credit(f: Facts, number: Words) -> Words:
         f"پرداخت {f.get('reference')} به مبلغ {rials_fa(f.get('amount'))} به اعتبار مشتری "
         f"افزوده شد ({why.persian})؛ اعتبار اکنون {rials_fa(f.get('credit'))}",
     )
+
+
+@_kind(NoticeKind.SERVICE_REMINDER)
+def _service_reminder(f: Facts, number: Words) -> Words:
+    return Words(
+        f"side-service reminder{number.english}: {rials_en(f.get('amount_due'))} due by "
+        f"{when_en(f.get('deadline'))} (the site is not affected)",
+        f"یادآوری{number.persian} صورتحساب خدمات جانبی: {rials_fa(f.get('amount_due'))} تا "
+        f"{when_fa(f.get('deadline'))} (وب‌سایت تعلیق نمی‌شود)",
+    )
+
+
+@_kind(NoticeKind.SERVICE_OVERDUE)
+def _service_overdue(f: Facts, number: Words) -> Words:
+    return Words(
+        f"side-service invoice overdue: {rials_en(f.get('amount_due'))} was due by "
+        f"{when_en(f.get('deadline'))} (the site is not affected)",
+        f"مهلت صورتحساب خدمات جانبی گذشت: {rials_fa(f.get('amount_due'))} تا "
+        f"{when_fa(f.get('deadline'))} پرداختنی بود (وب‌سایت تعلیق نمی‌شود)",
+    )

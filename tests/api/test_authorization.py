@@ -166,6 +166,18 @@ def routes(world: World, side: str):
         ("GET", "/customers", None, ANYONE, False),
         ("GET", f"/customers/{c}", None, ANYONE, True),
         ("GET", f"/customers/{c}/inbox", None, OWNERS, True),
+        (
+            "POST",
+            f"/customers/{c}/invoices",
+            {
+                "lines": [{"description": "SEO", "unit_price": 1000, "quantity": 2}],
+                "due_days": 10,
+                "subscription_id": str(s),
+            },
+            {"representative", "finance", "admin"},
+            True,
+        ),
+        ("GET", f"/customers/{c}/invoices", None, ANYONE, True),
         ("PUT", f"/customers/{c}/profile", a_company(f"Customer {side}").to_dict(), ANYONE, True),
         (
             "PUT",
@@ -357,7 +369,7 @@ def expected(role: str, side: str, method: str, path: str, roles: set[str], owne
         "/webhook-endpoints",
     )
     if method == "POST" and (
-        created or path.endswith(("/offline-requests", "/receipts", "/tokens"))
+        created or path.endswith(("/offline-requests", "/receipts", "/tokens", "/invoices"))
     ):
         return 201
     return 200

@@ -208,3 +208,30 @@ def test_a_proration_invoice_prints_its_own_line_in_persian(documents):
     assert "میزبانی وب‌سایت، طرح" not in html
     text = pdf_text(documents.plain_pdf(invoice, app.get_customer(customer).profile, "سامان ۳۶۰"))
     assert rials(invoice.total) in text
+
+
+def test_a_side_service_invoice_prints_each_line_as_billed_and_no_hosting_period(documents):
+    """docs/INVOICES.md, "Side-service invoices": the plain and the official invoice print the
+    biller's description of each line, the unit «عدد», and no hosting plan or period."""
+    app = BillingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app.seller = SELLER
+    app.define_plan(a_plan(), T0)
+    customer = app.register_customer(a_company(), T0)
+    sub_id = ordered(app, customer=customer)
+    lines = [
+        {"description": "طراحی لوگو", "unit_price": 5_000_000, "quantity": 1},
+        {"description": "ثبت دامنه", "unit_price": 1_500_000, "quantity": 2},
+    ]
+    invoice_id = app.issue_service_invoice(customer, sub_id, lines, 10, T0 + DAY)
+    profile = app.get_customer(customer).profile
+    proforma = squeeze(pdf_text(documents.plain_pdf(app.get_invoice(invoice_id), profile, "سامان")))
+    for words in ("طراحی لوگو", "ثبت دامنه", "عدد", "خدمات جانبی"):
+        assert squeeze(words) in proforma
+    assert squeeze("میزبانی وب‌سایت") not in proforma
+    app.record_payment(
+        "svc-1", app.get_invoice(invoice_id).total.rials, T0 + DAY, invoice_id=invoice_id
+    )
+    invoice = app.get_invoice(invoice_id)
+    assert invoice.official is not None
+    official = squeeze(pdf_text(documents.official_pdf(invoice)))
+    assert squeeze("طراحی لوگو") in official and squeeze("میزبانی وب‌سایت") not in official

@@ -23,6 +23,10 @@ engine's own code) and checks, for every batch of new events:
   before VAT, exactly the prorated difference of docs/INVOICES.md for the Jalali days left
   (counted here from the periods folded, not from the event's own counts), at least a rial;
   and every renewal bills the plan in force (the upgraded one, or the change scheduled).
+- a side-service invoice never starts grace, never causes a suspension, is never voided by a
+  collection and never counts among its subscription's open invoices; its reminders and its
+  overdue notice go out only while it is open, each once, none after its deadline as it
+  then stood, the overdue notice due exactly at that deadline.
 
 The state invariants that need "now" (suspended exactly when…) are functions below; the
 test machine calls them after each step.
@@ -62,6 +66,9 @@ class InvoiceFold:
     void: bool = False
     reminders: dict[int, datetime] = field(default_factory=dict)
     grace_notice: datetime | None = None
+    service: bool = False
+    deadline: datetime | None = None
+    told: set = field(default_factory=set)  # a side-service invoice's (kind, number) sent
 
 
 @dataclass
@@ -163,11 +170,15 @@ class Ledger:
             total = sum(
                 li["unit_price"] * li["quantity"] - li["discount"] + li["vat"] for li in e.lines
             )
-            self.invoices[key] = InvoiceFold(e.subscription_id, total)
+            service = e.kind == "service"
+            self.invoices[key] = InvoiceFold(
+                e.subscription_id, total, service=service, deadline=e.deadline
+            )
             self.issued[key] = e
             self.revenue["invoiced"] += total
             sub = self.subs[e.subscription_id]
-            sub.open.add(key)
+            if not service:  # a side-service invoice is no period of the subscription
+                sub.open.add(key)
             self._after_collection(sub, key, name, e)
             return
         inv = self.invoices[key]
@@ -178,7 +189,13 @@ class Ledger:
             if name == "PaymentRecorded":
                 self.counted[e.reference] += e.amount
             self.revenue["paid" if name == "PaymentRecorded" else "credit_used"] += e.amount
+        elif name == "OfflinePaymentApproved":
+            inv.deadline = e.deadline
+        elif name == "NoticeSent" and e.kind in ("service_reminder", "service_overdue"):
+            self._check_service_notice(key, inv, e)
         elif name == "InvoiceVoided":
+            if inv.service and e.due_at is not None:
+                raise InvariantBroken(f"side-service invoice {key} voided by a collection")
             inv.voided, inv.void = inv.total - inv.paid, True
             self.revenue["voided"] += inv.voided
             if e.due_at is None:  # voided by finance, not by a collection
@@ -194,6 +211,25 @@ class Ledger:
             raise InvariantBroken(f"invoice {key}: paid {inv.paid} + voided beyond {inv.total}")
         if inv.total - inv.paid - inv.voided == 0:
             sub.open.discard(key)
+
+    @staticmethod
+    def _check_service_notice(key: UUID, inv: InvoiceFold, e: Any) -> None:
+        """A side-service invoice's reminder or overdue notice: sent once each, while it is
+        open, never due after its deadline, the overdue notice due exactly at it."""
+        told = (e.kind, e.number)
+        if not inv.service:
+            raise InvariantBroken(f"{e.kind} on invoice {key}, which is not a side-service one")
+        if told in inv.told:
+            raise InvariantBroken(f"{e.kind} #{e.number} of invoice {key} sent twice")
+        inv.told.add(told)
+        if inv.void or inv.paid >= inv.total:
+            raise InvariantBroken(f"{e.kind} of invoice {key} sent after it was settled")
+        due, deadline = e.due_at, inv.deadline
+        assert deadline is not None
+        if due is None or due > deadline or (e.kind == "service_overdue" and due != deadline):
+            raise InvariantBroken(
+                f"{e.kind} of invoice {key} due {due}, its deadline being {deadline}"
+            )
 
     @staticmethod
     def _after_collection(sub: SubscriptionFold, key: UUID, name: str, e: Any) -> None:
@@ -228,6 +264,8 @@ class Ledger:
         elif name == "SubscriptionEnded":
             sub.site = "removed"
         elif name == "GraceStarted":
+            if self.invoices[e.invoice_id].service:
+                raise InvariantBroken(f"grace started for side-service invoice {e.invoice_id}")
             sub.grace.add(e.invoice_id)
         elif name == "GraceWithdrawn":
             sub.grace.discard(e.invoice_id)
@@ -358,6 +396,8 @@ class Ledger:
         _, name = name_of(e)
         if name == "SiteSuspended":
             inv = self.invoices[e.invoice_id]
+            if inv.service:
+                raise InvariantBroken(f"site suspended for side-service invoice {e.invoice_id}")
             # Strictly before: a reminder at the suspension's own moment came after it in the
             # same catch-up (one sent in a catch-up before its suspension is caught by
             # check_late_catch_up, which sees the steps in order).

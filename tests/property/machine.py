@@ -3,7 +3,8 @@
 Each rule is one thing that can happen to a billing engine: an order, the clock moving (the
 simulated clock, an idle scheduler, or an outage), a scheduler tick, a payment of any kind,
 an offline request or a bank receipt and finance's decision, a cancellation, a plan change,
-an enforcement hold, a void, a replayed gateway callback, or a restart from the store.
+an enforcement hold, a void, a replayed gateway callback, or a restart from the store; and
+side-service invoices: billed on a subscription, paid by a payment naming them, voided.
 
 Every rule is applied to every engine of the machine (the first one is told to move the clock
 as the rule says; an ``hourly`` engine moves it hour by hour) and to the reference model in
@@ -35,7 +36,7 @@ from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.plan_changes import proration_invoice_id
-from projections.reports import REVENUE_COLUMNS, aging, revenue
+from projections.reports import REVENUE_COLUMNS, REVENUE_LINES, aging, revenue, revenue_by_line
 from tests.builders import a_company, a_person, a_plan
 from tests.property import model as m
 from tests.property.engines import Engine
@@ -117,6 +118,17 @@ def invoice_of(key: int, ref: int | str) -> UUID:
     if isinstance(ref, int):
         return Invoice.create_id(subscription_id(key), ref)
     return proration_invoice_id(subscription_id(key), int(ref.removeprefix("upgrade-")))
+
+
+def service_id(key: int, index: int) -> UUID:
+    """The id of the ``index``-th side-service invoice billed on subscription ``key``."""
+    return uuid5(NAMESPACE_URL, f"billing-property/service/{key}/{index}")
+
+
+#: A side-service invoice's lines: (unit price, quantity).
+service_lines = st.lists(
+    st.tuples(st.integers(1, 5_000_000), st.integers(1, 5)), min_size=1, max_size=3
+)
 
 
 def an_id(kind: str, name: str) -> UUID:
@@ -252,6 +264,39 @@ def model_view(s: m.Site) -> dict:
             for b in s.bills
         ],
         "next": (STEP_NAMES[following[0].kind], following[0].due) if following else None,
+    }
+
+
+def engine_service_view(inv: Any) -> dict:
+    reminders: dict[int, datetime] = {}
+    overdue = None
+    for n in inv.notices:
+        if n.kind.value == "service_reminder":
+            reminders.setdefault(n.number, n.recorded_at)
+        elif n.kind.value == "service_overdue":
+            overdue = overdue or n.recorded_at
+    return {
+        "kind": inv.kind.value,
+        "issued": inv.issued_at,
+        "deadline": inv.deadline,
+        "total": inv.total.rials,
+        "paid": inv.paid.rials,
+        "status": inv.status.value,
+        "reminders": reminders,
+        "overdue": overdue,
+    }
+
+
+def model_service_view(b: m.Bill) -> dict:
+    return {
+        "kind": "service",
+        "issued": b.issued,
+        "deadline": b.deadline,
+        "total": b.total,
+        "paid": b.paid,
+        "status": b.status,
+        "reminders": dict(b.reminded),
+        "overdue": b.overdue,
     }
 
 
@@ -846,6 +891,75 @@ class LifecycleMachine(RuleBasedStateMachine):
             ),
         )
 
+    # --- rules: side-service invoices -------------------------------------------------------------
+
+    @precondition(lambda self: self.keys)
+    @rule(k=index, lines=service_lines, days=st.integers(1, 20))
+    def bill_services(self, k: int, lines: list[tuple[int, int]], days: int) -> None:
+        """Finance (or the representative) bills side services on a subscription."""
+        key, s = self.site(k)
+        index = len(s.services)
+        vat = sum(m.half_up(price * quantity, m.VAT_BP) for price, quantity in lines)
+        total = sum(price * quantity for price, quantity in lines) + vat
+        body = [
+            {"description": f"service {n}", "unit_price": price, "quantity": quantity}
+            for n, (price, quantity) in enumerate(lines)
+        ]
+
+        def issue(app: Any) -> UUID:
+            customer = app.get_subscription(subscription_id(key)).customer_id
+            return app.issue_service_invoice(
+                customer,
+                subscription_id(key),
+                body,
+                days,
+                self.now,
+                invoice_id=service_id(key, index),
+            )
+
+        billed = self.both(
+            key, lambda: self.model.bill_services(key, total, vat, days, self.now), issue
+        )
+        if billed and currently_in_test_context():
+            event("history has a side-service invoice")
+
+    def a_service(self, n: int) -> tuple[int, int, m.Bill] | None:
+        billed = [(k, i, b) for k, s in self.model.sites.items() for i, b in enumerate(s.services)]
+        return billed[n % len(billed)] if billed else None
+
+    @precondition(lambda self: any(s.services for s in self.model.sites.values()))
+    @rule(n=index, how=amounts, extra=st.integers(1, 99))
+    def pay_service(self, n: int, how: str, extra: int) -> None:
+        """A payment naming a side-service invoice: it first, then the hosting invoices, then
+        credit; a suspended site is restored in the same command when nothing keeps it so."""
+        found = self.a_service(n)
+        assert found is not None
+        key, index, _ = found
+        probe = self.probe(key)
+        amount = self.amount(probe.services[index].balance, how, extra)
+        reference = self.next_name("service")
+        results = self.both(
+            key,
+            lambda: self.model.pay_service(key, index, amount, self.now),
+            lambda app: app.record_payment(
+                reference, amount, self.now, invoice_id=service_id(key, index)
+            ),
+        )
+        if results:
+            self.check_restored_at_once(key, probe.site, [r.restored for r in results])
+
+    @precondition(lambda self: any(s.services for s in self.model.sites.values()))
+    @rule(n=index)
+    def void_service(self, n: int) -> None:
+        found = self.a_service(n)
+        assert found is not None
+        key, index, _ = found
+        self.both(
+            key,
+            lambda: self.model.void_service(key, index, self.now),
+            lambda app: app.void_invoice(service_id(key, index), "not delivered", self.now),
+        )
+
     # --- after every step ---------------------------------------------------------------------------
 
     def check_restored_at_once(self, key: int, was: str, restored: list | None) -> None:
@@ -902,6 +1016,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 if key in self.fresh:
                     check_site_state(life, self.now)
                 check_balances(engine.ledger, life, customer)
+                check_services(engine, key, self.model.sites[key])
             if engine.read_models:
                 check_read_models(engine.ledger, engine.read_models)
                 check_reports(engine, self.model, self.now)
@@ -924,6 +1039,38 @@ class OnPostgresAndSqlite(LifecycleMachine):
     ENGINES = (("postgres", "as told", True), ("sqlite", "as told", True))
 
 
+def check_services(engine: Engine, key: int, s: m.Site) -> None:
+    """Each side-service invoice of the subscription equals the model's (its notices sent at
+    the same moments) and its balance the fold of its events; none is among the
+    subscription's invoices, so the site's lifecycle never reads it."""
+    sub = engine.app.get_subscription(subscription_id(key))
+    for index, bill in enumerate(s.services):
+        invoice_id = service_id(key, index)
+        inv = engine.app.get_invoice(invoice_id)
+        got, expected = engine_service_view(inv), model_service_view(bill)
+        diff = [
+            f"{f}: engine {got[f]!r}, model {expected[f]!r}"
+            for f in expected
+            if got[f] != expected[f]
+        ]
+        if diff:
+            raise InvariantBroken(
+                f"{engine}, side-service invoice {index} of subscription {key}:\n  "
+                + "\n  ".join(diff)
+            )
+        if invoice_id in sub.invoice_ids or invoice_id in sub.open_invoice_ids:
+            raise InvariantBroken(
+                f"{engine}: side-service invoice {invoice_id} is a period of {key}"
+            )
+        fold = engine.ledger.invoices[invoice_id]
+        if (inv.total.rials, inv.paid.rials, inv.voided_amount.rials) != (
+            fold.total,
+            fold.paid,
+            fold.voided,
+        ):
+            raise InvariantBroken(f"side-service invoice {invoice_id}: the events say {fold}")
+
+
 def check_reports(engine: Engine, model: m.Model, now: datetime) -> None:
     """The engine's aging and revenue reports, as of this step's moment, equal the model's:
     the reports are checked against the rules, not only their rows against the events."""
@@ -943,6 +1090,20 @@ def check_reports(engine: Engine, model: m.Model, now: datetime) -> None:
             raise InvariantBroken(
                 f"{engine}: revenue (as of {as_of}) is {got}, the model says {expected}"
             )
+        # Hosting and side services apart (docs/AUDIT.md, "Revenue: hosting and side services").
+        lines = {
+            (item["jalali_month"], line): {
+                c: item[line][c] for c in REVENUE_COLUMNS if item[line][c]
+            }
+            for item in revenue_by_line(engine.read_models, as_of=as_of)
+            for line in REVENUE_LINES
+        }
+        lines = {key: row for key, row in lines.items() if row}
+        if lines != model.revenue_by_line():
+            raise InvariantBroken(
+                f"{engine}: revenue by line (as of {as_of}) is {lines}, the model says "
+                f"{model.revenue_by_line()}"
+            )
 
 
 def check_late_catch_up(executed: list, now: datetime) -> None:
@@ -953,6 +1114,8 @@ def check_late_catch_up(executed: list, now: datetime) -> None:
     for done in executed:
         if done.recorded_at != now:
             raise InvariantBroken(f"a late step {done.step} was recorded at {done.recorded_at}")
+        if not isinstance(done.step, lifecycle.DueStep):
+            continue  # a side-service invoice's notice: no action ever waits for it
         step, sub = done.step.step.value, done.subscription_id
         if step == "send_payment_reminder":
             notices.add((sub, done.step.invoice_id))

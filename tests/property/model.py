@@ -6,7 +6,11 @@ state and plain functions: no event store, no aggregates, nothing imported from 
 but the Jalali calendar (period boundaries clamp to month ends; writing a second calendar here
 would be a few hundred lines of its own and is tested in tests/unit/test_jalali.py).
 
-One :class:`Site` per subscription, each with its own customer (so credit is per site here).
+One :class:`Site` per subscription, each with its own customer (so credit is per site here),
+and the side-service invoices billed on it (``Site.services``): they are paid and aged as any
+invoice, follow their own schedule (two reminders and one overdue notice, advanced only by
+the clock and the scheduler's ticks, never by a command's catch-up), and are never part of
+the site's lifecycle (docs/LIFECYCLE.md, "Side-service invoices").
 Time moves in two ways, as in docs/LIFECYCLE.md, Time:
 
 - ``catch_up(until, on_time=True)``: the simulated clock; every step is recorded at its own
@@ -135,6 +139,11 @@ class Bill:
     receipts: dict[str, Receipt] = field(default_factory=dict)
     #: The reminder days in force at issue: a later plan change does not move them.
     reminders: tuple[int, ...] = (3, 1)
+    #: A side-service invoice: its own schedule, never the site's lifecycle.
+    service: bool = False
+    overdue: datetime | None = None  # a side-service invoice's overdue notice, sent at
+    #: The last change recorded on a side-service invoice (its notices wait for it).
+    last_change: datetime | None = None
 
     @property
     def balance(self) -> int:
@@ -188,12 +197,15 @@ class Site:
     collected_at: datetime | None = None
     ended_at: datetime | None = None
     credit: int = 0
-    #: The revenue report's figures: (Jalali month, column) → rials (docs/AUDIT.md).
+    #: The revenue report's figures: (Jalali month, column, line) → rials, the line being
+    #: ``hosting`` or ``services`` (docs/AUDIT.md).
     money: Counter = field(default_factory=Counter)
+    #: Side-service invoices billed on this subscription, in order.
+    services: list[Bill] = field(default_factory=list)
 
-    def book(self, at: datetime, column: str, amount: int) -> None:
+    def book(self, at: datetime, column: str, amount: int, line: str = "hosting") -> None:
         if amount:
-            self.money[(month_of(at), column)] += amount
+            self.money[(month_of(at), column, line)] += amount
 
     @property
     def period_end(self) -> datetime:
@@ -205,6 +217,7 @@ class Site:
 
     @property
     def unpaid(self) -> list[Bill]:
+        """The open hosting invoices: the only ones the site's lifecycle reads."""
         return [b for b in self.bills if b.open]
 
     @property
@@ -365,9 +378,11 @@ def settle(s: Site, amount: int, now: datetime, named: Bill | None) -> bool:
     for b in targets:
         part = min(amount, b.balance)
         b.paid, amount = b.paid + part, amount - part
-        s.book(now, "paid", part)
+        s.book(now, "paid", part, "services" if b.service else "hosting")
+        if part and b.service:
+            b.last_change = now
     s.credit += amount
-    if any(not b.open for b in targets):
+    if any(not b.open for b in targets if not b.service):  # the contract's last settlement
         s.last_settled = now
     s.last_change = now
     return restore_if_free(s, now)
@@ -383,11 +398,50 @@ def restore_if_free(s: Site, now: datetime) -> bool:
     return True
 
 
+# --- side-service invoices: their own schedule -------------------------------------------------
+
+SERVICE_REMINDERS = (3, 1)  # days before the deadline, those after the issue
+
+
+def service_planned(b: Bill) -> list[tuple[datetime, bool, int]]:
+    """A side-service invoice's notices still to send: (due, is the overdue notice, number)."""
+    if not b.open:
+        return []
+    out = [
+        (max(b.deadline - days * DAY, b.issued), False, n)
+        for n, days in enumerate(b.reminders, start=1)
+        if n not in b.reminded
+    ]
+    if b.overdue is None:
+        out.append((b.deadline, True, 0))
+    return sorted(out)
+
+
+def catch_up_service(b: Bill, until: datetime, *, on_time: bool) -> list:
+    done = []
+    while (steps := service_planned(b)) and steps[0][0] <= until:
+        due, overdue, number = steps[0]
+        assert b.last_change is not None
+        at = max(due if on_time else until, b.last_change)
+        if overdue:
+            b.overdue = at
+        else:
+            b.reminded[number] = at
+        b.last_change = at
+        done.append((steps[0], at))
+    return done
+
+
 def check_open(s: Site) -> None:
     if s.site == "collected":
         raise Refused("SubscriptionCollected")
     if s.site == "removed":
         raise Refused("SubscriptionNotActive")
+
+
+def _mark(b: Bill) -> tuple:
+    """What a command can change on an invoice (to know whether it recorded something)."""
+    return (b.paid, b.void, b.deadline, tuple(b.requests.items()), len(b.receipts))
 
 
 class Model:
@@ -420,7 +474,7 @@ class Model:
         """Open balances by days past each invoice's deadline as it stands now."""
         totals = dict.fromkeys(AGING_BUCKETS, 0)
         for s in self.sites.values():
-            for b in s.unpaid:
+            for b in s.unpaid + [b for b in s.services if b.open]:
                 totals[days_overdue_bucket(b.deadline, now)] += b.balance
         return totals
 
@@ -428,26 +482,87 @@ class Model:
         """Per Jalali month, every column of the revenue report (months with figures only)."""
         months: dict[str, dict[str, int]] = {}
         for s in self.sites.values():
-            for (month, column), amount in s.money.items():
+            for (month, column, _), amount in s.money.items():
                 row = months.setdefault(month, Counter())
                 row[column] += amount
         return {month: dict(row) for month, row in months.items()}
 
+    def revenue_by_line(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Per (Jalali month, line), every column with figures (months with figures only)."""
+        out: dict[tuple[str, str], Counter] = {}
+        for s in self.sites.values():
+            for (month, column, line), amount in s.money.items():
+                out.setdefault((month, line), Counter())[column] += amount
+        return {key: dict(row) for key, row in out.items() if any(row.values())}
+
     def advance(self, until: datetime, *, on_time: bool) -> dict[int, list]:
+        """The clock or a tick: every subscription, and every side-service invoice on its own."""
+        for s in self.sites.values():
+            for b in s.services:
+                catch_up_service(b, until, on_time=on_time)
         return {k: catch_up(s, until, on_time=on_time) for k, s in self.sites.items()}
 
     def command(self, key: int, now: datetime, action) -> object:
-        """Catch the subscription up at ``now``, then act; a refusal leaves no trace."""
+        """Catch the subscription up at ``now``, then act; a refusal leaves no trace. A
+        side-service invoice the command changed records that change at ``now``."""
         before = copy.deepcopy(self.sites[key])
         s = self.sites[key]
         try:
             catch_up(s, now, on_time=False)
-            return action(s)
+            marks = [_mark(b) for b in s.services]
+            result = action(s)
         except Refused:
             self.sites[key] = before
             raise
+        for b, mark in zip(s.services, marks, strict=False):
+            if _mark(b) != mark:
+                b.last_change = now
+        return result
 
     # --- the commands -------------------------------------------------------------------------
+
+    def bill_services(self, key: int, total: int, vat: int, days: int, now: datetime) -> None:
+        """A side-service invoice on a running subscription, due ``days`` later; the
+        customer's credit pays it as far as it goes, as at any issue."""
+
+        def act(s: Site) -> None:
+            if s.closed:
+                raise Refused("ServiceInvoiceRefused")
+            reminders = tuple(d for d in SERVICE_REMINDERS if d < days)
+            bill = Bill(len(s.services) + 1, now, now + days * DAY, total, "", reminders=reminders)
+            bill.service, bill.last_change = True, now
+            s.book(now, "invoiced", total, "services")
+            s.book(now, "vat", vat, "services")
+            use = min(s.credit, total)
+            if use:
+                bill.paid, s.credit = use, s.credit - use
+                s.book(now, "credit_used", use, "services")
+            s.services.append(bill)
+
+        self.command(key, now, act)
+
+    def pay_service(self, key: int, index: int, amount: int, now: datetime) -> bool:
+        """A payment naming a side-service invoice: it first, then the hosting invoices."""
+
+        def act(s: Site) -> bool:
+            named = s.services[index]
+            if s.site == "collected":
+                raise Refused("InvoiceNotPayable" if named.void else "SubscriptionCollected")
+            return settle(s, amount, now, named)
+
+        return self.command(key, now, act)
+
+    def void_service(self, key: int, index: int, now: datetime) -> None:
+        def act(s: Site) -> None:
+            b = s.services[index]
+            if b.void:
+                raise Refused("InvoiceNotPayable")
+            s.book(now, "voided", b.balance, "services")
+            s.book(now, "credited", b.paid, "services")
+            b.void = True
+            s.credit += b.paid
+
+        self.command(key, now, act)
 
     def pay(self, key: int, amount: int, now: datetime, bill_no: int | None = None) -> bool:
         def act(s: Site) -> bool:

@@ -192,6 +192,27 @@ MUTATIONS = (
         "            new_value.rials * self.days_left * d_old - old_value.rials * self.old_days_left * d_new",
         "            new_value.rials * d_new * d_old - old_value.rials * d_old * d_new",
     ),
+    Mutation(
+        "M22",
+        "a side-service invoice's overdue notice is never sent",
+        "domain/service_invoices.py",
+        "    if not inv.has_notice(NoticeKind.SERVICE_OVERDUE):",
+        "    if False:",
+    ),
+    Mutation(
+        "M23",
+        "a side-service invoice's reminders go out a day early",
+        "domain/service_invoices.py",
+        "            max(inv.deadline - timedelta(days=days), inv.issued_at),",
+        "            max(inv.deadline - timedelta(days=days + 1), inv.issued_at),",
+    ),
+    Mutation(
+        "M24",
+        "the revenue report files side services under hosting",
+        "projections/money_views.py",
+        '                "line": "services" if inv.is_service else "hosting",',
+        '                "line": "hosting",',
+    ),
 )
 
 

@@ -350,3 +350,43 @@ def test_approving_an_offline_request_after_collection_records_nothing_on_the_su
     with pytest.raises(InvoiceNotPayable, match="Reject it instead"):
         app.decide_offline_payment(first, request, T0 + 120 * DAY, approve=True, extension_days=7)
     assert (app.get_subscription(sub_id).version, app.get_invoice(first).version) == versions
+
+
+def test_history_side_service_invoices_through_clock_ticks_outages_payments_and_collection():
+    """Not a failure found: a named walk through every side-service rule of the machine, so
+    the quick profile always covers them (docs/LIFECYCLE.md, "Side-service invoices"). Two
+    invoices on one site: one reminded and told overdue on the simulated clock, the other's
+    notices missed in an outage and sent at the catch-up; the site suspended and collected for
+    hosting alone while they stay owed; payments naming one before the collection, a void
+    after it, and a payment after it refused."""
+    replay(
+        InMemory,
+        ("open_catalogue", {"offset": 0}),
+        ("order", {"plan": "basic", "period": "monthly"}),
+        ("bill_services", {"k": 0, "lines": [(2_000_000, 2), (150_000, 1)], "days": 10}),
+        ("clock", {"by": 2 * DAY, "how": "daily"}),
+        ("clock", {"by": 9 * DAY, "how": "jump"}),
+        ("bill_services", {"k": 0, "lines": [(999_999, 3)], "days": 5}),
+        ("pay_service", {"n": 1, "how": "part", "extra": 40}),
+        ("outage", {"by": 6 * DAY}),
+        ("pay_service", {"n": 0, "how": "part", "extra": 10}),
+        ("clock", {"by": 90 * DAY, "how": "daily"}),
+        ("pay_service", {"n": 0, "how": "exact", "extra": 1}),
+        ("void_service", {"n": 1}),
+        ("bill_services", {"k": 0, "lines": [(1, 1)], "days": 1}),
+    )
+
+
+def test_history_a_payment_naming_a_side_service_invoice_while_the_site_is_suspended():
+    """A site suspended for hosting: a payment naming a side-service invoice pays it, and what
+    is over pays part of the hosting invoice keeping the site suspended, which stays so (the
+    machine checks the payment's restore against the model's)."""
+    replay(
+        InMemory,
+        ("open_catalogue", {"offset": 0}),
+        ("order", {"plan": "lean", "period": "monthly"}),
+        ("bill_services", {"k": 0, "lines": [(500_000, 1)], "days": 3}),
+        ("clock", {"by": 31 * DAY, "how": "daily"}),
+        ("pay_service", {"n": 0, "how": "over", "extra": 99}),
+        ("bill_services", {"k": 0, "lines": [(10_000, 1)], "days": 5}),
+    )

@@ -63,7 +63,7 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
         {"amount": "int"},
     ),
     "domain.invoice:Invoice.InvoiceIssued": (
-        2,
+        3,
         {
             "subscription_id": "UUID",
             "customer_id": "UUID",
@@ -75,6 +75,7 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
             "deadline": "datetime",
             "due_at": "datetime | None",
             "reminder_days": "list[int] | None",
+            "representative_id": "UUID | None",
         },
     ),
     "domain.invoice:Invoice.InvoiceVoided": (
