@@ -86,6 +86,7 @@ class NoticeKind(StrEnum):
     HOLD_ENDED = "hold_ended"
     HOLD_PLACED = "hold_placed"
     PAYMENT_KEPT_AS_CREDIT = "payment_kept_as_credit"
+    REFUND_SENT = "refund_sent"
 
 
 @dataclass(frozen=True)

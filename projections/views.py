@@ -35,7 +35,7 @@ from projections.model import (
     one_of,
     uuid_text,
 )
-from projections.money_views import InvoiceLedger, RevenueByMonth
+from projections.money_views import CustomerLedger, InvoiceLedger, RevenueByMonth
 from projections.payment_views import GatewayPaymentsView, OfflineRequestsView
 from projections.representative_views import RepresentativesView
 
@@ -368,6 +368,7 @@ ALL_READ_MODELS: tuple[ReadModel, ...] = (
     NoticesView(),
     InvoiceLedger(),
     RevenueByMonth(),
+    CustomerLedger(),
     DueActionsView(),
     GatewayPaymentsView(),
     OfflineRequestsView(),

@@ -33,8 +33,12 @@ from domain.errors import (
     GatewayUnavailable,
     NothingToPay,
     PaymentLinkNotFound,
+    RefundRefused,
 )
+from domain.customer import RefundVia
+from domain.text import multiline_text
 from domain.payment import GatewayPayment, GatewayStatus
+from service_layer.refunds import RefundOutcome
 from service_layer.unit_of_work import STORE_FAILURES
 
 log = logging.getLogger("billing.payments")
@@ -214,6 +218,41 @@ class OnlinePayments:
             self.app.gateway_payment(authority),
             restored=bool(outcome and outcome.restored),
             message="The payment was recorded.",
+        )
+
+    def reverse(
+        self, invoice_id: UUID, payment_reference: str, reason: str, by: Actor = UNKNOWN
+    ) -> RefundOutcome:
+        """Refund a gateway payment through the gateway's reversal (docs/PAYMENTS.md,
+        "Refunds"): checked first (the whole payment, within the window, out of the customer's
+        credit), then the gateway's reverse call, then the refund recorded as ``by``'s. A refund
+        already recorded is answered again without calling the gateway. When the gateway does
+        not answer, nothing is recorded and the call may be repeated: the gateway answers a
+        second reversal of the same payment as done."""
+        now = self.clock.now()
+        reason = multiline_text(reason, "reason", max_length=500)  # checked before money moves
+        app = self.app.acting(by)
+        plan = app.check_payment_refund(invoice_id, payment_reference, None, RefundVia.GATEWAY, now)
+        customer = app.get_customer(plan.payment.customer_id)
+        if plan.bank_reference not in customer.refunds:
+            try:
+                self.gateway.reverse(plan.authority)
+            except GatewayTimeout as error:
+                raise GatewayUnavailable(
+                    f"The payment gateway did not answer the reversal ({error}); nothing was "
+                    "recorded. Ask again: a payment the gateway already reversed is answered "
+                    "as reversed and recorded then."
+                ) from None
+            except GatewayError as error:
+                raise RefundRefused(
+                    f"The gateway refused to reverse payment {plan.payment.reference}: "
+                    f"{error.explanation}. Nothing was recorded; transfer the money and record "
+                    'it with via "transfer".',
+                    reason="gateway_refused",
+                    gateway_code=error.code,
+                ) from None
+        return app.refund_payment(
+            invoice_id, plan.payment.reference, None, reason, RefundVia.GATEWAY, now
         )
 
     def _result(

@@ -210,3 +210,13 @@ def _payment_kept_as_credit(f: Facts, number: Words) -> Words:
         f"پرداخت {f.get('reference')} به مبلغ {rials_fa(f.get('amount'))} به اعتبار مشتری "
         f"افزوده شد ({why.persian})؛ اعتبار اکنون {rials_fa(f.get('credit'))}",
     )
+
+
+@_kind(NoticeKind.REFUND_SENT)
+def _refund_sent(f: Facts, number: Words) -> Words:
+    return Words(
+        f"{rials_en(f.get('amount'))} refunded ({f.get('via')}, {f.get('bank_reference')}); "
+        f"credit now {rials_en(f.get('credit'))}",
+        f"{rials_fa(f.get('amount'))} بازپرداخت شد ({f.get('bank_reference')})؛ اعتبار اکنون "
+        f"{rials_fa(f.get('credit'))}",
+    )
