@@ -40,8 +40,8 @@ from service_layer.finance_actions import FinanceCommands
 from service_layer.money_received import MoneyReceivedCommands
 from service_layer.official_invoices import OfficialInvoiceCommands
 from service_layer.offline_payments import OfflinePaymentCommands
-from service_layer.refunds import RefundCommands
 from service_layer.payment_links import PaymentLinkCommands
+from service_layer.refunds import RefundCommands
 from service_layer.representatives import RepresentativeCommands
 from service_layer.staff import StaffCommands
 from service_layer.subscriptions import SubscriptionCommands

@@ -27,6 +27,7 @@ from uuid import UUID
 
 from adapters.gateway import Gateway, GatewayError, GatewayTimeout
 from domain.actor import GATEWAY, UNKNOWN, Actor
+from domain.customer import RefundVia
 from domain.errors import (
     BelowGatewayMinimum,
     BillingError,
@@ -35,9 +36,8 @@ from domain.errors import (
     PaymentLinkNotFound,
     RefundRefused,
 )
-from domain.customer import RefundVia
-from domain.text import multiline_text
 from domain.payment import GatewayPayment, GatewayStatus
+from domain.text import multiline_text
 from service_layer.refunds import RefundOutcome
 from service_layer.unit_of_work import STORE_FAILURES
 
