@@ -149,6 +149,19 @@ def subscriptions_of(read_models: Any, customer_id: Any) -> list[Any]:
     return [UUID(r["subscription_id"]) for r in rows]
 
 
+def latest_invoice_of(read_models: Any, customer_id: Any) -> Any:
+    """The customer's most recently issued invoice (a refund of credit alone is told on it),
+    or None when they have none."""
+    from uuid import UUID
+
+    rows = read_models.query(
+        "SELECT invoice_id FROM {rm_invoices} WHERE customer_id = ? "
+        "ORDER BY issued_at DESC, invoice_id DESC LIMIT 1",
+        (str(customer_id),),
+    )
+    return UUID(rows[0]["invoice_id"]) if rows else None
+
+
 def _month(text: str) -> str:
     """``1405/01``, ``1405-1`` or a full Jalali date: the month as ``YYYY/MM``."""
     parts = text.replace("-", "/").split("/")

@@ -38,7 +38,7 @@ from domain.errors import (
 )
 from domain.payment import GatewayPayment, GatewayStatus
 from domain.text import multiline_text
-from service_layer.refunds import RefundOutcome
+from service_layer.refunds import RefundOutcome, reverse_reference
 from service_layer.unit_of_work import STORE_FAILURES
 
 log = logging.getLogger("billing.payments")
@@ -232,9 +232,11 @@ class OnlinePayments:
         now = self.clock.now()
         reason = multiline_text(reason, "reason", max_length=500)  # checked before money moves
         app = self.app.acting(by)
-        plan = app.check_payment_refund(invoice_id, payment_reference, None, RefundVia.GATEWAY, now)
-        customer = app.get_customer(plan.payment.customer_id)
-        if plan.bank_reference not in customer.refunds:
+        customer = app.get_customer(app.get_invoice(invoice_id).customer_id)
+        if reverse_reference(payment_reference) not in customer.refunds:  # else a retry
+            plan = app.check_payment_refund(
+                invoice_id, payment_reference, None, RefundVia.GATEWAY, now
+            )
             try:
                 self.gateway.reverse(plan.authority)
             except GatewayTimeout as error:
@@ -245,14 +247,14 @@ class OnlinePayments:
                 ) from None
             except GatewayError as error:
                 raise RefundRefused(
-                    f"The gateway refused to reverse payment {plan.payment.reference}: "
+                    f"The gateway refused to reverse payment {payment_reference}: "
                     f"{error.explanation}. Nothing was recorded; transfer the money and record "
                     'it with via "transfer".',
                     reason="gateway_refused",
                     gateway_code=error.code,
                 ) from None
         return app.refund_payment(
-            invoice_id, plan.payment.reference, None, reason, RefundVia.GATEWAY, now
+            invoice_id, payment_reference, None, reason, RefundVia.GATEWAY, now
         )
 
     def _result(
