@@ -29,6 +29,7 @@ from domain.invoice import Invoice
 from domain.money import Money
 from domain.payment import Payment
 from domain.text import identifier
+from service_layer.catch_up import catch_up
 from service_layer.unit_of_work import CommandRunner, UnitOfWork, at_the_latest_change
 
 #: How long after a gateway payment the gateway still reverses it (Zarinpal: 30 minutes).
@@ -86,6 +87,8 @@ class RefundCommands(CommandRunner):
         def command(uow: UnitOfWork) -> RefundOutcome:
             customer = uow.customer(customer_id)
             invoice = _their_invoice(uow, customer, notice_invoice_id)
+            # As every command: what fell due before now is done first, at its moment.
+            catch_up(uow, invoice.subscription_id, now, self.vat)
             return _refund(
                 customer,
                 invoice,
@@ -136,6 +139,7 @@ class RefundCommands(CommandRunner):
 
         def command(uow: UnitOfWork) -> RefundOutcome:
             invoice = uow.invoice(invoice_id)
+            catch_up(uow, invoice.subscription_id, now, self.vat)
             customer = uow.customer(invoice.customer_id)
             if via is RefundVia.GATEWAY:
                 # A retry after the gateway reversed it and the refund was recorded.
