@@ -54,3 +54,35 @@ def test_refunds_from_the_console(tmp_path, monkeypatch):
     refund = app.get_customer(customer).refunds["PAYA-1"]
     assert refund.refunded_at == STORED_NOW and app.get_customer(customer).credit.rials == 300_000
     app.close()
+
+
+def test_the_cancelling_document_is_written_from_the_console(tmp_path, monkeypatch):
+    from tests.builders import SELLER, a_company
+    from tests.documents.pdftext import pdf_text
+    from tests.integration.test_cli_runtime import SELLER_ENV
+
+    url = f"sqlite:///{tmp_path}/void.sqlite"
+    app = build_application(database_url=url)
+    app.seller = SELLER
+    app.define_plan(a_plan(), T0)
+    customer = app.register_customer(a_company(), T0)
+    invoice = app.get_subscription(ordered(app, customer=customer)).invoice_ids[0]
+    app.record_payment("BANK-1", 1_100_000, T0 + DAY, invoice_id=invoice)
+    app.void_invoice(invoice, "wrong company", T0 + 2 * DAY)
+    app.close()
+    for name, value in SELLER_ENV.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "cancelling.pdf"
+
+    code, text = _run(
+        ["invoice", "pdf", str(invoice), "--correction", "1405-000002", "--out", str(out),
+         "--db", url]
+    )  # fmt: skip
+    assert code == 0, text
+    assert "cancelling official document 1405-000002" in text
+    assert "ابطالی" in pdf_text(out.read_bytes())
+    code, text = _run(
+        ["invoice", "pdf", str(invoice), "--correction", "1405-000009", "--out", str(out),
+         "--db", url]
+    )  # fmt: skip
+    assert code != 0 and "1405-000002" in text
