@@ -178,6 +178,20 @@ MUTATIONS = (
         "    if sub.place_hold(reason, until, now):",
         "    if sub.place_hold(reason, until, now) and False:",
     ),
+    Mutation(
+        "M20",
+        "a refund may exceed the customer's credit",
+        "domain/customer.py",
+        "        if amount > limit:",
+        "        if amount > limit + limit + Money(1_000_000):",
+    ),
+    Mutation(
+        "M21",
+        "a void of an officially invoiced invoice issues no cancelling document",
+        "service_layer/official_invoices.py",
+        "            if not invoice.needs_cancelling_document or not invoice.pending_events:",
+        "            if True:",
+    ),
 )
 
 
