@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.base import NoticeKind, check_moment
-from domain.customer import Customer, RefundVia
+from domain.customer import Customer, Refund, RefundVia
 from domain.errors import InvalidInput, RefundRefused
 from domain.invoice import Invoice
 from domain.money import Money
@@ -141,18 +141,16 @@ class RefundCommands(CommandRunner):
             invoice = uow.invoice(invoice_id)
             catch_up(uow, invoice.subscription_id, now, self.vat)
             customer = uow.customer(invoice.customer_id)
-            if via is RefundVia.GATEWAY:
-                # A retry after the gateway reversed it and the refund was recorded.
-                earlier = customer.refunds.get(reverse_reference(payment_reference))
-                if earlier is not None:
-                    return _outcome(
-                        customer,
-                        earlier.amount,
-                        earlier.bank_reference,
-                        via,
-                        earlier.payment_reference,
-                        recorded=False,
-                    )
+            retried = _retried(customer, payment_reference, amount, via, bank_reference)
+            if retried is not None:  # recorded before: answered again, nothing recorded
+                return _outcome(
+                    customer,
+                    retried.amount,
+                    retried.bank_reference,
+                    via,
+                    retried.payment_reference,
+                    recorded=False,
+                )
             plan = _payment_refund(
                 uow, invoice, payment_reference, amount, via, now, bank_reference
             )
@@ -178,6 +176,33 @@ def _amount(amount: int | None) -> Money:
             f"amount must be a positive whole number of rials; got {amount!r}.", field="amount"
         )
     return Money(amount)
+
+
+def _retried(
+    customer: Customer,
+    payment_reference: str,
+    amount: int | None,
+    via: RefundVia,
+    bank_reference: str | None,
+) -> Refund | None:
+    """The refund of this payment already recorded under this bank reference (a gateway
+    reversal's own, or the transfer's), when the request asks for the same (an amount left
+    out asks for what was refunded then)."""
+    if via is RefundVia.GATEWAY:
+        bank = reverse_reference(payment_reference)
+    elif bank_reference:
+        bank = identifier(bank_reference, "bank_reference", max_length=100)
+    else:
+        return None
+    earlier = customer.refunds.get(bank)
+    if (
+        earlier is None
+        or earlier.via is not via
+        or earlier.payment_reference != payment_reference.strip()
+        or (amount is not None and earlier.amount != Money(amount))
+    ):
+        return None
+    return earlier
 
 
 def _their_invoice(uow: UnitOfWork, customer: Customer, invoice_id: UUID) -> Invoice:
