@@ -192,3 +192,44 @@ def test_a_payment_refund_names_a_payment_of_the_invoice_and_a_transfer_its_refe
     with pytest.raises(RefundRefused) as refusal:
         app.refund_payment(invoice_id, "p-1", None, "x", RefundVia.GATEWAY, T0 + DAY)
     assert refusal.value.details["reason"] == "not_a_gateway_payment"
+
+
+def test_under_four_eyes_the_cancelling_document_comes_with_the_second_persons_void():
+    from domain.actor import Actor, ActorKind
+    from domain.four_eyes import FourEyes
+    from domain.invoice import Invoice
+    from service_layer.finance_actions import VoidOutcome
+
+    maryam = Actor(ActorKind.STAFF, id="s-1", name="Maryam", role="finance")
+    reza = Actor(ActorKind.STAFF, id="s-2", name="Reza", role="finance")
+    app = app_with_seller()
+    app.four_eyes = FourEyes(enabled=True, void_above=500_000)
+    _, invoice_id = company_invoice(app)
+    app.record_payment("p", 1_100_000, T0 + DAY, invoice_id=invoice_id)
+    proposed = app.acting(maryam).void_invoice(invoice_id, "wrong company", T0 + 2 * DAY)
+    assert proposed is VoidOutcome.PROPOSED
+    assert app.get_invoice(invoice_id).corrections == []  # proposed only: no document yet
+    voided = app.acting(reza).void_invoice(invoice_id, "wrong company", T0 + 3 * DAY)
+    assert voided is VoidOutcome.VOIDED
+    [correction] = app.get_invoice(invoice_id).corrections
+    assert correction.number_text == "1405-000002" and correction.issued_at == T0 + 3 * DAY
+    recorded = [
+        e for e in app.events.get(invoice_id) if isinstance(e, Invoice.OfficialCorrectionIssued)
+    ]
+    assert recorded[0].actor["id"] == "s-2"  # the second person's, with their void
+
+
+def test_a_refund_is_recorded_with_the_person_who_made_it():
+    from domain.actor import Actor, ActorKind, recorded_actor
+    from domain.customer import Customer
+
+    maryam = Actor(ActorKind.STAFF, id="s-1", name="Maryam", role="finance")
+    app = app_with_seller()
+    customer, invoice_id = company_invoice(app, a_person())
+    app.record_payment("p", 1_200_000, T0 + DAY, invoice_id=invoice_id)
+    app.acting(maryam).refund_credit(
+        customer, 100_000, "asked back", "BT-1", T0 + 2 * DAY, notice_invoice_id=invoice_id
+    )
+    [refund] = [e for e in app.events.get(customer) if isinstance(e, Customer.CreditRefunded)]
+    assert recorded_actor(refund) == maryam
+    assert (refund.amount, refund.via, refund.bank_reference) == (100_000, "transfer", "BT-1")
