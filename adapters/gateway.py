@@ -32,6 +32,7 @@ ERRORS = {
     -53: "the payment belongs to another merchant",
     -54: "the gateway does not know this authority",
     -55: "the transaction was not found",
+    -63: "the gateway no longer reverses this payment (its reverse window has closed)",
 }
 
 
@@ -93,6 +94,7 @@ class Gateway(Protocol):
     ) -> Started: ...
     def verify(self, authority: str, amount: int) -> Verification: ...
     def unverified(self) -> list[Unverified]: ...
+    def reverse(self, authority: str) -> None: ...
     def payment_url(self, authority: str) -> str: ...
 
 
@@ -187,6 +189,17 @@ class ZarinpalGateway:
         return [
             Unverified(str(a["authority"]), int(a["amount"])) for a in data.get("authorities", [])
         ]
+
+    def reverse(self, authority: str) -> None:
+        """Give a verified payment back to the payer's card (the whole of it); raises
+        GatewayError when the gateway refuses, GatewayTimeout when it does not answer."""
+        data = self._post(
+            "/pg/v4/payment/reverse.json",
+            {"merchant_id": self.merchant_id, "authority": authority},
+        )
+        code = int(data.get("code", 0))
+        if code != 100:
+            raise GatewayError(code, str(data.get("message", "")))
 
     def close(self) -> None:
         self._client.close()

@@ -3,7 +3,9 @@
 `billing sandbox-gateway [--port 8010]` runs it; the demo, the API's test mode and the tests
 use it. It shows a payment page with Pay and Cancel, sends the customer back to the callback
 with ``Status=OK`` or ``NOK``, verifies once (100, then 101 for the same authority), lists paid
-but unverified payments, and can be told to fail: ``POST /sandbox/faults`` with
+but unverified payments, reverses a verified payment within ``reverse_window`` of its payment
+(``reverse.json``: 100 "Reversed", again 100 for one already reversed, -63 once the window has
+closed, -51 for one not verified), and can be told to fail: ``POST /sandbox/faults`` with
 ``{"verify": "timeout" | <negative code>, "request": …, "unverified": …}`` (or set ``faults``).
 Like the real gateway, its verify answer carries a masked card number: the engine must drop it.
 """
@@ -17,7 +19,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -36,7 +38,7 @@ class SandboxPayment:
     amount: int
     callback_url: str
     description: str
-    status: str = "created"  # created | paid | cancelled | verified
+    status: str = "created"  # created | paid | cancelled | verified | reversed
     ref_id: int | None = None
     paid_at: datetime | None = None
 
@@ -175,6 +177,21 @@ class _GatewayHandler(_Handler):
                     "errors": [],
                 },
             )
+        if path == "/pg/v4/payment/reverse.json":
+            if self._fault("reverse"):
+                return
+            with fake.lock:
+                payment = fake.payments.get(str(body.get("authority", "")))
+                if payment is None:
+                    return self._error(-54, "Invalid authority.")
+                if payment.status not in ("verified", "reversed"):
+                    return self._error(-51, "Session is not valid, session is not verified.")
+                paid_at = payment.paid_at or datetime.now(UTC)
+                if payment.status == "verified" and fake.now() > paid_at + fake.reverse_window:
+                    return self._error(-63, "Session can not be reversed with bank.")
+                payment.status = "reversed"
+            fake.reversals += 1
+            return self._answer(200, {"data": {"code": 100, "message": "Reversed"}, "errors": []})
         if path == "/pg/v4/payment/unVerified.json":
             if self._fault("unverified"):
                 return
@@ -209,6 +226,10 @@ class SandboxGateway(_Server):
         self.faults: dict[str, Any] = {}
         self.timeout_delay = 2.0
         self.verifications = 0
+        self.reversals = 0
+        #: How long after a payment it may be reversed, and the sandbox's clock (tests move it).
+        self.reverse_window = timedelta(minutes=30)
+        self.now = lambda: datetime.now(UTC)
         self.lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._refs = itertools.count(100_001)
@@ -223,7 +244,7 @@ class SandboxGateway(_Server):
             return payment is not None and payment.status in ("paid", "verified")
         payment.status = "paid"
         payment.ref_id = next(self._refs)
-        payment.paid_at = datetime.now(UTC)
+        payment.paid_at = self.now()
         return True
 
 

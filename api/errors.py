@@ -125,9 +125,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.BillingError)
     async def billing_error(request: Request, error: errors.BillingError) -> JSONResponse:
         # Extension members a client can act on: the field at fault, a refusal's reason code,
-        # and the profile fields an official invoice still needs.
+        # the profile fields an official invoice still needs, and what a refund may still be.
         extra = {
             k: error.details[k] for k in ("field", "reason", "missing") if error.details.get(k)
+        }
+        extra |= {
+            k: error.details[k]
+            for k in ("refundable", "credit")
+            if error.details.get(k) is not None
         }
         return problem(_status_of(error), error.code, error.message, request, **extra)
 

@@ -2,9 +2,9 @@
 
 One module per area: ``demo``, ``serve`` (the API, the scheduler, the sandbox gateway),
 ``admin`` (tokens, the outbox), ``staff`` (staff members), ``audit`` (the audit trail, the
-read models), ``finance`` (reports, invoice documents), ``representatives`` (representatives,
-and assigning customers to them), ``subscriptions`` (changing a plan); ``common`` holds what
-they share.
+read models), ``finance`` (reports, invoice documents), ``refunds`` (refunds),
+``representatives`` (representatives, and assigning customers to them), ``subscriptions``
+(changing a plan); ``common`` holds what they share.
 A command that records events takes ``--as STAFF_ID`` to act as a staff member
 (``common.acting_command``); without it, it acts as the operator at the console.
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from eventsourcing.persistence import MapperDeserialisationError
 
 from adapters.persistence import ConfigurationError
-from cli import admin, audit, demo, finance, representatives, serve, staff, subscriptions
+from cli import admin, audit, demo, finance, refunds, representatives, serve, staff, subscriptions
 from cli.common import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from domain.errors import BillingError, InvalidInput, NotFound
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_outbox_parser(commands)
     finance.add_reports_parser(commands)
     finance.add_invoice_parser(commands)
+    refunds.add_refund_parser(commands)
     representatives.add_representatives_parser(commands)
     subscriptions.add_subscription_parser(commands)
     return parser

@@ -68,6 +68,11 @@ def add_invoice_parser(commands) -> None:
         action="store_true",
         help="the plain invoice (a proforma while unpaid) instead of the official one",
     )
+    pdf.add_argument(
+        "--correction",
+        metavar="NUMBER",
+        help="a correcting official document of it (e.g. 1405-000002, the cancelling one)",
+    )
     store_command(pdf, run_invoice_pdf)
     official = invoice_commands.add_parser(
         "official", help="issue the official invoice of a paid invoice (once) and print it"
@@ -165,6 +170,18 @@ def run_invoice_pdf(args: argparse.Namespace) -> int:
             invoice, app.get_customer(invoice.customer_id).profile, seller
         )
         what = "proforma" if invoice.is_open else "invoice"
+    elif args.correction:
+        found = [c for c in invoice.corrections if c.number_text == args.correction]
+        if not found:
+            from domain.errors import OfficialInvoiceRefused
+
+            raise OfficialInvoiceRefused(
+                f"Invoice {invoice.id} has no correcting official document {args.correction} "
+                f"(it has: {', '.join(c.number_text for c in invoice.corrections) or 'none'}).",
+                reason="no_such_correction",
+            )
+        content = documents.correction_pdf(invoice, found[0])
+        what = f"{found[0].subject.value} official document {args.correction}"
     else:
         if invoice.official is None:
             raise app.why_no_official(invoice.id)

@@ -90,6 +90,7 @@ class NoticeKind(StrEnum):
     #: (domain/service_invoices.py): neither speaks of the site, which they never touch.
     SERVICE_REMINDER = "service_reminder"
     SERVICE_OVERDUE = "service_overdue"
+    REFUND_SENT = "refund_sent"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import BillingAggregate
-from domain.errors import InvalidAmount, InvalidInput, InvalidProfile, RepresentativeUnchanged
+from domain.errors import (
+    InvalidAmount,
+    InvalidInput,
+    InvalidProfile,
+    RefundRefused,
+    RepresentativeUnchanged,
+)
 from domain.identifiers import (
     economic_code_problem,
     national_code_problem,
@@ -139,6 +145,26 @@ def _policy(clean: Callable[..., str], value: object, field: str, limit: int) ->
         raise InvalidProfile(error.message, field=field) from None
 
 
+class RefundVia(StrEnum):
+    """How refunded money left: a bank transfer finance made outside the engine, or the
+    gateway's reversal of a verified payment (docs/PAYMENTS.md, "Refunds")."""
+
+    TRANSFER = "transfer"
+    GATEWAY = "gateway"
+
+
+@dataclass(frozen=True)
+class Refund:
+    """One refund as ``CreditRefunded`` recorded it."""
+
+    amount: Money
+    reason: str
+    bank_reference: str
+    via: RefundVia
+    payment_reference: str | None
+    refunded_at: datetime
+
+
 class Customer(BillingAggregate):
     # --- events: what a customer records (docs/EVENTS.md) ------------------------------------
 
@@ -165,6 +191,17 @@ class Customer(BillingAggregate):
         amount: int
         invoice_id: UUID
 
+    class CreditRefunded(BillingAggregate.Event):
+        """``amount`` rials of the customer's credit were given back outside the engine:
+        ``via`` ``transfer`` (finance's bank transfer, ``bank_reference`` its reference) or
+        ``gateway`` (the gateway reversed payment ``payment_reference``); ``reason``: why."""
+
+        amount: int
+        reason: str
+        bank_reference: str
+        via: str
+        payment_reference: str | None
+
     class RepresentativeAssigned(BillingAggregate.Event):
         """The customer is represented by ``representative_id`` from now on (before:
         ``previous_representative_id``, None when they had none), for ``reason``."""
@@ -180,6 +217,8 @@ class Customer(BillingAggregate):
         self.profile = BillingProfile.from_dict(profile)
         self.representative_id = representative_id
         self.credit = Money(0)
+        #: Every refund, by its bank reference (a refund is recorded once per reference).
+        self.refunds: dict[str, Refund] = {}
 
     @classmethod
     def register(
@@ -217,6 +256,83 @@ class Customer(BillingAggregate):
     @event(CreditUsed)
     def _credit_used(self, amount: int, invoice_id: UUID, timestamp: datetime) -> None:
         self.credit = self.credit - Money(amount)
+
+    def refunded_of(self, payment_reference: str) -> Money:
+        """What was refunded so far against one payment."""
+        return Money(
+            sum(
+                r.amount.rials
+                for r in self.refunds.values()
+                if r.payment_reference == payment_reference
+            )
+        )
+
+    def refund(
+        self,
+        amount: Money,
+        reason: str,
+        bank_reference: str,
+        via: RefundVia,
+        now: datetime,
+        *,
+        payment_reference: str | None = None,
+        refundable: Money | None = None,
+    ) -> bool:
+        """Give ``amount`` of the customer's credit back (docs/PAYMENTS.md, "Refunds").
+
+        A refund never exceeds the credit (nor ``refundable``, the caller's narrower limit,
+        e.g. what is left of one payment). The bank reference names the refund: the same one
+        again with the same amount is a retry and records nothing (False); with anything else
+        it is refused. Returns True when the refund was recorded now."""
+        now = self._now(now)
+        reason = multiline_text(reason, "reason", max_length=500)
+        bank_reference = identifier(bank_reference, "bank_reference", max_length=100)
+        earlier = self.refunds.get(bank_reference)
+        if earlier is not None:
+            if (earlier.amount, earlier.via, earlier.payment_reference) == (
+                amount,
+                via,
+                payment_reference,
+            ):
+                return False
+            raise RefundRefused(
+                f"Bank reference {bank_reference} already names a refund of {earlier.amount} "
+                f"recorded on {earlier.refunded_at.isoformat()}; a transfer is recorded once. "
+                "Check the reference on the bank's confirmation.",
+                reason="bank_reference_used",
+                field="bank_reference",
+            )
+        if not amount.is_positive:
+            raise InvalidAmount(f"A refund must be a positive number of rials; got {amount}.")
+        limit = self.credit if refundable is None else min(self.credit, refundable)
+        if amount > limit:
+            raise RefundRefused(
+                f"A refund of {amount} is more than is refundable ({limit}): the customer's "
+                f"credit is {self.credit}. Money paid on an invoice becomes credit only when "
+                "the invoice is voided; void it first, or refund less.",
+                reason="over_refundable",
+                refundable=limit.rials,
+                credit=self.credit.rials,
+            )
+        self._credit_refunded(
+            amount.rials, reason, bank_reference, via.value, payment_reference, now
+        )
+        return True
+
+    @event(CreditRefunded)
+    def _credit_refunded(
+        self,
+        amount: int,
+        reason: str,
+        bank_reference: str,
+        via: str,
+        payment_reference: str | None,
+        timestamp: datetime,
+    ) -> None:
+        self.credit = self.credit - Money(amount)
+        self.refunds[bank_reference] = Refund(
+            Money(amount), reason, bank_reference, RefundVia(via), payment_reference, timestamp
+        )
 
     def assign_representative(self, representative_id: UUID, reason: str, now: datetime) -> None:
         """Assign the customer to a representative, or move them from the one they have: from

@@ -288,3 +288,11 @@ class WebhookEndpointDisabled(RuleViolation):
     """A disabled webhook endpoint is not changed and sends nothing."""
 
     code = "webhook_endpoint_disabled"
+
+
+class RefundRefused(RuleViolation):
+    """A refund over what is refundable, of a payment that cannot be refunded this way, or a
+    bank reference already used for another refund (``reason`` says which; docs/PAYMENTS.md,
+    "Refunds")."""
+
+    code = "refund_refused"

@@ -32,7 +32,13 @@ from domain.invoice_lines import InvoiceLine
 from domain.jalali import JalaliDate
 from domain.money import Money, total
 from domain.notices import NoticeSentEvent, facts_of
-from domain.official import OfficialRecord, Party, PaymentTerms
+from domain.official import (
+    CorrectionSubject,
+    OfficialCorrection,
+    OfficialRecord,
+    Party,
+    PaymentTerms,
+)
 from domain.offline import (
     OfflinePayments,
     OfflineRequest,
@@ -158,6 +164,20 @@ class Invoice(OfflinePayments, BillingAggregate):
         terms: str
         references: list[str]
 
+    class OfficialCorrectionIssued(BillingAggregate.Event):
+        """A correcting official document of this invoice's official invoice (``subject``:
+        cancelling, corrective or return), with its own number of the same series and tax ID,
+        referencing the original's number and tax ID; ``amount``: what it takes off."""
+
+        subject: str
+        fiscal_year: int
+        number: int
+        tax_id: str
+        original_number: str
+        original_tax_id: str
+        amount: int
+        reason: str
+
     class OfflinePaymentRequested(BillingAggregate.Event):
         """The customer asks to pay this invoice offline."""
 
@@ -253,6 +273,8 @@ class Invoice(OfflinePayments, BillingAggregate):
         self.offline_requests: dict[UUID, OfflineRequest] = {}
         self.receipts: dict[UUID, Receipt] = {}
         self.official: OfficialRecord | None = None
+        #: Correcting official documents of ``official`` (a cancelling one when voided).
+        self.corrections: list[OfficialCorrection] = []
 
     # --- what the invoice says --------------------------------------------------------------
 
@@ -374,12 +396,10 @@ class Invoice(OfflinePayments, BillingAggregate):
         self._invoice_voided(reason, due_at, now)
 
     def _check_voidable(self) -> None:
-        if self.official is not None:
-            raise InvoiceNotPayable(
-                f"Invoice {self.id} has official invoice {self.official.number_text}, a filed "
-                "legal document; it cannot be voided. Issue a credit note through finance.",
-                invoice_id=str(self.id),
-            )
+        """Anything not yet void may be voided. An invoice with an official document is too:
+        the void's own save issues the cancelling official document (docs/INVOICES.md,
+        "Corrections"); nothing is refused for having one."""
+        self.check_payable()
 
     # --- the official invoice ---------------------------------------------------------------
 
@@ -440,6 +460,80 @@ class Invoice(OfflinePayments, BillingAggregate):
             tax_id=tax_id,
             terms=PaymentTerms(terms),
             references=tuple(references),
+        )
+
+    @property
+    def needs_cancelling_document(self) -> bool:
+        """Voided with an official invoice and no cancelling document yet."""
+        return (
+            self.is_void
+            and self.official is not None
+            and not any(c.subject is CorrectionSubject.CANCELLING for c in self.corrections)
+        )
+
+    def issue_correction(
+        self,
+        subject: CorrectionSubject,
+        fiscal_year: int,
+        number: int,
+        tax_id: str,
+        amount: Money,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """Record a correcting official document of the official invoice. A cancelling one
+        only once the invoice is void, and only once."""
+        now = self._now(now)
+        if self.official is None:
+            raise OfficialInvoiceRefused(
+                f"Invoice {self.id} has no official invoice to correct.",
+                reason="no_official_invoice",
+                invoice_id=str(self.id),
+            )
+        if subject is CorrectionSubject.CANCELLING and not self.needs_cancelling_document:
+            raise OfficialInvoiceRefused(
+                f"Invoice {self.id} is {self.status.value}: a cancelling document is issued "
+                "once, for a voided invoice.",
+                reason="not_cancellable",
+                invoice_id=str(self.id),
+            )
+        self._correction_issued(
+            subject.value,
+            fiscal_year,
+            number,
+            tax_id,
+            self.official.number_text,
+            self.official.tax_id,
+            amount.rials,
+            reason,
+            now,
+        )
+
+    @event(OfficialCorrectionIssued)
+    def _correction_issued(
+        self,
+        subject: str,
+        fiscal_year: int,
+        number: int,
+        tax_id: str,
+        original_number: str,
+        original_tax_id: str,
+        amount: int,
+        reason: str,
+        timestamp: datetime,
+    ) -> None:
+        self.corrections.append(
+            OfficialCorrection(
+                subject=CorrectionSubject(subject),
+                fiscal_year=fiscal_year,
+                number=number,
+                issued_at=timestamp,
+                tax_id=tax_id,
+                original_number=original_number,
+                original_tax_id=original_tax_id,
+                amount=amount,
+                reason=reason,
+            )
         )
 
     def propose_void(self, reason: str, now: datetime) -> None:

@@ -166,6 +166,18 @@ class PaymentKeptAsCreditFacts:
     credit: int  # the customer's credit after it
 
 
+@dataclass(frozen=True)
+class RefundSentFacts:
+    """Money went back to the customer outside the engine (docs/PAYMENTS.md, "Refunds")."""
+
+    amount: int
+    via: str  # "transfer" (a bank transfer finance made) or "gateway" (the gateway reversed it)
+    bank_reference: str  # the transfer's reference, or the reversed gateway payment
+    reason: str
+    credit: int  # the customer's credit after it
+    payment_reference: str | None = None  # the payment refunded, if one was named
+
+
 #: The shape of each kind's facts.
 @dataclass(frozen=True)
 class ServiceReminderFacts:
@@ -202,6 +214,7 @@ SHAPES: dict[NoticeKind, type] = {
     NoticeKind.PAYMENT_KEPT_AS_CREDIT: PaymentKeptAsCreditFacts,
     NoticeKind.SERVICE_REMINDER: ServiceReminderFacts,
     NoticeKind.SERVICE_OVERDUE: ServiceOverdueFacts,
+    NoticeKind.REFUND_SENT: RefundSentFacts,
 }
 
 #: The facts that are moments, whatever the kind.

@@ -224,6 +224,42 @@ def first_free_number(is_taken: Callable[[int], bool], hint: int = 1) -> int:
     return high
 
 
+class CorrectionSubject(StrEnum):
+    """The subject of a correcting official document, as the taxpayer system (Moodian) names
+    the invoice subjects: a cancelling (ابطالی), a corrective (اصلاحی) or a return-from-sale
+    (برگشت از فروش) document, each referencing the original's tax ID."""
+
+    CANCELLING = "cancelling"
+    CORRECTIVE = "corrective"
+    RETURN = "return"
+
+    @property
+    def persian(self) -> str:
+        return {"cancelling": "ابطالی", "corrective": "اصلاحی", "return": "برگشت از فروش"}[
+            self.value
+        ]
+
+
+@dataclass(frozen=True)
+class OfficialCorrection:
+    """What ``OfficialCorrectionIssued`` recorded on the invoice: a correcting document with
+    its own number (the same gapless fiscal-year series as the originals) and tax ID."""
+
+    subject: CorrectionSubject
+    fiscal_year: int
+    number: int
+    issued_at: datetime
+    tax_id: str
+    original_number: str  # the original's number as printed, 1405-000012
+    original_tax_id: str
+    amount: int  # rials the correction takes off the original (its whole total when cancelling)
+    reason: str
+
+    @property
+    def number_text(self) -> str:
+        return official_number_text(self.fiscal_year, self.number)
+
+
 @dataclass(frozen=True)
 class OfficialRecord:
     """What ``OfficialInvoiceIssued`` recorded on the invoice."""

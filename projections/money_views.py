@@ -1,11 +1,13 @@
-"""The read models of money: every movement on an invoice (the ledger) and the revenue per
-Jalali month. Each dispatches on the event's class (``Invoice.PaymentRecorded``, ...)."""
+"""The read models of money: every movement on an invoice (the ledger), every movement of a
+customer's credit (the customer's ledger), and the revenue per Jalali month. Each dispatches
+on the event's class (``Invoice.PaymentRecorded``, ...)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from domain.customer import Customer
 from domain.invoice import Invoice
 from domain.subscription import Subscription
 from projections.model import (
@@ -138,12 +140,71 @@ def _credited_by_void(event: Any, inv: Invoice) -> int:
     return inv.paid.rials if event.due_at is None else 0
 
 
+CUSTOMER_LEDGER_ENTRIES = ("added", "used", "refunded")
+#: The events that move a customer's credit.
+CREDIT_EVENTS = (Customer.CreditAdded, Customer.CreditUsed, Customer.CreditRefunded)
+
+
+class CustomerLedger(ReadModel):
+    """Every movement of a customer's credit at its recorded moment: added (a payment's excess,
+    a void's money), used (paid an invoice), refunded (given back outside the engine), with the
+    credit after it. Revenue "as of" a moment reads its refunds here."""
+
+    name = "customer_ledger"
+    table = Table(
+        "rm_customer_ledger",
+        columns=(
+            ("customer_id", "TEXT NOT NULL"),
+            ("version", "INTEGER NOT NULL"),
+            ("entry", "TEXT NOT NULL"),
+            ("amount", "BIGINT NOT NULL"),
+            ("credit", "BIGINT NOT NULL"),
+            ("reference", "TEXT"),
+            ("recorded_at", "TEXT NOT NULL"),
+            ("jalali_month", "TEXT NOT NULL"),
+        ),
+        key=("customer_id", "version"),
+        checks=("amount > 0", "credit >= 0", one_of("entry", CUSTOMER_LEDGER_ENTRIES)),
+        indexes=(("recorded_at",), ("jalali_month",)),
+    )
+
+    def wants(self, event_type: type) -> bool:
+        return issubclass(event_type, CREDIT_EVENTS)
+
+    def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
+        customer = states.require(event.originator_id, Customer)
+        if isinstance(event, Customer.CreditAdded):
+            entry, reference = "added", event.reference
+        elif isinstance(event, Customer.CreditUsed):
+            entry, reference = "used", str(event.invoice_id)
+        elif isinstance(event, Customer.CreditRefunded):
+            entry, reference = "refunded", event.bank_reference
+        else:
+            return
+        yield Append(
+            {
+                "customer_id": str(customer.id),
+                "version": event.originator_version,
+                "entry": entry,
+                "amount": event.amount,
+                "credit": customer.credit.rials,
+                "reference": reference,
+                "recorded_at": moment(event.timestamp),
+                "jalali_month": jalali_month(event.timestamp),
+            }
+        )
+
+
 class RevenueByMonth(ReadModel):
     """Per Jalali month (of the recorded moment): invoiced, its VAT, paid, credit used, voided,
-    and credited (what finance's voids moved from paid invoices back to customers' credit)."""
+    credited (what finance's voids moved from paid invoices back to customers' credit), and
+    refunded (credit given back to customers outside the engine).
+
+    Version 2: ``refunded``."""
 
     name = "revenue_by_month"
-    counters = ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
+    version = 2
+    counters = ("invoiced", "vat", "paid", "credit_used", "voided", "credited", "refunded")
     table = Table(
         "rm_revenue_by_month",
         columns=(
@@ -154,15 +215,17 @@ class RevenueByMonth(ReadModel):
             ("credit_used", "BIGINT NOT NULL"),
             ("voided", "BIGINT NOT NULL"),
             ("credited", "BIGINT NOT NULL"),
+            ("refunded", "BIGINT NOT NULL"),
         ),
         key=("jalali_month",),
         checks=tuple(
-            f"{c} >= 0" for c in ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
+            f"{c} >= 0"
+            for c in ("invoiced", "vat", "paid", "credit_used", "voided", "credited", "refunded")
         ),
     )
 
     def wants(self, event_type: type) -> bool:
-        return _moves_money(event_type)
+        return _moves_money(event_type) or issubclass(event_type, Customer.CreditRefunded)
 
     def entries(self, event: Any, states: AggregateStates) -> Iterable[Entry]:
         row: dict[str, Any] = dict.fromkeys(self.counters, 0)
@@ -176,6 +239,8 @@ class RevenueByMonth(ReadModel):
         elif isinstance(event, Invoice.InvoiceVoided):
             inv = states.require(event.originator_id, Invoice)
             row["voided"], row["credited"] = inv.voided_amount.rials, _credited_by_void(event, inv)
+        elif isinstance(event, Customer.CreditRefunded):
+            row["refunded"] = event.amount
         else:
             return
         row["jalali_month"] = jalali_month(event.timestamp)

@@ -81,7 +81,7 @@ def aging(read_models: Any, as_of: datetime) -> AgingReport:
     return report
 
 
-REVENUE_COLUMNS = ("invoiced", "vat", "paid", "credit_used", "voided", "credited")
+REVENUE_COLUMNS = ("invoiced", "vat", "paid", "credit_used", "voided", "credited", "refunded")
 
 
 def revenue(
@@ -91,15 +91,16 @@ def revenue(
     last_month: str | None = None,
     as_of: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per Jalali month: invoiced (with its VAT), paid, credit used, voided, credited.
+    """Per Jalali month: invoiced (with its VAT), paid, credit used, voided, credited, refunded.
 
-    Without ``as_of`` this reads the revenue read model; with it, the ledger up to that moment.
+    Without ``as_of`` this reads the revenue read model; with it, the invoices' and customers'
+    ledgers up to that moment.
     """
     first = _month(first_month) if first_month else "0000/00"
     last = _month(last_month) if last_month else "9999/99"
     if as_of is None:
         return read_models.query(
-            "SELECT jalali_month, invoiced, vat, paid, credit_used, voided, credited "
+            "SELECT jalali_month, invoiced, vat, paid, credit_used, voided, credited, refunded "
             "FROM {rm_revenue_by_month} "
             "WHERE jalali_month >= ? AND jalali_month <= ? ORDER BY jalali_month",
             (first, last),
@@ -116,7 +117,24 @@ def revenue(
         "GROUP BY jalali_month ORDER BY jalali_month",
         (moment(check_moment(as_of)), first, last),
     )
-    return [{k: (int(v) if k != "jalali_month" else v) for k, v in row.items()} for row in rows]
+    refunds = read_models.query(
+        "SELECT jalali_month, SUM(amount) AS refunded FROM {rm_customer_ledger} "
+        "WHERE entry = 'refunded' AND recorded_at <= ? AND jalali_month >= ? AND jalali_month <= ? "
+        "GROUP BY jalali_month",
+        (moment(check_moment(as_of)), first, last),
+    )
+    months: dict[str, dict[str, Any]] = {
+        row["jalali_month"]: {k: (int(v) if k != "jalali_month" else v) for k, v in row.items()}
+        | {"refunded": 0}
+        for row in rows
+    }
+    for row in refunds:
+        month = months.setdefault(
+            row["jalali_month"],
+            {"jalali_month": row["jalali_month"], **dict.fromkeys(REVENUE_COLUMNS, 0)},
+        )
+        month["refunded"] = int(row["refunded"])
+    return [months[m] for m in sorted(months)]
 
 
 #: What the revenue report separates: the site's hosting and side services (docs/AUDIT.md).
@@ -184,6 +202,19 @@ def subscriptions_of(read_models: Any, customer_id: Any) -> list[Any]:
         (str(customer_id),),
     )
     return [UUID(r["subscription_id"]) for r in rows]
+
+
+def latest_invoice_of(read_models: Any, customer_id: Any) -> Any:
+    """The customer's most recently issued invoice (a refund of credit alone is told on it),
+    or None when they have none."""
+    from uuid import UUID
+
+    rows = read_models.query(
+        "SELECT invoice_id FROM {rm_invoices} WHERE customer_id = ? "
+        "ORDER BY issued_at DESC, invoice_id DESC LIMIT 1",
+        (str(customer_id),),
+    )
+    return UUID(rows[0]["invoice_id"]) if rows else None
 
 
 def _month(text: str) -> str:

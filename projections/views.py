@@ -37,7 +37,7 @@ from projections.model import (
     one_of,
     uuid_text,
 )
-from projections.money_views import InvoiceLedger, RevenueByMonth
+from projections.money_views import CustomerLedger, InvoiceLedger, RevenueByMonth
 from projections.payment_views import GatewayPaymentsView, OfflineRequestsView
 from projections.representative_views import RepresentativesView
 from projections.search_index import SearchIndex
@@ -404,6 +404,7 @@ ALL_READ_MODELS: tuple[ReadModel, ...] = (
     NoticesView(),
     InvoiceLedger(),
     RevenueByMonth(),
+    CustomerLedger(),
     DueActionsView(),
     GatewayPaymentsView(),
     OfflineRequestsView(),

@@ -17,6 +17,7 @@ The commands live in one module per area, each a class this one is composed of:
 - ``money_received``: the one path money received takes, and payments recorded by hand;
 - ``offline_payments``: offline requests, bank receipts and finance's decisions on them;
 - ``finance_actions``: enforcement holds and voids;
+- ``refunds``: money given back out of a customer's credit (by transfer or gateway reversal);
 - ``official_invoices``: official invoices and their numbers;
 - ``payment_links``: gateway attempts and their outcomes;
 - ``service_invoices``: side-service invoices, and their own reminders and overdue notice
@@ -42,6 +43,7 @@ from service_layer.money_received import MoneyReceivedCommands
 from service_layer.official_invoices import OfficialInvoiceCommands
 from service_layer.offline_payments import OfflinePaymentCommands
 from service_layer.payment_links import PaymentLinkCommands
+from service_layer.refunds import RefundCommands
 from service_layer.representatives import RepresentativeCommands
 from service_layer.staff import StaffCommands
 from service_layer.subscriptions import SubscriptionCommands
@@ -59,6 +61,7 @@ class BillingApplication(
     MoneyReceivedCommands,
     OfflinePaymentCommands,
     FinanceCommands,
+    RefundCommands,
     OfficialInvoiceCommands,
     PaymentLinkCommands,
     StaffCommands,

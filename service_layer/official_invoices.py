@@ -1,6 +1,7 @@
 """Official invoices: issued with the payment that pays an invoice in full when the customer
-qualifies, or later on request, each with the next free number of its fiscal year
-(docs/INVOICES.md)."""
+qualifies, or later on request, each with the next free number of its fiscal year; and the
+cancelling document a void of such an invoice issues in its own save, numbered in the same
+series (docs/INVOICES.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from domain.base import check_moment
 from domain.errors import OfficialInvoiceRefused
 from domain.invoice import Invoice, InvoiceStatus
 from domain.official import (
+    CorrectionSubject,
     OfficialNumberClaim,
     OfficialRecord,
     Seller,
@@ -89,7 +91,9 @@ class OfficialInvoiceCommands(CommandRunner):
 
     def _issue_due_officials(self, uow: UnitOfWork) -> None:
         """Issue the official invoice of every invoice this command paid in full, when the
-        customer qualifies, in the same save: the number exists only if the payment does."""
+        customer qualifies, in the same save: the number exists only if the payment does.
+        And the cancelling document of every officially invoiced invoice this command voided."""
+        self._issue_due_cancellations(uow)
         if self.seller is None:
             return
         for invoice in [a for a in uow.aggregates.values() if isinstance(a, Invoice)]:
@@ -106,15 +110,42 @@ class OfficialInvoiceCommands(CommandRunner):
                 continue  # a person, or a profile still incomplete: the plain PDF serves them
             self._issue_official(uow, invoice, self.seller, buyer, invoice.modified_on)
 
-    def _issue_official(
-        self, uow: UnitOfWork, invoice: Invoice, seller: Seller, buyer: Any, now: datetime
-    ) -> OfficialRecord:
+    def _issue_due_cancellations(self, uow: UnitOfWork) -> None:
+        """A void of an invoice with an official invoice issues, in the void's own save, the
+        cancelling official document: the next number of the void moment's fiscal year (the
+        originals' series), its own tax ID, the original's number and tax ID referenced. Without
+        the seller's configuration (its memory ID makes the tax ID) the void is refused."""
+        for invoice in [a for a in uow.aggregates.values() if isinstance(a, Invoice)]:
+            if not invoice.needs_cancelling_document or not invoice.pending_events:
+                continue
+            seller = self._seller_or_refuse()
+            assert invoice.voided_at is not None
+            now = invoice.modified_on
+            year, number = self._claim_number(uow, invoice, now)
+            invoice.issue_correction(
+                CorrectionSubject.CANCELLING,
+                year,
+                number,
+                official_tax_id(seller.memory_id, now, year, number),
+                invoice.total,
+                invoice.void_reason or "",
+                now,
+            )
+
+    def _claim_number(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> tuple[int, int]:
+        """The first free number of ``now``'s fiscal year, claimed for ``invoice`` in this save."""
         year = fiscal_year_of(now)
         number = first_free_number(
             lambda n: self._number_taken(uow, year, n), self._official_hint.get(year, 1)
         )
         self._official_hint[year] = number
         uow.add(OfficialNumberClaim.claim(year, number, invoice.id, now))
+        return year, number
+
+    def _issue_official(
+        self, uow: UnitOfWork, invoice: Invoice, seller: Seller, buyer: Any, now: datetime
+    ) -> OfficialRecord:
+        year, number = self._claim_number(uow, invoice, now)
         tax = official_tax_id(seller.memory_id, now, year, number)
         invoice.issue_official(year, number, seller.party, buyer, tax, now)
         assert invoice.official is not None

@@ -27,14 +27,18 @@ from uuid import UUID
 
 from adapters.gateway import Gateway, GatewayError, GatewayTimeout
 from domain.actor import GATEWAY, UNKNOWN, Actor
+from domain.customer import RefundVia
 from domain.errors import (
     BelowGatewayMinimum,
     BillingError,
     GatewayUnavailable,
     NothingToPay,
     PaymentLinkNotFound,
+    RefundRefused,
 )
 from domain.payment import GatewayPayment, GatewayStatus
+from domain.text import multiline_text
+from service_layer.refunds import RefundOutcome, reverse_reference
 from service_layer.unit_of_work import STORE_FAILURES
 
 log = logging.getLogger("billing.payments")
@@ -214,6 +218,43 @@ class OnlinePayments:
             self.app.gateway_payment(authority),
             restored=bool(outcome and outcome.restored),
             message="The payment was recorded.",
+        )
+
+    def reverse(
+        self, invoice_id: UUID, payment_reference: str, reason: str, by: Actor = UNKNOWN
+    ) -> RefundOutcome:
+        """Refund a gateway payment through the gateway's reversal (docs/PAYMENTS.md,
+        "Refunds"): checked first (the whole payment, within the window, out of the customer's
+        credit), then the gateway's reverse call, then the refund recorded as ``by``'s. A refund
+        already recorded is answered again without calling the gateway. When the gateway does
+        not answer, nothing is recorded and the call may be repeated: the gateway answers a
+        second reversal of the same payment as done."""
+        now = self.clock.now()
+        reason = multiline_text(reason, "reason", max_length=500)  # checked before money moves
+        app = self.app.acting(by)
+        customer = app.get_customer(app.get_invoice(invoice_id).customer_id)
+        if reverse_reference(payment_reference) not in customer.refunds:  # else a retry
+            plan = app.check_payment_refund(
+                invoice_id, payment_reference, None, RefundVia.GATEWAY, now
+            )
+            try:
+                self.gateway.reverse(plan.authority)
+            except GatewayTimeout as error:
+                raise GatewayUnavailable(
+                    f"The payment gateway did not answer the reversal ({error}); nothing was "
+                    "recorded. Ask again: a payment the gateway already reversed is answered "
+                    "as reversed and recorded then."
+                ) from None
+            except GatewayError as error:
+                raise RefundRefused(
+                    f"The gateway refused to reverse payment {payment_reference}: "
+                    f"{error.explanation}. Nothing was recorded; transfer the money and record "
+                    'it with via "transfer".',
+                    reason="gateway_refused",
+                    gateway_code=error.code,
+                ) from None
+        return app.refund_payment(
+            invoice_id, payment_reference, None, reason, RefundVia.GATEWAY, now
         )
 
     def _result(

@@ -96,6 +96,9 @@ _RANK = {
     "SiteCollected": 17,
     "VoidProposed": 18,
     "InvoiceVoided": 18,
+    "OfficialCorrectionIssued": 18,  # after its void: the same invoice, kept in version order
+    "CreditRefunded": 18,
+    "NoticeSent:refund_sent": 19,
     "NoticeSent:site_collected": 19,
     "PlanChangeScheduled": 20,
     "SubscriptionCancelled": 20,

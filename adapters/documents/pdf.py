@@ -1,10 +1,12 @@
 """Invoice PDFs: jinja2 HTML, right to left, rendered by WeasyPrint with the Vazirmatn font.
 
-Two documents:
+Three documents:
 
 * the **official invoice** (صورتحساب فروش کالا و خدمات) of a paid invoice, printed only from
   what the events recorded: the lines of ``InvoiceIssued`` and the number, parties, terms,
   references and tax ID of ``OfficialInvoiceIssued``;
+* the **correcting official document** (cancelling, ابطالی, when an officially invoiced invoice
+  is voided) printed from ``OfficialCorrectionIssued`` and the original's events;
 * the **plain invoice** any customer may download: a proforma (پیش‌فاکتور) while unpaid, the
   invoice marked paid or void afterwards.
 
@@ -29,7 +31,7 @@ from domain.customer import BillingProfile
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.jalali import JalaliDate, to_persian_digits
 from domain.money import Money, Rate
-from domain.official import PaymentTerms
+from domain.official import OfficialCorrection, PaymentTerms
 from domain.persian_words import rials_in_words
 
 #: The fixed timestamp of the embedded font subsets (2024-01-01T00:00:00Z).
@@ -112,6 +114,28 @@ class InvoiceDocuments:
             date=JalaliDate.of(official.issued_at),
             terms=_TERMS[official.terms],
         )
+
+    def correction_html(self, invoice: Invoice, correction: OfficialCorrection) -> str:
+        """A correcting official document (cancelling when the invoice was voided): the
+        original's parties and items, its own subject, number, date and tax ID, and the
+        original's number and tax ID it references."""
+        official = invoice.official
+        if official is None:
+            raise ValueError(f"Invoice {invoice.id} has no official invoice.")
+        return self._html(
+            "official_correction.html.j2",
+            invoice,
+            official=official,
+            correction=correction,
+            subject=correction.subject.persian,
+            seller=official.seller,
+            buyer=official.buyer,
+            date=JalaliDate.of(correction.issued_at),
+            terms=_TERMS[official.terms],
+        )
+
+    def correction_pdf(self, invoice: Invoice, correction: OfficialCorrection) -> bytes:
+        return self.pdf(self.correction_html(invoice, correction))
 
     def plain_html(self, invoice: Invoice, buyer: BillingProfile, seller_name: str) -> str:
         status = invoice.status

@@ -11,15 +11,19 @@ from api.context import ContextDep, PrincipalDep, require
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import (
     AssignRepresentativeIn,
+    CreditRefundIn,
     CustomerIn,
     CustomerOut,
     InvoiceOut,
     Page,
     ProfileIn,
+    RefundOut,
     ServiceInvoiceIn,
 )
 from domain.base import BILLING_NAMESPACE
 from domain.customer import BillingProfile
+from domain.errors import RefundRefused
+from projections.reports import latest_invoice_of
 from projections.visibility import visible_customer, visible_rows
 from service_layer.service_invoices import running_subscription
 
@@ -95,6 +99,43 @@ def assign_representative(
         customer_id, body.representative_id, body.reason, ctx.now()
     )
     return CustomerOut.of(ctx.app.get_customer(customer_id), _open_balance(ctx, customer_id))
+
+
+@router.post(
+    "/{customer_id}/refunds",
+    response_model=RefundOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a refund of the customer's credit (finance)",
+)
+def refund_credit(
+    customer_id: UUID, body: CreditRefundIn, ctx: ContextDep, who: PrincipalDep
+) -> RefundOut:
+    """Finance transferred ``amount`` rials of the customer's credit back outside the engine,
+    with ``bank_reference``: recorded as ``CreditRefunded`` (its actor the caller), the customer
+    told on their latest invoice. Over the credit is 409 ``refund_refused`` (``reason``
+    ``over_refundable``, with ``refundable``); the same bank reference again with the same
+    amount answers the recorded refund (``recorded`` false), with another one 409
+    (``bank_reference_used``)."""
+    require(who, Role.FINANCE, Role.ADMIN, action="record refunds")
+    customer = visible_customer(ctx.app, who, customer_id)
+    invoice_id = latest_invoice_of(ctx.fresh_read_models(), customer_id)
+    if invoice_id is None:
+        raise RefundRefused(
+            f"Customer {customer_id} has no invoice and no credit ({customer.credit}); there is "
+            "nothing to refund.",
+            reason="over_refundable",
+            refundable=0,
+            credit=customer.credit.rials,
+        )
+    outcome = ctx.app_for(who).refund_credit(
+        customer_id,
+        body.amount,
+        body.reason,
+        body.bank_reference,
+        ctx.now(),
+        notice_invoice_id=invoice_id,
+    )
+    return RefundOut.of(outcome)
 
 
 @router.get("", response_model=Page, summary="Customers the caller may see")

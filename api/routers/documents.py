@@ -13,6 +13,7 @@ from adapters.documents.pdf import InvoiceDocuments
 from api.context import ContextDep, PrincipalDep
 from api.permissions import ISSUE_OFFICIAL
 from api.schemas import OfficialInvoiceOut
+from domain.errors import OfficialInvoiceRefused
 from domain.invoice import Invoice
 from projections.visibility import visible_invoice
 
@@ -84,6 +85,30 @@ def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Respon
         raise ctx.app.why_no_official(invoice_id)
     content = rendered.get(invoice, ctx.runtime.documents)
     return _pdf(content, f"official-invoice-{invoice.official.number_text}.pdf")
+
+
+@router.get(
+    "/{invoice_id}/official/corrections/{number}.pdf",
+    summary="A correcting official document (cancelling: ابطالی) of an official invoice",
+    **PDF_ROUTE,
+)
+def correction_pdf(invoice_id: UUID, number: str, ctx: ContextDep, who: PrincipalDep) -> Response:
+    """``number`` as printed, e.g. ``1405-000013`` (the invoice's ``official_corrections``
+    list it). Rendered from the recorded events alone."""
+    invoice = visible_invoice(ctx.app, who, invoice_id)
+    found = [c for c in invoice.corrections if c.number_text == number]
+    if not found:
+        raise OfficialInvoiceRefused(
+            f"Invoice {invoice_id} has no correcting official document {number}; "
+            + (
+                "its corrections are " + ", ".join(c.number_text for c in invoice.corrections) + "."
+                if invoice.corrections
+                else "it has none (a void of an officially invoiced invoice issues one)."
+            ),
+            reason="no_such_correction",
+        )
+    content = ctx.runtime.documents.correction_pdf(invoice, found[0])
+    return _pdf(content, f"official-correction-{number}.pdf")
 
 
 @router.post(

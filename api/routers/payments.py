@@ -42,12 +42,15 @@ from api.schemas import (
     PaymentLinkIn,
     PaymentLinkOut,
     PaymentOut,
+    PaymentRefundIn,
     ReceiptIn,
+    RefundOut,
     RejectionIn,
     SubscriptionOut,
     VoidIn,
 )
 from domain.banks import BANKS
+from domain.customer import RefundVia
 from domain.errors import InvalidInput, OfflineRequestNotFound, ReceiptNotFound
 from projections.visibility import (
     may_see_invoice,
@@ -532,6 +535,47 @@ def void(
         "void": outcome.value,
         "void_reason": invoice.void_reason,
     }
+
+
+@router.post(
+    "/invoices/{invoice_id}/refunds",
+    response_model=RefundOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Refund a payment of an invoice, by transfer or gateway reversal (finance)",
+)
+def refund_payment(
+    invoice_id: UUID, body: PaymentRefundIn, ctx: ContextDep, who: PrincipalDep
+) -> RefundOut:
+    """A refund comes out of the customer's credit: at most what is left of the payment and of
+    the credit (money that paid the invoice is credit once the invoice is voided). ``via``
+    ``gateway``: the gateway reverses the whole gateway payment within 30 minutes of it;
+    ``transfer``: finance transferred it (``bank_reference`` required). Refused with 409
+    ``refund_refused`` and a ``reason`` (``over_refundable``, ``unknown_payment``,
+    ``not_a_gateway_payment``, ``reverse_window_closed``, ``partial_reverse``,
+    ``gateway_refused``, ``bank_reference_used``)."""
+    require(who, *FINANCE, action="record refunds")
+    visible_invoice(ctx.app, who, invoice_id)
+    if body.via == "gateway":
+        if body.amount is not None or body.bank_reference is not None:
+            raise InvalidInput(
+                "A gateway reversal gives back the whole payment under the gateway's own "
+                "reference: send neither amount nor bank_reference.",
+                field="amount" if body.amount is not None else "bank_reference",
+            )
+        outcome = ctx.runtime.payments.reverse(
+            invoice_id, body.payment_reference, body.reason, by=who.actor
+        )
+    else:
+        outcome = ctx.app_for(who).refund_payment(
+            invoice_id,
+            body.payment_reference,
+            body.amount,
+            body.reason,
+            RefundVia.TRANSFER,
+            ctx.now(),
+            bank_reference=body.bank_reference,
+        )
+    return RefundOut.of(outcome)
 
 
 def _keyed(request: Request, who, what: str) -> UUID | None:

@@ -27,11 +27,15 @@ from api.schemas.common import (
 )
 from api.schemas.customers import CustomerIn, CustomerOut, ProfileIn
 from api.schemas.invoices import (
+    CorrectionOut,
+    CreditRefundIn,
     InvoiceLineOut,
     InvoiceOut,
     OfficialInvoiceOut,
     PaymentIn,
     PaymentOut,
+    PaymentRefundIn,
+    RefundOut,
     ServiceInvoiceIn,
     ServiceLineIn,
 )
@@ -96,6 +100,10 @@ __all__ = [
     "NextStepOut",
     "SubscriptionOut",
     "InvoiceLineOut",
+    "CorrectionOut",
+    "CreditRefundIn",
+    "PaymentRefundIn",
+    "RefundOut",
     "InvoiceOut",
     "PaymentIn",
     "PaymentOut",

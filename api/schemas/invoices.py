@@ -1,4 +1,4 @@
-"""Invoices, the payments finance records, and official invoices."""
+"""Invoices, the payments finance records, official invoices and their corrections, refunds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import FreeText, Identifier, Input, jalali
+from api.schemas.common import FreeText, Identifier, Input, MultilineText, jalali
 from domain.invoice import Invoice
 from domain.service_invoices import (
     MAX_DESCRIPTION,
@@ -33,6 +33,32 @@ class InvoiceLineOut(BaseModel):
     vat_percent: float
     vat: int
     total: int
+
+
+class CorrectionOut(BaseModel):
+    subject: Literal["cancelling", "corrective", "return"]
+    number: str = Field(description="The same gapless series as the originals, 1405-000013.")
+    tax_id: str
+    original_number: str
+    original_tax_id: str
+    amount: int
+    reason: str
+    issued_at: str
+    pdf: str
+
+    @classmethod
+    def of(cls, invoice_id: UUID, c: Any) -> CorrectionOut:
+        return cls(
+            subject=c.subject.value,
+            number=c.number_text,
+            tax_id=c.tax_id,
+            original_number=c.original_number,
+            original_tax_id=c.original_tax_id,
+            amount=c.amount,
+            reason=c.reason,
+            issued_at=iso(c.issued_at),
+            pdf=f"/invoices/{invoice_id}/official/corrections/{c.number_text}.pdf",
+        )
 
 
 class InvoiceOut(BaseModel):
@@ -80,6 +106,11 @@ class InvoiceOut(BaseModel):
     void_reason: str | None = None
     lines: list[InvoiceLineOut]
     official_number: str | None = None
+    official_corrections: list[CorrectionOut] = Field(
+        default_factory=list,
+        description="Correcting official documents of the official invoice (a cancelling one "
+        "when voided), each with its own number, tax ID and PDF.",
+    )
 
     @classmethod
     def of(cls, inv: Invoice) -> InvoiceOut:
@@ -103,6 +134,7 @@ class InvoiceOut(BaseModel):
             voided_at=iso(inv.voided_at),
             void_reason=inv.void_reason,
             official_number=inv.official.number_text if inv.official else None,
+            official_corrections=[CorrectionOut.of(inv.id, c) for c in inv.corrections],
             lines=[
                 InvoiceLineOut(
                     code=line.code,
@@ -203,4 +235,78 @@ class OfficialInvoiceOut(BaseModel):
             terms=record.terms.value,
             references=list(record.references),
             pdf=f"/invoices/{invoice_id}/official.pdf",
+        )
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+
+class CreditRefundIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": 400_000,
+                    "reason": "The customer closed their account.",
+                    "bank_reference": "PAYA-1405-778812",
+                }
+            ]
+        },
+    )
+    amount: int = Field(gt=0, le=10**15, description="Rials given back.", strict=True)
+    reason: Annotated[str, *MultilineText()]
+    bank_reference: Annotated[str, *Identifier(100)] = Field(
+        description="The reference of the transfer finance made outside the engine."
+    )
+
+
+class PaymentRefundIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "payment_reference": "gateway:A00000000000000000000000000000000001",
+                    "reason": "Paid twice.",
+                    "via": "gateway",
+                },
+                {
+                    "payment_reference": "BANK-20260509-0001",
+                    "amount": 500_000,
+                    "reason": "Plan cancelled.",
+                    "via": "transfer",
+                    "bank_reference": "PAYA-1405-778812",
+                },
+            ]
+        },
+    )
+    payment_reference: Annotated[str, *Identifier(200)]
+    amount: int | None = Field(
+        default=None, gt=0, le=10**15, strict=True, description="Rials; all that is left if absent."
+    )
+    reason: Annotated[str, *MultilineText()]
+    via: Literal["gateway", "transfer"]
+    bank_reference: Annotated[str, *Identifier(100)] | None = None
+
+
+class RefundOut(BaseModel):
+    customer_id: UUID
+    amount: int
+    via: Literal["gateway", "transfer"]
+    bank_reference: str
+    payment_reference: str | None
+    credit: int = Field(description="The customer's credit after the refund.")
+    recorded: bool = Field(description="False: this refund was already recorded (a retry).")
+
+    @classmethod
+    def of(cls, outcome: Any) -> RefundOut:
+        return cls(
+            customer_id=outcome.customer_id,
+            amount=outcome.amount,
+            via=outcome.via,
+            bank_reference=outcome.bank_reference,
+            payment_reference=outcome.payment_reference,
+            credit=outcome.credit,
+            recorded=outcome.recorded,
         )

@@ -55,6 +55,22 @@ def _credit_used(d: EventData) -> Words:
     )
 
 
+@formats(Customer.CreditRefunded)
+def _credit_refunded(d: EventData) -> Words:
+    gateway = d["via"] == "gateway"
+    how = Words(
+        "reversed through the gateway" if gateway else f"by bank transfer {d['bank_reference']}",
+        "با برگشت تراکنش در درگاه" if gateway else f"با انتقال بانکی {d['bank_reference']}",
+    )
+    payment = d.get("payment_reference")
+    of = Words(f" of payment {payment}", f" از پرداخت {payment}") if payment else Words("", "")
+    return Words(
+        f"{rials_en(d['amount'])} of credit refunded{of.english} {how.english}: {d['reason']}",
+        f"{rials_fa(d['amount'])} از اعتبار مشتری{of.persian} {how.persian} بازپرداخت شد: "
+        f"{d['reason']}",
+    )
+
+
 @formats(Customer.RepresentativeAssigned)
 def _representative_assigned(d: EventData) -> Words:
     new = short(d["representative_id"])

@@ -75,6 +75,22 @@ def _official_issued(d: EventData) -> Words:
     )
 
 
+_SUBJECT_FA = {"cancelling": "ابطالی", "corrective": "اصلاحی", "return": "برگشت از فروش"}
+
+
+@formats(Invoice.OfficialCorrectionIssued)
+def _correction_issued(d: EventData) -> Words:
+    number = f"{d['fiscal_year']}-{d['number']:06d}"
+    subject = d["subject"]
+    return Words(
+        f"{subject} official document {number} issued for official invoice "
+        f"{d['original_number']} (tax ID {d['original_tax_id']}), tax ID {d['tax_id']}",
+        f"صورتحساب رسمی {_SUBJECT_FA.get(subject, subject)} {number} برای صورتحساب "
+        f"{d['original_number']} (شناسهٔ مالیاتی {d['original_tax_id']}) صادر شد، شناسهٔ "
+        f"مالیاتی {d['tax_id']}",
+    )
+
+
 @formats(Invoice.InvoiceVoided)
 def _voided(d: EventData) -> Words:
     return Words(f"invoice voided ({d['reason']})", f"صورتحساب باطل شد ({d['reason']})")

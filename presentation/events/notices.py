@@ -230,3 +230,13 @@ def _service_overdue(f: Facts, number: Words) -> Words:
         f"مهلت صورتحساب خدمات جانبی گذشت: {rials_fa(f.get('amount_due'))} تا "
         f"{when_fa(f.get('deadline'))} پرداختنی بود (وب‌سایت تعلیق نمی‌شود)",
     )
+
+
+@_kind(NoticeKind.REFUND_SENT)
+def _refund_sent(f: Facts, number: Words) -> Words:
+    return Words(
+        f"{rials_en(f.get('amount'))} refunded ({f.get('via')}, {f.get('bank_reference')}); "
+        f"credit now {rials_en(f.get('credit'))}",
+        f"{rials_fa(f.get('amount'))} بازپرداخت شد ({f.get('bank_reference')})؛ اعتبار اکنون "
+        f"{rials_fa(f.get('credit'))}",
+    )

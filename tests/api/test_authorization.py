@@ -112,6 +112,23 @@ def routes(world: World, side: str):
         app.record_payment(f"paid-{invoice}", 1_100_000, T0, invoice_id=invoice)
         return invoice
 
+    def overpaid_invoice() -> tuple:
+        """A customer of its own (no other route orders for it) who paid 2,000 rials more than
+        their invoice asks and holds them as credit, for the two refund routes."""
+        refunder = app.register_customer(a_company(f"Refunder {n}"), T0, representative_id=rep)
+        sub = app.start_subscription(refunder, "basic", "monthly", T0)
+        invoice = app.get_subscription(sub).invoice_ids[0]
+        app.record_payment(f"over-{invoice}", 1_102_000, T0, invoice_id=invoice)
+        return refunder, invoice, f"over-{invoice}"
+
+    def voided_official_invoice() -> tuple:
+        """A company's paid invoice, voided: its cancelling official document's number. What
+        the void moved to credit is refunded, so no later invoice is paid from it."""
+        invoice = paid_invoice()
+        app.void_invoice(invoice, "mistake", T0)
+        app.refund_credit(c, 1_100_000, "void", f"BT-void-{invoice}", T0, notice_invoice_id=invoice)
+        return invoice, app.get_invoice(invoice).corrections[0].number_text
+
     def offline_request(approved: bool = False):
         invoice = fresh_invoice()
         request = app.request_offline_payment(invoice, "transfer", T0)
@@ -211,6 +228,13 @@ def routes(world: World, side: str):
         ("GET", f"/invoices/{i}", None, ANYONE, True),
         ("GET", f"/invoices/{i}/invoice.pdf", None, ANYONE, True),
         ("GET", f"/invoices/{paid_invoice()}/official.pdf", None, ANYONE, True),
+        (
+            "GET",
+            "/invoices/{}/official/corrections/{}.pdf".format(*voided_official_invoice()),
+            None,
+            ANYONE,
+            True,
+        ),
         ("POST", f"/invoices/{paid_invoice()}/official", None, ANYONE - {"support"}, True),
         (
             "POST",
@@ -274,6 +298,26 @@ def routes(world: World, side: str):
             False,
         ),
         ("POST", f"/invoices/{fresh_invoice()}/void", {"reason": "mistake"}, FINANCE, False),
+        (
+            "POST",
+            f"/customers/{(refunded := overpaid_invoice())[0]}/refunds",
+            {"amount": 1000, "reason": "asked back", "bank_reference": f"BT-{n}"},
+            FINANCE,
+            False,
+        ),
+        (
+            "POST",
+            f"/invoices/{refunded[1]}/refunds",
+            {
+                "payment_reference": refunded[2],
+                "amount": 1000,
+                "reason": "asked back",
+                "via": "transfer",
+                "bank_reference": f"BT-pay-{n}",
+            },
+            FINANCE,
+            False,
+        ),
         ("GET", f"/audit/{s}/timeline", None, READERS, False),
         ("GET", f"/audit/{s}/as-of?at=2026-04-05T00:00:00Z", None, READERS, False),
         ("GET", f"/audit/{s}/explain", None, READERS, False),
@@ -327,6 +371,7 @@ def _shape(path: str) -> str:
     path = re.sub(r"we_[0-9a-f]{32}(\.evt_[0-9a-f]{32}_\d+)?", "{id}", path)
     path = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", path)
     path = re.sub(r"tok_[0-9a-f]{12}", "{id}", path)
+    path = re.sub(r"/corrections/\d{4}-\d{6}\.pdf", "/corrections/{id}.pdf", path)
     return path.replace("/plans/basic", "/plans/{id}")
 
 
@@ -369,7 +414,8 @@ def expected(role: str, side: str, method: str, path: str, roles: set[str], owne
         "/webhook-endpoints",
     )
     if method == "POST" and (
-        created or path.endswith(("/offline-requests", "/receipts", "/tokens", "/invoices"))
+        created
+        or path.endswith(("/offline-requests", "/receipts", "/tokens", "/invoices", "/refunds"))
     ):
         return 201
     return 200

@@ -70,3 +70,70 @@ def test_parallel_payments_get_consecutive_numbers_without_gaps_or_duplicates():
         )
         for app in [setup, *apps]:
             app.close()
+
+
+@pytest.mark.postgres
+def test_voids_racing_payments_take_numbers_of_the_same_gapless_series():
+    """Half the workers void paid invoices (each void issues a cancelling document) while the
+    others pay new ones: originals and corrections together are numbered 1..n, each number
+    claimed once by the invoice that prints it."""
+    with postgres_schema() as url:
+        setup = build_application(database_url=url, seller_name=None)
+        setup.seller = SELLER
+        setup.define_plan(a_plan(), T0)
+        paid, unpaid = [], []
+        for i in range(WORKERS * EACH):
+            customer = setup.register_customer(a_company(f"Co {i}"), T0)
+            invoice_id = setup.get_subscription(ordered(setup, customer=customer)).invoice_ids[0]
+            if i % 2:
+                setup.record_payment(
+                    f"pay-{invoice_id}", 1_100_000, T0 + DAY, invoice_id=invoice_id
+                )
+                paid.append(invoice_id)
+            else:
+                unpaid.append(invoice_id)
+        apps = []
+        for _ in range(WORKERS):
+            app = build_application(database_url=url)
+            app.seller = SELLER
+            apps.append(app)
+        start = threading.Barrier(WORKERS)
+        failures: list[BaseException] = []
+
+        def work(app, w):
+            start.wait()
+            try:
+                if w % 2:
+                    for invoice_id in paid[w // 2 :: WORKERS // 2]:
+                        app.void_invoice(invoice_id, "cancelled", T0 + 2 * DAY)
+                else:
+                    for invoice_id in unpaid[w // 2 :: WORKERS // 2]:
+                        app.record_payment(
+                            f"pay-{invoice_id}", 1_100_000, T0 + 2 * DAY, invoice_id=invoice_id
+                        )
+            except BaseException as error:  # reported below, with the others
+                failures.append(error)
+
+        threads = [threading.Thread(target=work, args=(app, w)) for w, app in enumerate(apps)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures, failures
+
+        printed = {}
+        for invoice_id in paid + unpaid:
+            invoice = setup.get_invoice(invoice_id)
+            printed[invoice.official.number] = invoice_id
+            for correction in invoice.corrections:
+                printed[correction.number] = invoice_id
+        total = len(paid) * 2 + len(unpaid)
+        assert sorted(printed) == list(range(1, total + 1))
+        for number, invoice_id in printed.items():
+            claim = setup.repository.get(OfficialNumberClaim.create_id(1405, number))
+            assert claim.invoice_id == invoice_id
+        for invoice_id in paid:
+            [cancelling] = setup.get_invoice(invoice_id).corrections
+            assert cancelling.original_number == setup.get_invoice(invoice_id).official.number_text
+        for app in [setup, *apps]:
+            app.close()

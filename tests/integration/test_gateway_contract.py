@@ -49,6 +49,8 @@ class Recorded:
             answer = EXAMPLES["verify_success" if self.state == "paid" else "verify_again"]
             self.state = "verified"
             return httpx.Response(200, json=answer)
+        if path == "/pg/v4/payment/reverse.json" and self.state == "verified":
+            return httpx.Response(200, json=EXAMPLES["reverse_success"])
         if path == "/pg/v4/payment/unVerified.json":
             listed = (
                 EXAMPLES["unverified"]
@@ -157,3 +159,33 @@ def test_a_wrong_merchant_id_is_refused(gateway):
     with pytest.raises(GatewayError) as error:
         adapter.request(AMOUNT, "x", order_id="x")
     assert error.value.code == -10
+
+
+def test_a_verified_payment_is_reversed(gateway):
+    adapter, pay = gateway
+    started = adapter.request(AMOUNT, "Invoice 1", order_id="inv-1")
+    pay(started.authority)
+    adapter.verify(started.authority, AMOUNT)
+    adapter.reverse(started.authority)  # code 100, "Reversed": no error
+
+
+def test_the_sandbox_reverses_only_a_verified_payment_within_its_window():
+    from datetime import timedelta
+
+    with SandboxGateway(MERCHANT) as sandbox:
+        adapter = ZarinpalGateway(sandbox.url, MERCHANT, "http://127.0.0.1/cb")
+        started = adapter.request(AMOUNT, "Invoice 1", order_id="inv-1")
+        sandbox.settle(started.authority)
+        with pytest.raises(GatewayError) as unverified:
+            adapter.reverse(started.authority)
+        assert unverified.value.code == -51
+        adapter.verify(started.authority, AMOUNT)
+        paid_at = sandbox.payments[started.authority].paid_at
+        sandbox.now = lambda: paid_at + timedelta(minutes=31)
+        with pytest.raises(GatewayError) as late:
+            adapter.reverse(started.authority)
+        assert late.value.code == -63 and "window has closed" in late.value.explanation
+        sandbox.now = lambda: paid_at + timedelta(minutes=29)
+        adapter.reverse(started.authority)
+        adapter.reverse(started.authority)  # a second reversal is answered as done
+        assert sandbox.reversals == 2 and sandbox.payments[started.authority].status == "reversed"

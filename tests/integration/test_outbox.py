@@ -391,3 +391,35 @@ def test_money_kept_as_credit_says_how_much_why_and_how_to_get_it_back(tmp_path)
         assert "باطل" in row["body"] and "اعتبار" in row["body"]
         assert "support@saman360.example" in row["body"]  # to ask for it back
     assert "۱٬۱۰۰٬۰۰۰ ریال" in rows[0]["subject"]
+
+
+@pytest.mark.parametrize("via", ["transfer", "gateway"])
+def test_a_refund_notice_says_how_much_how_it_was_sent_and_the_credit_left(via):
+    renderer = NoticeRenderer(
+        portal_name="Saman360",
+        payment_link="https://pay.example/{invoice_id}",
+        support_email="s@x.example",
+    )
+    bank_reference = "PAYA-77" if via == "transfer" else "reverse:A0001"
+    rendered = renderer.render(
+        "refund_sent",
+        {
+            "name": "سارا احمدی",
+            "site": "site-5c4c1b6e",
+            "invoice": "42708641",
+            "payment_link": "https://pay.example/42708641",
+            "amount": 300_000,
+            "via": via,
+            "bank_reference": bank_reference,
+            "reason": "درخواست مشتری",
+            "credit": 200_000,
+            "payment_reference": None,
+        },
+    )
+    assert "۳۰۰٬۰۰۰ ریال" in rendered.subject
+    assert "۲۰۰٬۰۰۰ ریال" in rendered.text and "درخواست مشتری" in rendered.text
+    assert bank_reference in rendered.sms
+    if via == "gateway":
+        assert "کارتی" in rendered.text
+    else:
+        assert "PAYA-77" in rendered.text

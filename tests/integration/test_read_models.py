@@ -415,6 +415,7 @@ def test_what_a_void_by_finance_moves_back_to_credit_is_not_counted_as_revenue_t
         "credit_used": 0,
         "voided": 800_000,
         "credited": 300_000,
+        "refunded": 0,
     }
     row = by_month[first_month]
     assert row["invoiced"] - row["voided"] - row["credited"] == 0  # nothing was sold

@@ -18,6 +18,7 @@ from adapters.persistence import build_with_tables, parse_database_url
 from bootstrap import build_application
 from projections.runner import ReadModels
 from service_layer.application import BillingApplication
+from tests.builders import SELLER
 from tests.property.invariants import InvariantBroken, Ledger
 from tests.stores import postgres_schema
 
@@ -63,6 +64,11 @@ class Engine:
         return f"Engine({self.store}, {self.stepping})"
 
     def _open(self, recorder: Any = None) -> BillingApplication:
+        app = self._opened(recorder)
+        app.seller = SELLER  # organisations get official invoices, and voids their corrections
+        return app
+
+    def _opened(self, recorder: Any = None) -> BillingApplication:
         if self.store == "memory":
             if recorder is not None:
                 return _reopened_in_memory(recorder)

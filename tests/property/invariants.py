@@ -18,7 +18,7 @@ engine's own code) and checks, for every batch of new events:
   received once and counted once: what its invoices recorded plus the credit it left equals
   its amount;
 - every invoice's balance equals issued − paid − voided (≥ 0), every customer's credit equals
-  added − used (≥ 0), and the engine's aggregates and read models say the same;
+  added − used − refunded (≥ 0), and the engine's aggregates and read models say the same;
 - a plan change at once is an upgrade billed in the same save: its proration invoice charges,
   before VAT, exactly the prorated difference of docs/INVOICES.md for the Jalali days left
   (counted here from the periods folded, not from the event's own counts), at least a rial;
@@ -27,6 +27,14 @@ engine's own code) and checks, for every batch of new events:
   collection and never counts among its subscription's open invoices; its reminders and its
   overdue notice go out only while it is open, each once, none after its deadline as it
   then stood, the overdue notice due exactly at that deadline.
+- money in = money applied + credit + refunded: what was received (payments, verified gateway
+  payments) equals what the invoices not voided by finance were paid (by payments or credit),
+  plus the credit customers hold, plus what was refunded to them; every refund is told
+  (``refund_sent``, with its amount, in its save);
+- official numbers are gapless across originals and corrections: per fiscal year the claimed
+  numbers are exactly 1..n, each printed by exactly one document (an official invoice or a
+  correcting one), and an invoice voided with an official invoice has its cancelling document
+  in the void's save.
 
 The state invariants that need "now" (suspended exactly when…) are functions below; the
 test machine calls them after each step.
@@ -110,6 +118,12 @@ class Ledger:
         self.verified: Counter[str] = Counter()
         self.authorities: dict[UUID, str] = {}  # gateway attempt → its payment reference
         self.refunds: dict[str, int] = {}  # "void:<invoice>" → paid on it when finance voided it
+        self.finance_voided: set[UUID] = set()  # their payments went back to credit
+        self.refunded = 0  # CreditRefunded, in all
+        #: Official numbers: claimed (OfficialNumberClaimed) and printed (issued, corrections).
+        self.claimed: dict[int, list[int]] = defaultdict(list)
+        self.printed: dict[int, list[int]] = defaultdict(list)
+        self.officials: set[UUID] = set()  # invoices with an official invoice
         # What the revenue report must add up to, over all months.
         self.revenue: Counter[str] = Counter()
         # The batch's reminders and grace notices, checked against the holds once it is folded.
@@ -138,8 +152,14 @@ class Ledger:
                     self.counted[e.reference] += e.amount
                 elif name == "CreditUsed":
                     self.credit[key] -= e.amount
+                elif name == "CreditRefunded":
+                    self.credit[key] -= e.amount
+                    self.refunded += e.amount
+                    self.revenue["refunded"] += e.amount
                 if self.credit[key] < 0:
                     raise InvariantBroken(f"customer {key}: credit {self.credit[key]} < 0")
+            elif aggregate == "OfficialNumberClaim":
+                self.claimed[e.fiscal_year].append(e.number)
             elif aggregate == "Payment" and name == "PaymentReceived":
                 if e.reference in self.received:
                     raise InvariantBroken(f"payment {e.reference!r} received twice")
@@ -162,6 +182,8 @@ class Ledger:
             self._check_upgrade(*upgrade)
         self.upgrades.clear()
         self._check_references()
+        self._check_money_in()
+        self._check_official_numbers(batch)
 
     # --- folding --------------------------------------------------------------------------------
 
@@ -199,8 +221,14 @@ class Ledger:
             inv.voided, inv.void = inv.total - inv.paid, True
             self.revenue["voided"] += inv.voided
             if e.due_at is None:  # voided by finance, not by a collection
+                self.finance_voided.add(key)
                 self.refunds[f"void:{key}"] = inv.paid
                 self.revenue["credited"] += inv.paid  # back to credit: not earned
+        elif name == "OfficialInvoiceIssued":
+            self.printed[e.fiscal_year].append(e.number)
+            self.officials.add(key)
+        elif name == "OfficialCorrectionIssued":
+            self.printed[e.fiscal_year].append(e.number)
         elif name == "NoticeSent" and e.kind == "payment_reminder":
             inv.reminders.setdefault(e.number, e.timestamp)
             self.said_under_holds.append((sub, e))
@@ -366,6 +394,16 @@ class Ledger:
                     raise InvariantBroken(f"hold until {e.until} placed untold (told {ends})")
             elif name == "EnforcementHoldEnded" and not told["hold_ended"]:
                 raise InvariantBroken(f"hold of {e.originator_id} ended untold")
+            elif name == "CreditRefunded":
+                said = [
+                    f["amount"]
+                    for f in told["refund_sent"]
+                    if f["bank_reference"] == e.bank_reference
+                ]
+                if e.amount not in said:
+                    raise InvariantBroken(
+                        f"refund {e.bank_reference} of {e.amount} untold ({said})"
+                    )
             elif name == "CreditAdded" and not e.reference.startswith("void:"):
                 said = [
                     f["credit"]
@@ -381,6 +419,49 @@ class Ledger:
                     raise InvariantBroken(
                         f"{e.amount} of payment {e.reference!r} became credit untold ({said})"
                     )
+
+    def _check_money_in(self) -> None:
+        """Money in = money applied + credit + refunded."""
+        money_in = sum(self.received.values()) + sum(
+            amount
+            for reference, amount in self.links.items()
+            if self.verified[reference] and reference not in self.received
+        )
+        applied = sum(
+            inv.paid for key, inv in self.invoices.items() if key not in self.finance_voided
+        )
+        credit = sum(self.credit.values())
+        if money_in != applied + credit + self.refunded:
+            raise InvariantBroken(
+                f"money in {money_in} != applied {applied} + credit {credit} + refunded "
+                f"{self.refunded}"
+            )
+
+    def _check_official_numbers(self, batch: list[Any]) -> None:
+        """Gapless across originals and corrections; a void of an officially invoiced invoice
+        carries its cancelling document in its save."""
+        for year, claimed in self.claimed.items():
+            if sorted(claimed) != list(range(1, len(claimed) + 1)):
+                raise InvariantBroken(f"official numbers of {year} claimed {sorted(claimed)}")
+            if sorted(self.printed[year]) != sorted(claimed):
+                raise InvariantBroken(
+                    f"official numbers of {year}: claimed {sorted(claimed)}, printed "
+                    f"{sorted(self.printed[year])}"
+                )
+        cancelled = {
+            e.originator_id
+            for e in batch
+            if name_of(e)[1] == "OfficialCorrectionIssued" and e.subject == "cancelling"
+        }
+        for e in batch:
+            if (
+                name_of(e) == ("Invoice", "InvoiceVoided")
+                and e.originator_id in self.officials
+                and e.originator_id not in cancelled
+            ):
+                raise InvariantBroken(
+                    f"invoice {e.originator_id} voided without its cancelling document"
+                )
 
     @staticmethod
     def _check_due(e: Any) -> None:
@@ -499,7 +580,7 @@ def check_read_models(ledger: Ledger, read_models: Any) -> None:
     expected = {k: (ledger.expected_status(k), len(s.open)) for k, s in ledger.subs.items()}
     if got != expected:
         raise InvariantBroken(f"rm_subscriptions {got} but the events say {expected}")
-    columns = ("invoiced", "paid", "credit_used", "voided", "credited")
+    columns = ("invoiced", "paid", "credit_used", "voided", "credited", "refunded")
     for as_of in (None, datetime(2399, 1, 1, tzinfo=UTC)):  # the read model, and the ledger
         months = revenue(read_models, as_of=as_of)
         got = {c: sum(int(row[c]) for row in months) for c in columns}

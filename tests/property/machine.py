@@ -167,6 +167,8 @@ REPORTED = {
     "PlanChangeScheduled",
     "PlanChanged",
     "GatewayPaymentVerified",
+    "CreditRefunded",
+    "OfficialCorrectionIssued",
 }
 
 
@@ -830,18 +832,39 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.keys)
     @rule(
         k=index,
-        action=st.sampled_from(["place_hold", "lift_hold", "void"]),
+        action=st.sampled_from(["place_hold", "lift_hold", "void", "void_paid", "refund"]),
         hours=st.integers(1, 60 * 24),
         bill=index,
     )
     def finance(self, k: int, action: str, hours: int, bill: int) -> None:
-        """Finance places or lifts an enforcement hold, or voids an open invoice."""
+        """Finance places or lifts an enforcement hold, voids an open invoice or a paid one
+        (an organisation's: its official invoice gets its cancelling document), or refunds
+        part, all or more than all of a customer's credit (``bill`` says how much)."""
         if action == "place_hold":
             self.place_hold(k, hours)
         elif action == "lift_hold":
             self.lift_hold(k)
+        elif action == "void_paid":
+            self.void(k, bill, paid=True)
+        elif action == "refund":
+            self.refund(k, bill)
         else:
             self.void(k, bill)
+
+    def refund(self, k: int, share: int) -> None:
+        key, s = self.site(k)
+        credit = self.probe(key).credit  # as the command finds it, after its catch-up
+        amount = max(1, credit * [25, 50, 100, 101][share % 4] // 100)  # 101 %: refused
+        told_on = self.invoice_id(key, s.bills[-1].no)  # the latest invoice the engine has
+        reference = self.next_name("BT")
+
+        def engine_call(app: Any) -> Any:
+            customer = app.get_subscription(subscription_id(key)).customer_id
+            return app.refund_credit(
+                customer, amount, "asked back", reference, self.now, notice_invoice_id=told_on
+            )
+
+        self.both(key, lambda: self.model.refund(key, amount, self.now), engine_call)
 
     @precondition(
         lambda self: any(
@@ -877,9 +900,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             lambda app: app.lift_hold(subscription_id(key), "resolved", self.now),
         )
 
-    def void(self, k: int, bill: int) -> None:
+    def void(self, k: int, bill: int, *, paid: bool = False) -> None:
         key, s = self.site(k)
-        open_bills = [b.no for b in s.bills if b.open]
+        if paid and s.closed:
+            return  # collected or removed is final: nothing is voided any more
+        open_bills = [b.no for b in s.bills if (b.status == "paid" if paid else b.open)]
         if not open_bills:
             return
         bill_no = open_bills[bill % len(open_bills)]

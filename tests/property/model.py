@@ -727,6 +727,18 @@ class Model:
 
         self.command(key, now, act)
 
+    def refund(self, key: int, amount: int, now: datetime) -> None:
+        """Finance gives ``amount`` of the customer's credit back (never more than it)."""
+
+        def act(s: Site) -> None:
+            if not 0 < amount <= s.credit:
+                raise Refused("RefundRefused")
+            s.credit -= amount
+            s.book(now, "refunded", amount)
+            s.last_change = now
+
+        self.command(key, now, act)
+
     def void(self, key: int, bill_no: int, now: datetime) -> None:
         def act(s: Site) -> None:
             b = _bill(s, bill_no)

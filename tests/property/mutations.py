@@ -213,6 +213,20 @@ MUTATIONS = (
         '                "line": "services" if inv.is_service else "hosting",',
         '                "line": "hosting",',
     ),
+    Mutation(
+        "M25",
+        "a refund may exceed the customer's credit",
+        "domain/customer.py",
+        "        if amount > limit:",
+        "        if amount > limit + limit + Money(1_000_000):",
+    ),
+    Mutation(
+        "M26",
+        "a void of an officially invoiced invoice issues no cancelling document",
+        "service_layer/official_invoices.py",
+        "            if not invoice.needs_cancelling_document or not invoice.pending_events:",
+        "            if True:",
+    ),
 )
 
 

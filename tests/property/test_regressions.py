@@ -36,7 +36,7 @@ from tests.builders import (
     random_ref,
     run_clock,
 )
-from tests.property.machine import MINUTE, InMemory, replay
+from tests.property.machine import MINUTE, InMemory, replay, subscription_id
 
 
 def an_organisation_subscription():
@@ -390,3 +390,39 @@ def test_history_a_payment_naming_a_side_service_invoice_while_the_site_is_suspe
         ("pay_service", {"n": 0, "how": "over", "extra": 99}),
         ("bill_services", {"k": 0, "lines": [(10_000, 1)], "days": 5}),
     )
+
+
+# --- refunds and corrections, checked step by step ------------------------------------------------
+
+
+def test_an_organisations_paid_invoice_voided_then_refunded_keeps_every_invariant():
+    """Not a failure found: the history that surely reaches a cancelling official document and
+    refunds (part, then more than is left, then the rest), checked after each step as the
+    machine does (money in = applied + credit + refunded; numbers gapless)."""
+    state = InMemory()
+    try:
+        steps = [
+            ("open_catalogue", {"offset": 0}),
+            ("order", {"plan": "basic", "period": "monthly", "legal": True}),
+            ("order", {"plan": "basic", "period": "monthly", "legal": True}),
+            ("pay", {"k": 0, "how": "over", "extra": 5, "bill": 0}),  # official 1, credit
+            ("pay", {"k": 1, "how": "exact", "extra": 1, "bill": 0}),  # official 2
+            ("finance", {"k": 0, "action": "refund", "hours": 1, "bill": 0}),  # 25 % of credit
+            ("finance", {"k": 0, "action": "void_paid", "hours": 1, "bill": 0}),  # cancelling 3
+            ("finance", {"k": 0, "action": "refund", "hours": 1, "bill": 3}),  # over: refused
+            ("finance", {"k": 0, "action": "refund", "hours": 1, "bill": 2}),  # all of it
+            ("clock", {"by": 40 * DAY, "how": "jump"}),
+        ]
+        for name, arguments in steps:
+            getattr(state, name)(**arguments)
+            state.engines_agree_with_the_model_and_the_rules()
+        engine = state.engines[0]
+        app = engine.app
+        first = app.get_invoice(state.invoice_id(0, 1))
+        assert first.status.value == "void" and first.official.number == 1
+        assert [c.number for c in first.corrections] == [3]
+        customer = app.get_subscription(subscription_id(0)).customer_id
+        assert app.get_customer(customer).credit.rials == 0
+        assert engine.ledger.refunded > 0
+    finally:
+        state.teardown()

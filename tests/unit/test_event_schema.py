@@ -46,6 +46,16 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
         1,
         {"amount": "int", "reference": "str"},
     ),
+    "domain.customer:Customer.CreditRefunded": (
+        1,
+        {
+            "amount": "int",
+            "reason": "str",
+            "bank_reference": "str",
+            "via": "str",
+            "payment_reference": "str | None",
+        },
+    ),
     "domain.customer:Customer.CreditUsed": (
         1,
         {"amount": "int", "invoice_id": "UUID"},
@@ -97,6 +107,19 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
             "tax_id": "str",
             "terms": "str",
             "references": "list[str]",
+        },
+    ),
+    "domain.invoice:Invoice.OfficialCorrectionIssued": (
+        1,
+        {
+            "subject": "str",
+            "fiscal_year": "int",
+            "number": "int",
+            "tax_id": "str",
+            "original_number": "str",
+            "original_tax_id": "str",
+            "amount": "int",
+            "reason": "str",
         },
     ),
     "domain.invoice:Invoice.OfflinePaymentApproved": (

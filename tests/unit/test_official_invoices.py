@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.customer import BillingProfile
-from domain.errors import InvalidProfile, InvoiceNotPayable, OfficialInvoiceRefused
+from domain.errors import InvalidProfile, OfficialInvoiceRefused
 from domain.identifiers import tax_id_valid
 from domain.official import PaymentTerms, Seller, first_free_number
 from tests.builders import DAY, SELLER, T0, a_company, a_person, a_plan, app_with_seller, ordered
@@ -114,15 +114,6 @@ def test_without_a_configured_seller_no_official_invoice_is_issued():
     assert app.get_invoice(invoice_id).official is None
     with pytest.raises(OfficialInvoiceRefused, match="BILLING_SELLER_NAME"):
         app.issue_official_invoice(invoice_id, T0 + 2 * DAY)
-
-
-def test_an_invoice_with_an_official_document_cannot_be_voided():
-    app = app_with_seller()
-    _, invoice_id = company_invoice(app)
-    app.record_payment("p", 1_100_000, T0 + DAY, invoice_id=invoice_id)
-    invoice = app.get_invoice(invoice_id)
-    with pytest.raises(InvoiceNotPayable, match="official invoice 1405-000001"):
-        invoice.void("mistake", T0 + 2 * DAY)
 
 
 @pytest.mark.parametrize(
