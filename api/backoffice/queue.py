@@ -34,7 +34,9 @@ AWAITING = (
     "((o.kind = 'request' AND o.status = 'pending') "
     "OR (o.kind = 'receipt' AND o.status = 'under_review'))"
 )
-LIMIT = 200
+#: Rows on one page of the queue: finance works oldest first, and a page this long renders in
+#: a few milliseconds (docs/BENCHMARKS.md, "Back office").
+LIMIT = 50
 
 _SELECT = (
     "SELECT o.item_id, o.kind, o.invoice_id, o.subscription_id, o.customer_id, o.status, "
@@ -60,12 +62,29 @@ def _item(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "detail": json.loads(row["detail"])}
 
 
-def waiting(ctx: Context) -> list[dict[str, Any]]:
-    """What finance still has to decide, oldest first (at most ``LIMIT``)."""
+def waiting(ctx: Context, after: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """What finance still has to decide, oldest first: at most ``LIMIT`` + 1 rows (the last
+    says there is a next page), after the (created_at, item id) of a previous page's last."""
+    last_at, last_id = after or ("", "")
     rows = ctx.fresh_read_models().query(
-        _SELECT + f"WHERE {AWAITING} ORDER BY o.created_at, o.item_id LIMIT {LIMIT + 1}"
+        _SELECT + f"WHERE {AWAITING} AND (o.created_at > ? OR (o.created_at = ? AND "
+        f"o.item_id > ?)) ORDER BY o.created_at, o.item_id LIMIT {LIMIT + 1}",
+        (last_at, last_at, last_id),
     )
     return [_item(r) for r in rows]
+
+
+def waiting_count(ctx: Context) -> int:
+    rows = ctx.read_models.query(
+        f"SELECT COUNT(*) AS n FROM {{rm_offline_payments}} o WHERE {AWAITING}"
+    )
+    return int(rows[0]["n"])
+
+
+def _after(value: str) -> tuple[str, str] | None:
+    """A next-page link's ``after``: the previous page's last (created_at, item id)."""
+    at, _, item = value.partition("|")
+    return (at, item) if at and item else None
 
 
 def _one(ctx: Context, item_id: UUID) -> dict[str, Any]:
@@ -97,9 +116,15 @@ def _labels() -> dict[str, Any]:
 
 @router.get("/queue")
 def queue_page(
-    request: Request, session: SessionDep, ctx: ContextDep, done: str = "", item: str = ""
+    request: Request,
+    session: SessionDep,
+    ctx: ContextDep,
+    done: str = "",
+    item: str = "",
+    after: str = "",
 ) -> Response:
-    items = waiting(ctx)
+    items = waiting(ctx, _after(after))
+    last = items[LIMIT - 1] if len(items) > LIMIT else None
     return render(
         request,
         session,
@@ -107,7 +132,9 @@ def queue_page(
         title="صف بررسی",
         nav="queue",
         items=items[:LIMIT],
-        more=len(items) > LIMIT,
+        total=waiting_count(ctx),
+        later=bool(after),
+        next_page=f"{last['created_at']}|{last['item_id']}" if last else "",
         done=DONE.get(done, ""),
         chosen=item,
         **_labels(),

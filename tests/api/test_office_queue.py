@@ -6,6 +6,7 @@ person's name. The browser tests (tests/pages/test_office_queue.py) drive the sa
 from __future__ import annotations
 
 import base64
+import html
 import re
 from dataclasses import replace
 from uuid import UUID
@@ -326,3 +327,28 @@ def test_hostile_text_is_shown_as_text(shop):
         (item,) = re.findall(r'<tr id="row-([0-9a-f-]+)"', page.text)
         detail = office.get(f"/office/queue/items/{UUID(item)}")
         assert "<script>alert" not in detail.text and "&lt;script&gt;alert(1)" in detail.text
+
+
+def test_the_queue_pages_oldest_first_and_counts_all_that_waits(shop, monkeypatch):
+    from api.backoffice import queue
+    from tests.builders import T0, a_company
+
+    monkeypatch.setattr(queue, "LIMIT", 2)
+    app = shop.api.state.context.app
+    ids = []
+    with served(shop.api, shop.sock) as http:
+        for n in range(3):
+            customer = app.register_customer(a_company(f"Co {n}"), T0)
+            sub = app.start_subscription(customer, "business", "monthly", T0)
+            invoice = app.get_subscription(sub).invoice_ids[0]
+            ids.append(str(app.request_offline_payment(invoice, "transfer", T0)))
+            http.post("/admin/clock/advance", json={"days": 1 / 1440}, headers=shop.admin)
+        office = sign_in(http)
+        first = office.get("/office/queue")
+        assert re.findall(r'<tr id="row-([0-9a-f-]+)"', first.text) == ids[:2]
+        assert "(۳ مورد در انتظار تصمیم)" in first.text
+        link = re.search(r'id="next-page" href="([^"]+)"|href="([^"]+)" id="next-page"', first.text)
+        assert link is not None
+        second = office.get(html.unescape(link.group(1) or link.group(2)))
+        assert re.findall(r'<tr id="row-([0-9a-f-]+)"', second.text) == ids[2:]
+        assert 'id="next-page"' not in second.text

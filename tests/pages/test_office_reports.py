@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from projections.reports import REVENUE_COLUMNS
 from tests.api.office import PASSWORDS
 from tests.api.reports_history import World, api_aging, api_revenue
 from tests.api.server import served
@@ -61,7 +62,9 @@ def test_reports_chart_drill_down_and_exports_equal_to_the_api(office, tmp_path)
     # The chart: drawn on its canvas by Chart.js, one series per column of the table under it.
     page.wait_for_selector("#revenue-chart[data-drawn]")
     assert page.get_attribute("#revenue-chart", "data-drawn") == "6"
-    assert page.evaluate("Chart.getChart('revenue-chart').data.datasets.length") == 6
+    assert page.evaluate("Chart.getChart('revenue-chart').data.datasets.length") == len(
+        REVENUE_COLUMNS
+    )
     revenue = api_revenue(world, office.http)
     assert page.locator("#revenue tbody tr").count() == len(revenue)
     charted = page.evaluate("Chart.getChart('revenue-chart').data.datasets[0].data")
