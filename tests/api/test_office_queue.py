@@ -341,7 +341,8 @@ def test_the_queue_pages_oldest_first_and_counts_all_that_waits(shop, monkeypatc
             customer = app.register_customer(a_company(f"Co {n}"), T0)
             sub = app.start_subscription(customer, "business", "monthly", T0)
             invoice = app.get_subscription(sub).invoice_ids[0]
-            ids.append(str(app.request_offline_payment(invoice, "transfer", T0)))
+            now = shop.api.state.context.now()
+            ids.append(str(app.request_offline_payment(invoice, "transfer", now)))
             http.post("/admin/clock/advance", json={"days": 1 / 1440}, headers=shop.admin)
         office = sign_in(http)
         first = office.get("/office/queue")
