@@ -42,6 +42,7 @@ REVENUE_FA = {
     "credit_used": "پرداخت از اعتبار",
     "voided": "باطل‌شده",
     "credited": "برگشت به اعتبار",
+    "refunded": "بازپرداخت به مشتری",
 }
 AGING_HEADER = (
     "شناسه صورت‌حساب",
