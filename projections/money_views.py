@@ -137,7 +137,7 @@ def _representative_of(inv: Invoice, states: AggregateStates) -> str | None:
 def _credited_by_void(event: Any, inv: Invoice) -> int:
     """What a void by finance (not a collection: no due moment) moved from the invoice back to
     the customer's credit: everything paid on it, by payments or by credit."""
-    return inv.paid.rials if event.due_at is None else 0
+    return inv.credited_by_void.rials if event.due_at is None else 0
 
 
 CUSTOMER_LEDGER_ENTRIES = ("added", "used", "refunded")
