@@ -185,7 +185,8 @@ def revenue_by_line(
             item = {k: row[k] for k in keys} | dict.fromkeys(REVENUE_COLUMNS, 0)
             item |= {line: dict.fromkeys(REVENUE_COLUMNS, 0) for line in REVENUE_LINES}
             items[key] = item
-        for column in REVENUE_COLUMNS:
+        # ``refunded`` is the customer's, never an invoice line's: not in the invoice ledger.
+        for column in (c for c in REVENUE_COLUMNS if c != "refunded"):
             figure = int(row[column] or 0)
             item[column] += figure
             item[row["line"]][column] += figure
