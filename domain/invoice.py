@@ -292,6 +292,7 @@ class Invoice(OfflinePayments, BillingAggregate):
         self.notices: list[Notice] = []
         self.voided_at: datetime | None = None
         self.void_reason: str | None = None
+        self.voided_by_finance = False
         #: A void asked for under the four-eyes rule, awaiting a second person: (reason, when).
         self.void_proposal: tuple[str, datetime] | None = None
         self.offline_requests: dict[UUID, OfflineRequest] = {}
@@ -497,7 +498,7 @@ class Invoice(OfflinePayments, BillingAggregate):
         wanted: list[tuple[str, Money, str]] = [
             ("return", r.amount, r.reason) for r in self.returns
         ]
-        if self.is_void and self.credited_by_void.is_positive:
+        if self.is_void and self.voided_by_finance and self.credited_by_void.is_positive:
             wanted.append(("void", self.credited_by_void, self.void_reason or ""))
         return wanted[len(self.credit_notes) :]
 
@@ -692,6 +693,9 @@ class Invoice(OfflinePayments, BillingAggregate):
     def _invoice_voided(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:
         self.voided_at = timestamp
         self.void_reason = reason
+        #: A void by finance (no due moment) moves what was paid to credit; a collection's
+        #: writes off the balance and keeps what was paid.
+        self.voided_by_finance = due_at is None
         self.void_proposal = None
 
     # --- paying offline: the events (the commands are in domain/offline.py) ---------------------
