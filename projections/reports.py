@@ -139,6 +139,10 @@ def revenue(
 
 #: What the revenue report separates: the site's hosting and side services (docs/AUDIT.md).
 REVENUE_LINES = ("hosting", "services")
+#: The columns an invoice's ledger holds, so a line of business or a representative has them;
+#: ``refunded`` is given back out of a customer's credit, of no invoice, so it counts in the
+#: month's totals alone.
+LINE_COLUMNS = tuple(c for c in REVENUE_COLUMNS if c != "refunded")
 GROUPS = {None: (), "representative": ("representative_id",)}
 
 
@@ -182,11 +186,10 @@ def revenue_by_line(
         key = tuple(row[k] for k in keys)
         item = items.get(key)
         if item is None:
-            item = {k: row[k] for k in keys} | dict.fromkeys(REVENUE_COLUMNS, 0)
-            item |= {line: dict.fromkeys(REVENUE_COLUMNS, 0) for line in REVENUE_LINES}
+            item = {k: row[k] for k in keys} | dict.fromkeys(LINE_COLUMNS, 0)
+            item |= {line: dict.fromkeys(LINE_COLUMNS, 0) for line in REVENUE_LINES}
             items[key] = item
-        # ``refunded`` is the customer's, never an invoice line's: not in the invoice ledger.
-        for column in (c for c in REVENUE_COLUMNS if c != "refunded"):
+        for column in LINE_COLUMNS:
             figure = int(row[column] or 0)
             item[column] += figure
             item[row["line"]][column] += figure

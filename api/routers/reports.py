@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.context import ContextDep, PrincipalDep
 from api.permissions import READ_REPORTS
 from api.schemas import OptionalMoment
-from projections.reports import REVENUE_COLUMNS, aging, revenue, revenue_by_line
+from projections.reports import LINE_COLUMNS, aging, revenue, revenue_by_line
 from service_layer.timeline import iso
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -65,7 +65,7 @@ def get_revenue(
         return {"items": split}
     lines = {item["jalali_month"]: item for item in split}
     rows = revenue(read_models, first_month=first, last_month=last, as_of=moment)
-    empty = dict.fromkeys(REVENUE_COLUMNS, 0)
+    empty = dict.fromkeys(LINE_COLUMNS, 0)
     return {
         "items": [
             {

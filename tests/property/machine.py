@@ -36,7 +36,14 @@ from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.plan_changes import proration_invoice_id
-from projections.reports import REVENUE_COLUMNS, REVENUE_LINES, aging, revenue, revenue_by_line
+from projections.reports import (
+    LINE_COLUMNS,
+    REVENUE_COLUMNS,
+    REVENUE_LINES,
+    aging,
+    revenue,
+    revenue_by_line,
+)
 from tests.builders import a_company, a_person, a_plan
 from tests.property import model as m
 from tests.property.engines import Engine
@@ -1141,9 +1148,7 @@ def check_reports(engine: Engine, model: m.Model, now: datetime) -> None:
             )
         # Hosting and side services apart (docs/AUDIT.md, "Revenue: hosting and side services").
         lines = {
-            (item["jalali_month"], line): {
-                c: item[line][c] for c in REVENUE_COLUMNS if item[line][c]
-            }
+            (item["jalali_month"], line): {c: item[line][c] for c in LINE_COLUMNS if item[line][c]}
             for item in revenue_by_line(engine.read_models, as_of=as_of)
             for line in REVENUE_LINES
         }

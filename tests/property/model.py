@@ -493,7 +493,8 @@ class Model:
         out: dict[tuple[str, str], Counter] = {}
         for s in self.sites.values():
             for (month, column, line), amount in s.money.items():
-                out.setdefault((month, line), Counter())[column] += amount
+                if column != "refunded":  # out of credit: of no invoice, so of no line
+                    out.setdefault((month, line), Counter())[column] += amount
         return {key: dict(row) for key, row in out.items() if any(row.values())}
 
     def advance(self, until: datetime, *, on_time: bool) -> dict[int, list]:
