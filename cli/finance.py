@@ -144,7 +144,13 @@ def run_aging(args: argparse.Namespace) -> int:
 
 
 def run_revenue(args: argparse.Namespace) -> int:
-    from projections.reports import REVENUE_COLUMNS, REVENUE_LINES, revenue, revenue_by_line
+    from projections.reports import (
+        LINE_COLUMNS,
+        REVENUE_COLUMNS,
+        REVENUE_LINES,
+        revenue,
+        revenue_by_line,
+    )
 
     read_models = read_models_of(runtime_for(args.db))
     months = {"first_month": args.first, "last_month": args.last, "as_of": args.as_of}
@@ -161,12 +167,12 @@ def run_revenue(args: argparse.Namespace) -> int:
         {
             **{k: item[k] for k in keys},
             "line": line,
-            **{c: (item if line == "all" else item[line])[c] for c in REVENUE_COLUMNS},
+            **{c: (item if line == "all" else item[line])[c] for c in LINE_COLUMNS},
         }
         for item in revenue_by_line(read_models, group_by=args.group_by, **months)
         for line in ("all", *REVENUE_LINES)
     ]
-    rows_out(flat, args.format, [*keys, "line", *REVENUE_COLUMNS])
+    rows_out(flat, args.format, [*keys, "line", *LINE_COLUMNS])
     return EXIT_OK
 
 

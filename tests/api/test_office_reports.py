@@ -15,6 +15,7 @@ import pytest
 
 from api.backoffice.export import Table, csv_bytes, neutralised, xlsx_bytes
 from domain.jalali import JalaliDate
+from projections.reports import REVENUE_COLUMNS
 from tests.api.reports_history import (
     HOSTILE,
     World,
@@ -70,7 +71,7 @@ def test_the_page_shows_the_apis_aging_and_revenue(world, finance):
     buckets = ["current", "1-30", "31-60", "61-90", "90+"]
     assert data_values(html, "aging") == [[str(aging["buckets"][b])] for b in buckets]
     assert re.search(rf'id="aging-total" data-value="{aging["total"]}"', html)
-    columns = ["invoiced", "vat", "paid", "credit_used", "voided", "credited"]
+    columns = list(REVENUE_COLUMNS)
     assert data_values(html, "revenue") == [[str(row[c]) for c in columns] for row in revenue]
     # The chart draws the table: a canvas, and the table says which canvas it feeds.
     assert '<canvas id="revenue-chart"' in html and 'data-chart="revenue-chart"' in html
@@ -161,11 +162,11 @@ def test_the_aging_xlsx_equals_the_apis_report(world, finance):
 
 
 def test_the_revenue_exports_equal_the_apis_report(world, finance):
-    columns = ["invoiced", "vat", "paid", "credit_used", "voided", "credited"]
+    columns = list(REVENUE_COLUMNS)
     revenue = api_revenue(world, finance.http)
     expected = [[row["jalali_month"], *(row[c] for c in columns)] for row in revenue]
     rows = read_csv(finance.get("/office/reports/revenue.csv"))
-    assert rows[0][0] == "ماه" and len(rows[0]) == 7
+    assert rows[0][0] == "ماه" and len(rows[0]) == 1 + len(REVENUE_COLUMNS)
     assert [[r[0], *map(int, r[1:])] for r in rows[1:]] == expected
     (sheet,) = read_xlsx(finance.get("/office/reports/revenue.xlsx").content)
     assert sheet[1:] == expected
@@ -196,7 +197,7 @@ def test_as_of_a_past_day_the_page_and_the_exports_are_the_apis_report_then(worl
     assert [(r[0], r[6], int(r[7])) for r in rows[1:]] == [
         (i["invoice_id"], i["bucket"], i["balance"]) for i in then["invoices"]
     ]
-    columns = ["invoiced", "vat", "paid", "credit_used", "voided", "credited"]
+    columns = list(REVENUE_COLUMNS)
     revenue_then = api_revenue(world, finance.http, as_of=moment)
     (sheet,) = read_xlsx(
         finance.get("/office/reports/revenue.xlsx", params={"as_of": "1405/02/10"}).content
