@@ -30,8 +30,8 @@ engine's own code) and checks, for every batch of new events:
 - money in = money applied + credit + refunded: what was received (payments, verified gateway
   payments) equals what the invoices not voided by finance were paid (by payments or credit)
   less what returns from sale took back, plus the credit customers hold, plus what was
-  refunded to them; every refund is told (``refund_sent``, with its amount, in its save); a
-  return is only of a paid invoice, never of more than was paid, and its amount becomes
+  refunded to them; every refund is told (``refund_sent``, with its amount, in its save), and
+  every return (``sale_returned``); a return is only of a paid invoice, never of more than was paid, and its amount becomes
   credit once;
 - official numbers are gapless across originals and corrections: per fiscal year the claimed
   numbers are exactly 1..n, each printed by exactly one document (an official invoice or a
@@ -417,6 +417,12 @@ class Ledger:
                 if e.amount not in said:
                     raise InvariantBroken(
                         f"refund {e.bank_reference} of {e.amount} untold ({said})"
+                    )
+            elif name == "CreditAdded" and e.reference.startswith("return:"):
+                said = [f["amount"] for f in told["sale_returned"]]
+                if e.amount not in said:
+                    raise InvariantBroken(
+                        f"return {e.reference!r} of {e.amount} became credit untold ({said})"
                     )
             elif name == "CreditAdded" and not e.reference.startswith("void:"):
                 said = [
