@@ -131,7 +131,7 @@ def install(app: FastAPI) -> None:
         }
         extra |= {
             k: error.details[k]
-            for k in ("refundable", "credit")
+            for k in ("refundable", "credit", "returnable")
             if error.details.get(k) is not None
         }
         return problem(_status_of(error), error.code, error.message, request, **extra)

@@ -73,7 +73,21 @@ def add_invoice_parser(commands) -> None:
         metavar="NUMBER",
         help="a correcting official document of it (e.g. 1405-000002, the cancelling one)",
     )
+    pdf.add_argument(
+        "--credit-note",
+        type=int,
+        metavar="N",
+        help="credit note N of an invoice with no official document (a void or a return)",
+    )
     store_command(pdf, run_invoice_pdf)
+    sale_return = invoice_commands.add_parser(
+        "return",
+        help="return from sale: take back part of a paid invoice into the customer's credit",
+    )
+    sale_return.add_argument("invoice_id", type=aggregate_id)
+    sale_return.add_argument("amount", type=int, help="rials")
+    sale_return.add_argument("--reason", required=True)
+    acting_command(sale_return, run_invoice_return, "record returns", "finance", "admin")
     official = invoice_commands.add_parser(
         "official", help="issue the official invoice of a paid invoice (once) and print it"
     )
@@ -176,6 +190,20 @@ def run_invoice_pdf(args: argparse.Namespace) -> int:
             invoice, app.get_customer(invoice.customer_id).profile, seller
         )
         what = "proforma" if invoice.is_open else "invoice"
+    elif args.credit_note is not None:
+        notes = [n for n in invoice.credit_notes if n.number == args.credit_note]
+        if not notes:
+            from domain.errors import CreditNoteNotFound
+
+            raise CreditNoteNotFound(
+                f"Invoice {invoice.id} has no credit note {args.credit_note} "
+                f"(it has {len(invoice.credit_notes)})."
+            )
+        seller = app.seller.party.name if app.seller else runtime.settings.portal_name
+        content = documents.credit_note_pdf(
+            invoice, notes[0], app.get_customer(invoice.customer_id).profile, seller
+        )
+        what = f"credit note {args.credit_note}"
     elif args.correction:
         found = [c for c in invoice.corrections if c.number_text == args.correction]
         if not found:
@@ -196,6 +224,25 @@ def run_invoice_pdf(args: argparse.Namespace) -> int:
     with open(args.out, "wb") as out:
         out.write(content)
     print(f"{what} of invoice {invoice.id} written to {args.out} ({len(content):,} bytes)")
+    return EXIT_OK
+
+
+def run_invoice_return(args: argparse.Namespace) -> int:
+    """Recorded at the runtime's clock, with the acting staff member as its actor."""
+    runtime = acting_runtime(args)
+    outcome = runtime.app.return_sale(
+        args.invoice_id, args.amount, args.reason, runtime.clock.now()
+    )
+    document = (
+        f"return-from-sale official document {outcome.document}"
+        if outcome.document
+        else f"credit note {outcome.credit_note}"
+    )
+    print(
+        f"return {outcome.number} of {outcome.amount:,} rials (VAT {outcome.vat:,}) of invoice "
+        f"{outcome.invoice_id} recorded with {document}; credit now {outcome.credit:,} rials, "
+        f"{outcome.returnable:,} left to return"
+    )
     return EXIT_OK
 
 

@@ -91,6 +91,8 @@ class NoticeKind(StrEnum):
     SERVICE_REMINDER = "service_reminder"
     SERVICE_OVERDUE = "service_overdue"
     REFUND_SENT = "refund_sent"
+    #: Part of a paid invoice was returned (برگشت از فروش) and became the customer's credit.
+    SALE_RETURNED = "sale_returned"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ class InvoiceNotFound(NotFound):
     code = "invoice_not_found"
 
 
+class CreditNoteNotFound(NotFound):
+    """The invoice has no credit note of that number (docs/INVOICES.md, "Credit notes")."""
+
+    code = "credit_note_not_found"
+
+
 class OfflineRequestNotFound(NotFound):
     code = "offline_request_not_found"
 
@@ -296,3 +302,10 @@ class RefundRefused(RuleViolation):
     "Refunds")."""
 
     code = "refund_refused"
+
+
+class ReturnRefused(RuleViolation):
+    """A return from sale of an open or a voided invoice, or over what is left to return
+    (``reason`` says which; docs/INVOICES.md, "Returns")."""
+
+    code = "return_refused"

@@ -27,6 +27,7 @@ from domain.errors import (
     InvalidAmount,
     InvoiceNotPayable,
     OfficialInvoiceRefused,
+    ReturnRefused,
 )
 from domain.invoice_lines import InvoiceLine
 from domain.jalali import JalaliDate
@@ -34,10 +35,12 @@ from domain.money import Money, total
 from domain.notices import NoticeSentEvent, facts_of
 from domain.official import (
     CorrectionSubject,
+    CreditNote,
     OfficialCorrection,
     OfficialRecord,
     Party,
     PaymentTerms,
+    SaleReturn,
 )
 from domain.offline import (
     OfflinePayments,
@@ -178,6 +181,27 @@ class Invoice(OfflinePayments, BillingAggregate):
         amount: int
         reason: str
 
+    class SaleReturned(BillingAggregate.Event):
+        """Return from sale (برگشت از فروش): finance took back ``amount`` rials of this paid
+        invoice (``vat``: the VAT share of it), return number ``number`` of the invoice; the
+        amount became the customer's credit in the same save (docs/INVOICES.md, "Returns")."""
+
+        number: int
+        amount: int
+        vat: int
+        reason: str
+
+    class CreditNoteIssued(BillingAggregate.Event):
+        """A credit note of an invoice with no official document (a person's invoice): number
+        ``number`` of this invoice's credit notes, for ``amount`` rials (``vat``: its VAT share)
+        credited back by a void or a return (``cause``: "void" or "return")."""
+
+        number: int
+        amount: int
+        vat: int
+        reason: str
+        cause: str
+
     class OfflinePaymentRequested(BillingAggregate.Event):
         """The customer asks to pay this invoice offline."""
 
@@ -268,6 +292,7 @@ class Invoice(OfflinePayments, BillingAggregate):
         self.notices: list[Notice] = []
         self.voided_at: datetime | None = None
         self.void_reason: str | None = None
+        self.voided_by_finance = False
         #: A void asked for under the four-eyes rule, awaiting a second person: (reason, when).
         self.void_proposal: tuple[str, datetime] | None = None
         self.offline_requests: dict[UUID, OfflineRequest] = {}
@@ -275,6 +300,10 @@ class Invoice(OfflinePayments, BillingAggregate):
         self.official: OfficialRecord | None = None
         #: Correcting official documents of ``official`` (a cancelling one when voided).
         self.corrections: list[OfficialCorrection] = []
+        #: Returns from sale of this (paid) invoice, in order (docs/INVOICES.md, "Returns").
+        self.returns: list[SaleReturn] = []
+        #: Credit notes of an invoice with no official document, numbered 1, 2, ...
+        self.credit_notes: list[CreditNote] = []
 
     # --- what the invoice says --------------------------------------------------------------
 
@@ -316,6 +345,32 @@ class Invoice(OfflinePayments, BillingAggregate):
         if self.status is not InvoiceStatus.PAID:
             return None
         return self.settlements[-1].recorded_at if self.settlements else self.issued_at
+
+    @property
+    def returned(self) -> Money:
+        """What returns from sale took back of this invoice (it became the customer's credit)."""
+        return total([r.amount for r in self.returns])
+
+    @property
+    def returnable(self) -> Money:
+        """What a return may still take back: the paid amount not yet returned, on a paid
+        invoice; nothing on an open or a voided one."""
+        if self.status is not InvoiceStatus.PAID:
+            return Money(0)
+        return self.paid - self.returned
+
+    @property
+    def credited_by_void(self) -> Money:
+        """What a void moves back to the customer's credit: what was paid on the invoice less
+        what returns already moved there."""
+        return self.paid - self.returned
+
+    def vat_share(self, amount: Money) -> Money:
+        """The VAT part of ``amount`` rials of this invoice's total (rounded down): the same
+        proportion as the invoice's VAT to its total."""
+        if not self.total.is_positive:
+            return Money(0)
+        return Money(amount.rials * self.vat.rials // self.total.rials)
 
     def references(self) -> set[str]:
         return {s.reference for s in self.settlements}
@@ -395,6 +450,77 @@ class Invoice(OfflinePayments, BillingAggregate):
         self._check_voidable()
         self._invoice_voided(reason, due_at, now)
 
+    def return_sale(self, amount: Money, reason: str, now: datetime) -> None:
+        """Return from sale: take back ``amount`` of what was paid on this paid invoice (the
+        caller adds it to the customer's credit in the same save). Refused on an open invoice
+        (its balance is still owed: void it, or let it be paid), on a voided one (its money is
+        already credit), and over what is left to return."""
+        now = self._now(now)
+        if self.is_void:
+            raise ReturnRefused(
+                f"Invoice {self.id} was voided on {iso(self.voided_at)}: what was paid on it is "
+                "already the customer's credit, so nothing is left to return.",
+                reason="invoice_void",
+                invoice_id=str(self.id),
+            )
+        if self.status is not InvoiceStatus.PAID:
+            raise ReturnRefused(
+                f"Invoice {self.id} is open (balance {self.balance}): a return takes back part of "
+                "a paid invoice. To forgive an open invoice, void it (POST "
+                f"/invoices/{self.id}/void) and bill what is still owed anew.",
+                reason="not_paid",
+                invoice_id=str(self.id),
+            )
+        if not amount.is_positive or amount > self.returnable:
+            raise ReturnRefused(
+                f"A return of {amount} is more than is left to return on invoice {self.id} "
+                f"({self.returnable}: paid {self.paid}, returned before {self.returned}).",
+                reason="over_returnable",
+                returnable=self.returnable.rials,
+            )
+        self._sale_returned(
+            len(self.returns) + 1, amount.rials, self.vat_share(amount).rials, reason, now
+        )
+
+    @event(SaleReturned)
+    def _sale_returned(
+        self, number: int, amount: int, vat: int, reason: str, timestamp: datetime
+    ) -> None:
+        self.returns.append(SaleReturn(number, Money(amount), Money(vat), reason, timestamp))
+
+    @property
+    def credit_notes_due(self) -> list[tuple[str, Money, str]]:
+        """The credit notes this invoice still needs, as (cause, amount, reason): one per
+        return, and one for a void that moved money to credit, when it has no official
+        document (an official one is corrected by official documents instead)."""
+        if self.official is not None:
+            return []
+        wanted: list[tuple[str, Money, str]] = [
+            ("return", r.amount, r.reason) for r in self.returns
+        ]
+        if self.is_void and self.voided_by_finance and self.credited_by_void.is_positive:
+            wanted.append(("void", self.credited_by_void, self.void_reason or ""))
+        return wanted[len(self.credit_notes) :]
+
+    def issue_credit_note(self, cause: str, amount: Money, reason: str, now: datetime) -> None:
+        now = self._now(now)
+        self._credit_note_issued(
+            len(self.credit_notes) + 1,
+            amount.rials,
+            self.vat_share(amount).rials,
+            reason,
+            cause,
+            now,
+        )
+
+    @event(CreditNoteIssued)
+    def _credit_note_issued(
+        self, number: int, amount: int, vat: int, reason: str, cause: str, timestamp: datetime
+    ) -> None:
+        self.credit_notes.append(
+            CreditNote(number, Money(amount), Money(vat), reason, cause, timestamp)
+        )
+
     def _check_voidable(self) -> None:
         """Anything not yet void may be voided. An invoice with an official document is too:
         the void's own save issues the cancelling official document (docs/INVOICES.md,
@@ -420,6 +546,13 @@ class Invoice(OfflinePayments, BillingAggregate):
             raise OfficialInvoiceRefused(
                 f"Invoice {self.id} already has official invoice {self.official.number_text}.",
                 reason="already_issued",
+            )
+        if self.returns:
+            raise OfficialInvoiceRefused(
+                f"Invoice {self.id} had part of its sale returned before it had an official "
+                "invoice; its credit notes are its documents.",
+                reason="returned_before_issue",
+                invoice_id=str(self.id),
             )
         if self.status is not InvoiceStatus.PAID:
             raise OfficialInvoiceRefused(
@@ -461,6 +594,15 @@ class Invoice(OfflinePayments, BillingAggregate):
             terms=PaymentTerms(terms),
             references=tuple(references),
         )
+
+    @property
+    def returns_without_document(self) -> list[SaleReturn]:
+        """Returns of an officially invoiced invoice whose return-from-sale document is not
+        issued yet (each return has one, in its own save)."""
+        if self.official is None:
+            return []
+        documented = sum(1 for c in self.corrections if c.subject is CorrectionSubject.RETURN)
+        return self.returns[documented:]
 
     @property
     def needs_cancelling_document(self) -> bool:
@@ -551,6 +693,9 @@ class Invoice(OfflinePayments, BillingAggregate):
     def _invoice_voided(self, reason: str, due_at: datetime | None, timestamp: datetime) -> None:
         self.voided_at = timestamp
         self.void_reason = reason
+        #: A void by finance (no due moment) moves what was paid to credit; a collection's
+        #: writes off the balance and keeps what was paid.
+        self.voided_by_finance = due_at is None
         self.void_proposal = None
 
     # --- paying offline: the events (the commands are in domain/offline.py) ---------------------

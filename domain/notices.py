@@ -178,6 +178,18 @@ class RefundSentFacts:
     payment_reference: str | None = None  # the payment refunded, if one was named
 
 
+@dataclass(frozen=True)
+class SaleReturnedFacts:
+    """Finance took back part of a paid invoice; it became credit (docs/INVOICES.md, "Returns")."""
+
+    amount: int
+    vat: int  # the VAT share of the amount
+    reason: str
+    credit: int  # the customer's credit after it
+    document: str | None = None  # the return-from-sale official document's number, if any
+    credit_note: int | None = None  # the credit note's number on the invoice, if any
+
+
 #: The shape of each kind's facts.
 @dataclass(frozen=True)
 class ServiceReminderFacts:
@@ -215,6 +227,7 @@ SHAPES: dict[NoticeKind, type] = {
     NoticeKind.SERVICE_REMINDER: ServiceReminderFacts,
     NoticeKind.SERVICE_OVERDUE: ServiceOverdueFacts,
     NoticeKind.REFUND_SENT: RefundSentFacts,
+    NoticeKind.SALE_RETURNED: SaleReturnedFacts,
 }
 
 #: The facts that are moments, whatever the kind.

@@ -37,6 +37,7 @@ from domain.identifiers import (
     tax_id,
 )
 from domain.jalali import JalaliDate
+from domain.money import Money
 
 
 class PaymentTerms(StrEnum):
@@ -258,6 +259,30 @@ class OfficialCorrection:
     @property
     def number_text(self) -> str:
         return official_number_text(self.fiscal_year, self.number)
+
+
+@dataclass(frozen=True)
+class SaleReturn:
+    """What ``SaleReturned`` recorded: return ``number`` of the invoice, its amount and VAT."""
+
+    number: int
+    amount: Money
+    vat: Money
+    reason: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    """What ``CreditNoteIssued`` recorded: credit note ``number`` of an invoice with no
+    official document, for what a void or a return (``cause``) credited back."""
+
+    number: int
+    amount: Money
+    vat: Money
+    reason: str
+    cause: str  # "void" or "return"
+    issued_at: datetime
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from projections.model import (
     one_of,
 )
 
-LEDGER_ENTRIES = ("issued", "paid", "credit", "voided", "deadline")
+LEDGER_ENTRIES = ("issued", "paid", "credit", "voided", "returned", "deadline")
 #: What an invoice sells, as the revenue report separates it: the site's hosting (first,
 #: renewal) or side services (kind ``service``).
 LINES = ("hosting", "services")
@@ -32,6 +32,7 @@ MONEY_EVENTS = (
     Invoice.PaymentRecorded,
     Invoice.CreditApplied,
     Invoice.InvoiceVoided,
+    Invoice.SaleReturned,
 )
 #: Events that move an invoice's deadline (an approved offline payment request).
 DEADLINE_EVENTS = (Invoice.OfflinePaymentApproved,)
@@ -53,8 +54,9 @@ class InvoiceLedger(ReadModel):
     order recorded), so revenue can be split and grouped by them."""
 
     name = "invoice_ledger"
-    #: 2: ``line`` and ``representative_id``.
-    version = 2
+    #: 2: ``line`` and ``representative_id``. 3: ``returned`` rows (a return from sale: its
+    #: amount and VAT share, all of it ``credited``; the balance does not change).
+    version = 3
     table = Table(
         "rm_invoice_ledger",
         columns=(
@@ -101,6 +103,9 @@ class InvoiceLedger(ReadModel):
         elif isinstance(event, Invoice.InvoiceVoided):
             entry, amount, reference = "voided", inv.voided_amount.rials, event.reason
             credited = _credited_by_void(event, inv)
+        elif isinstance(event, Invoice.SaleReturned):
+            entry, amount, vat = "returned", event.amount, event.vat
+            reference, credited = event.reason, event.amount
         else:
             return
         yield Append(
@@ -137,7 +142,7 @@ def _representative_of(inv: Invoice, states: AggregateStates) -> str | None:
 def _credited_by_void(event: Any, inv: Invoice) -> int:
     """What a void by finance (not a collection: no due moment) moved from the invoice back to
     the customer's credit: everything paid on it, by payments or by credit."""
-    return inv.paid.rials if event.due_at is None else 0
+    return inv.credited_by_void.rials if event.due_at is None else 0
 
 
 CUSTOMER_LEDGER_ENTRIES = ("added", "used", "refunded")
@@ -197,13 +202,14 @@ class CustomerLedger(ReadModel):
 
 class RevenueByMonth(ReadModel):
     """Per Jalali month (of the recorded moment): invoiced, its VAT, paid, credit used, voided,
-    credited (what finance's voids moved from paid invoices back to customers' credit), and
+    credited (what finance's voids and returns from sale moved from paid invoices back to
+    customers' credit), and
     refunded (credit given back to customers outside the engine).
 
-    Version 2: ``refunded``."""
+    Version 2: ``refunded``. Version 3: returns from sale counted in ``credited``."""
 
     name = "revenue_by_month"
-    version = 2
+    version = 3
     counters = ("invoiced", "vat", "paid", "credit_used", "voided", "credited", "refunded")
     table = Table(
         "rm_revenue_by_month",
@@ -239,6 +245,8 @@ class RevenueByMonth(ReadModel):
         elif isinstance(event, Invoice.InvoiceVoided):
             inv = states.require(event.originator_id, Invoice)
             row["voided"], row["credited"] = inv.voided_amount.rials, _credited_by_void(event, inv)
+        elif isinstance(event, Invoice.SaleReturned):
+            row["credited"] = event.amount  # a return from sale: paid money back to credit
         elif isinstance(event, Customer.CreditRefunded):
             row["refunded"] = event.amount
         else:

@@ -18,6 +18,7 @@ The commands live in one module per area, each a class this one is composed of:
 - ``offline_payments``: offline requests, bank receipts and finance's decisions on them;
 - ``finance_actions``: enforcement holds and voids;
 - ``refunds``: money given back out of a customer's credit (by transfer or gateway reversal);
+- ``returns``: returns from sale (part of a paid invoice back to credit, with its document);
 - ``official_invoices``: official invoices and their numbers;
 - ``payment_links``: gateway attempts and their outcomes;
 - ``service_invoices``: side-service invoices, and their own reminders and overdue notice
@@ -45,6 +46,7 @@ from service_layer.offline_payments import OfflinePaymentCommands
 from service_layer.payment_links import PaymentLinkCommands
 from service_layer.refunds import RefundCommands
 from service_layer.representatives import RepresentativeCommands
+from service_layer.returns import ReturnCommands
 from service_layer.staff import StaffCommands
 from service_layer.subscriptions import SubscriptionCommands
 from service_layer.unit_of_work import DEFAULT_SKEW_TOLERANCE, UnitOfWork
@@ -62,6 +64,7 @@ class BillingApplication(
     OfflinePaymentCommands,
     FinanceCommands,
     RefundCommands,
+    ReturnCommands,
     OfficialInvoiceCommands,
     PaymentLinkCommands,
     StaffCommands,

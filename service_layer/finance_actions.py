@@ -72,8 +72,9 @@ class FinanceCommands(CommandRunner):
             sub = life.subscription
             sub.note_closed([invoice.id], reason, now)
             # Money never vanishes: what was paid (or settled from credit) on a voided invoice
-            # is no longer owed to it, so it goes back to the customer's credit, in this save.
-            credited = invoice.paid
+            # is no longer owed to it, so it goes back to the customer's credit, in this save
+            # (less what returns from sale already moved there).
+            credited = invoice.credited_by_void
             if credited.is_positive:
                 life.customer.add_credit(credited, f"void:{invoice.id}", now)
             invoice.send_notice(

@@ -94,11 +94,13 @@ class OfficialInvoiceCommands(CommandRunner):
         customer qualifies, in the same save: the number exists only if the payment does.
         And the cancelling document of every officially invoiced invoice this command voided."""
         self._issue_due_cancellations(uow)
+        self._issue_due_return_documents(uow)
         if self.seller is None:
             return
         for invoice in [a for a in uow.aggregates.values() if isinstance(a, Invoice)]:
             if (
                 invoice.official is not None
+                or invoice.returns
                 or not invoice.pending_events
                 or invoice.status is not InvoiceStatus.PAID
             ):
@@ -127,10 +129,38 @@ class OfficialInvoiceCommands(CommandRunner):
                 year,
                 number,
                 official_tax_id(seller.memory_id, now, year, number),
-                invoice.total,
+                invoice.total - invoice.returned,
                 invoice.void_reason or "",
                 now,
             )
+
+    def _issue_due_return_documents(self, uow: UnitOfWork) -> None:
+        """A return from sale of an invoice with an official invoice issues, in the return's
+        own save, the return-from-sale official document (برگشت از فروش): the next number of
+        the series, its own tax ID, the original's number and tax ID, the amount returned.
+        An invoice with no official document gets a credit note instead, for a return and for
+        a void that moved money to credit (docs/INVOICES.md, "Returns" and "Credit notes")."""
+        for invoice in [a for a in uow.aggregates.values() if isinstance(a, Invoice)]:
+            if not invoice.pending_events:
+                continue
+            for sale_return in invoice.returns_without_document:
+                seller = self._seller_or_refuse()
+                now = invoice.modified_on
+                year, number = self._claim_number(uow, invoice, now)
+                invoice.issue_correction(
+                    CorrectionSubject.RETURN,
+                    year,
+                    number,
+                    official_tax_id(seller.memory_id, now, year, number),
+                    sale_return.amount,
+                    sale_return.reason,
+                    now,
+                )
+            voided_now = any(isinstance(e, Invoice.InvoiceVoided) for e in invoice.pending_events)
+            for cause, amount, reason in invoice.credit_notes_due:
+                if cause == "void" and not voided_now:
+                    continue  # only with the void's own save (never for an older void)
+                invoice.issue_credit_note(cause, amount, reason, invoice.modified_on)
 
     def _claim_number(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> tuple[int, int]:
         """The first free number of ``now``'s fiscal year, claimed for ``invoice`` in this save."""

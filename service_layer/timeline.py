@@ -98,6 +98,9 @@ _RANK = {
     "InvoiceVoided": 18,
     "OfficialCorrectionIssued": 18,  # after its void: the same invoice, kept in version order
     "CreditRefunded": 18,
+    "SaleReturned": 18,
+    "CreditNoteIssued": 18,
+    "NoticeSent:sale_returned": 19,
     "NoticeSent:refund_sent": 19,
     "NoticeSent:site_collected": 19,
     "PlanChangeScheduled": 20,

@@ -1,12 +1,15 @@
 """Invoice PDFs: jinja2 HTML, right to left, rendered by WeasyPrint with the Vazirmatn font.
 
-Three documents:
+Four documents:
 
 * the **official invoice** (صورتحساب فروش کالا و خدمات) of a paid invoice, printed only from
   what the events recorded: the lines of ``InvoiceIssued`` and the number, parties, terms,
   references and tax ID of ``OfficialInvoiceIssued``;
 * the **correcting official document** (cancelling, ابطالی, when an officially invoiced invoice
-  is voided) printed from ``OfficialCorrectionIssued`` and the original's events;
+  is voided; return from sale, برگشت از فروش, for each return) printed from
+  ``OfficialCorrectionIssued`` and the original's events;
+* the **credit note** (یادداشت بستانکاری) of an invoice with no official document, for what a
+  void or a return credited back, printed from ``CreditNoteIssued`` and the invoice's events;
 * the **plain invoice** any customer may download: a proforma (پیش‌فاکتور) while unpaid, the
   invoice marked paid or void afterwards.
 
@@ -31,7 +34,7 @@ from domain.customer import BillingProfile
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.jalali import JalaliDate, to_persian_digits
 from domain.money import Money, Rate
-from domain.official import OfficialCorrection, PaymentTerms
+from domain.official import CorrectionSubject, CreditNote, OfficialCorrection, PaymentTerms
 from domain.persian_words import rials_in_words
 
 #: The fixed timestamp of the embedded font subsets (2024-01-01T00:00:00Z).
@@ -128,6 +131,8 @@ class InvoiceDocuments:
             official=official,
             correction=correction,
             subject=correction.subject.persian,
+            returned=correction.subject is CorrectionSubject.RETURN,
+            vat_share=invoice.vat_share(Money(correction.amount)),
             seller=official.seller,
             buyer=official.buyer,
             date=JalaliDate.of(correction.issued_at),
@@ -152,6 +157,27 @@ class InvoiceDocuments:
             settlements=invoice.settlements,
             jalali=JalaliDate.of,
         )
+
+    def credit_note_html(
+        self, invoice: Invoice, note: CreditNote, buyer: BillingProfile, seller_name: str
+    ) -> str:
+        """A credit note of an invoice with no official document: what a void or a return
+        credited back to the customer, with its VAT share; rendered from the events alone."""
+        return self._html(
+            "credit_note.html.j2",
+            invoice,
+            note=note,
+            buyer_name=buyer.name,
+            seller_name=seller_name,
+            date=JalaliDate.of(note.issued_at),
+            invoice_date=JalaliDate.of(invoice.issued_at),
+            note_words=rials_in_words(note.amount.rials),
+        )
+
+    def credit_note_pdf(
+        self, invoice: Invoice, note: CreditNote, buyer: BillingProfile, seller_name: str
+    ) -> bytes:
+        return self.pdf(self.credit_note_html(invoice, note, buyer, seller_name))
 
     def official_pdf(self, invoice: Invoice) -> bytes:
         return self.pdf(self.official_html(invoice))

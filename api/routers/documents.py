@@ -13,7 +13,7 @@ from adapters.documents.pdf import InvoiceDocuments
 from api.context import ContextDep, PrincipalDep
 from api.permissions import ISSUE_OFFICIAL
 from api.schemas import OfficialInvoiceOut
-from domain.errors import OfficialInvoiceRefused
+from domain.errors import CreditNoteNotFound, OfficialInvoiceRefused
 from domain.invoice import Invoice
 from projections.visibility import visible_invoice
 
@@ -109,6 +109,28 @@ def correction_pdf(invoice_id: UUID, number: str, ctx: ContextDep, who: Principa
         )
     content = ctx.runtime.documents.correction_pdf(invoice, found[0])
     return _pdf(content, f"official-correction-{number}.pdf")
+
+
+@router.get(
+    "/{invoice_id}/credit-notes/{number}.pdf",
+    summary="A credit note of an invoice with no official document (a void or a return)",
+    **PDF_ROUTE,
+)
+def credit_note_pdf(invoice_id: UUID, number: int, ctx: ContextDep, who: PrincipalDep) -> Response:
+    """``number``: the credit note's number on the invoice (the invoice's ``credit_notes``
+    list them). Rendered from the recorded events alone."""
+    invoice = visible_invoice(ctx.app, who, invoice_id)
+    found = [n for n in invoice.credit_notes if n.number == number]
+    if not found:
+        raise CreditNoteNotFound(
+            f"Invoice {invoice_id} has no credit note {number}; it has "
+            f"{len(invoice.credit_notes)} (a void that credits money, or a return, of an invoice "
+            "with no official document issues one).",
+        )
+    profile = ctx.app.get_customer(invoice.customer_id).profile
+    seller = ctx.app.seller.party.name if ctx.app.seller else ctx.runtime.settings.portal_name
+    content = ctx.runtime.documents.credit_note_pdf(invoice, found[0], profile, seller)
+    return _pdf(content, f"credit-note-{str(invoice_id)[:8]}-{number}.pdf")
 
 
 @router.post(

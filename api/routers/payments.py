@@ -46,6 +46,8 @@ from api.schemas import (
     ReceiptIn,
     RefundOut,
     RejectionIn,
+    ReturnIn,
+    ReturnOut,
     SubscriptionOut,
     VoidIn,
 )
@@ -576,6 +578,23 @@ def refund_payment(
             bank_reference=body.bank_reference,
         )
     return RefundOut.of(outcome)
+
+
+@router.post(
+    "/invoices/{invoice_id}/returns",
+    response_model=ReturnOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Return from sale: take back part of a paid invoice into credit (finance)",
+)
+def return_sale(invoice_id: UUID, body: ReturnIn, ctx: ContextDep, who: PrincipalDep) -> ReturnOut:
+    """The amount becomes the customer's credit (refundable by the refund routes); an invoice
+    with an official invoice gets a return-from-sale official document in the same save, one
+    without gets a credit note. Refused with 409 ``return_refused`` and a ``reason``
+    (``not_paid``, ``invoice_void``, ``over_returnable`` with ``returnable``)."""
+    require(who, *FINANCE, action="record returns")
+    visible_invoice(ctx.app, who, invoice_id)
+    outcome = ctx.app_for(who).return_sale(invoice_id, body.amount, body.reason, ctx.now())
+    return ReturnOut.of(outcome)
 
 
 def _keyed(request: Request, who, what: str) -> UUID | None:

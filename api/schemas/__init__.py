@@ -36,6 +36,8 @@ from api.schemas.invoices import (
     PaymentOut,
     PaymentRefundIn,
     RefundOut,
+    ReturnIn,
+    ReturnOut,
     ServiceInvoiceIn,
     ServiceLineIn,
 )
@@ -104,6 +106,8 @@ __all__ = [
     "CreditRefundIn",
     "PaymentRefundIn",
     "RefundOut",
+    "ReturnIn",
+    "ReturnOut",
     "InvoiceOut",
     "PaymentIn",
     "PaymentOut",

@@ -61,6 +61,31 @@ class CorrectionOut(BaseModel):
         )
 
 
+class CreditNoteOut(BaseModel):
+    """A credit note of an invoice with no official document (docs/INVOICES.md, "Credit
+    notes")."""
+
+    number: int = Field(description="The credit note's number on its invoice: 1, 2, ...")
+    cause: Literal["void", "return"]
+    amount: int
+    vat: int
+    reason: str
+    issued_at: str
+    pdf: str
+
+    @classmethod
+    def of(cls, invoice_id: UUID, note: Any) -> CreditNoteOut:
+        return cls(
+            number=note.number,
+            cause=note.cause,
+            amount=note.amount.rials,
+            vat=note.vat.rials,
+            reason=note.reason,
+            issued_at=iso(note.issued_at) or "",
+            pdf=f"/invoices/{invoice_id}/credit-notes/{note.number}.pdf",
+        )
+
+
 class InvoiceOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -109,7 +134,14 @@ class InvoiceOut(BaseModel):
     official_corrections: list[CorrectionOut] = Field(
         default_factory=list,
         description="Correcting official documents of the official invoice (a cancelling one "
-        "when voided), each with its own number, tax ID and PDF.",
+        "when voided, a return-from-sale one per return), each with its own number, tax ID "
+        "and PDF.",
+    )
+    returned: int = Field(default=0, description="What returns from sale took back into credit.")
+    credit_notes: list[CreditNoteOut] = Field(
+        default_factory=list,
+        description="Credit notes of an invoice with no official document (a void that "
+        "credited money, each return), each with its PDF.",
     )
 
     @classmethod
@@ -135,6 +167,8 @@ class InvoiceOut(BaseModel):
             void_reason=inv.void_reason,
             official_number=inv.official.number_text if inv.official else None,
             official_corrections=[CorrectionOut.of(inv.id, c) for c in inv.corrections],
+            returned=inv.returned.rials,
+            credit_notes=[CreditNoteOut.of(inv.id, n) for n in inv.credit_notes],
             lines=[
                 InvoiceLineOut(
                     code=line.code,
@@ -288,6 +322,54 @@ class PaymentRefundIn(Input):
     reason: Annotated[str, *MultilineText()]
     via: Literal["gateway", "transfer"]
     bank_reference: Annotated[str, *Identifier(100)] | None = None
+
+
+class ReturnIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"amount": 1_100_000, "reason": "SEO service not delivered."}]
+        },
+    )
+    amount: int = Field(gt=0, le=10**15, strict=True, description="Rials taken back.")
+    reason: Annotated[str, *MultilineText()]
+
+
+class ReturnOut(BaseModel):
+    invoice_id: UUID
+    number: int = Field(description="The return's number on the invoice: 1, 2, ...")
+    amount: int
+    vat: int = Field(description="The VAT share of the amount.")
+    returnable: int = Field(description="What is still left to return on the invoice.")
+    credit: int = Field(description="The customer's credit after the return.")
+    document: str | None = Field(
+        description="The return-from-sale official document's number, when the invoice has "
+        "an official invoice."
+    )
+    credit_note: int | None = Field(
+        description="The credit note's number on the invoice, when it has no official one."
+    )
+    pdf: str
+
+    @classmethod
+    def of(cls, outcome: Any) -> ReturnOut:
+        base = f"/invoices/{outcome.invoice_id}"
+        pdf = (
+            f"{base}/official/corrections/{outcome.document}.pdf"
+            if outcome.document
+            else f"{base}/credit-notes/{outcome.credit_note}.pdf"
+        )
+        return cls(
+            invoice_id=outcome.invoice_id,
+            number=outcome.number,
+            amount=outcome.amount,
+            vat=outcome.vat,
+            returnable=outcome.returnable,
+            credit=outcome.credit,
+            document=outcome.document,
+            credit_note=outcome.credit_note,
+            pdf=pdf,
+        )
 
 
 class RefundOut(BaseModel):

@@ -91,6 +91,27 @@ def _correction_issued(d: EventData) -> Words:
     )
 
 
+@formats(Invoice.SaleReturned)
+def _sale_returned(d: EventData) -> Words:
+    return Words(
+        f"return {d['number']}: {rials_en(d['amount'])} of the invoice taken back into credit "
+        f"({d['reason']})",
+        f"برگشت از فروش {d['number']}: {rials_fa(d['amount'])} از صورتحساب به اعتبار "
+        f"برگشت ({d['reason']})",
+    )
+
+
+@formats(Invoice.CreditNoteIssued)
+def _credit_note_issued(d: EventData) -> Words:
+    cause_en = "void" if d["cause"] == "void" else "return"
+    cause_fa = "ابطال" if d["cause"] == "void" else "برگشت از فروش"
+    return Words(
+        f"credit note {d['number']} issued for {rials_en(d['amount'])} ({cause_en}: {d['reason']})",
+        f"یادداشت بستانکاری {d['number']} به مبلغ {rials_fa(d['amount'])} صادر شد "
+        f"({cause_fa}: {d['reason']})",
+    )
+
+
 @formats(Invoice.InvoiceVoided)
 def _voided(d: EventData) -> Words:
     return Words(f"invoice voided ({d['reason']})", f"صورتحساب باطل شد ({d['reason']})")

@@ -182,6 +182,16 @@ def _invoice_voided(f: Facts, number: Words) -> Words:
     return Words(f"invoice voided ({f.get('reason')})", f"صورتحساب باطل شد ({f.get('reason')})")
 
 
+@_kind(NoticeKind.SALE_RETURNED)
+def _sale_returned(f: Facts, number: Words) -> Words:
+    return Words(
+        f"{rials_en(f.get('amount'))} of the invoice returned to credit ({f.get('reason')}); "
+        f"credit now {rials_en(f.get('credit'))}",
+        f"{rials_fa(f.get('amount'))} از صورتحساب برگشت خورد و به اعتبار افزوده شد "
+        f"({f.get('reason')})؛ اعتبار اکنون {rials_fa(f.get('credit'))}",
+    )
+
+
 @_kind(NoticeKind.HOLD_ENDED)
 def _hold_ended(f: Facts, number: Words) -> Words:
     return Words("enforcement hold ended", "توقف پیگیری بدهی پایان یافت")

@@ -129,6 +129,27 @@ def routes(world: World, side: str):
         app.refund_credit(c, 1_100_000, "void", f"BT-void-{invoice}", T0, notice_invoice_id=invoice)
         return invoice, app.get_invoice(invoice).corrections[0].number_text
 
+    def credit_noted_invoice():
+        """A paid invoice of the customer's with no official document (paid while the seller
+        was not configured), partly returned: its credit note 1. The returned money is
+        refunded, so no later invoice is paid from it."""
+        seller, app.seller = app.seller, None
+        try:
+            invoice = paid_invoice()
+        finally:
+            app.seller = seller
+        app.return_sale(invoice, 1000, "not delivered", T0)
+        app.refund_credit(c, 1000, "returned", f"BT-ret-{invoice}", T0, notice_invoice_id=invoice)
+        return invoice
+
+    def returnable_invoice():
+        """A customer of its own, whose paid invoice finance may take part of back."""
+        returner = app.register_customer(a_company(f"Returner {n}"), T0, representative_id=rep)
+        sub = app.start_subscription(returner, "basic", "monthly", T0)
+        invoice = app.get_subscription(sub).invoice_ids[0]
+        app.record_payment(f"ret-{invoice}", 1_100_000, T0, invoice_id=invoice)
+        return invoice
+
     def offline_request(approved: bool = False):
         invoice = fresh_invoice()
         request = app.request_offline_payment(invoice, "transfer", T0)
@@ -235,6 +256,7 @@ def routes(world: World, side: str):
             ANYONE,
             True,
         ),
+        ("GET", f"/invoices/{credit_noted_invoice()}/credit-notes/1.pdf", None, ANYONE, True),
         ("POST", f"/invoices/{paid_invoice()}/official", None, ANYONE - {"support"}, True),
         (
             "POST",
@@ -307,6 +329,13 @@ def routes(world: World, side: str):
         ),
         (
             "POST",
+            f"/invoices/{returnable_invoice()}/returns",
+            {"amount": 1000, "reason": "not delivered"},
+            FINANCE,
+            False,
+        ),
+        (
+            "POST",
             f"/invoices/{refunded[1]}/refunds",
             {
                 "payment_reference": refunded[2],
@@ -372,6 +401,7 @@ def _shape(path: str) -> str:
     path = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", path)
     path = re.sub(r"tok_[0-9a-f]{12}", "{id}", path)
     path = re.sub(r"/corrections/\d{4}-\d{6}\.pdf", "/corrections/{id}.pdf", path)
+    path = re.sub(r"/credit-notes/\d+\.pdf", "/credit-notes/{id}.pdf", path)
     return path.replace("/plans/basic", "/plans/{id}")
 
 
@@ -415,7 +445,9 @@ def expected(role: str, side: str, method: str, path: str, roles: set[str], owne
     )
     if method == "POST" and (
         created
-        or path.endswith(("/offline-requests", "/receipts", "/tokens", "/invoices", "/refunds"))
+        or path.endswith(
+            ("/offline-requests", "/receipts", "/tokens", "/invoices", "/refunds", "/returns")
+        )
     ):
         return 201
     return 200

@@ -86,3 +86,46 @@ def test_the_cancelling_document_is_written_from_the_console(tmp_path, monkeypat
          "--db", url]
     )  # fmt: skip
     assert code != 0 and "1405-000002" in text
+
+
+def test_a_return_and_its_credit_note_from_the_console(tmp_path, monkeypatch):
+    from tests.documents.pdftext import pdf_text
+
+    url = f"sqlite:///{tmp_path}/returns.sqlite"
+    app = build_application(database_url=url)
+    app.define_plan(a_plan(), T0)
+    customer = app.register_customer(a_person(), T0)
+    invoice = app.get_subscription(ordered(app, customer=customer)).invoice_ids[0]
+    app.record_payment("BANK-1", 1_100_000, T0 + DAY, invoice_id=invoice)  # paid in full
+    app.close()
+    monkeypatch.setenv("BILLING_TEST_MODE", "1")
+    monkeypatch.setenv("BILLING_TEST_CLOCK_START", STORED_NOW.isoformat())
+
+    code, text = _run(
+        ["invoice", "return", str(invoice), "440000", "--reason", "not delivered", "--db", url]
+    )  # fmt: skip
+    assert code == 0, text
+    assert "return 1 of 440,000 rials (VAT 40,000)" in text and "credit note 1" in text
+    assert "credit now 440,000 rials, 660,000 left to return" in text
+
+    code, text = _run(
+        ["invoice", "return", str(invoice), "660001", "--reason", "too much", "--db", url]
+    )  # fmt: skip
+    assert code != 0 and "return_refused" in text and "more than is left to return" in text
+
+    out = tmp_path / "credit-note.pdf"
+    code, text = _run(
+        ["invoice", "pdf", str(invoice), "--credit-note", "1", "--out", str(out), "--db", url]
+    )  # fmt: skip
+    assert code == 0, text
+    written = pdf_text(out.read_bytes())
+    assert "یادداشت بستانکاری" in written and "برگشت از فروش" in written
+    code, text = _run(
+        ["invoice", "pdf", str(invoice), "--credit-note", "2", "--out", str(out), "--db", url]
+    )  # fmt: skip
+    assert code != 0 and "credit_note_not_found" in text
+
+    app = build_application(database_url=url)
+    [returned] = app.get_invoice(invoice).returns
+    assert returned.recorded_at == STORED_NOW and app.get_customer(customer).credit.rials == 440_000
+    app.close()

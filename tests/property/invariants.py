@@ -28,13 +28,16 @@ engine's own code) and checks, for every batch of new events:
   overdue notice go out only while it is open, each once, none after its deadline as it
   then stood, the overdue notice due exactly at that deadline.
 - money in = money applied + credit + refunded: what was received (payments, verified gateway
-  payments) equals what the invoices not voided by finance were paid (by payments or credit),
-  plus the credit customers hold, plus what was refunded to them; every refund is told
-  (``refund_sent``, with its amount, in its save);
+  payments) equals what the invoices not voided by finance were paid (by payments or credit)
+  less what returns from sale took back, plus the credit customers hold, plus what was
+  refunded to them; every refund is told (``refund_sent``, with its amount, in its save), and
+  every return (``sale_returned``); a return is only of a paid invoice, never of more than was paid, and its amount becomes
+  credit once;
 - official numbers are gapless across originals and corrections: per fiscal year the claimed
   numbers are exactly 1..n, each printed by exactly one document (an official invoice or a
   correcting one), and an invoice voided with an official invoice has its cancelling document
-  in the void's save.
+  in the void's save; each return has its return-from-sale document (an officially invoiced
+  invoice) or its credit note (any other) in its save.
 
 The state invariants that need "now" (suspended exactly when…) are functions below; the
 test machine calls them after each step.
@@ -70,6 +73,7 @@ class InvoiceFold:
     subscription: UUID
     total: int
     paid: int = 0
+    returned: int = 0  # SaleReturned: paid money taken back into credit
     voided: int = 0
     void: bool = False
     reminders: dict[int, datetime] = field(default_factory=dict)
@@ -117,7 +121,9 @@ class Ledger:
         self.links: dict[str, int] = {}  # gateway reference → amount of the attempt
         self.verified: Counter[str] = Counter()
         self.authorities: dict[UUID, str] = {}  # gateway attempt → its payment reference
-        self.refunds: dict[str, int] = {}  # "void:<invoice>" → paid on it when finance voided it
+        #: "void:<invoice>" → paid on it (less returned) when finance voided it, and
+        #: "return:<invoice>:<n>" → what return n took back: each must become credit, once.
+        self.refunds: dict[str, int] = {}
         self.finance_voided: set[UUID] = set()  # their payments went back to credit
         self.refunded = 0  # CreditRefunded, in all
         #: Official numbers: claimed (OfficialNumberClaimed) and printed (issued, corrections).
@@ -222,8 +228,16 @@ class Ledger:
             self.revenue["voided"] += inv.voided
             if e.due_at is None:  # voided by finance, not by a collection
                 self.finance_voided.add(key)
-                self.refunds[f"void:{key}"] = inv.paid
-                self.revenue["credited"] += inv.paid  # back to credit: not earned
+                self.refunds[f"void:{key}"] = inv.paid - inv.returned
+                self.revenue["credited"] += inv.paid - inv.returned  # back to credit
+        elif name == "SaleReturned":
+            if inv.void or inv.total - inv.paid != 0:
+                raise InvariantBroken(f"invoice {key}: a return of an open or voided invoice")
+            inv.returned += e.amount
+            if inv.returned > inv.paid:
+                raise InvariantBroken(f"invoice {key}: returned {inv.returned} > paid {inv.paid}")
+            self.refunds[f"return:{key}:{e.number}"] = e.amount
+            self.revenue["credited"] += e.amount
         elif name == "OfficialInvoiceIssued":
             self.printed[e.fiscal_year].append(e.number)
             self.officials.add(key)
@@ -404,6 +418,12 @@ class Ledger:
                     raise InvariantBroken(
                         f"refund {e.bank_reference} of {e.amount} untold ({said})"
                     )
+            elif name == "CreditAdded" and e.reference.startswith("return:"):
+                said = [f["amount"] for f in told["sale_returned"]]
+                if e.amount not in said:
+                    raise InvariantBroken(
+                        f"return {e.reference!r} of {e.amount} became credit untold ({said})"
+                    )
             elif name == "CreditAdded" and not e.reference.startswith("void:"):
                 said = [
                     f["credit"]
@@ -428,7 +448,9 @@ class Ledger:
             if self.verified[reference] and reference not in self.received
         )
         applied = sum(
-            inv.paid for key, inv in self.invoices.items() if key not in self.finance_voided
+            inv.paid - inv.returned
+            for key, inv in self.invoices.items()
+            if key not in self.finance_voided
         )
         credit = sum(self.credit.values())
         if money_in != applied + credit + self.refunded:
@@ -453,6 +475,25 @@ class Ledger:
             for e in batch
             if name_of(e)[1] == "OfficialCorrectionIssued" and e.subject == "cancelling"
         }
+        # Each return of an officially invoiced invoice carries its return-from-sale document
+        # in its save; of any other invoice, its credit note.
+        documents = Counter(
+            e.originator_id
+            for e in batch
+            if name_of(e)[1] == "OfficialCorrectionIssued" and e.subject == "return"
+        )
+        notes = Counter(
+            e.originator_id
+            for e in batch
+            if name_of(e)[1] == "CreditNoteIssued" and e.cause == "return"
+        )
+        returns = Counter(e.originator_id for e in batch if name_of(e)[1] == "SaleReturned")
+        for key, count in returns.items():
+            wanted = documents if key in self.officials else notes
+            if wanted[key] != count:
+                raise InvariantBroken(
+                    f"invoice {key}: {count} return(s) in a save with {wanted[key]} document(s)"
+                )
         for e in batch:
             if (
                 name_of(e) == ("Invoice", "InvoiceVoided")

@@ -839,14 +839,18 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.keys)
     @rule(
         k=index,
-        action=st.sampled_from(["place_hold", "lift_hold", "void", "void_paid", "refund"]),
+        action=st.sampled_from(
+            ["place_hold", "lift_hold", "void", "void_paid", "refund", "return"]
+        ),
         hours=st.integers(1, 60 * 24),
         bill=index,
     )
     def finance(self, k: int, action: str, hours: int, bill: int) -> None:
         """Finance places or lifts an enforcement hold, voids an open invoice or a paid one
-        (an organisation's: its official invoice gets its cancelling document), or refunds
-        part, all or more than all of a customer's credit (``bill`` says how much)."""
+        (an organisation's: its official invoice gets its cancelling document), refunds part,
+        all or more than all of a customer's credit (``bill`` says how much), or returns part,
+        all or more than all of what is left to return of a paid invoice (its
+        return-from-sale document, or a credit note)."""
         if action == "place_hold":
             self.place_hold(k, hours)
         elif action == "lift_hold":
@@ -855,8 +859,28 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.void(k, bill, paid=True)
         elif action == "refund":
             self.refund(k, bill)
+        elif action == "return":
+            self.return_sale(k, bill)
         else:
             self.void(k, bill)
+
+    def return_sale(self, k: int, share: int) -> None:
+        key, s = self.site(k)
+        if s.closed:
+            return  # collected or removed is final: its invoices are left as they are
+        paid = [b for b in s.bills if b.status == "paid"]
+        if not paid:
+            return
+        b = paid[share % len(paid)]
+        left = b.paid - b.returned
+        amount = max(1, left * [25, 50, 100, 101][(share // 2) % 4] // 100)  # 101 %: refused
+        self.both(
+            key,
+            lambda: self.model.return_sale(key, b.no, amount, self.now),
+            lambda app: app.return_sale(
+                self.invoice_id(key, b.no), amount, "not delivered", self.now
+            ),
+        )
 
     def refund(self, k: int, share: int) -> None:
         key, s = self.site(k)

@@ -132,6 +132,7 @@ class Bill:
     #: Which invoice this is: its period's number, or "upgrade-N" for the N-th change at once.
     ref: int | str = 0
     paid: int = 0
+    returned: int = 0  # what returns from sale took back of ``paid`` into credit
     void: bool = False
     reminded: dict[int, datetime] = field(default_factory=dict)  # reminder number → sent at
     grace: bool = False
@@ -745,10 +746,26 @@ class Model:
             b = _bill(s, bill_no)
             if b.void:
                 raise Refused("InvoiceNotPayable")
+            kept = b.paid - b.returned  # what a return did not already move to credit
             s.book(now, "voided", b.balance)
-            s.book(now, "credited", b.paid)  # moved back to credit: not earned
+            s.book(now, "credited", kept)  # moved back to credit: not earned
             b.void, s.last_change = True, now
-            s.credit += b.paid  # what was paid on it goes back to the customer's credit
+            s.credit += kept  # what was paid on it goes back to the customer's credit
             restore_if_free(s, now)
+
+        self.command(key, now, act)
+
+    def return_sale(self, key: int, bill_no: int, amount: int, now: datetime) -> None:
+        """Return from sale: ``amount`` of a paid invoice back to credit, never more than what
+        was paid and not yet returned; an open or a voided invoice is refused."""
+
+        def act(s: Site) -> None:
+            b = _bill(s, bill_no)
+            if b.status != "paid" or not 0 < amount <= b.paid - b.returned:
+                raise Refused("ReturnRefused")
+            b.returned += amount
+            s.credit += amount
+            s.book(now, "credited", amount)
+            s.last_change = now
 
         self.command(key, now, act)

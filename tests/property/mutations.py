@@ -97,8 +97,8 @@ MUTATIONS = (
         "M8",
         "a void by finance drops what was paid on the invoice",
         "service_layer/finance_actions.py",
-        "            credited = invoice.paid\n",
-        "            credited = invoice.paid - invoice.paid\n",
+        "            credited = invoice.credited_by_void\n",
+        "            credited = invoice.credited_by_void - invoice.credited_by_void\n",
     ),
     Mutation(
         "M9",

@@ -122,6 +122,14 @@ PINNED: dict[str, tuple[int, dict[str, str]]] = {
             "reason": "str",
         },
     ),
+    "domain.invoice:Invoice.SaleReturned": (
+        1,
+        {"number": "int", "amount": "int", "vat": "int", "reason": "str"},
+    ),
+    "domain.invoice:Invoice.CreditNoteIssued": (
+        1,
+        {"number": "int", "amount": "int", "vat": "int", "reason": "str", "cause": "str"},
+    ),
     "domain.invoice:Invoice.OfflinePaymentApproved": (
         1,
         {"request_id": "UUID", "deadline": "datetime", "note": "str"},
