@@ -75,7 +75,11 @@ def test_finance_works_the_queue_with_the_keyboard(tmp_path):
             page.wait_for_selector("#detail #balance")
             assert rows.nth(0).get_attribute("aria-selected") == "true"
             assert "۲٬۷۵۰٬۰۰۰" in page.inner_text("#detail #balance")
-            page.wait_for_function("document.querySelector('#detail img.scan').complete")
+            # (Polled from here: the page's CSP refuses the eval a string wait_for_function needs.)
+            for _ in range(200):
+                if page.evaluate("document.querySelector('#detail img.scan').complete"):
+                    break
+                page.wait_for_timeout(25)
             assert page.evaluate("document.querySelector('#detail img.scan').naturalWidth") == 320
             page.screenshot(path=str(screenshot_path("office-queue.png", tmp_path)), full_page=True)
 
