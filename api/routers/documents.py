@@ -89,7 +89,7 @@ def official_pdf(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Respon
 
 @router.get(
     "/{invoice_id}/official/corrections/{number}.pdf",
-    summary="A correcting official document (cancelling: ابطالی) of an official invoice",
+    summary="A correcting official document of an official invoice (a void's cancelling one, ابطالی; a return's return-from-sale one, برگشت از فروش)",
     **PDF_ROUTE,
 )
 def correction_pdf(invoice_id: UUID, number: str, ctx: ContextDep, who: PrincipalDep) -> Response:
