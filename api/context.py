@@ -20,6 +20,7 @@ from api.scopes import check_scopes
 
 if TYPE_CHECKING:
     from bootstrap import Runtime
+    from projections.reads import Reads
     from projections.runner import ReadModels
     from service_layer.application import BillingApplication
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 class Context:
     runtime: Runtime
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
+    _reads: Reads | None = None
 
     @property
     def app(self) -> BillingApplication:
@@ -60,11 +62,23 @@ class Context:
     def now(self) -> datetime:
         return self.runtime.clock.now()
 
+    @property
+    def reads(self) -> Reads:
+        """The GETs' single-statement reads, each fresh as of its statement."""
+        if self._reads is None:
+            from projections.reads import Reads
+
+            self._reads = Reads(self.read_models)
+        return self._reads
+
     def fresh_read_models(self) -> ReadModels:
-        """The read models, caught up with every event recorded so far (read your writes)."""
-        with self._read_lock:
-            self.read_models.catch_up()
-        return self.read_models
+        """The read models, caught up with every event recorded so far (read your writes):
+        one statement (the log's head) when nothing new was recorded."""
+        read_models = self.read_models
+        if (self.app.recorder.max_notification_id() or 0) > read_models.folded_through():
+            with self._read_lock:
+                read_models.catch_up()
+        return read_models
 
 
 async def context(request: Request) -> Context:

@@ -281,6 +281,11 @@ class ReadModels(Rebuilding):
     def positions(self) -> dict[str, int]:
         return self.view.positions(self.application_name)
 
+    def folded_through(self) -> int:
+        """A position every read model is known to have folded (by this process or another):
+        rows read after it hold every event up to it (projections/reads.py)."""
+        return self._seen
+
     def catch_up(self) -> int:
         """Fold what was recorded since the least position; returns how many events were read.
         One catch-up at a time in a process (the tick, the API and the site reconciliation

@@ -23,6 +23,7 @@ from domain.base import NoticeKind
 from domain.customer import Customer
 from domain.invoice import Invoice, InvoiceStatus
 from domain.notices import NoticeSentEvent
+from domain.official import CreditNote, OfficialCorrection
 from domain.plans import Period
 from domain.service_invoices import planned_service_steps
 from domain.subscription import SiteState, Subscription, SubscriptionStatus
@@ -74,6 +75,9 @@ class SubscriptionsView(ReadModel):
             ("ended_at", "TEXT"),
             ("collected_at", "TEXT"),
             ("open_invoices", "INTEGER NOT NULL"),
+            # A plan change waiting for the renewal (the API's ``pending_change``).
+            ("pending_plan_id", "TEXT"),
+            ("pending_period", "TEXT"),
             ("version", "INTEGER NOT NULL"),
             ("updated_at", "TEXT NOT NULL"),
         ),
@@ -120,6 +124,8 @@ class SubscriptionsView(ReadModel):
             "ended_at": moment(sub.ended_at),
             "collected_at": moment(sub.collected_at),
             "open_invoices": len(sub.open_invoice_ids),
+            "pending_plan_id": sub.pending_change[0].id if sub.pending_change else None,
+            "pending_period": sub.pending_change[1].value if sub.pending_change else None,
             "version": sub.version,
             "updated_at": moment(sub.modified_on),
         }
@@ -155,6 +161,12 @@ class InvoicesView(ReadModel):
             ("voided_at", "TEXT"),
             ("void_reason", "TEXT"),
             ("lines", "TEXT NOT NULL"),
+            # What the API's invoice answer shows besides (projections/reads.py): the official
+            # invoice's number, its correcting documents, returns, credit notes (JSON lists).
+            ("official_number", "TEXT"),
+            ("corrections", "TEXT NOT NULL"),
+            ("returned", "BIGINT NOT NULL"),
+            ("credit_notes", "TEXT NOT NULL"),
             ("notices", "INTEGER NOT NULL"),
             ("version", "INTEGER NOT NULL"),
             ("updated_at", "TEXT NOT NULL"),
@@ -204,10 +216,38 @@ class InvoicesView(ReadModel):
             "voided_at": moment(inv.voided_at),
             "void_reason": inv.void_reason,
             "lines": as_json([line.to_dict() for line in inv.lines]),
+            "official_number": inv.official.number_text if inv.official else None,
+            "corrections": as_json([_correction(c) for c in inv.corrections]),
+            "returned": inv.returned.rials,
+            "credit_notes": as_json([_credit_note(n) for n in inv.credit_notes]),
             "notices": len(inv.notices),
             "version": inv.version,
             "updated_at": moment(inv.modified_on),
         }
+
+
+def _correction(c: OfficialCorrection) -> dict[str, Any]:
+    return {
+        "subject": c.subject.value,
+        "number": c.number_text,
+        "tax_id": c.tax_id,
+        "original_number": c.original_number,
+        "original_tax_id": c.original_tax_id,
+        "amount": c.amount,
+        "reason": c.reason,
+        "issued_at": moment(c.issued_at),
+    }
+
+
+def _credit_note(note: CreditNote) -> dict[str, Any]:
+    return {
+        "number": note.number,
+        "cause": note.cause,
+        "amount": note.amount.rials,
+        "vat": note.vat.rials,
+        "reason": note.reason,
+        "issued_at": moment(note.issued_at),
+    }
 
 
 class CustomerAccountsView(ReadModel):

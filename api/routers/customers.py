@@ -24,7 +24,7 @@ from domain.base import BILLING_NAMESPACE
 from domain.customer import BillingProfile
 from domain.errors import RefundRefused
 from projections.reports import latest_invoice_of
-from projections.visibility import visible_customer, visible_rows
+from projections.visibility import visible_customer
 from service_layer.service_invoices import running_subscription
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -142,18 +142,11 @@ def refund_credit(
 def list_customers(
     ctx: ContextDep, who: PrincipalDep, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
 ) -> Page:
-    after = decode_cursor(cursor) or ""
-    visible, params = visible_rows(who, "rm_customer_accounts")
-    where = " AND ".join(["customer_id > ?", *visible])
-    rows = ctx.fresh_read_models().query(
-        f"SELECT customer_id FROM {{rm_customer_accounts}} WHERE {where} ORDER BY customer_id LIMIT {limit + 1}",
-        [str(after), *params],
-    )
-    ids = [r["customer_id"] for r in rows]
-    balances = _open_balances(ctx, ids[:limit])
-    items = [CustomerOut.of(ctx.app.get_customer(UUID(i)), balances[i]) for i in ids[:limit]]
+    rows = ctx.reads.customers(who, after=str(decode_cursor(cursor) or ""), limit=limit + 1)
+    items = [CustomerOut.of_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
     return Page(
-        items=items, next_cursor=encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+        items=items, next_cursor=encode_cursor(rows[limit - 1]["customer_id"]) if more else None
     )
 
 
@@ -161,8 +154,7 @@ def list_customers(
     "/{customer_id}", response_model=CustomerOut, summary="A customer, with credit and open balance"
 )
 def get_customer(customer_id: UUID, ctx: ContextDep, who: PrincipalDep) -> CustomerOut:
-    customer = visible_customer(ctx.app, who, customer_id)
-    return CustomerOut.of(customer, _open_balance(ctx, customer_id))
+    return CustomerOut.of_row(ctx.reads.customer(who, customer_id))
 
 
 @router.get(
@@ -223,20 +215,10 @@ def customer_invoices(
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page:
-    visible_customer(ctx.app, who, customer_id)
     start = decode_cursor(cursor) or 0
     if not isinstance(start, int) or start < 0:
         start = 0
-    where, params = ["customer_id = ?"], [str(customer_id)]
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    rows = ctx.fresh_read_models().query(
-        f"SELECT invoice_id FROM {{rm_invoices}} WHERE {' AND '.join(where)} "
-        f"ORDER BY issued_at, invoice_id LIMIT {limit + 1} OFFSET {int(start)}",
-        params,
-    )
-    ids = [UUID(r["invoice_id"]) for r in rows]
-    items = [InvoiceOut.of(ctx.app.get_invoice(i)) for i in ids[:limit]]
-    more = len(ids) > limit
+    rows = ctx.reads.customer_invoices(who, customer_id, kind=kind, start=start, limit=limit + 1)
+    items = [InvoiceOut.of_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
     return Page(items=items, next_cursor=encode_cursor(start + limit) if more else None)

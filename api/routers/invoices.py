@@ -19,7 +19,7 @@ router = APIRouter(prefix="/invoices", tags=["invoices"])
     "/{invoice_id}", response_model=InvoiceOut, summary="An invoice: lines, total, paid, balance"
 )
 def get_invoice(invoice_id: UUID, ctx: ContextDep, who: PrincipalDep) -> InvoiceOut:
-    return InvoiceOut.of(visible_invoice(ctx.app, who, invoice_id))
+    return InvoiceOut.of_row(ctx.reads.invoice(who, invoice_id))
 
 
 @router.post(

@@ -14,12 +14,7 @@ from api.routers._common import subscription_command
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
 from domain.base import BILLING_NAMESPACE
-from projections.visibility import (
-    visible_customer,
-    visible_lifecycle,
-    visible_rows,
-    visible_subscription,
-)
+from projections.visibility import visible_customer
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
 
@@ -64,23 +59,18 @@ def list_subscriptions(
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page:
-    visible, allowed = visible_rows(who, "rm_subscriptions")
-    where, params = ["subscription_id > ?", *visible], [str(decode_cursor(cursor) or ""), *allowed]
-    if customer_id:
-        where.append("customer_id = ?")
-        params.append(str(customer_id))
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    rows = ctx.fresh_read_models().query(
-        f"SELECT subscription_id FROM {{rm_subscriptions}} WHERE {' AND '.join(where)} "
-        f"ORDER BY subscription_id LIMIT {limit + 1}",
-        params,
+    rows = ctx.reads.subscriptions(
+        who,
+        after=str(decode_cursor(cursor) or ""),
+        limit=limit + 1,
+        customer_id=customer_id,
+        status=status,
     )
-    ids = [r["subscription_id"] for r in rows]
-    items = [_out(ctx, UUID(i)) for i in ids[:limit]]
+    items = [SubscriptionOut.of_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
     return Page(
-        items=items, next_cursor=encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+        items=items,
+        next_cursor=encode_cursor(rows[limit - 1]["subscription_id"]) if more else None,
     )
 
 
@@ -88,7 +78,7 @@ def list_subscriptions(
     "/{subscription_id}", response_model=SubscriptionOut, summary="A subscription and its next step"
 )
 def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) -> SubscriptionOut:
-    return SubscriptionOut.of_lifecycle(visible_lifecycle(ctx.app, who, subscription_id))
+    return SubscriptionOut.of_row(ctx.reads.subscription(who, subscription_id))
 
 
 @router.post(
@@ -140,11 +130,10 @@ def invoices(
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page:
-    sub = visible_subscription(ctx.app, who, subscription_id)
-    start = int(decode_cursor(cursor) or 0)
+    start = decode_cursor(cursor) or 0
     if not isinstance(start, int) or start < 0:
         start = 0
-    ids = sub.invoice_ids[start : start + limit]
-    items = [InvoiceOut.of(ctx.app.get_invoice(i)) for i in ids]
-    more = start + limit < len(sub.invoice_ids)
+    rows = ctx.reads.subscription_invoices(who, subscription_id, start=start, limit=limit + 1)
+    items = [InvoiceOut.of_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
     return Page(items=items, next_cursor=encode_cursor(start + limit) if more else None)

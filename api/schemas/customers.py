@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import FreeText, Identifier, Input
-from domain.customer import Customer
+from domain.customer import BillingProfile, Customer
 
 # --- customers ----------------------------------------------------------------------------------
 
@@ -82,3 +83,24 @@ class CustomerOut(BaseModel):
             credit=customer.credit.rials,
             open_balance=open_balance,
         )
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> CustomerOut:
+        """The same answer from the customer accounts read model's row, with the open balance
+        its statement summed (projections/reads.py)."""
+        stored = json.loads(row["profile"])  # stored with sorted keys: put back in field order
+        return cls(
+            id=row["customer_id"],
+            name=row["name"],
+            kind=row["kind"],
+            email=row["email"],
+            mobile=row["mobile"],
+            representative_id=row["representative_id"],
+            profile={name: stored.get(name) for name in PROFILE_FIELDS},
+            credit=row["credit"],
+            open_balance=row["open_balance"],
+        )
+
+
+#: A billing profile's fields in the order ``BillingProfile.to_dict`` writes them.
+PROFILE_FIELDS = tuple(BillingProfile.__dataclass_fields__)

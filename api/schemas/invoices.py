@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import FreeText, Identifier, Input, MultilineText, jalali
 from domain.invoice import Invoice
+from domain.invoice_lines import InvoiceLine
 from domain.service_invoices import (
     MAX_DESCRIPTION,
     MAX_DUE_DAYS,
@@ -17,6 +19,7 @@ from domain.service_invoices import (
     MAX_UNIT_PRICE,
     MIN_DUE_DAYS,
 )
+from projections.reads import iso_text, moment_of
 from service_layer.timeline import iso
 
 # --- invoices -----------------------------------------------------------------------------------
@@ -169,22 +172,66 @@ class InvoiceOut(BaseModel):
             official_corrections=[CorrectionOut.of(inv.id, c) for c in inv.corrections],
             returned=inv.returned.rials,
             credit_notes=[CreditNoteOut.of(inv.id, n) for n in inv.credit_notes],
-            lines=[
-                InvoiceLineOut(
-                    code=line.code,
-                    description=line.description,
-                    quantity=line.quantity,
-                    unit=line.unit,
-                    unit_price=line.unit_price.rials,
-                    amount=line.gross.rials,
-                    discount=line.discount.rials,
-                    vat_percent=line.vat_rate.basis_points / 100,
-                    vat=line.vat.rials,
-                    total=line.total.rials,
-                )
-                for line in inv.lines
-            ],
+            lines=[_line_out(line) for line in inv.lines],
         )
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> InvoiceOut:
+        """The same answer from the invoices read model's row (projections/reads.py)."""
+        invoice_id = row["invoice_id"]
+        issued_at, deadline = row["issued_at"], row["deadline"]
+        return cls(
+            id=invoice_id,
+            subscription_id=row["subscription_id"],
+            customer_id=row["customer_id"],
+            status=row["status"],
+            kind=row["kind"],
+            period_no=row["period_no"] or 0,  # a side-service invoice's is 0 (no period)
+            period_start=row["period_start"],
+            period_end=row["period_end"],
+            issued_at=iso_text(issued_at) or "",
+            issued_at_jalali=jalali(moment_of(issued_at)),
+            due_at=iso_text(deadline) or "",
+            due_at_jalali=jalali(moment_of(deadline)),
+            total=row["total"],
+            vat=row["vat"],
+            paid=row["paid"],
+            balance=row["balance"],
+            voided_at=iso_text(row["voided_at"]),
+            void_reason=row["void_reason"],
+            official_number=row["official_number"],
+            official_corrections=[
+                CorrectionOut(
+                    **{**c, "issued_at": iso_text(c["issued_at"]) or ""},
+                    pdf=f"/invoices/{invoice_id}/official/corrections/{c['number']}.pdf",
+                )
+                for c in json.loads(row["corrections"])
+            ],
+            returned=row["returned"],
+            credit_notes=[
+                CreditNoteOut(
+                    **{**n, "issued_at": iso_text(n["issued_at"]) or ""},
+                    pdf=f"/invoices/{invoice_id}/credit-notes/{n['number']}.pdf",
+                )
+                for n in json.loads(row["credit_notes"])
+            ],
+            lines=[_line_out(InvoiceLine.from_dict(d)) for d in json.loads(row["lines"])],
+        )
+
+
+def _line_out(line: InvoiceLine) -> InvoiceLineOut:
+    return InvoiceLineOut(
+        code=line.code,
+        description=line.description,
+        quantity=line.quantity,
+        unit=line.unit,
+        unit_price=line.unit_price.rials,
+        amount=line.gross.rials,
+        discount=line.discount.rials,
+        vat_percent=line.vat_rate.basis_points / 100,
+        vat=line.vat.rials,
+        total=line.total.rials,
+    )
 
 
 class ServiceLineIn(Input):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas.common import Input, MultilineText, PeriodName, jalali
 from domain.lifecycle import DueStep
 from domain.subscription import Subscription
+from projections.reads import iso_text, moment_of
 from service_layer.application import Lifecycle
 from service_layer.timeline import iso
 
@@ -179,5 +180,45 @@ class SubscriptionOut(BaseModel):
                 from_period_no=current.number + 1,
             )
             if sub.pending_change
+            else None,
+        )
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> SubscriptionOut:
+        """The same answer from the read models' row (projections/reads.py): the due-actions
+        row is the lifecycle's next step of the same state."""
+        next_at = row["next_at"]
+        return cls(
+            id=row["subscription_id"],
+            customer_id=row["customer_id"],
+            representative_id=row["representative_id"],
+            plan_id=row["plan_id"],
+            period=row["period"],
+            status=row["status"],
+            site=row["site"],
+            site_state=row["site_state"],
+            current_period=PeriodOut(
+                number=row["period_no"],
+                start=row["period_start"],
+                end=row["period_last_day"],
+                starts_at=iso_text(row["period_starts_at"]) or "",
+                ends_at=iso_text(row["period_ends_at"]) or "",
+            ),
+            next_step=NextStepOut(
+                action=row["next_action"],
+                at=iso_text(next_at) or "",
+                at_jalali=jalali(moment_of(next_at)),
+            )
+            if next_at
+            else None,
+            ordered_at=iso_text(row["ordered_at"]) or "",
+            cancelled_at=iso_text(row["cancelled_at"]),
+            open_invoices=row["open_invoices"],
+            pending_change=PendingChangeOut(
+                plan_id=row["pending_plan_id"],
+                period=row["pending_period"],
+                from_period_no=row["period_no"] + 1,
+            )
+            if row["pending_plan_id"]
             else None,
         )
