@@ -173,7 +173,7 @@ class MoneyReceivedCommands(CommandRunner):
 
         def command(uow: UnitOfWork) -> PaymentOutcome:
             payment_id = Payment.create_id(reference)
-            if payment_id in self.repository:
+            if self.is_recorded(payment_id):
                 return self._replayed_payment(uow, payment_id, money, invoice_id, subscription_id)
             named = None
             target_sub = subscription_id
@@ -227,4 +227,4 @@ class MoneyReceivedCommands(CommandRunner):
         )
 
     def payment_exists(self, reference: str) -> bool:
-        return Payment.create_id(reference) in self.repository
+        return self.is_recorded(Payment.create_id(reference))

@@ -191,7 +191,7 @@ class OfflinePaymentCommands(CommandRunner):
                     "payment request",
                 )
             receipt = invoice.confirm_receipt(receipt_id, now)
-            if Payment.create_id(receipt.reference) in self.repository:
+            if self.is_recorded(Payment.create_id(receipt.reference)):
                 raise TrackingNumberUsed(
                     f"The payment of receipt {receipt.tracking_number} was already recorded."
                 )

@@ -178,6 +178,11 @@ class CommandRunner(Application[UUID]):
                 found = recorded_actor(stored)
         return found
 
+    def is_recorded(self, aggregate_id: UUID) -> bool:
+        """Whether the store holds any event of ``aggregate_id``: one indexed lookup of its
+        first event, nothing decoded or replayed (``id in repository`` loads the aggregate)."""
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
     def _run(self, command: Callable[[UnitOfWork], R]) -> R:
         """Run a command in a unit of work; on a write conflict, run it again on fresh state."""
         return self._run_tracked(command)[0]
