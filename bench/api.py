@@ -94,6 +94,7 @@ from stores import (
 DEFAULT_SECONDS = 30.0
 QUICK_SECONDS = 5.0
 DEFAULT_CONCURRENCY = 16
+DEFAULT_RATE = 200.0
 CUSTOMERS = 200
 CUSTOMER_TOKENS = 10
 PAYMENT_RIALS = 1_000
@@ -321,6 +322,16 @@ class BillingMix:
         return Request(label, "POST", f"/invoices/{invoice}/payments", headers, body)
 
 
+class ReadMix(BillingMix):
+    """The mix's GETs alone, in their weights: what one GET costs the server."""
+
+    def next(self) -> Request:
+        while True:
+            request = super().next()
+            if request.method == "GET":
+                return request
+
+
 class BareMix:
     def next(self) -> Request:
         return Request(BARE_ROUTE, "GET", "/bare", {})
@@ -333,6 +344,8 @@ class Load:
     server_cpu: float
     client_cpu: float
     error_samples: list[str] = field(default_factory=list)
+    #: Connections the open loop opened (0 for a closed loop's fixed clients).
+    connections: int = 0
 
 
 class RawConnection:
@@ -439,6 +452,64 @@ async def _load(
     return Load(samples, elapsed, server_cpu, client_cpu, errors)
 
 
+async def _open_loop(server: Server, mix: Any, rate: float, warmup: float, seconds: float) -> Load:
+    """Requests sent on a fixed schedule, ``rate`` a second, whether or not the earlier ones
+    were answered: request i is due at start + i / rate, and its latency is taken from that
+    moment, so time a request waits for a free connection or a slow server counts (no
+    coordinated omission). Connections are taken from a pool and opened when none is free."""
+    samples: list[Sample] = []
+    errors: list[str] = []
+    idle: list[RawConnection] = []
+    opened: set[RawConnection] = set()
+    tasks: set[asyncio.Task] = set()
+
+    async def one(request: Request, due: float, record: bool) -> None:
+        connection = idle.pop() if idle else RawConnection("127.0.0.1", server.port)
+        opened.add(connection)
+        try:
+            status, body = await asyncio.wait_for(connection.request(request), 60)
+        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
+            await connection.close()
+            status, body = 0, f"{type(error).__name__}: {error!r}".encode()
+        idle.append(connection)
+        if record:
+            samples.append(Sample(request.label, time.perf_counter() - due, status))
+        if not 200 <= status < 300 and len(errors) < 5:
+            errors.append(f"{status} {request.method} {request.path}: {body[:300]!r}")
+
+    async def schedule(span: float, record: bool) -> float:
+        start = time.perf_counter()
+        for i in itertools.count():
+            due = start + i / rate
+            if due >= start + span:
+                break
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(mix.next(), due, record))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*list(tasks))
+        return time.perf_counter() - start
+
+    try:
+        if warmup > 0:
+            await schedule(warmup, False)
+        server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
+        elapsed = await schedule(seconds, True)
+        server_cpu, client_cpu = server.cpu_seconds() - server_cpu, time.process_time() - client_cpu
+    finally:
+        for connection in opened:
+            await connection.close()
+    load = Load(samples, elapsed, server_cpu, client_cpu, errors)
+    load.connections = len(opened)
+    return load
+
+
+def run_open_loop(server: Server, mix: Any, args: argparse.Namespace) -> Load:
+    return asyncio.run(_open_loop(server, mix, args.rate, args.warmup, args.seconds))
+
+
 def run_load(server: Server, mix: Any, args: argparse.Namespace) -> Load:
     return asyncio.run(_load(server, mix, args.client, args.concurrency, args.warmup, args.seconds))
 
@@ -459,6 +530,16 @@ def latency_figures(samples: list[Sample], seconds: float) -> dict:
         "p50_ms": round(percentile(times, 0.50) * 1000, 2),
         "p99_ms": round(percentile(times, 0.99) * 1000, 2),
     }
+
+
+def open_loop_figures(load: Load) -> dict:
+    """The open loop's latencies from each request's scheduled moment."""
+    times = [s.seconds for s in load.samples] or [float("nan")]
+    out = figures(load)
+    out["p99_9_ms"] = round(percentile(times, 0.999) * 1000, 2)
+    out["max_ms"] = round(max(times) * 1000, 2)
+    out["connections"] = load.connections
+    return out
 
 
 def figures(load: Load) -> dict:
@@ -500,7 +581,22 @@ def bench_store(store: Store, args: argparse.Namespace, run: str) -> dict:
                 f"{args.seconds:g}s against {server.base_url}"
             )
             load = run_load(server, BillingMix(data, f"{store.name}-{run}", random.Random(1)), args)
+            progress(f"{store.name}: GETs alone, {args.concurrency} clients")
+            gets = run_load(server, ReadMix(data, f"{store.name}-{run}-r", random.Random(2)), args)
+            progress(f"{store.name}: open loop at {args.rate:g} requests/s, the whole mix")
+            open_loop = run_open_loop(
+                server, BillingMix(data, f"{store.name}-{run}-o", random.Random(3)), args
+            )
         result = figures(load) | {"version": store.version, "seed_seconds": round(data.seconds, 1)}
+        result["gets"] = figures(gets)
+        result["server_cpu_ms_per_get"] = result["gets"]["server_cpu_ms_per_request"]
+        result["open_loop"] = open_loop_figures(open_loop)
+        ol = result["open_loop"]
+        progress(
+            f"{store.name}: {result['server_cpu_ms_per_get']} ms server CPU per GET; open loop "
+            f"{ol['requests']} requests, p50 {ol['p50_ms']} p99 {ol['p99_ms']} "
+            f"p99.9 {ol['p99_9_ms']} ms, {ol['errors']} errors"
+        )
         progress(
             f"{store.name}: {result['requests']} requests, {result['rps']:.0f}/s, "
             f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, {result['errors']} errors"
@@ -562,6 +658,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"the open loop's requests a second (default {DEFAULT_RATE:g})",
+    )
+    parser.add_argument(
         "--client",
         choices=("raw", "httpx"),
         default="raw",
@@ -605,6 +707,25 @@ def print_table(args: argparse.Namespace, bare: dict, results: dict[str, dict]) 
             f"{label:<18} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
             f"{r['errors']:>7} {r['server_cpu_ms_per_request']:>15.2f} {ratios}"
         )
+    print(
+        f"\nServer CPU per GET (GETs alone, {args.concurrency} clients) against the bare route's "
+        f"{bare['server_cpu_ms_per_request']:.2f} ms; open loop at {args.rate:g} requests/s "
+        "(latency from each request's scheduled moment)"
+    )
+    header = (
+        f"{'server':<18} {'cpu ms/GET':>11} {'GET/bare':>9} {'sent':>7} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'p99.9 ms':>9} {'max ms':>8} {'errors':>7} {'conns':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, r in results.items():
+        ol = r["open_loop"]
+        print(
+            f"{name + ' ' + r['version']:<18} {r['server_cpu_ms_per_get']:>11.2f} "
+            f"{r['get_cpu_ratio_to_bare']:>9.2f} {ol['requests']:>7} {ol['p50_ms']:>8.2f} "
+            f"{ol['p99_ms']:>8.2f} {ol['p99_9_ms']:>9.2f} {ol['max_ms']:>8.2f} "
+            f"{ol['errors']:>7} {ol['connections']:>6}"
+        )
     for name, r in results.items():
         print(f"\n{name}: per route")
         for label, route in r["routes"].items():
@@ -637,6 +758,9 @@ def main(argv: list[str] | None = None) -> int:
     for result in results.values():
         result["ratio_rps_to_bare"] = round(result["rps"] / bare["rps"], 4)
         result["ratio_p50_to_bare"] = round(result["p50_ms"] / bare["p50_ms"], 2)
+        result["get_cpu_ratio_to_bare"] = round(
+            result["server_cpu_ms_per_get"] / bare["server_cpu_ms_per_request"], 2
+        )
     progress(f"done in {time.perf_counter() - started:.0f}s")
     print_table(args, bare, results)
     summary = {
@@ -646,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": args.seconds,
         "warmup_seconds": args.warmup,
         "concurrency": args.concurrency,
+        "open_loop_rate": args.rate,
         "client": args.client,
         "mix": {label: weight for label, weight in MIX}
         | {"idempotency_key_share_of_payments": IDEMPOTENT_SHARE},
