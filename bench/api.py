@@ -24,6 +24,15 @@ What is measured
     route, every non-2xx answer (there should be none; a sample is printed), and the CPU time
     the server process (from /proc) and this process used in the timed window.
 
+    On the same server two more loads follow. **GETs alone**: the mix's four GETs in their
+    weights, the same clients: its server CPU per request is what one GET costs
+    (``server_cpu_ms_per_get``, against the bare route's CPU per request, measured in the same
+    run: ``get_cpu_ratio_to_bare``). **The open loop**: the whole mix sent on a fixed schedule
+    (``--rate``, 200 requests/s), whether or not earlier requests were answered, each on a free
+    keep-alive connection or a new one; a request's latency runs from the moment it was due to
+    be sent, so a server that falls behind shows it (no coordinated omission). Reported: p50,
+    p99, p99.9 and the most, and how many connections it needed.
+
 The baseline, and why it is fair
     A bare FastAPI app with one synchronous endpoint returning a constant (``GET /bare`` ->
     ``{"ok": true}``) is served the same way (separate process, same uvicorn, flags, host and
@@ -47,7 +56,7 @@ The client
     ratios. The CPU times in the output show how busy each side was.
 
 Usage
-    .venv/bin/python bench/api.py [--quick] [--seconds 30] [--concurrency 16] [--client raw]
+    .venv/bin/python bench/api.py [--quick] [--seconds 30] [--concurrency 16] [--rate 200] [--client raw]
         [--stores sqlite,postgres] [--postgres-url postgresql://postgres@127.0.0.1:5432/billing_bench]
     .venv/bin/python bench/api.py --serve URL|bare --port P     # the server process (internal)
 

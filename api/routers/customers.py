@@ -164,8 +164,7 @@ def inbox(
     customer_id: UUID, ctx: ContextDep, who: PrincipalDep, limit: Limit = DEFAULT_LIMIT
 ) -> Page:
     require(who, Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE, action="read a customer's inbox")
-    visible_customer(ctx.app, who, customer_id)
-    ctx.fresh_read_models()
+    ctx.reads.customer(who, customer_id)  # visible, and the read models fresh: one statement
     return Page(items=ctx.runtime.outbox.inbox(str(customer_id), limit=limit), next_cursor=None)
 
 
