@@ -118,7 +118,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             return []
         ids = list(versions)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._select_events_after, (ids, [versions[i] for i in ids]))
+            curs.execute(self._select_events_after, (ids, [versions[i] for i in ids]), prepare=True)
             return [
                 StoredEvent(
                     originator_id=row["originator_id"],
