@@ -67,6 +67,34 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         )
         return statements
 
+    def select_events_after(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
+        """The events of several aggregates newer than the version given for each, in one
+        statement (service_layer/aggregate_cache.py)."""
+        if not versions:
+            return []
+        where = " OR ".join(["(originator_id=? AND originator_version>?)"] * len(versions))
+        params: list[Any] = []
+        for aggregate_id, version in versions.items():
+            params += [
+                aggregate_id.hex if isinstance(aggregate_id, UUID) else aggregate_id,
+                version,
+            ]
+        statement = (
+            f"SELECT * FROM {self.events_table_name} WHERE {where} "
+            "ORDER BY originator_id, originator_version"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [
+                StoredEvent(
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in c.fetchall()
+            ]
+
     def _insert_events(self, c, stored_events: Sequence[StoredEvent], **kwargs: Any):
         ids = super()._insert_events(c, stored_events, **kwargs)
         if stored_events and ids:

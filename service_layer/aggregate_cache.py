@@ -88,8 +88,8 @@ class AggregateCache:
 
 def events_after(recorder: Any, versions: Mapping[UUID, int]) -> dict[UUID, list[Any]]:
     """The stored events of each aggregate after the version given for it, by aggregate: in one
-    query where the recorder offers it (PostgreSQL, adapters/chain.py), else one query per
-    aggregate (SQLite and memory, where a query costs no round trip)."""
+    query where the recorder offers it (SQLite and PostgreSQL, adapters/chain.py), else one
+    query per aggregate (memory)."""
     found: dict[UUID, list[Any]] = {}
     batched = getattr(recorder, "select_events_after", None)
     if batched is not None:
