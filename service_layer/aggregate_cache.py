@@ -17,7 +17,8 @@ Why this stays correct with several processes writing the same aggregates:
   given back only after that command's save succeeded (then it is exactly what the store
   holds). A command that fails, is refused, or loses a write conflict gives nothing back, so
   its changes can never be seen by another command and its retry loads afresh. Two threads
-  never share an aggregate object: the second one misses and loads its own.
+  never share an aggregate object: the second one misses and loads its own. Nor does a
+  command's caller: an aggregate the command returns is not kept.
 - **No copies.** eventsourcing's own cache deep-copies an aggregate at every use, which made a
   drive slower than replaying (docs/BENCHMARKS.md, "Lifecycle"); taking out and giving back
   needs no copy.

@@ -169,10 +169,15 @@ class UnitOfWork:
         recordings = self.app.save(*changed)
         return max((r.notification.id for r in recordings), default=0)
 
-    def keep(self) -> None:
-        """After a successful save: give what this command loaded and saved back to the cache."""
-        if self.cache is not None:
-            self.cache.give_back(self.aggregates.values())
+    def keep(self, result: object = None) -> None:
+        """After a successful save: give what this command loaded and saved back to the cache,
+        except the aggregates the command returns (its caller goes on reading them, and a
+        cached aggregate may be taken and changed by the next command)."""
+        if self.cache is None:
+            return
+        returned = result if isinstance(result, tuple | list) else (result,)
+        held = {id(item) for item in returned if isinstance(item, BillingAggregate)}
+        self.cache.give_back(a for a in self.aggregates.values() if id(a) not in held)
 
 
 class _Absent(Exception):
@@ -240,7 +245,7 @@ class CommandRunner(Application[UUID]):
 
                 continue
 
-            uow.keep()
+            uow.keep(result)
             return result, written
         raise AssertionError("unreachable")
 

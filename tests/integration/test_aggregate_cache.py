@@ -138,3 +138,20 @@ def test_a_refused_command_leaves_nothing_of_itself_in_the_cache(two_processes):
     a.advance_subscription(subscription_id, T0 + DAY)
     assert a.get_subscription(subscription_id).version >= version
     assert a.get_subscription(subscription_id).status is SubscriptionStatus.ACTIVE
+
+
+def test_an_aggregate_a_command_returns_stays_its_caller_s(two_processes):
+    """The caller goes on reading an aggregate its command returned: it is not kept, so no
+    later command can take it and change it under the caller; what the command only read is."""
+    a, _ = two_processes
+    subscription_id = _ordered(a)
+    invoice_id = a.get_subscription(subscription_id).invoice_ids[0]
+
+    def read_both(uow):
+        uow.invoice(invoice_id)
+        return uow.subscription(subscription_id)
+
+    returned = a._run(read_both)
+    assert returned.id == subscription_id
+    assert a.aggregate_cache.peek(subscription_id) is None
+    assert a.aggregate_cache.peek(invoice_id) is not None
