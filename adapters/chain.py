@@ -15,7 +15,7 @@ for every insert; SQLite has one writer), so links are appended in notification 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -67,6 +67,34 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         )
         return statements
 
+    def select_events_after(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
+        """The events of several aggregates newer than the version given for each, in one
+        statement (service_layer/aggregate_cache.py)."""
+        if not versions:
+            return []
+        where = " OR ".join(["(originator_id=? AND originator_version>?)"] * len(versions))
+        params: list[Any] = []
+        for aggregate_id, version in versions.items():
+            params += [
+                aggregate_id.hex if isinstance(aggregate_id, UUID) else aggregate_id,
+                version,
+            ]
+        statement = (
+            f"SELECT * FROM {self.events_table_name} WHERE {where} "
+            "ORDER BY originator_id, originator_version"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [
+                StoredEvent(
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in c.fetchall()
+            ]
+
     def _insert_events(self, c, stored_events: Sequence[StoredEvent], **kwargs: Any):
         ids = super()._insert_events(c, stored_events, **kwargs)
         if stored_events and ids:
@@ -85,6 +113,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         from psycopg.sql import SQL, Identifier
 
+        from adapters.persistence import check_idle_connections_only
+
+        check_idle_connections_only(self.datastore)
+
         table = Identifier(self.datastore.schema or "public", CHAIN_TABLE)
         self.sql_create_statements.append(
             SQL(
@@ -99,6 +131,31 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT link FROM {} ORDER BY notification_id DESC LIMIT 1"
         ).format(table)
         self._insert_link = SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(table)
+        id_type = SQL("uuid[]" if self.datastore.originator_id_type == "uuid" else "text[]")
+        self._select_events_after = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM {}.{} e JOIN unnest(%s::{}, %s::bigint[]) AS w(id, version) "
+            "ON e.originator_id = w.id AND e.originator_version > w.version "
+            "ORDER BY e.originator_id, e.originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name), id_type)
+
+    def select_events_after(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
+        """The events of several aggregates newer than the version given for each, in one
+        query (a lifecycle's subscription and open invoices: service_layer/aggregate_cache.py)."""
+        if not versions:
+            return []
+        ids = list(versions)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_events_after, (ids, [versions[i] for i in ids]), prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
 
     def _fetch_ids_after_insert_events(
         self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any

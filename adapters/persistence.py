@@ -13,11 +13,12 @@ tables there.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 T = TypeVar("T")
@@ -101,7 +102,8 @@ def parse_database_url(
             # unavailable (eventsourcing's name for the pool's wait).
             "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(pool_timeout))),
             # A pooled connection is checked before use, so one that died in an outage is
-            # replaced instead of failing the first requests after PostgreSQL is back.
+            # replaced instead of failing the first requests after PostgreSQL is back; only
+            # one that has been idle a while (see ping_if_idle).
             "POSTGRES_PRE_PING": "y",
         }
         # libpq's own time to establish a connection (a host that does not answer) is read
@@ -114,6 +116,39 @@ def parse_database_url(
         f"BILLING_DATABASE_URL={url!r} is not understood. Use sqlite:///var/billing.sqlite "
         "(the default), memory:, or postgresql://user:password@host:5432/dbname."
     )
+
+
+#: A pooled connection handed out less than this many seconds ago is handed out again without
+#: a ping (docs/ARCHITECTURE.md, "The store's connections").
+PING_AFTER_IDLE = 1.0
+
+
+def ping_if_idle(connection: Any) -> None:
+    """The pool's check before it hands a connection out: a ping (one round trip) only when the
+    connection has not been handed out for :data:`PING_AFTER_IDLE` seconds.
+
+    Pinging every checkout cost a round trip per aggregate load, a sixth of a lifecycle step.
+    A connection in steady use does not need it: if the server went away since its last use,
+    that use's failure already made the pool discard it (a broken connection is not taken
+    back), and an outage lasts longer than a second, so every connection that survived it
+    idle is pinged before its first use afterwards."""
+    from psycopg_pool import ConnectionPool
+
+    now = time.monotonic()
+    last = getattr(connection, "_billing_handed_out", None)
+    if last is None or now - last >= PING_AFTER_IDLE:
+        ConnectionPool.check_connection(connection)
+    connection._billing_handed_out = now
+
+
+def check_idle_connections_only(datastore: Any) -> None:
+    """Make a PostgreSQL datastore built with pre-ping ping only idle connections.
+
+    eventsourcing passes psycopg_pool's own check (a ping at every checkout) when
+    POSTGRES_PRE_PING is set and offers no other; the pool keeps the check it calls in
+    ``_check``, which this replaces."""
+    if getattr(datastore, "pre_ping", False):
+        datastore.pool._check = ping_if_idle
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from domain.four_eyes import FourEyes
 from domain.official import Seller
 from domain.vat import IRAN_VAT, VatSchedule
 from projections.due_index import DueIndex
+from service_layer.aggregate_cache import AggregateCache
 from service_layer.catalogue_and_customers import CatalogueCommands, CustomerCommands
 from service_layer.catch_up import Executed, Lifecycle
 from service_layer.finance_actions import FinanceCommands
@@ -92,6 +93,9 @@ class BillingApplication(
         self.four_eyes = four_eyes or FourEyes()
         #: Per fiscal year, the last official number this process saw taken (a search hint).
         self._official_hint: dict[int, int] = {}
+
+        #: Aggregates commands saved, brought up to date before the next command uses them.
+        self.aggregate_cache = AggregateCache()
 
         self.due_index = DueIndex(self.recorder, self.mapper, self._next_due_moment)
 

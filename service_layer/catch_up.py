@@ -75,12 +75,22 @@ def _missing_invoice(invoice_id: UUID) -> Callable[[], InvoiceNotFound]:
     return lambda: InvoiceNotFound(f"Invoice {invoice_id} is missing.")
 
 
+def preload_lifecycle(uow: UnitOfWork, subscription_id: UUID) -> None:
+    """Load a subscription and the invoices it had open when it was cached, in one query
+    (service_layer/aggregate_cache.py); :func:`load_lifecycle` loads what else it finds open."""
+    cached = uow.cached(subscription_id)
+    open_before = cached.open_invoice_ids if isinstance(cached, Subscription) else []
+    uow.load([subscription_id, *open_before])
+
+
 def load_lifecycle(
     uow: UnitOfWork, subscription_id: UUID, *, all_invoices: bool = False
 ) -> Lifecycle:
     """Load a subscription with its open invoices (or all of them, for reports)."""
+    preload_lifecycle(uow, subscription_id)
     sub = uow.subscription(subscription_id)
     wanted = sub.invoice_ids if all_invoices else sub.open_invoice_ids
+    uow.load(wanted)
     invoices = {i: uow.get(i, Invoice, _missing_invoice(i)) for i in wanted}
     return Lifecycle(sub, invoices, lambda: uow.customer(sub.customer_id))
 

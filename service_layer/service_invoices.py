@@ -12,7 +12,6 @@ from uuid import UUID, uuid4
 from domain import lifecycle
 from domain.base import check_moment
 from domain.errors import InvalidInput, ServiceInvoiceRefused
-from domain.invoice import Invoice
 from domain.service_invoices import (
     ServiceLine,
     check_due_days,
@@ -74,7 +73,7 @@ class ServiceInvoiceCommands(CommandRunner):
         days = check_due_days(due_days)
         new_id = invoice_id or uuid4()
 
-        def command(uow: UnitOfWork) -> Invoice | None:
+        def command(uow: UnitOfWork) -> tuple[datetime | None] | None:
             if new_id in self.repository:
                 return None  # a retried request: it was already issued
             customer = uow.customer(customer_id)
@@ -96,12 +95,13 @@ class ServiceInvoiceCommands(CommandRunner):
             )
             lifecycle.use_credit(customer, invoice, now)
             uow.add(invoice)
-            return invoice
+            # Its first due moment, read before the invoice goes back to the aggregate cache.
+            return (next_service_moment(invoice),)
 
         issued, written = self._run_tracked(command)
         if issued is not None:
-            self.due_index.note_service_invoice(issued.id)
-            self.due_index.set(issued.id, next_service_moment(issued), seen=written)
+            self.due_index.note_service_invoice(new_id)
+            self.due_index.set(new_id, issued[0], seen=written)
         return new_id
 
     # --- time ------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ class ServiceInvoiceCommands(CommandRunner):
         ``on_time`` (the simulated clock, one moment per call as subscriptions do), else at
         ``now`` with their due moments kept."""
 
-        def command(uow: UnitOfWork) -> tuple[list[Executed], Invoice]:
+        def command(uow: UnitOfWork) -> tuple[list[Executed], datetime | None]:
             inv = uow.invoice(invoice_id)
             done: list[Executed] = []
             first: datetime | None = None
@@ -132,11 +132,11 @@ class ServiceInvoiceCommands(CommandRunner):
                 execute_service_step(step, inv, at)
                 done.append(Executed(inv.id, step, at))
             uow.attribute_to_time()
-            return done, inv
+            return done, next_service_moment(inv)  # read before the invoice goes back to the cache
 
-        (done, inv), written = self._run_tracked(command)
+        (done, following), written = self._run_tracked(command)
         self.due_index.note_service_invoice(invoice_id)
-        self.due_index.set(invoice_id, next_service_moment(inv), seen=written)
+        self.due_index.set(invoice_id, following, seen=written)
         return done
 
     def _next_service_moment(self, invoice_id: UUID) -> datetime | None:

@@ -16,7 +16,14 @@ from domain.plans import Period
 from domain.subscription import Subscription, SubscriptionStatus
 from projections.due_index import DueIndex
 from service_layer.catalogue_and_customers import catalogue_of
-from service_layer.catch_up import Executed, Lifecycle, catch_up, load_lifecycle, run_due
+from service_layer.catch_up import (
+    Executed,
+    Lifecycle,
+    catch_up,
+    load_lifecycle,
+    preload_lifecycle,
+    run_due,
+)
 from service_layer.service_invoices import ServiceInvoiceCommands
 from service_layer.unit_of_work import UnitOfWork, at_the_latest_change, no_subscription
 
@@ -161,7 +168,8 @@ class SubscriptionCommands(ServiceInvoiceCommands):
         if self.is_service_invoice(subscription_id):  # filed under its own id: its own schedule
             return self._advance_service_invoice(subscription_id, now, on_time)
 
-        def command(uow: UnitOfWork) -> tuple[list[Executed], Lifecycle]:
+        def command(uow: UnitOfWork) -> tuple[list[Executed], DueStep | None]:
+            preload_lifecycle(uow, subscription_id)
             if uow.find(subscription_id, Subscription) is None:
                 # Not a subscription (loaded once: the lifecycle below reuses it): a
                 # side-service invoice's row of the due-actions read model, or nothing.
@@ -174,15 +182,14 @@ class SubscriptionCommands(ServiceInvoiceCommands):
             for invoice in life.invoices.values():
                 uow.add(invoice)
             uow.attribute_to_time()  # whoever asked (an admin's test clock), time did it
-            return done, life
+            # What comes next, read from the state about to be saved (once saved it goes back
+            # to the aggregate cache, where another command may take it).
+            return done, life.next_step()
 
         try:
-            (done, life), written = self._run_tracked(command)
+            (done, following), written = self._run_tracked(command)
         except _NotASubscription:
             return self._advance_service_invoice(subscription_id, now, on_time)
-        following = lifecycle.next_step(
-            life.subscription, life.invoices, life.subscription.plan.policy
-        )
         # The next moment is known from the state just saved: the index need not fold our own
         # notifications again.
         self.due_index.set(subscription_id, following.due_at if following else None, seen=written)

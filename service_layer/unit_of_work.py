@@ -39,6 +39,7 @@ from domain.errors import (
 )
 from domain.invoice import Invoice
 from domain.subscription import Subscription
+from service_layer.aggregate_cache import AggregateCache, events_after
 
 if TYPE_CHECKING:
     from domain.four_eyes import FourEyes
@@ -79,12 +80,19 @@ class UnitOfWork:
     """The aggregates one command loaded or created, saved together once, each new event
     carrying the actor who caused it (docs/AUDIT.md, "Actors")."""
 
-    def __init__(self, app: Application[UUID], actor: Actor = UNKNOWN) -> None:
+    def __init__(
+        self, app: Application[UUID], actor: Actor = UNKNOWN, cache: AggregateCache | None = None
+    ) -> None:
         self.app = app
         self.actor = actor
         self.aggregates: dict[UUID, BillingAggregate] = {}
+        #: Where a command's aggregates come from and go back to once saved (None: a query,
+        #: which replays what it reads and disturbs no cache; service_layer/aggregate_cache.py).
+        self.cache = cache
 
     def get(self, aggregate_id: UUID, cls: type[A], not_found: Callable[[], Exception]) -> A:
+        if aggregate_id not in self.aggregates and self.cache is not None:
+            self.load([aggregate_id])
         if aggregate_id in self.aggregates:
             found = self.aggregates[aggregate_id]
         else:
@@ -96,6 +104,30 @@ class UnitOfWork:
         if not isinstance(found, cls):
             raise not_found()
         return found
+
+    def cached(self, aggregate_id: UUID) -> BillingAggregate | None:
+        """The aggregate as last cached, maybe behind the store: only to choose what to
+        :meth:`load` with it."""
+        return self.cache.peek(aggregate_id) if self.cache is not None else None
+
+    def load(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Bring several aggregates into this unit of work at once, up to date with the store:
+        each cached one with the events stored after its cached version, the others from their
+        first, all in one query where the store allows (an id with no events stays absent)."""
+        if self.cache is None:
+            return  # a query: :meth:`get` replays each as it is asked for
+        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in self.aggregates]
+        if not wanted:
+            return
+        taken = {i: self.cache.take(i) for i in wanted}
+        versions = {i: (a.version if a is not None else 0) for i, a in taken.items()}
+        stored = events_after(self.app.recorder, versions)
+        to_event = self.app.mapper.to_domain_event
+        for aggregate_id, aggregate in taken.items():
+            newer = [to_event(e) for e in stored.get(aggregate_id, ())]
+            brought = project(aggregate, newer) if newer else aggregate
+            if brought is not None:
+                self.aggregates[aggregate_id] = brought
 
     def find(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         """:meth:`get`, or None when there is no such aggregate."""
@@ -137,6 +169,16 @@ class UnitOfWork:
         recordings = self.app.save(*changed)
         return max((r.notification.id for r in recordings), default=0)
 
+    def keep(self, result: object = None) -> None:
+        """After a successful save: give what this command loaded and saved back to the cache,
+        except the aggregates the command returns (its caller goes on reading them, and a
+        cached aggregate may be taken and changed by the next command)."""
+        if self.cache is None:
+            return
+        returned = result if isinstance(result, tuple | list) else (result,)
+        held = {id(item) for item in returned if isinstance(item, BillingAggregate)}
+        self.cache.give_back(a for a in self.aggregates.values() if id(a) not in held)
+
 
 class _Absent(Exception):
     """:meth:`UnitOfWork.find`'s not-found, never seen outside it."""
@@ -153,6 +195,9 @@ class CommandRunner(Application[UUID]):
     seller: Seller | None
     #: Which money decisions need two people (off unless BILLING_FOUR_EYES).
     four_eyes: FourEyes
+    #: The aggregates commands saved, kept for the next command (None: none kept); see
+    #: service_layer/aggregate_cache.py.
+    aggregate_cache: AggregateCache | None = None
     #: Who acts when no caller said (:meth:`acting`): the composition root sets it per process
     #: (the console's operator, the scheduler); an API request always says.
     default_actor: Actor = UNKNOWN
@@ -190,7 +235,7 @@ class CommandRunner(Application[UUID]):
     def _run_tracked(self, command: Callable[[UnitOfWork], R]) -> tuple[R, int]:
         """:meth:`_run`, also returning the last notification id the save wrote (0: none)."""
         for attempt in range(1, ATTEMPTS + 1):
-            uow = UnitOfWork(self, self.actor)
+            uow = UnitOfWork(self, self.actor, self.aggregate_cache)
             result = command(uow)
             self._before_save(uow)
             try:
@@ -205,6 +250,7 @@ class CommandRunner(Application[UUID]):
 
                 continue
 
+            uow.keep(result)
             return result, written
         raise AssertionError("unreachable")
 
