@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 from signal import SIGTERM
 
+import httpx
 import psycopg
 import pytest
 
-from tests.scale_out import ApiProcess, SchedulerProcess, fresh_database
+from tests.scale_out import BILLING, ApiProcess, SchedulerProcess, free_port, fresh_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # processes on PostgreSQL
 
@@ -60,3 +66,56 @@ def test_the_table_lock_is_reentrant_within_a_thread_and_excludes_other_sessions
                     waiting.result(timeout=2)  # the other session holds it
                 other.execute("SELECT pg_advisory_unlock(%s)", (CREATE_TABLES_LOCK,))
                 assert waiting.result(timeout=30) == "entered twice"
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    """The uvicorn workers a `serve --workers` process started (its spawned children)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[1]) == supervisor and b"spawn_main" in cmdline:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_serve_with_workers_answers_from_each_worker_and_ticks_in_one_process(tmp_path):
+    """`billing serve --workers 2`: two worker processes answer on the one port, each with its
+    own readiness and metrics; the scheduler ticks in the supervisor only (its metrics on
+    --metrics-port); a worker killed with SIGKILL is replaced and the port keeps answering."""
+    with fresh_database() as url:
+        metrics_port = free_port()
+        serve = ApiProcess(url, tmp_path / "serve.log", **SMALL)
+        serve.args = ["serve", "--port", str(serve.port), "--workers", "2",
+                      "--metrics-port", str(metrics_port)]  # fmt: skip
+        try:
+            serve.start().wait_ready()
+            deadline = time.monotonic() + 60
+            while len(workers := worker_pids(serve.pid)) < 2:
+                assert time.monotonic() < deadline, "two workers never ran"
+                time.sleep(0.2)
+            token = subprocess.run(
+                [BILLING, "tokens", "create", "--role", "admin", "--db", url],
+                capture_output=True, text=True, check=True, env=serve.env,
+            ).stdout.split()[-1]  # fmt: skip
+            admin = {"Authorization": f"Bearer {token}"}
+            for _ in range(10):
+                assert httpx.get(f"{serve.base}/readyz").json()["status"] == "ready"
+                text = httpx.get(f"{serve.base}/metrics", headers=admin).text
+                assert "billing_scheduler_ticks_total 0" in text  # no worker ticks
+            ticks = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            assert "billing_scheduler_ticks_total 0" not in ticks  # the supervisor does
+
+            killed = min(workers)
+            os.kill(killed, signal.SIGKILL)
+            while (now := worker_pids(serve.pid)) == workers or len(now) < 2:
+                assert time.monotonic() < deadline + 60, "the killed worker was not replaced"
+                time.sleep(0.2)
+            assert killed not in now
+            serve.wait_ready()
+        finally:
+            code = serve.stop()
+        assert code == 0, serve.log.read_text()
