@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -310,7 +311,12 @@ def _sandbox_if_needed(runtime: Runtime) -> str | None:
         probe.settimeout(0.5)
         if probe.connect_ex((parts.hostname, parts.port or 80)) == 0:
             return None  # one is running already
-    build_sandbox_gateway(settings.gateway_merchant_id, parts.port or 80).start()
+    try:
+        build_sandbox_gateway(settings.gateway_merchant_id, parts.port or 80).start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        return None  # another process started together with this one started it first
     return settings.gateway_url
 
 
