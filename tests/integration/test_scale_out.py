@@ -156,16 +156,6 @@ class Client:
             time.sleep(0.2)
 
 
-def all_events(app) -> list:
-    found, after = [], 0
-    while batch := app.recorder.select_notifications(
-        start=after, limit=2000, inclusive_of_start=False
-    ):
-        found += [app.mapper.to_domain_event(n) for n in batch]
-        after = batch[-1].id
-    return found
-
-
 def test_two_apis_and_two_schedulers_under_load_with_one_of_each_killed_do_everything_once(
     tmp_path,
 ):
@@ -173,8 +163,7 @@ def test_two_apis_and_two_schedulers_under_load_with_one_of_each_killed_do_every
     from bootstrap import open_runtime
     from domain.invoice import Invoice
     from tests.builders import DAY, T0, a_person, a_plan
-    from tests.integration.test_scheduler_processes import assert_each_time_based_event_once
-    from tests.processes import settled
+    from tests.processes import assert_each_time_based_event_once, events, settled
     from tests.property.invariants import (
         Ledger,
         check_balances,
@@ -274,12 +263,12 @@ def test_two_apis_and_two_schedulers_under_load_with_one_of_each_killed_do_every
         assert codes == [-SIGTERM, -SIGTERM, 0, 0], [p.log.read_text() for p in processes]
 
         # Every payment reference recorded once, each lifecycle step and notice once.
-        events = all_events(app)
-        received = [e for e in events if type(e).__name__ == "PaymentReceived"]
+        recorded = events(app)
+        received = [e for e in recorded if type(e).__name__ == "PaymentReceived"]
         assert sorted(e.reference for e in received) == sorted(sent)
         assert {e.reference: e.amount for e in received} == sent
         assert_each_time_based_event_once(app)
-        names = {type(e).__name__ for e in events}
+        names = {type(e).__name__ for e in recorded}
         assert {"NoticeSent", "SiteSuspended", "SiteCollected", "SubscriptionRenewed"} <= names
         statuses = {app.status_of(UUID(s)).value for s in subscriptions}
         assert "collected" in statuses and statuses - {"collected"}, statuses  # some paid
@@ -301,7 +290,7 @@ def test_two_apis_and_two_schedulers_under_load_with_one_of_each_killed_do_every
         assert verified.returncode == 0, verified.stdout + verified.stderr
 
         ledger = Ledger()
-        ledger.fold(events)
+        ledger.fold(recorded)
         for sub in subscriptions:
             life = app.lifecycle_of(UUID(sub), all_invoices=True)
             check_balances(ledger, life, app.get_customer(life.subscription.customer_id))
