@@ -248,11 +248,20 @@ def _serve_workers(args: argparse.Namespace, runtime: Runtime, overrides: dict[s
             port=args.port,
             workers=args.workers,
             log_level="warning",
+            # A new worker imports the engine and builds its runtime before it answers the
+            # supervisor: uvicorn's default 5 s cut a SIGHUP's rolling restart short on a
+            # loaded machine (the old worker kept, the restart given up).
+            timeout_worker_healthcheck=WORKER_START_TIMEOUT,
         )
     finally:
         if not args.no_scheduler:
             runtime.close()  # the tick under way finishes first
     return EXIT_OK
+
+
+#: Seconds a new worker of ``serve --workers`` has to start serving before the supervisor
+#: gives it up (and, once serving, to answer the supervisor's ping).
+WORKER_START_TIMEOUT = 30
 
 
 def worker_app():

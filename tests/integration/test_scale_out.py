@@ -92,7 +92,8 @@ def worker_pids(supervisor: int) -> set[int]:
 def test_serve_with_workers_answers_from_each_worker_and_ticks_in_one_process(tmp_path):
     """`billing serve --workers 2`: two worker processes answer on the one port, each with its
     own readiness and metrics; the scheduler ticks in the supervisor only (its metrics on
-    --metrics-port); a worker killed with SIGKILL is replaced and the port keeps answering."""
+    --metrics-port); a worker killed with SIGKILL is replaced and the port keeps answering;
+    SIGHUP replaces the workers one by one without a request refused."""
     with fresh_database() as url:
         metrics_port = free_port()
         serve = ApiProcess(url, tmp_path / "serve.log", **SMALL)
@@ -123,6 +124,15 @@ def test_serve_with_workers_answers_from_each_worker_and_ticks_in_one_process(tm
                 time.sleep(0.2)
             assert killed not in now
             serve.wait_ready()
+
+            # SIGHUP (systemctl reload): each worker replaced, the port answering throughout.
+            os.kill(serve.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 120
+            while worker_pids(serve.pid) & now:
+                assert time.monotonic() < deadline, "the workers were not replaced"
+                assert httpx.get(f"{serve.base}/readyz").status_code == 200
+                time.sleep(0.2)
+            assert len(worker_pids(serve.pid)) == 2
         finally:
             code = serve.stop()
         assert code == 0, serve.log.read_text()
