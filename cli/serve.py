@@ -249,8 +249,8 @@ def _serve_workers(args: argparse.Namespace, runtime: Runtime, overrides: dict[s
             workers=args.workers,
             log_level="warning",
             # A new worker imports the engine and builds its runtime before it answers the
-            # supervisor: uvicorn's default 5 s cut a SIGHUP's rolling restart short on a
-            # loaded machine (the old worker kept, the restart given up).
+            # supervisor: with uvicorn's default 5 s a slow start on a loaded machine would
+            # give a SIGHUP's rolling restart up (the old worker kept).
             timeout_worker_healthcheck=WORKER_START_TIMEOUT,
         )
     finally:
