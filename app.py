@@ -59,11 +59,17 @@ subscriptions, invoices, payments, audit and reports.
 
 
 def create_app(
-    runtime: Runtime | None = None, *, start_scheduler: bool = False, **settings: Any
+    runtime: Runtime | None = None,
+    *,
+    start_scheduler: bool = False,
+    close_on_shutdown: bool = False,
+    **settings: Any,
 ) -> FastAPI:
     """The API over ``runtime`` (built from settings when not given).
 
-    With ``start_scheduler`` the runtime's scheduler runs in-process while the app is served.
+    With ``start_scheduler`` the runtime's scheduler runs in-process while the app is served;
+    with ``close_on_shutdown`` the runtime is closed when serving ends (a worker process that
+    owns its runtime, ``billing serve --workers``).
     """
     from bootstrap import build_runtime
 
@@ -82,6 +88,8 @@ def create_app(
             yield
         finally:
             runtime.stop()
+            if close_on_shutdown:
+                runtime.close()
 
     api = FastAPI(
         title="Billing lifecycle engine",

@@ -22,6 +22,7 @@ from adapters.persistence import (
     Database,
     build_with_tables,
     parse_database_url,
+    tables_created_once,
 )
 from adapters.settings import Settings
 from domain.actor import UNKNOWN, Actor
@@ -158,12 +159,14 @@ def build_read_models(app: BillingApplication, settings: Settings | None = None,
     from service_layer.integration_events import Source
 
     settings = settings_with(settings, **overrides)
+    database = database_of(settings)
     outbox = OutboxView(build_renderer(settings, build_links(settings)))
-    read_models = build_with_tables(
-        database_of(settings), lambda env: ReadModels(app, env=env, extra=(outbox,))
-    )
-    # The webhook endpoints live beside the outbox; the outbox reads them as it folds events.
-    outbox.endpoints = WebhookEndpoints(read_models, app, settings.webhook_allowed_hosts)
+    with tables_created_once(database):  # the webhooks' and the link key's tables too
+        read_models = build_with_tables(
+            database, lambda env: ReadModels(app, env=env, extra=(outbox,))
+        )
+        # The webhook endpoints live beside the outbox; the outbox reads them as it folds events.
+        outbox.endpoints = WebhookEndpoints(read_models, app, settings.webhook_allowed_hosts)
     outbox.source = Source(app)
     return read_models
 
@@ -430,12 +433,15 @@ class Runtime:
     def build_all(self, *extra: str) -> Runtime:
         """Build what a running engine needs now, in the order of their dependencies, and the
         ``extra`` parts named (the API adds its token and idempotency stores and documents).
-        Idempotent: a part is built once."""
-        for part in (
-            "app", "read_models", "clock", "dispatcher", "payments", "scans", "claims", "scheduler",
-            *extra,
-        ):  # fmt: skip
-            getattr(self, part)
+        Idempotent: a part is built once. The parts that create tables do so under the
+        store's table lock (adapters/persistence.py): processes starting together on a new
+        database take turns instead of racing on CREATE TABLE."""
+        with tables_created_once(database_of(self.settings)):
+            for part in (
+                "app", "read_models", "clock", "dispatcher", "payments", "scans", "claims",
+                "scheduler", *extra,
+            ):  # fmt: skip
+                getattr(self, part)
         return self
 
     def built(self, part: str) -> bool:

@@ -36,14 +36,18 @@ class LinkSecretStore:
 
     def __init__(self, read_models: Any) -> None:
         self.view = read_models.view
-
-    def secret(self) -> bytes:
+        # Created here, when the store is opened (under its table lock at a runtime's start,
+        # bootstrap.py), not on the first notice: processes starting together would race.
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)
             sql.execute(
                 f"CREATE TABLE IF NOT EXISTS {sql.table(self.TABLE)} "
                 "(id INTEGER PRIMARY KEY, secret TEXT NOT NULL)"
             )
+
+    def secret(self) -> bytes:
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
             sql.execute(
                 f"INSERT INTO {sql.table(self.TABLE)} (id, secret) VALUES (1, ?) "
                 "ON CONFLICT (id) DO NOTHING",

@@ -7,12 +7,17 @@
 Tables are created when the application starts. On PostgreSQL two processes starting at once
 could race on ``CREATE TABLE IF NOT EXISTS`` (it is not atomic against a concurrent create), so
 the creation runs under a session advisory lock: the second process waits, then finds the
-tables there.
+tables there. The lock is re-entrant within a thread (``tables_created_once`` inside another
+one for the same database takes nothing more), so the composition root holds it around the
+whole of a runtime's start (the event store, the read models and the runtime's own tables:
+idempotency keys, the test clock, scans, return URLs, webhooks, the link key), and the parts
+it builds take it again without waiting on themselves.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -151,14 +156,43 @@ def check_idle_connections_only(datastore: Any) -> None:
         datastore.pool._check = ping_if_idle
 
 
+#: The databases whose table lock this thread holds: the session holding it, and how deeply
+#: it is entered.
+_held = threading.local()
+
+
 @contextmanager
 def tables_created_once(database: Database) -> Iterator[None]:
-    """Hold PostgreSQL's advisory lock while the application creates its tables."""
+    """Hold PostgreSQL's advisory lock while the application creates its tables; re-entrant
+    per thread (a second session of this process waiting on the first would never wake)."""
     if database.kind != "postgres":
         yield
         return
+    env = database.env
+    where = (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"])
+    holding: dict[tuple[str, str, str], list] = _held.__dict__.setdefault("holding", {})
+    if where in holding:
+        session, depth = holding[where]
+        holding[where] = [session, depth + 1]
+        try:
+            _create_schema(session, env.get("POSTGRES_SCHEMA"))
+            yield
+        finally:
+            holding[where][1] -= 1
+        return
+    with _advisory_lock(database) as session:
+        holding[where] = [session, 1]
+        try:
+            _create_schema(session, env.get("POSTGRES_SCHEMA"))
+            yield
+        finally:
+            del holding[where]
+
+
+@contextmanager
+def _advisory_lock(database: Database) -> Iterator[Any]:
+    """A session of its own holding the table lock (released when it ends)."""
     import psycopg
-    import psycopg.sql
 
     env = database.env
     try:
@@ -179,14 +213,18 @@ def tables_created_once(database: Database) -> Iterator[None]:
     with connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (CREATE_TABLES_LOCK,))
         try:
-            schema = env.get("POSTGRES_SCHEMA")
-            if schema and _schema_missing(connection, schema):
-                connection.execute(
-                    psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema))
-                )
-            yield
+            yield connection
         finally:
             connection.execute("SELECT pg_advisory_unlock(%s)", (CREATE_TABLES_LOCK,))
+
+
+def _create_schema(connection: Any, schema: str | None) -> None:
+    import psycopg.sql
+
+    if schema and _schema_missing(connection, schema):
+        connection.execute(
+            psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema))
+        )
 
 
 def _schema_missing(connection, schema: str) -> bool:

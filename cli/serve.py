@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,34 @@ def add_serve_parser(commands) -> None:
         action="store_true",
         help="serve the API only (run `billing scheduler` apart)",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="N API worker processes on the one port (default 1); the scheduler runs once, in "
+        "the supervising process (docs/DEPLOY.md)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the in-process scheduler's Prometheus metrics on http://HOST:PORT/metrics",
+    )
+    serve.add_argument(
+        "--metrics-host", default="127.0.0.1", help="where to serve them (default 127.0.0.1)"
+    )
     store_command(serve, run_serve)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def add_sandbox_parser(commands) -> None:
@@ -133,8 +161,25 @@ def run_serve(args: argparse.Namespace) -> int:
     from app import create_app
     from bootstrap import build_runtime
 
+    if args.workers > 1 and args.demo:
+        print(
+            "billing: --demo seeds and serves one process; leave out --workers (or seed once "
+            "with `billing serve --demo`, stop it, then serve the same store with --workers).",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    if args.metrics_port is not None and args.no_scheduler:
+        print(
+            "billing: --metrics-port serves the in-process scheduler's metrics, and "
+            "--no-scheduler runs none here (give it to `billing scheduler`).",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     configure_logging()
-    runtime = build_runtime(**database_url_for(args.db))
+    overrides = database_url_for(args.db)
+    runtime = build_runtime(**overrides)
+    if args.workers > 1:
+        return _serve_workers(args, runtime, overrides)
     api = create_app(runtime, start_scheduler=not args.no_scheduler)
     base = f"http://{args.host}:{args.port}"
     lines = [
@@ -158,9 +203,83 @@ def run_serve(args: argparse.Namespace) -> int:
         lines.append("create a token with: .venv/bin/billing tokens create --role admin")
 
     print("\n".join(lines), file=sys.stderr)
+    if args.metrics_port is not None:
+        _serve_scheduler_metrics(runtime, args)
     uvicorn.run(api, host=args.host, port=args.port, log_level="warning")
     runtime.close()
     return EXIT_OK
+
+
+def _serve_workers(args: argparse.Namespace, runtime: Runtime, overrides: dict[str, Any]) -> int:
+    """``--workers N``: uvicorn's supervisor binds the port and starts N worker processes that
+    share it, each with a runtime of its own (:func:`worker_app`), and restarts one that dies
+    (SIGHUP replaces them one by one). This process runs the scheduler, so it ticks once
+    however many workers serve; the workers run none."""
+    import os
+
+    import uvicorn
+
+    # Spawned workers build their runtime from the environment: the store given with --db too.
+    os.environ.update({f"BILLING_{k.upper()}": str(v) for k, v in overrides.items()})
+    base = f"http://{args.host}:{args.port}"
+    scheduler = "none (run `billing scheduler`)" if args.no_scheduler else "in this process"
+    print(
+        f"billing API on {base} (OpenAPI at {base}/docs) in {args.workers} worker processes, "
+        f"store {runtime.app.describe()['persistence']}; scheduler {scheduler}",
+        file=sys.stderr,
+    )
+    if runtime.settings.test_mode:
+        sandbox = _sandbox_if_needed(runtime)
+        if sandbox:
+            print(
+                f"sandbox payment gateway on {sandbox} (payment links lead there)", file=sys.stderr
+            )
+    if args.no_scheduler:
+        runtime.close()  # it made the tables; its pool would only hold connections idle
+    else:
+        runtime.start()
+        if args.metrics_port is not None:
+            _serve_scheduler_metrics(runtime, args)
+    try:
+        uvicorn.run(
+            "cli.serve:worker_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            # A new worker imports the engine and builds its runtime before it answers the
+            # supervisor: with uvicorn's default 5 s a slow start on a loaded machine would
+            # give a SIGHUP's rolling restart up (the old worker kept).
+            timeout_worker_healthcheck=WORKER_START_TIMEOUT,
+        )
+    finally:
+        if not args.no_scheduler:
+            runtime.close()  # the tick under way finishes first
+    return EXIT_OK
+
+
+#: Seconds a new worker of ``serve --workers`` has to start serving before the supervisor
+#: gives it up (and, once serving, to answer the supervisor's ping).
+WORKER_START_TIMEOUT = 30
+
+
+def worker_app():
+    """One worker process of ``serve --workers``: its own runtime from the settings (pools,
+    read models, caches), the API over it, and no scheduler (the supervisor runs it)."""
+    from app import create_app
+    from bootstrap import build_runtime
+
+    configure_logging()
+    return create_app(build_runtime(), start_scheduler=False, close_on_shutdown=True)
+
+
+def _serve_scheduler_metrics(runtime: Runtime, args: argparse.Namespace) -> None:
+    runtime.serve_metrics(args.metrics_host, args.metrics_port)
+    print(
+        f"scheduler metrics on http://{args.metrics_host}:{args.metrics_port}/metrics",
+        file=sys.stderr,
+    )
 
 
 def run_sandbox(args: argparse.Namespace) -> int:
@@ -201,7 +320,12 @@ def _sandbox_if_needed(runtime: Runtime) -> str | None:
         probe.settimeout(0.5)
         if probe.connect_ex((parts.hostname, parts.port or 80)) == 0:
             return None  # one is running already
-    build_sandbox_gateway(settings.gateway_merchant_id, parts.port or 80).start()
+    try:
+        build_sandbox_gateway(settings.gateway_merchant_id, parts.port or 80).start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        return None  # another process started together with this one started it first
     return settings.gateway_url
 
 

@@ -222,9 +222,24 @@ class Customer(BillingAggregate):
 
     @classmethod
     def register(
-        cls, profile: BillingProfile, representative_id: UUID | None, now: datetime
+        cls,
+        profile: BillingProfile,
+        representative_id: UUID | None,
+        now: datetime,
+        *,
+        customer_id: UUID | None = None,
     ) -> Customer:
-        return cls(profile=profile.to_dict(), representative_id=representative_id, timestamp=now)
+        """A new customer, under ``customer_id`` when the command chooses it (one derived from an
+        Idempotency-Key, so a retried registration meets the same customer)."""
+        facts: dict[str, Any] = {
+            "profile": profile.to_dict(),
+            "representative_id": representative_id,
+            "timestamp": now,
+        }
+        if customer_id is None:
+            return cls(**facts)
+        # The library's way to create under a chosen id when __init__ takes none.
+        return cls._create(cls.CustomerRegistered, id=customer_id, **facts)
 
     def change_profile(self, profile: BillingProfile, now: datetime) -> None:
         now = self._now(now)

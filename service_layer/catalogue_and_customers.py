@@ -53,16 +53,25 @@ class CatalogueCommands(CommandRunner):
 class CustomerCommands(CommandRunner):
     @at_the_latest_change
     def register_customer(
-        self, profile: BillingProfile, now: datetime, *, representative_id: UUID | None = None
+        self,
+        profile: BillingProfile,
+        now: datetime,
+        *,
+        representative_id: UUID | None = None,
+        customer_id: UUID | None = None,
     ) -> UUID:
         """Register a customer, represented by ``representative_id`` if given: a registered
-        representative (else ``representative_not_found``, and nothing is recorded)."""
+        representative (else ``representative_not_found``, and nothing is recorded).
+        ``customer_id`` gives the id (one derived from a request's Idempotency-Key): when a
+        customer is registered under it already, this is a retry and records nothing."""
         now = check_moment(now)
 
         def command(uow: UnitOfWork) -> UUID:
+            if customer_id is not None and uow.find(customer_id, Customer) is not None:
+                return customer_id  # a retried registration: it was already recorded
             if representative_id is not None:
                 registered_representative(uow, representative_id)
-            customer = Customer.register(profile, representative_id, now)
+            customer = Customer.register(profile, representative_id, now, customer_id=customer_id)
             uow.add(customer)
             return customer.id
 

@@ -4,6 +4,7 @@ and the wait until the schedulers working on it have done everything due."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import timedelta
 
 from adapters.clock import StoredClock
@@ -46,3 +47,44 @@ def settled(read_models, clock, timeout: float = 300.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the schedulers did not finish what was due")
         time.sleep(0.2)
+
+
+def events(app) -> list:
+    """Every event the store holds, in the order of the log."""
+    found, after = [], 0
+    while batch := app.recorder.select_notifications(
+        start=after, limit=2000, inclusive_of_start=False
+    ):
+        found += [app.mapper.to_domain_event(n) for n in batch]
+        after = batch[-1].id
+    return found
+
+
+def assert_each_time_based_event_once(app) -> None:
+    seen: Counter = Counter()
+    site: dict = {}
+    for e in events(app):
+        name = type(e).__name__
+        key = None
+        if name == "SubscriptionRenewed":
+            key = (e.originator_id, name, e.period_no)
+        elif name == "NoticeSent":
+            key = (
+                e.originator_id,
+                name,
+                e.kind,
+                e.number,
+                e.facts.get("suspension_no"),
+                e.facts.get("reference"),
+            )
+        elif name in ("GraceStarted", "SiteSuspended"):
+            key = (e.originator_id, name, e.invoice_id, getattr(e, "suspension_no", None))
+        elif name == "SiteCollected":
+            key = (e.originator_id, name)
+        if key is not None:
+            seen[key] += 1
+        if name in ("SiteSuspended", "SiteRestored"):
+            assert site.get(e.originator_id) != name, f"{name} twice in a row for {e.originator_id}"
+            site[e.originator_id] = name
+    doubled = [k for k, n in seen.items() if n > 1]
+    assert not doubled, f"recorded more than once: {doubled[:5]}"

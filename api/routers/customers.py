@@ -54,15 +54,21 @@ def _open_balance(ctx: ContextDep, customer_id: UUID) -> int:
     status_code=status.HTTP_201_CREATED,
     summary="Register a customer",
 )
-def register_customer(body: CustomerIn, ctx: ContextDep, who: PrincipalDep) -> CustomerOut:
+def register_customer(
+    body: CustomerIn, request: Request, ctx: ContextDep, who: PrincipalDep
+) -> CustomerOut:
     """Admins register any customer; a representative registers customers who chose them.
     ``representative_id`` must name a registered representative (404
     ``representative_not_found``: add them first with ``POST /representatives``)."""
     require(who, Role.ADMIN, Role.REPRESENTATIVE, action="register customers")
     representative_id = who.subject if who.role is Role.REPRESENTATIVE else body.representative_id
     profile = BillingProfile(**body.model_dump(exclude={"representative_id"}))
+    key = getattr(request.state, "idempotency_key", None)
+    # A retry with the same Idempotency-Key names the same customer, even one that runs again
+    # after its first answer was lost (a stale claim, adapters/idempotency.py): registered once.
+    keyed = uuid5(BILLING_NAMESPACE, f"customer/{who.token_hash}/{key}") if key else None
     customer_id = ctx.app_for(who).register_customer(
-        profile, ctx.now(), representative_id=representative_id
+        profile, ctx.now(), representative_id=representative_id, customer_id=keyed
     )
     return CustomerOut.of(ctx.app.get_customer(customer_id), 0)
 

@@ -15,7 +15,7 @@ import pytest
 
 from bootstrap import build_engine
 from tests.builders import DAY, T0
-from tests.processes import populate, settled
+from tests.processes import assert_each_time_based_event_once, populate, settled
 from tests.stores import postgres_schema
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # scheduler processes
@@ -32,46 +32,6 @@ def scheduler_process(url: str, log: Path) -> subprocess.Popen:
         "BILLING_TICK_INTERVAL": "0.1",
     }
     return subprocess.Popen([BILLING, "scheduler"], env=env, stderr=log.open("a"), text=True)
-
-
-def events(app) -> list:
-    found, after = [], 0
-    while batch := app.recorder.select_notifications(
-        start=after, limit=2000, inclusive_of_start=False
-    ):
-        found += [app.mapper.to_domain_event(n) for n in batch]
-        after = batch[-1].id
-    return found
-
-
-def assert_each_time_based_event_once(app) -> None:
-    seen: Counter = Counter()
-    site: dict = {}
-    for e in events(app):
-        name = type(e).__name__
-        key = None
-        if name == "SubscriptionRenewed":
-            key = (e.originator_id, name, e.period_no)
-        elif name == "NoticeSent":
-            key = (
-                e.originator_id,
-                name,
-                e.kind,
-                e.number,
-                e.facts.get("suspension_no"),
-                e.facts.get("reference"),
-            )
-        elif name in ("GraceStarted", "SiteSuspended"):
-            key = (e.originator_id, name, e.invoice_id, getattr(e, "suspension_no", None))
-        elif name == "SiteCollected":
-            key = (e.originator_id, name)
-        if key is not None:
-            seen[key] += 1
-        if name in ("SiteSuspended", "SiteRestored"):
-            assert site.get(e.originator_id) != name, f"{name} twice in a row for {e.originator_id}"
-            site[e.originator_id] = name
-    doubled = [k for k, n in seen.items() if n > 1]
-    assert not doubled, f"recorded more than once: {doubled[:5]}"
 
 
 def test_two_scheduler_processes_with_1000_subscriptions_do_everything_exactly_once(tmp_path):
