@@ -38,6 +38,16 @@ class LinkSecretStore:
         self.view = read_models.view
 
     def secret(self) -> bytes:
+        from eventsourcing.persistence import IntegrityError
+
+        try:
+            return self._secret()
+        except IntegrityError:
+            # Two processes created the table at once on PostgreSQL (CREATE TABLE IF NOT
+            # EXISTS is not safe against that): the other one's table is there now.
+            return self._secret()
+
+    def _secret(self) -> bytes:
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)
             sql.execute(

@@ -216,6 +216,13 @@ class ReadModel:
         """Rows appended (or counters added to) because of this event."""
         return ()
 
+    def begin_batch(self) -> None:
+        """A batch of events is about to be folded (before its write transaction): read
+        once what :meth:`entries` would otherwise ask the database for each event."""
+
+    def end_batch(self) -> None:
+        """The batch's rows are computed: forget what :meth:`begin_batch` read."""
+
 
 # --- aggregate states as of the processed position ---------------------------------------------
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from eventsourcing.persistence import DataError, IntegrityError, Tracking
+from eventsourcing.persistence import DataError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
@@ -312,27 +312,13 @@ class ReadModelProcessing:
         touched: dict[str, dict[Any, None]] = {}
         entries: dict[str, list[Any]] = {}
         moved: dict[str, int] = {}
-        needed = 0
-        for domain_event, notification_id in batch:
-            behind = [m for m in self.read_models if notification_id > (tracked[m.name] or 0)]
-            if not behind:
-                # Another follower folded this event; what we hold of its aggregate is stale.
-                self.states.discard(domain_event.originator_id)
-                continue
-            needed += 1
-            self.states.apply(domain_event)
-            self.states.position = notification_id
-            interested = self.models_for(type(domain_event))
-            for model in behind:
-                moved[model.name] = notification_id
-                if model not in interested:
-                    continue
-                keys = touched.setdefault(model.name, {})
-                for key in model.touched(domain_event, self.states):
-                    keys[key] = None
-                added = list(model.entries(domain_event, self.states))
-                if added:
-                    entries.setdefault(model.name, []).extend(added)
+        for model in self.read_models:
+            model.begin_batch()
+        try:
+            needed = self._fold_batch(batch, tracked, touched, entries, moved)
+        finally:
+            for model in self.read_models:
+                model.end_batch()
         if not moved:
             return 0
         changes = [
@@ -365,9 +351,10 @@ class ReadModelProcessing:
                     self._write_batch(
                         cursor, application_name, tracked, moved, changes, sanitise=True
                     )
-        except (LostRace, IntegrityError) as lost:
-            # Another follower moved a position first (or wrote a row of ours): nothing of
-            # this batch was written; what this process holds is behind the store.
+        except LostRace as lost:
+            # Another follower moved a position first: nothing of this batch was written, and
+            # what this process holds is behind the store. (Any other IntegrityError is a
+            # read model's constraint refusing a row: a fault, raised as is.)
             log.debug(
                 "read models: batch #%d-#%d lost to another follower (%s)",
                 batch[0][1],
@@ -379,6 +366,39 @@ class ReadModelProcessing:
             return -1
         for name, position in moved.items():
             tracked[name] = position
+        return needed
+
+    def _fold_batch(
+        self,
+        batch: Sequence[tuple[Any, int]],
+        tracked: dict[str, int | None],
+        touched: dict[str, dict[Any, None]],
+        entries: dict[str, list[Any]],
+        moved: dict[str, int],
+    ) -> int:
+        """Advance the states by the batch's events, collecting each read model's touched
+        keys, its entries and its new position; returns how many events some model needed."""
+        needed = 0
+        for domain_event, notification_id in batch:
+            behind = [m for m in self.read_models if notification_id > (tracked[m.name] or 0)]
+            if not behind:
+                # Another follower folded this event; what we hold of its aggregate is stale.
+                self.states.discard(domain_event.originator_id)
+                continue
+            needed += 1
+            self.states.apply(domain_event)
+            self.states.position = notification_id
+            interested = self.models_for(type(domain_event))
+            for model in behind:
+                moved[model.name] = notification_id
+                if model not in interested:
+                    continue
+                keys = touched.setdefault(model.name, {})
+                for key in model.touched(domain_event, self.states):
+                    keys[key] = None
+                added = list(model.entries(domain_event, self.states))
+                if added:
+                    entries.setdefault(model.name, []).extend(added)
         return needed
 
     def _write_batch(
