@@ -17,7 +17,9 @@ function of the same state the commands decide on: it cannot fold the events dif
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -245,11 +247,19 @@ class AggregateStates:
     #: can keep the log's order (the outbox's webhook rows); 0 when not known.
     position: int = 0
     _held: OrderedDict[UUID, Aggregate] = field(default_factory=OrderedDict)
+    #: States a command just saved or loaded (:meth:`hint`), each with its version then,
+    #: taken instead of loading that aggregate again; bounded, oldest dropped first.
+    _hints: OrderedDict[UUID, tuple[Aggregate, int]] = field(default_factory=OrderedDict)
+    HINTS: ClassVar[int] = 5_000
+    _hints_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, event: Any) -> Aggregate | None:
         """Advance the event's aggregate by it (idempotent: an event already applied is skipped)."""
         aggregate_id = event.originator_id
         version = event.originator_version
+        hinted = self._hints.get(aggregate_id)
+        if hinted is not None and hinted[1] < version:
+            self._drop_hint(aggregate_id)  # older than what is folded now: never useful again
         held = self._held.get(aggregate_id)
         if held is not None and held.version > version and self.loader is not None:
             # A get() loaded this aggregate ahead of the events folded so far (its latest
@@ -262,7 +272,7 @@ class AggregateStates:
         elif version == 1:
             aggregate = event.mutate(None)
         elif self.loader is not None:
-            aggregate = self.loader(aggregate_id, version)
+            aggregate = self._hinted(aggregate_id, version) or self.loader(aggregate_id, version)
         else:
             raise LookupError(
                 f"Event {type(event).__qualname__} v{version} of {aggregate_id} arrived without "
@@ -283,7 +293,7 @@ class AggregateStates:
         ``kind``, one of that class (another class under that id is a TypeError)."""
         held = self._held.get(aggregate_id)
         if held is None and self.loader is not None:
-            held = self.loader(aggregate_id, None)
+            held = self._hinted(aggregate_id) or self.loader(aggregate_id, None)
             if held is not None:
                 self._hold(aggregate_id, held)
         elif held is not None and self.maxsize:
@@ -308,9 +318,42 @@ class AggregateStates:
 
     def discard(self, aggregate_id: UUID) -> None:
         self._held.pop(aggregate_id, None)
+        self._drop_hint(aggregate_id)
 
     def forget(self) -> None:
         self._held.clear()
+        with self._hints_lock:
+            self._hints.clear()
+
+    def _drop_hint(self, aggregate_id: UUID) -> None:
+        with self._hints_lock:
+            self._hints.pop(aggregate_id, None)
+
+    def hint(self, aggregates: Iterable[Aggregate]) -> None:
+        """Aggregates as a command just saved (or loaded) them, in the thread that ran it: the
+        fold takes one instead of loading it, when it needs that aggregate at exactly that
+        version (:meth:`apply`) or at its latest (:meth:`get`, as good as a load then). A
+        hint is ignored if the aggregate was changed since (its version moved)."""
+        with self._hints_lock:  # commands hint from their threads, the fold takes in its own
+            for aggregate in aggregates:
+                self._hints[aggregate.id] = (aggregate, aggregate.version)
+                self._hints.move_to_end(aggregate.id)
+            while len(self._hints) > self.HINTS:
+                self._hints.popitem(last=False)
+
+    def _hinted(self, aggregate_id: UUID, version: int | None = None) -> Aggregate | None:
+        """A copy of the hinted state of this aggregate (at ``version``, if given), or None.
+        A copy: the fold advances what it holds in place, and the command's caller may still
+        hold the original."""
+        with self._hints_lock:
+            found = self._hints.get(aggregate_id)
+            if found is None or (version is not None and found[1] != version):
+                return None
+            del self._hints[aggregate_id]
+        aggregate, hinted_version = found
+        if aggregate.version != hinted_version:
+            return None
+        return copy.deepcopy(aggregate)
 
 
 def jalali_month(moment_: Any) -> str:

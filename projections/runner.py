@@ -52,6 +52,8 @@ class ReadModels(Rebuilding):
         self.models: tuple[ReadModel, ...] = (*ALL_READ_MODELS, *extra)
         self.view = self._build_view()
         self.view.states.loader = self._load
+        # What a command just saved is handed to the fold instead of being loaded again.
+        app.saved_listeners = (*getattr(app, "saved_listeners", ()), self.view.states.hint)
         for model in self.models:  # before anything is folded: what a model needs of the store
             bind = getattr(model, "bind", None)
             if bind is not None:

@@ -14,10 +14,9 @@ import pytest
 
 from bootstrap import build_application, build_read_models
 from projections import runner
+from tests.builders import DAY, T0, in_memory_app, ordered
 from tests.histories import History
 from tests.stores import postgres_schema
-
-pytestmark = pytest.mark.postgres
 
 
 def a_history(app) -> None:
@@ -50,6 +49,7 @@ def counting(read_models, folded: list[int], lost: list[int]) -> None:
     read_models.view.process_batch = process_batch
 
 
+@pytest.mark.postgres
 def test_two_followers_racing_over_the_same_batches_fold_every_event_once(monkeypatch):
     monkeypatch.setattr(runner, "BATCH", 5)  # many small batches: many chances to collide
     with postgres_schema() as url:
@@ -111,3 +111,53 @@ def test_two_followers_racing_over_the_same_batches_fold_every_event_once(monkey
         columns = ("channel", "kind", "recipient", "subject", "body", "payload", "sequence")
         assert [[r[c] for c in columns] for r in raced] == [[r[c] for c in columns] for r in alone]
         app.close()
+
+
+def test_the_states_a_command_saved_are_folded_without_loading_them_again(tmp_path):
+    """The rule (issue 22, "the states a command just saved handed to the read models"): a
+    fold that meets the events of a save takes the aggregates as saved; only what it was not
+    handed is loaded. The rows are the same as a fold that loads everything."""
+    url = f"sqlite:///{tmp_path}/hinted.sqlite"
+    app = build_application(database_url=url)
+    read_models = build_read_models(app, database_url=url)
+    loaded: list[tuple[object, object]] = []
+    load = read_models.view.states.loader
+
+    def counting_load(aggregate_id, version):
+        loaded.append((aggregate_id, version))
+        return load(aggregate_id, version)
+
+    read_models.view.states.loader = counting_load
+    subscription = ordered(app)
+    read_models.catch_up()
+    read_models.view.states.forget()  # as a scheduler that has never seen it
+    app.advance(T0 + 27 * DAY)  # the first reminder: one save of the subscription (and more)
+    read_models.catch_up()
+    assert subscription not in [aggregate_id for aggregate_id, _ in loaded]
+    _, drifts = read_models.verify()
+    assert drifts == []
+
+
+def test_a_hint_at_another_version_or_changed_since_is_not_taken():
+    from projections.model import AggregateStates
+
+    app = in_memory_app()
+    subscription = ordered(app)
+    app.advance(T0 + 27 * DAY)
+    saved = app.repository.get(subscription)
+    loads: list[int | None] = []
+
+    def load(aggregate_id, version):
+        loads.append(version)
+        return app.repository.get(aggregate_id, version=version)
+
+    states = AggregateStates(loader=load)
+    states.hint([saved])
+    assert states._hinted(subscription, saved.version - 1) is None  # not that version
+    taken = states._hinted(subscription, saved.version)
+    assert taken is not None and taken is not saved and taken.version == saved.version
+    assert states._hinted(subscription) is None  # taken once
+    states.hint([saved])
+    object.__setattr__(saved, "_version", saved.version + 1)  # changed after it was hinted
+    assert states._hinted(subscription) is None
+    assert loads == []
