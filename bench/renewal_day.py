@@ -72,6 +72,7 @@ from adapters.clock import SimulatedClock
 from adapters.persistence import parse_database_url
 from bootstrap import build_application, build_engine, build_read_models
 from projections.model import parse_moment
+from projections.store import BATCH
 
 ORDERED_AT = START + timedelta(days=1)
 PAID_AT = ORDERED_AT + timedelta(hours=1)
@@ -197,8 +198,9 @@ def run_day(url: str, due_at: str, partition: str = "0/1", batch: int | None = N
             report = engine.tick(deliver=False)
             w, c = time.perf_counter() - w, time.process_time() - c
             ticks += 1
-            left, elsewhere = report.left_to_peers, elsewhere + report.claimed_elsewhere
+            elsewhere += report.claimed_elsewhere
             if ticks == 1:
+                left = report.left_to_peers
                 busy_wall, busy_cpu = w, c
             executed += len(report.executed)
             if not report.executed:
@@ -318,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         result["days"] = days
         if baseline_n:
             progress(f"the old path (one event per transaction) on {baseline_n}")
-            old = run_day(store.urls["small_old"], small["due_at"], batch=1)
+            old = run_day(store.urls["small_old"], small["due_at"], old_path=True)
             check_renewed(store.urls["small_old"], small["due_at"], baseline_n)
             new = run_day(store.urls["small_new"], small["due_at"])
             check_renewed(store.urls["small_new"], small["due_at"], baseline_n)
