@@ -180,14 +180,16 @@ class Day:
     ended: float
 
 
-def run_day(url: str, due_at: str, partition: str = "0/1", batch: int | None = None) -> Day:
-    """Tick at the renewal moment until a tick finds nothing of this scheduler's to do."""
-    if batch is not None:
-        from projections import runner
+def run_day(url: str, due_at: str, partition: str = "0/1", *, old_path: bool = False) -> Day:
+    """Tick at the renewal moment until a tick finds nothing of this scheduler's to do;
+    ``old_path``: fold as before issue 22, one event per transaction, every aggregate loaded."""
+    from projections import runner
 
-        runner.BATCH = batch
+    runner.BATCH = 1 if old_path else BATCH
     at = parse_moment(due_at)
     engine = build_engine(database_url=url, clock=SimulatedClock(at), scheduler_partition=partition)
+    if old_path:
+        engine.app.saved_listeners = ()
     try:
         engine.read_models.catch_up()  # opening the store is not the renewal day
         started, wall0, cpu0 = time.time(), time.perf_counter(), time.process_time()
