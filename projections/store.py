@@ -7,7 +7,7 @@ name ``billing/<read model>``), so one can be rebuilt while the others go on; an
 below a read model's position is skipped for it. A position moves only by compare-and-set from
 the one this process read, so of two followers folding the same batch one commits and the
 other writes nothing and reads the positions again: nothing is counted twice
-(docs/ARCHITECTURE.md, "Read models").
+(docs/ARCHITECTURE.md, "Read models: folded in batches, exactly once").
 """
 
 from __future__ import annotations
