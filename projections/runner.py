@@ -369,18 +369,21 @@ class ReadModels(Rebuilding):
 
     def _listen(self, channel: str, news: threading.Event) -> None:
         """Set ``news`` on each NOTIFY of the event recorder until stopped (reconnecting
-        after a failure; meanwhile the follower polls)."""
+        after a failure; meanwhile the follower polls). The connection is its own, outside the
+        store's pool: it is held for as long as the read models follow the log."""
+        import psycopg
         from psycopg.sql import SQL, Identifier
 
+        pool = self.app.recorder.datastore.pool
         while not self._stopping.is_set():
             try:
-                with self.app.recorder.datastore.get_connection() as connection:
+                with psycopg.connect(pool.conninfo, **pool.kwargs, autocommit=True) as connection:
                     connection.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+                    news.set()  # anything recorded before LISTEN took hold is looked for
                     while not self._stopping.is_set():
                         # At most 0.1 s, so that the loop sees stop() promptly.
                         for _ in connection.notifies(timeout=0.1, stop_after=1):
                             news.set()
-                    connection.execute(SQL("UNLISTEN {0}").format(Identifier(channel)))
             except Exception:
                 log.warning("read models: listening for new events failed; polling meanwhile")
                 self._stopping.wait(1.0)
