@@ -12,10 +12,11 @@ other writes nothing and reads the positions again: nothing is counted twice
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.persistence import DataError, Tracking
@@ -308,6 +309,37 @@ class ReadModelProcessing:
         followers in several processes. Everything that reads (aggregates a row needs that are
         not held) is done before the write transaction, which only writes: a connection asked
         for while holding the single writer of SQLite could wait for a thread queued for it."""
+        with self._folding(application_name) as moved_meanwhile:
+            if moved_meanwhile:
+                self.states.forget()
+                self.forget_positions()
+                return -1
+            return self._process_batch(application_name, batch)
+
+    @contextlib.contextmanager
+    def _folding(self, application_name: str) -> Iterator[bool]:
+        """On PostgreSQL, one follower at a time folds a batch (a session advisory lock keyed
+        by the tracking table and application, held from reading the positions to the commit);
+        yields whether the positions moved since this process read them. Followers in several
+        processes (schedulers, API workers) then wait for each other instead of all computing
+        the same batch and all but one throwing it away; the compare-and-set stays the guard.
+        SQLite has one writer at a time anyway: nothing to do there."""
+        if self.dialect != "postgres":
+            yield False
+            return
+        key = f"{self._tracking_table}/{application_name}"
+        with self.datastore.get_connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(22, hashtext(%s))", (key,))
+            try:
+                with connection.cursor() as cursor:
+                    fresh = self._read_positions(cursor, application_name)
+                connection.commit()
+                yield fresh != self._tracked(application_name)
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(22, hashtext(%s))", (key,))
+                connection.commit()
+
+    def _process_batch(self, application_name: str, batch: Sequence[tuple[Any, int]]) -> int:
         tracked = self._tracked(application_name)
         touched: dict[str, dict[Any, None]] = {}
         entries: dict[str, list[Any]] = {}
