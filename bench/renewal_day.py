@@ -215,7 +215,7 @@ def run_day(url: str, due_at: str, partition: str = "0/1", *, old_path: bool = F
             elsewhere += report.claimed_elsewhere
             if ticks == 1:
                 left = report.left_to_peers
-                busy_wall, busy_cpu = w, c
+                busy_wall, busy_cpu, busy_fold = w, c, fold_cpu[0]
             executed += len(report.executed)
             if not report.executed:
                 break
