@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -71,6 +71,9 @@ class TickReport:
     at: datetime
     executed: list[Executed] = field(default_factory=list)
     claimed_elsewhere: int = 0
+    #: Due subscriptions left to the scheduler whose share they are (not yet overdue enough
+    #: to take over).
+    left_to_peers: int = 0
     #: Subscriptions whose step raised: the others went on; these stay due for the next tick.
     failed: list[str] = field(default_factory=list)
     delivered: int = 0
@@ -130,6 +133,10 @@ class Engine:
         self.delivery_workers = getattr(settings, "delivery_workers", 2)
         self.delivery_batch = getattr(settings, "delivery_batch", 20)
         self.site_reconcile_interval = getattr(settings, "platform_reconcile_interval", 600.0)
+        index, _, count = getattr(settings, "scheduler_partition", "0/1").partition("/")
+        #: (i, M): this scheduler's share of the due subscriptions (see :meth:`_in_share`).
+        self.partition = (int(index), int(count))
+        self.takeover = timedelta(seconds=getattr(settings, "scheduler_takeover", 300.0))
         self._last_reconcile = 0.0
         self.metrics = Metrics()
         self._scheduler: BaseScheduler | None = None
@@ -250,7 +257,10 @@ class Engine:
         after = None
         while True:
             page = self.read_models.due_subscriptions(report.at, self.batch, after)
-            for _, subscription_id in page:
+            for due_at, subscription_id in page:
+                if not self._in_share(subscription_id, due_at, report.at):
+                    report.left_to_peers += 1
+                    continue
                 with self.claims.claim(subscription_id) as mine:
                     if not mine:
                         report.claimed_elsewhere += 1
@@ -289,6 +299,19 @@ class Engine:
             after = page[-1]
         if report.executed:
             self.read_models.catch_up()  # the due index and the outbox learn what just happened
+
+    def _in_share(self, subscription_id: str, due_at: str, now: datetime) -> bool:
+        """Whether this scheduler advances a due subscription now: one in its share (the id
+        modulo the number of schedulers), or one due so long (``takeover``) that the scheduler
+        whose share it is seems down. Several schedulers thus walk disjoint parts of the due
+        pages instead of racing for the same subscriptions in the same order; the claims still
+        guard each subscription when shares overlap (a takeover, a change of M)."""
+        from projections.model import moment
+
+        index, count = self.partition
+        if count == 1 or UUID(subscription_id).int % count == index:
+            return True
+        return due_at <= (moment(now - self.takeover) or "")
 
     def _reconcile_now_and_then(self) -> None:
         """Every ``reconcile_interval`` seconds of real time, settle unconfirmed gateway payments."""

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     tick_interval: float = 60.0
     #: Subscriptions advanced per query page within one tick.
     tick_batch: int = 500
+    #: ``i/M``: this is scheduler i of M sharing one store; each advances first the
+    #: subscriptions whose id falls in its share (the id modulo M), so that several schedulers
+    #: do not walk the same due pages in the same order and collide (docs/SCHEDULER.md,
+    #: "Several schedulers"). ``0/1``: one scheduler does everything.
+    scheduler_partition: str = "0/1"
+    #: Seconds a subscription of another scheduler's share may stay due before this one takes
+    #: it over (that scheduler may be down).
+    scheduler_takeover: float = 300.0
     #: How far behind an aggregate's last change a command's moment may be (another machine's
     #: clock, a request racing another) and still be recorded at that change; beyond it the
     #: command is refused (409 time_went_backwards, which a retry may pass). Test mode: no limit.
@@ -178,6 +186,7 @@ class Settings(BaseSettings):
         "gateway_timeout",
         "postgres_pool_timeout",
         "tick_batch",
+        "scheduler_takeover",
         "delivery_batch",
         "delivery_workers",
         "notice_max_attempts",
@@ -192,6 +201,15 @@ class Settings(BaseSettings):
         """Intervals, timeouts and sizes: a zero or negative one would spin or never run."""
         if value <= 0:
             raise ValueError(f"must be more than 0, not {value}")
+        return value
+
+    @field_validator("scheduler_partition", mode="after")
+    @classmethod
+    def _partition(cls, value: str) -> str:
+        """``i/M`` with 0 <= i < M."""
+        index, _, count = value.partition("/")
+        if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+            raise ValueError(f"must be i/M with 0 <= i < M (e.g. 0/2 and 1/2), not {value!r}")
         return value
 
     @field_validator("four_eyes_void_above", "link_grace_days", mode="after")

@@ -192,11 +192,12 @@ class WebhookEndpoints:
         """The enabled endpoints that receive an event of this type (any type: None) recorded
         at this position of the log (endpoints created before it was recorded)."""
         rows = self._rows("WHERE enabled = 1 AND after_position < ?", (position,))
-        return [
-            e
-            for e in map(_endpoint, rows)
-            if event_type is None or event_type in e["events"] or "*" in e["events"]
-        ]
+        return receiving(map(_endpoint, rows), event_type, position)
+
+    def enabled(self) -> list[dict[str, Any]]:
+        """The enabled endpoints, read once: a batch of the read models' fold asks
+        :func:`receiving` about each of its events instead of the database."""
+        return [_endpoint(r) for r in self._rows("WHERE enabled = 1")]
 
     def disable(self, endpoint_id: str, now: datetime) -> dict[str, Any]:
         """Disable it, and skip what it still had to receive, in one transaction."""
@@ -287,6 +288,19 @@ class WebhookEndpoints:
                 "(delivery_id, attempt_id, at, status_code, excerpt) VALUES (?, ?, ?, ?, ?)",
                 (delivery_id, uuid.uuid4().hex, moment(at), status, text[:EXCERPT]),
             )
+
+
+def receiving(
+    endpoints: Iterable[dict[str, Any]], event_type: str | None, position: int
+) -> list[dict[str, Any]]:
+    """Of these enabled endpoints, those that receive an event of this type (any type: None)
+    recorded at this position of the log (endpoints created before it was recorded)."""
+    return [
+        e
+        for e in endpoints
+        if e["after_position"] < position
+        and (event_type is None or event_type in e["events"] or "*" in e["events"])
+    ]
 
 
 def _endpoint(row: dict[str, Any], *, with_secret: bool = False) -> dict[str, Any]:

@@ -17,7 +17,9 @@ function of the same state the commands decide on: it cannot fold the events dif
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +218,13 @@ class ReadModel:
         """Rows appended (or counters added to) because of this event."""
         return ()
 
+    def begin_batch(self) -> None:
+        """A batch of events is about to be folded (before its write transaction): read
+        once what :meth:`entries` would otherwise ask the database for each event."""
+
+    def end_batch(self) -> None:
+        """The batch's rows are computed: forget what :meth:`begin_batch` read."""
+
 
 # --- aggregate states as of the processed position ---------------------------------------------
 
@@ -238,11 +247,19 @@ class AggregateStates:
     #: can keep the log's order (the outbox's webhook rows); 0 when not known.
     position: int = 0
     _held: OrderedDict[UUID, Aggregate] = field(default_factory=OrderedDict)
+    #: States a command just saved or loaded (:meth:`hint`), each with its version then,
+    #: taken instead of loading that aggregate again; bounded, oldest dropped first.
+    _hints: OrderedDict[UUID, tuple[Aggregate, int]] = field(default_factory=OrderedDict)
+    HINTS: ClassVar[int] = 5_000
+    _hints_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, event: Any) -> Aggregate | None:
         """Advance the event's aggregate by it (idempotent: an event already applied is skipped)."""
         aggregate_id = event.originator_id
         version = event.originator_version
+        hinted = self._hints.get(aggregate_id)
+        if hinted is not None and hinted[1] < version:
+            self._drop_hint(aggregate_id)  # older than what is folded now: never useful again
         held = self._held.get(aggregate_id)
         if held is not None and held.version > version and self.loader is not None:
             # A get() loaded this aggregate ahead of the events folded so far (its latest
@@ -255,7 +272,7 @@ class AggregateStates:
         elif version == 1:
             aggregate = event.mutate(None)
         elif self.loader is not None:
-            aggregate = self.loader(aggregate_id, version)
+            aggregate = self._hinted(aggregate_id, version) or self.loader(aggregate_id, version)
         else:
             raise LookupError(
                 f"Event {type(event).__qualname__} v{version} of {aggregate_id} arrived without "
@@ -276,7 +293,7 @@ class AggregateStates:
         ``kind``, one of that class (another class under that id is a TypeError)."""
         held = self._held.get(aggregate_id)
         if held is None and self.loader is not None:
-            held = self.loader(aggregate_id, None)
+            held = self._hinted(aggregate_id) or self.loader(aggregate_id, None)
             if held is not None:
                 self._hold(aggregate_id, held)
         elif held is not None and self.maxsize:
@@ -301,9 +318,43 @@ class AggregateStates:
 
     def discard(self, aggregate_id: UUID) -> None:
         self._held.pop(aggregate_id, None)
+        self._drop_hint(aggregate_id)
 
     def forget(self) -> None:
         self._held.clear()
+        with self._hints_lock:
+            self._hints.clear()
+
+    def _drop_hint(self, aggregate_id: UUID) -> None:
+        with self._hints_lock:
+            self._hints.pop(aggregate_id, None)
+
+    def hint(self, aggregates: Iterable[Aggregate]) -> None:
+        """Aggregates as a command just saved (or loaded) them, in the thread that ran it: the
+        fold takes one instead of loading it, when it needs that aggregate at exactly that
+        version (:meth:`apply`) or at its latest (:meth:`get`, as good as a load then).
+
+        Each is copied here, in the command's thread, before anything else can touch it: the
+        command's aggregates go back to the aggregate cache after the save
+        (service_layer/aggregate_cache.py) and the next command, maybe in another thread, takes
+        and changes them while the fold runs."""
+        copies = [(a.id, copy.deepcopy(a)) for a in aggregates]
+        with self._hints_lock:  # commands hint from their threads, the fold takes in its own
+            for aggregate_id, aggregate in copies:
+                self._hints[aggregate_id] = (aggregate, aggregate.version)
+                self._hints.move_to_end(aggregate_id)
+            while len(self._hints) > self.HINTS:
+                self._hints.popitem(last=False)
+
+    def _hinted(self, aggregate_id: UUID, version: int | None = None) -> Aggregate | None:
+        """The hinted state of this aggregate (at ``version``, if given), or None. It is the
+        fold's own copy from then on (taken out of the hints)."""
+        with self._hints_lock:
+            found = self._hints.get(aggregate_id)
+            if found is None or (version is not None and found[1] != version):
+                return None
+            del self._hints[aggregate_id]
+        return found[0]
 
 
 def jalali_month(moment_: Any) -> str:

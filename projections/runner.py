@@ -2,10 +2,9 @@
 
 - ``catch_up()`` folds every event recorded since the read models' positions, now, in this
   thread (the CLI and the tests use it; so does the SQLite follower).
-- ``start()`` keeps them up to date in the background: on PostgreSQL with eventsourcing's
-  ``ProjectionRunner`` (it listens for new events; view rows and tracking are written in one
-  transaction), on SQLite, whose recorder cannot be subscribed to, by polling the
-  notification log with the same view recorder.
+- ``start()`` keeps them up to date in the background with the same batched catch-up: woken
+  on PostgreSQL by the recorder's NOTIFY, on SQLite, whose recorder cannot be subscribed to,
+  by polling the notification log.
 - ``rebuild(names)`` folds all events from zero in memory, writes the rows into scratch tables
   and swaps them in, then catches up what arrived meanwhile.
 - ``verify()`` rebuilds every read model into scratch tables and compares them, row by row,
@@ -28,6 +27,7 @@ from eventsourcing.persistence import Tracking
 from projections.model import AggregateStates, ReadModel
 from projections.rebuild import SECTION, Rebuilding, UnstorableEvent
 from projections.store import (
+    BATCH,
     PostgresReadModelRecorder,
     ReadModelProcessing,
     Sql,
@@ -52,6 +52,8 @@ class ReadModels(Rebuilding):
         self.models: tuple[ReadModel, ...] = (*ALL_READ_MODELS, *extra)
         self.view = self._build_view()
         self.view.states.loader = self._load
+        # What a command just saved is handed to the fold instead of being loaded again.
+        app.saved_listeners = (*getattr(app, "saved_listeners", ()), self.view.states.hint)
         for model in self.models:  # before anything is folded: what a model needs of the store
             bind = getattr(model, "bind", None)
             if bind is not None:
@@ -64,7 +66,7 @@ class ReadModels(Rebuilding):
         self.unstorable: list[UnstorableEvent] = []
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._runner: Any = None
+        self._listener: threading.Thread | None = None
         self._rebuild_stale_tables()
 
     # --- construction -------------------------------------------------------------------------
@@ -295,21 +297,37 @@ class ReadModels(Rebuilding):
 
     def _catch_up(self) -> int:
         mapper = self.app.mapper
-        start = self.position()
-        if start > self._seen:
-            # Another process folded events this one never saw: what it holds may be stale.
-            self.view.states.forget()
-            self.view.forget_positions()
         read = 0
-        for notification in self._notifications(start):
-            self.view.process(
-                mapper.to_domain_event(notification),
-                Tracking(self.application_name, notification.id),
-            )
-            self._seen = notification.id
-            read += 1
-        self._seen = max(self._seen, start)
-        return read
+        while True:
+            start = self.position()
+            if start > self._seen:
+                # Another process folded events this one never saw: what it holds may be stale.
+                self.view.states.forget()
+                self.view.forget_positions()
+            lost = False
+            batch: list[tuple[Any, int]] = []
+            for notification in self._notifications(start):
+                batch.append((mapper.to_domain_event(notification), notification.id))
+                if len(batch) == BATCH:
+                    lost = not self._fold(batch)
+                    if lost:
+                        break
+                    read += len(batch)
+                    batch = []
+            if batch and not lost:
+                lost = not self._fold(batch)
+                read += 0 if lost else len(batch)
+            self._seen = max(self._seen, start)
+            if not lost:
+                return read
+            # Another follower folded part of this; go on from where the store now stands.
+
+    def _fold(self, batch: list[tuple[Any, int]]) -> bool:
+        """Fold one batch; False when another follower moved a position first."""
+        if self.view.process_batch(self.application_name, batch) < 0:
+            return False
+        self._seen = batch[-1][1]
+        return True
 
     def repair_due(self, subscription_id: Any) -> None:
         """Recompute a subscription's due-actions row from its latest stored state.
@@ -327,42 +345,26 @@ class ReadModels(Rebuilding):
             write_rows(self.view.sql(cursor), model, {key: model.row(key, states)})
 
     def start(self, poll_interval: float = 0.5) -> None:
-        """Keep the read models up to date in the background until :meth:`stop`."""
-        if self.dialect == "postgres":
-            from eventsourcing.projection import Projection, ProjectionRunner
-
-            from service_layer.application import BillingApplication
-
-            loader = self._load
-
-            class ReadModelsProjection(Projection[PostgresReadModelRecorder]):
-                name = "read_models"
-
-                def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-                    if self.view.states.loader is None:
-                        self.view.states.loader = loader
-                    self.view.process(domain_event, tracking)
-
-            view_class = type(
-                "ConfiguredReadModelRecorder",
-                (PostgresReadModelRecorder,),
-                {"read_models": self.models},
-            )
-            self._runner = ProjectionRunner(
-                application_class=BillingApplication,
-                projection_class=ReadModelsProjection,
-                view_class=view_class,
-                env={**self.env, "CREATE_TABLE": "n"},
-            )
-            self._runner.__enter__()
-            return
+        """Keep the read models up to date in the background until :meth:`stop`: a thread
+        that catches up in batches whenever something was recorded. On PostgreSQL a second
+        thread LISTENs for the recorder's NOTIFY, so news is folded at once; on SQLite, whose
+        recorder cannot be subscribed to, and whenever no notice came, the follower looks
+        every ``poll_interval`` seconds."""
         self._stopping.clear()
+        news = threading.Event()
+        channel = getattr(self.app.recorder, "channel_name", None)
+        if self.dialect == "postgres" and channel:
+            self._listener = threading.Thread(
+                target=self._listen, args=(channel, news), name="read-models-listen", daemon=True
+            )
+            self._listener.start()
 
         def follow() -> None:
             while not self._stopping.is_set():
+                news.clear()  # before catching up: a notice that comes meanwhile is kept
                 try:
                     if not self.catch_up():
-                        self._stopping.wait(poll_interval)
+                        news.wait(poll_interval)
                 except Exception:  # keep following; the error is logged and retried
                     log.exception("read models: catching up failed; retrying")
                     self._stopping.wait(poll_interval * 4)
@@ -370,18 +372,37 @@ class ReadModels(Rebuilding):
         self._thread = threading.Thread(target=follow, name="read-models", daemon=True)
         self._thread.start()
 
+    def _listen(self, channel: str, news: threading.Event) -> None:
+        """Set ``news`` on each NOTIFY of the event recorder until stopped (reconnecting
+        after a failure; meanwhile the follower polls). The connection is its own, outside the
+        store's pool: it is held for as long as the read models follow the log."""
+        import psycopg
+        from psycopg.sql import SQL, Identifier
+
+        pool = self.app.recorder.datastore.pool
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(pool.conninfo, **pool.kwargs, autocommit=True) as connection:
+                    connection.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+                    news.set()  # anything recorded before LISTEN took hold is looked for
+                    while not self._stopping.is_set():
+                        # At most 0.1 s, so that the loop sees stop() promptly.
+                        for _ in connection.notifies(timeout=0.1, stop_after=1):
+                            news.set()
+            except Exception:
+                log.warning("read models: listening for new events failed; polling meanwhile")
+                self._stopping.wait(1.0)
+
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
         """Block until every read model has folded ``notification_id``."""
         self.view.wait(self.application_name, notification_id, timeout=timeout)
 
     def stop(self) -> None:
-        if self._runner is not None:
-            self._runner.__exit__(None, None, None)  # stops it and joins its threads
-            self._runner = None
-        if self._thread is not None:
-            self._stopping.set()
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._stopping.set()
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                thread.join(timeout=10)
+        self._thread = self._listener = None
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -1,22 +1,25 @@
 """Read models in the database, each with its tracking position, written exactly once.
 
 The view recorders are eventsourcing tracking recorders (SQLite and PostgreSQL): for each
-event they write every read model's rows and that read model's tracking row in one
-transaction. Each read model tracks its own position (application name
-``billing/<read model>``), so one can be rebuilt while the others go on; an event at or below
-a read model's position is skipped for it, and the library's single-row tracking insert (which
-only moves forward) refuses a second writer of the same position, so nothing is counted twice.
+batch of events (``process_batch``, up to ``BATCH`` of them) they write every read model's rows
+and its tracking row in one transaction. Each read model tracks its own position (application
+name ``billing/<read model>``), so one can be rebuilt while the others go on; an event at or
+below a read model's position is skipped for it. A position moves only by compare-and-set from
+the one this process read, so of two followers folding the same batch one commits and the
+other writes nothing and reads the positions again: nothing is counted twice
+(docs/ARCHITECTURE.md, "Read models: folded in batches, exactly once").
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from eventsourcing.persistence import DataError, IntegrityError, Tracking
+from eventsourcing.persistence import DataError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
@@ -24,6 +27,11 @@ from projections.model import Add, AggregateStates, Append, ReadModel
 from projections.views import ALL_READ_MODELS
 
 log = logging.getLogger(__name__)
+
+#: Events folded per transaction by a catch-up: one transaction and one tracking write per
+#: read model for the batch instead of per event (docs/BENCHMARKS.md, "Issue 22: batched
+#: catch-up").
+BATCH = 500
 
 # --- text a database cannot hold --------------------------------------------------------------
 #
@@ -185,12 +193,13 @@ class ReadModelProcessing:
     def _init_processing(self) -> None:
         self.states = AggregateStates(maxsize=20_000)
         self._routes: dict[tuple[type, int], list[ReadModel]] = {}
-        #: Each read model's position as this process last knew it (None: read it again).
-        self._known: dict[str, int] | None = None
+        #: Each read model's position as this process last knew it (None: read them again;
+        #: a None position: that read model was never tracked yet).
+        self._tracked_positions: dict[str, int | None] | None = None
 
     def forget_positions(self) -> None:
         """Read the positions from the store again before the next event (after a rebuild)."""
-        self._known = None
+        self._tracked_positions = None
 
     def models_for(self, event_type: type) -> list[ReadModel]:
         """The read models that events of this type can change (worked out once per type)."""
@@ -213,112 +222,247 @@ class ReadModelProcessing:
             statements += model.table.create(self.sql(None).table(model.table.name))
         return statements
 
-    def _position(self, cursor: Any, name: str) -> int:
-        return self._max_tracking_id(name, cursor) or 0
+    @property
+    def _tracking_table(self) -> str:
+        return self.sql(None).table(getattr(self, "tracking_table_name", "tracking"))
+
+    def _read_positions(self, cursor: Any, application_name: str) -> dict[str, int | None]:
+        """Every read model's tracking position in one statement (None: never tracked)."""
+        names = {tracking_name(application_name, m): m.name for m in self.read_models}
+        marks = ", ".join("?" for _ in names)
+        rows = (
+            self.sql(cursor)
+            .execute(
+                f"SELECT application_name, notification_id FROM {self._tracking_table} "
+                f"WHERE application_name IN ({marks})",
+                list(names),
+            )
+            .rows()
+        )
+        found: dict[str, int | None] = dict.fromkeys(names.values())
+        for row in rows:
+            found[names[row["application_name"]]] = row["notification_id"]
+        return found
 
     def max_tracking_id(self, application_name: str) -> int | None:
         """The position from which all read models are up to date: the least of theirs."""
         if application_name == self.table_migration_identifier or "/" in application_name:
             return super().max_tracking_id(application_name)  # type: ignore[misc]
         with self.datastore.transaction(commit=False) as cursor:
-            positions = [
-                self._max_tracking_id(tracking_name(application_name, m), cursor)
-                for m in self.read_models
-            ]
+            positions = list(self._read_positions(cursor, application_name).values())
         known = [p for p in positions if p is not None]
         return None if len(known) < len(positions) else min(known)
 
     def positions(self, application_name: str) -> dict[str, int]:
         with self.datastore.transaction(commit=False) as cursor:
-            return {
-                m.name: self._position(cursor, tracking_name(application_name, m))
-                for m in self.read_models
-            }
+            found = self._read_positions(cursor, application_name)
+        return {name: position or 0 for name, position in found.items()}
+
+    def _tracked(self, application_name: str) -> dict[str, int | None]:
+        """The positions as this process last knew them, read again when forgotten."""
+        if self._tracked_positions is None:
+            with self.datastore.transaction(commit=False) as cursor:
+                self._tracked_positions = self._read_positions(cursor, application_name)
+        return self._tracked_positions
+
+    def _move_tracking(self, cursor: Any, name: str, old: int | None, new: int) -> None:
+        """Move a read model's position from ``old`` to ``new``, or raise LostRace when
+        another follower moved it first (compare-and-set: the library's upsert would accept
+        a stale batch whose last position is larger than the one written meanwhile)."""
+        sql = self.sql(cursor)
+        if old is None:
+            sql.execute(
+                f"INSERT INTO {self._tracking_table} (application_name, notification_id) "
+                "VALUES (?, ?) ON CONFLICT (application_name) DO NOTHING",
+                (name, new),
+            )
+        else:
+            sql.execute(
+                f"UPDATE {self._tracking_table} SET notification_id = ? "
+                "WHERE application_name = ? AND notification_id = ?",
+                (new, name, old),
+            )
+        raw = getattr(sql.cursor, "sqlite_cursor", sql.cursor)  # eventsourcing's SQLite wrapper
+        if raw.rowcount != 1:
+            raise LostRace(name)
 
     def process(self, domain_event: Any, tracking: Tracking) -> bool:
-        """Apply one event to every read model not yet past it; False if none needed it.
+        """Apply one event to every read model not yet past it (a batch of one); False if
+        none needed it or another follower folded it first."""
+        return (
+            self.process_batch(
+                tracking.application_name, [(domain_event, tracking.notification_id)]
+            )
+            == 1
+        )
 
-        Positions are kept in memory between events (the store is asked again when another
-        process turns out to have written first: its tracking insert then conflicts), and
-        everything else that reads (aggregates a row needs that are not held) is done before
-        the write transaction, which only writes: a connection asked for while holding the
-        single writer of SQLite could wait for a thread queued for that writer."""
-        application = tracking.application_name
-        if self._known is None:
-            self._known = self.positions(application)
-        known = self._known
-        behind = [m for m in self.read_models if tracking.notification_id > known[m.name]]
-        if not behind:
-            # Another runner folded this event; what we hold of its aggregate is now stale.
-            self.states.discard(domain_event.originator_id)
-            return False
-        self.states.apply(domain_event)
-        self.states.position = tracking.notification_id
-        interested = self.models_for(type(domain_event))
+    def process_batch(self, application_name: str, batch: Sequence[tuple[Any, int]]) -> int:
+        """Fold a batch of (event, notification id), in log order, in one transaction:
+        returns how many of its events some read model needed, or -1 when another follower
+        moved a position first (nothing was written; states and positions are forgotten, so
+        the caller reads the positions again and goes on from there).
+
+        Each read model's rows touched by the batch are recomputed once, from the states at
+        its end; its entries (appends, counters) are computed at their event, all written, in
+        order. Tracking rows move first, by compare-and-set and in the same order in every
+        follower (see :meth:`_move_tracking`), then the rows; exactly once holds with several
+        followers in several processes. Everything that reads (aggregates a row needs that are
+        not held) is done before the write transaction, which only writes: a connection asked
+        for while holding the single writer of SQLite could wait for a thread queued for it."""
+        with self._folding(application_name) as moved_meanwhile:
+            if moved_meanwhile:
+                self.states.forget()
+                self.forget_positions()
+                return -1
+            return self._process_batch(application_name, batch)
+
+    @contextlib.contextmanager
+    def _folding(self, application_name: str) -> Iterator[bool]:
+        """On PostgreSQL, one follower at a time folds a batch (a session advisory lock keyed
+        by the tracking table and application, held from reading the positions to the commit);
+        yields whether the positions moved since this process read them. Followers in several
+        processes (schedulers, API workers) then wait for each other instead of all computing
+        the same batch and all but one throwing it away; the compare-and-set stays the guard.
+        SQLite has one writer at a time anyway: nothing to do there."""
+        if self.dialect != "postgres":
+            yield False
+            return
+        key = f"{self._tracking_table}/{application_name}"
+        with self.datastore.get_connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(22, hashtext(%s))", (key,))
+            try:
+                with connection.cursor() as cursor:
+                    fresh = self._read_positions(cursor, application_name)
+                connection.commit()
+                yield fresh != self._tracked(application_name)
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(22, hashtext(%s))", (key,))
+                connection.commit()
+
+    def _process_batch(self, application_name: str, batch: Sequence[tuple[Any, int]]) -> int:
+        tracked = self._tracked(application_name)
+        touched: dict[str, dict[Any, None]] = {}
+        entries: dict[str, list[Any]] = {}
+        moved: dict[str, int] = {}
+        for model in self.read_models:
+            model.begin_batch()
+        try:
+            needed = self._fold_batch(batch, tracked, touched, entries, moved)
+        finally:
+            for model in self.read_models:
+                model.end_batch()
+        if not moved:
+            return 0
         changes = [
             (
                 model,
-                {
-                    key: model.recompute(key, self.states)
-                    for key in model.touched(domain_event, self.states)
-                },
-                list(model.entries(domain_event, self.states)),
+                {key: model.recompute(key, self.states) for key in touched.get(model.name, ())},
+                entries.get(model.name, []),
             )
-            for model in behind
-            if model in interested
+            for model in self.read_models
+            if model.name in moved
         ]
         try:
             try:
                 with self.datastore.transaction(commit=True) as cursor:
-                    self._write(cursor, behind, changes, tracking)
+                    self._write_batch(cursor, application_name, tracked, moved, changes)
             except UNSTORABLE_ERRORS as error:
                 # A row holds text the database cannot store (see storable): store it with
-                # U+FFFD in place of what it cannot hold, and say which event led here.
+                # U+FFFD in place of what it cannot hold, and say which events led here.
                 log.error(
-                    "read models: the rows after event #%d (%s v%d of %s) hold text this "
-                    "database cannot store (%s); stored with U+FFFD in its place",
-                    tracking.notification_id,
-                    type(domain_event).__qualname__,
-                    domain_event.originator_version,
-                    domain_event.originator_id,
+                    "read models: the rows after events #%d to #%d (the last %s v%d of %s) "
+                    "hold text this database cannot store (%s); stored with U+FFFD in its place",
+                    batch[0][1],
+                    batch[-1][1],
+                    type(batch[-1][0]).__qualname__,
+                    batch[-1][0].originator_version,
+                    batch[-1][0].originator_id,
                     str(error).strip() or type(error).__name__,
                 )
                 with self.datastore.transaction(commit=True) as cursor:
-                    self._write(cursor, behind, changes, tracking, sanitise=True)
-        except IntegrityError:
-            # Another runner may have written this position first: then there is nothing to do.
-            self.states.discard(domain_event.originator_id)
-            self._known = None  # what this process knew is behind the store
-            if all(p >= tracking.notification_id for p in self.positions(application).values()):
-                log.debug(
-                    "event %s was already processed by another runner", tracking.notification_id
-                )
-                return False
-            raise
-        for model in behind:
-            known[model.name] = tracking.notification_id
-        return True
+                    self._write_batch(
+                        cursor, application_name, tracked, moved, changes, sanitise=True
+                    )
+        except LostRace as lost:
+            # Another follower moved a position first: nothing of this batch was written, and
+            # what this process holds is behind the store. (Any other IntegrityError is a
+            # read model's constraint refusing a row: a fault, raised as is.)
+            log.debug(
+                "read models: batch #%d-#%d lost to another follower (%s)",
+                batch[0][1],
+                batch[-1][1],
+                lost,
+            )
+            self.states.forget()
+            self.forget_positions()
+            return -1
+        for name, position in moved.items():
+            tracked[name] = position
+        return needed
 
-    def _write(
+    def _fold_batch(
+        self,
+        batch: Sequence[tuple[Any, int]],
+        tracked: dict[str, int | None],
+        touched: dict[str, dict[Any, None]],
+        entries: dict[str, list[Any]],
+        moved: dict[str, int],
+    ) -> int:
+        """Advance the states by the batch's events, collecting each read model's touched
+        keys, its entries and its new position; returns how many events some model needed."""
+        needed = 0
+        for domain_event, notification_id in batch:
+            behind = [m for m in self.read_models if notification_id > (tracked[m.name] or 0)]
+            if not behind:
+                # Another follower folded this event; what we hold of its aggregate is stale.
+                self.states.discard(domain_event.originator_id)
+                continue
+            needed += 1
+            self.states.apply(domain_event)
+            self.states.position = notification_id
+            interested = self.models_for(type(domain_event))
+            for model in behind:
+                moved[model.name] = notification_id
+                if model not in interested:
+                    continue
+                keys = touched.setdefault(model.name, {})
+                for key in model.touched(domain_event, self.states):
+                    keys[key] = None
+                added = list(model.entries(domain_event, self.states))
+                if added:
+                    entries.setdefault(model.name, []).extend(added)
+        return needed
+
+    def _write_batch(
         self,
         cursor: Any,
-        behind: list[ReadModel],
+        application_name: str,
+        tracked: dict[str, int | None],
+        moved: dict[str, int],
         changes: list[tuple[ReadModel, dict[Any, Any], list[Any]]],
-        tracking: Tracking,
         *,
         sanitise: bool = False,
     ) -> None:
+        # Tracking first, in the read models' order: every follower locks the same rows in
+        # the same order before any data row, so two followers cannot deadlock.
+        for model in self.read_models:
+            if model.name in moved:
+                self._move_tracking(
+                    cursor,
+                    tracking_name(application_name, model),
+                    tracked[model.name],
+                    moved[model.name],
+                )
         sql = self.sql(cursor)
-        for model, rows, entries in changes:
+        for model, rows, added in changes:
             if rows:
                 write_rows(sql, model, rows, sanitise=sanitise)
-            if entries:
-                write_entries(sql, model, entries, sanitise=sanitise)
-        for model in behind:
-            self._insert_tracking(  # type: ignore[attr-defined]
-                cursor,
-                Tracking(tracking_name(tracking.application_name, model), tracking.notification_id),
-            )
+            if added:
+                write_entries(sql, model, added, sanitise=sanitise)
+
+
+class LostRace(Exception):
+    """Another follower moved a read model's tracking position first."""
 
 
 class SQLiteReadModelRecorder(ReadModelProcessing, SQLiteTrackingRecorder):

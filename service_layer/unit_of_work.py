@@ -167,6 +167,8 @@ class UnitOfWork:
             return 0
         self._stamp(self.actor)
         recordings = self.app.save(*changed)
+        for listener in getattr(self.app, "saved_listeners", ()):
+            listener(self.aggregates.values())  # e.g. the read models' fold (projections/runner.py)
         return max((r.notification.id for r in recordings), default=0)
 
     def keep(self, result: object = None) -> None:
@@ -201,6 +203,9 @@ class CommandRunner(Application[UUID]):
     #: Who acts when no caller said (:meth:`acting`): the composition root sets it per process
     #: (the console's operator, the scheduler); an API request always says.
     default_actor: Actor = UNKNOWN
+    #: Called after each successful save with every aggregate the unit of work held, as saved
+    #: (the read models take them instead of loading them again: AggregateStates.hint).
+    saved_listeners: tuple[Callable[[Iterable[BillingAggregate]], None], ...] = ()
 
     def acting(self, actor: Actor) -> Self:
         """This application, its commands recorded as caused by ``actor``:

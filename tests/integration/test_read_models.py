@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from bootstrap import build_application, build_read_models
 from domain import lifecycle
 from domain.jalali import JalaliDate
+from projections import runner
 from projections.model import moment
 from projections.reports import revenue
 from tests.builders import (
@@ -256,24 +257,32 @@ def a_busy_store(url: str):
     return app
 
 
-def test_a_crash_inside_the_view_transaction_writes_nothing_and_the_retry_counts_once(tmp_path):
+def test_a_crash_inside_the_view_transaction_writes_nothing_and_the_retry_counts_once(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(runner, "BATCH", 7)  # several batches before the crash
     url = f"sqlite:///{tmp_path}/crash.sqlite"
     app = a_busy_store(url)
     read_models = build_read_models(app, database_url=url)
     view = read_models.view
     crash_at = app.recorder.max_notification_id() // 2
-    original = view._write
+    original = view._write_batch
+    written: list[int] = []
 
-    def crashing(cursor, behind, changes, tracking, **options):
-        original(cursor, behind, changes, tracking, **options)
-        if tracking.notification_id == crash_at:
+    def crashing(cursor, application_name, tracked, moved, changes, **options):
+        original(cursor, application_name, tracked, moved, changes, **options)
+        last = max(moved.values())
+        if last >= crash_at:
             raise RuntimeError("the process died after writing the view rows, before commit")
+        written.append(last)
 
-    view._write = crashing
+    view._write_batch = crashing
     with pytest.raises(RuntimeError):
         read_models.catch_up()
-    assert read_models.position() == crash_at - 1
-    view._write = original
+    # Every batch before the crash is committed, the crashed one not at all.
+    assert read_models.position() == written[-1]
+    assert crash_at - 7 <= written[-1] < crash_at
+    view._write_batch = original
     view.states.forget()  # a new process starts with nothing in memory
     read_models.catch_up()
     assert_read_models_equal_the_fold(app, read_models)
@@ -282,25 +291,28 @@ def test_a_crash_inside_the_view_transaction_writes_nothing_and_the_retry_counts
 CRASHING_PROCESS = textwrap.dedent(
     """
     import os, sys
+    import projections.runner
     from bootstrap import build_application, build_read_models
     url, stop_after = sys.argv[1], int(sys.argv[2])
+    projections.runner.BATCH = 7
     app = build_application(database_url=url)
     read_models = build_read_models(app, database_url=url)
     view = read_models.view
-    original = view.process
-    def process(event, tracking):
-        done = original(event, tracking)
-        if tracking.notification_id == stop_after:
-            os._exit(9)  # killed between the view's commit and the next event
+    original = view.process_batch
+    def process_batch(application_name, batch):
+        done = original(application_name, batch)
+        if batch[-1][1] >= stop_after:
+            print(batch[-1][1], flush=True)
+            os._exit(9)  # killed between the view's commit and the next batch
         return done
-    view.process = process
+    view.process_batch = process_batch
     read_models.catch_up()
     """
 )
 
 
 @pytest.mark.slow
-def test_a_process_killed_between_two_events_resumes_after_the_last_one_it_committed(tmp_path):
+def test_a_process_killed_between_two_batches_resumes_after_the_last_one_it_committed(tmp_path):
     url = f"sqlite:///{tmp_path}/killed.sqlite"
     app = a_busy_store(url)
     stop_after = app.recorder.max_notification_id() // 3
@@ -312,8 +324,10 @@ def test_a_process_killed_between_two_events_resumes_after_the_last_one_it_commi
         timeout=120,
     )
     assert result.returncode == 9, result.stderr
+    committed = int(result.stdout.split()[-1])
+    assert stop_after <= committed < stop_after + 7
     read_models = build_read_models(app, database_url=url)
-    assert read_models.position() == stop_after
+    assert read_models.position() == committed
     read_models.catch_up()
     assert_read_models_equal_the_fold(
         app, read_models
@@ -321,7 +335,7 @@ def test_a_process_killed_between_two_events_resumes_after_the_last_one_it_commi
 
 
 @pytest.mark.postgres
-def test_the_library_projection_runner_keeps_postgres_read_models_current():
+def test_the_postgres_follower_keeps_the_read_models_current_as_events_are_notified():
     with postgres_schema() as url:
         app = a_busy_store(url)
         read_models = build_read_models(app, database_url=url)
