@@ -289,11 +289,16 @@ class ReadModelProcessing:
             # Another runner may have written this position first: then there is nothing to do.
             self.states.discard(domain_event.originator_id)
             self._known = None  # what this process knew is behind the store
-            if all(p >= tracking.notification_id for p in self.positions(application).values()):
+            positions = self.positions(application)
+            if all(p >= tracking.notification_id for p in positions.values()):
                 log.debug(
                     "event %s was already processed by another runner", tracking.notification_id
                 )
                 return False
+            if any(positions[m.name] >= tracking.notification_id for m in behind):
+                # Some read models were moved past it meanwhile (a rebuild swapped them in):
+                # the event goes on for the others alone.
+                return self.process(domain_event, tracking)
             raise
         for model in behind:
             known[model.name] = tracking.notification_id
