@@ -139,3 +139,21 @@ def test_a_rebuild_writes_its_progress_where_every_process_can_read_it(tmp_path)
         assert row["finished"] is not None and row["finished"] >= row["started"]
         assert row["position"] == row["target"] == head(app)
     app.close()
+
+
+def test_the_metrics_show_a_rebuild_run_by_another_process(tmp_path):
+    """``/metrics`` of a running engine reads the progress rows a rebuild writes, whichever
+    process runs it (here a second ReadModels, as ``billing projections rebuild`` would)."""
+    from adapters.clock import SimulatedClock
+    from bootstrap import build_engine
+
+    url = f"sqlite:///{tmp_path}/metrics.sqlite"
+    engine = build_engine(database_url=url, clock=SimulatedClock(T0))
+    ordered(engine.app, at=T0)
+    build_read_models(engine.app, database_url=url).rebuild(["subscriptions"])
+    metrics = engine.metrics_text()
+    last = head(engine.app)
+    assert f'billing_read_model_rebuild_position{{read_model="subscriptions"}} {last}' in metrics
+    assert f'billing_read_model_rebuild_target{{read_model="subscriptions"}} {last}' in metrics
+    assert 'billing_read_model_rebuild_running{read_model="subscriptions"} 0' in metrics
+    engine.close()
