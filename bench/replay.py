@@ -73,6 +73,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid5
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for stores
@@ -366,6 +367,7 @@ class Replay:
     events: int
     seconds: float
     fold_seconds: float
+    swap: Any = None  # projections.rebuild.Swap: the locked step
 
 
 def mark_followed(app: BillingApplication, url: str) -> list[str]:
@@ -410,7 +412,8 @@ def replay(app: BillingApplication, url: str, total: int) -> Replay:
     events = read_models.rebuild(progress=report)
     ended = time.perf_counter()
     read_models.stop()
-    return Replay(events, ended - started, (fold_ended or [ended])[0] - started)
+    swap = getattr(read_models, "last_swap", None)
+    return Replay(events, ended - started, (fold_ended or [ended])[0] - started, swap)
 
 
 def decode_and_apply(app: BillingApplication, url: str) -> float:
@@ -500,6 +503,7 @@ class StoreResult:
             "ratio_to_bare_decode": round(self.ratio, 4),
             "fold_seconds": round(r.fold_seconds, 2),
             "write_seconds": round(r.seconds - r.fold_seconds, 2),
+            "swap_seconds_under_lock": round(r.swap.seconds, 3) if r.swap else None,
             "fold_events_per_second": round(self.events / r.fold_seconds, 1),
             "decode_and_apply_seconds": round(self.decode_apply, 2),
             "decode_and_apply_events_per_second": round(self.events / self.decode_apply, 1),
@@ -556,7 +560,7 @@ def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
             assert result.events == events, (result.events, events)
             progress(
                 f"{store.name}: replay {result.seconds:.1f}s ({events / result.seconds:.0f} "
-                f"events/s), fold {result.fold_seconds:.1f}s"
+                f"events/s), fold {result.fold_seconds:.1f}s; {result.swap or 'no swap'}"
             )
             progress(f"{store.name}: bare decode (after)")
             _, after = bare_decode(app)

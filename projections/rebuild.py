@@ -96,6 +96,8 @@ class Folding:
         self.routes: dict[type, list[ReadModel]] = {}
         self.unstorable: list[UnstorableEvent] = []
         self.last = 0
+        #: The head of the log when the rebuild began (set by it).
+        self.started_at = 0
 
     def add(
         self,
@@ -158,6 +160,22 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True)
+class Swap:
+    """The last swap: seconds from asking for the locks to the end of the swap (the commit
+    aside), and events folded under them."""
+
+    seconds: float
+    events_under_lock: int
+    events_after_start: int
+
+    def __str__(self) -> str:
+        return (
+            f"swapped in after {self.seconds:.3f} s under lock, {self.events_under_lock} "
+            f"event(s) folded there ({self.events_after_start} recorded since the rebuild began)"
+        )
+
+
 #: How often the swap tries to take its locks, and how long it waits for them each time.
 SWAP_ATTEMPTS = 8
 SWAP_LOCK_TIMEOUT_MS = 2_000
@@ -171,6 +189,8 @@ class Rebuilding:
     models: tuple[ReadModel, ...]
     application_name: str
     unstorable: list[UnstorableEvent]
+    #: What the last rebuild's swap took (None before one).
+    last_swap: Swap | None = None
 
     if TYPE_CHECKING:  # kept current by projections.runner.ReadModels, which this is part of
 
@@ -238,6 +258,7 @@ class Rebuilding:
         target = self.app.recorder.max_notification_id() or 0
         tracker.started(target)
         folding = Folding(models)
+        folding.started_at = target
 
         def reached(done: int) -> None:
             if progress:
@@ -292,6 +313,8 @@ class Rebuilding:
         self, cursor: Any, models: list[ReadModel], folding: Folding, tracker: RebuildProgress
     ) -> int:
         sql = self.view.sql(cursor)
+        locking = time.perf_counter()
+        before = folding.last
         tracking = sql.table(getattr(self.view, "tracking_table_name", "tracking"))
         if self.view.dialect == "postgres":
             # The order the followers write in (their read models, then tracking), so a
@@ -324,6 +347,10 @@ class Rebuilding:
             self._reset_tracking(cursor, m, last)
             self._record_layout(sql, m)
         tracker.finished(sql, last)
+        self.last_swap = Swap(
+            time.perf_counter() - locking, last - before, folding.last - folding.started_at
+        )
+        log.info("rebuild: %s", self.last_swap)
         return last
 
     def _locked_notifications(self, cursor: Any, after: int) -> Iterator[Any]:
