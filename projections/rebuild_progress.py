@@ -53,8 +53,11 @@ class RebuildProgress:
 
     def started(self, target: int) -> None:
         with self.datastore.transaction(commit=True) as cursor:
+            create(self.sql_of(cursor))
+        # A transaction whose first statement writes: on SQLite one that read first could not
+        # wait for the writer (it is refused at once), so the table is made in its own.
+        with self.datastore.transaction(commit=True) as cursor:
             sql = self.sql_of(cursor)
-            create(sql)
             table = sql.table(TABLE)
             for name in self.names:
                 sql.execute(
