@@ -116,6 +116,13 @@ def add_projections_parser(commands) -> None:
         "rebuild", help="drop and rebuild read models from the events"
     )
     rebuild.add_argument("name", nargs="*", help="read models to rebuild (default: all)")
+    rebuild.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fold in N processes, the customers shared among them (PostgreSQL only; default 1)",
+    )
     store_command(rebuild, run_rebuild)
     status = projection_commands.add_parser(
         "status", help="each read model's position in the event log"
@@ -272,8 +279,18 @@ def run_rebuild(args: argparse.Namespace) -> int:
         except KeyError as error:
             print(f"billing: {error.args[0]}", file=sys.stderr)
             return EXIT_USAGE
+    if args.jobs < 1:
+        print(f"billing: --jobs must be 1 or more, not {args.jobs}", file=sys.stderr)
+        return EXIT_USAGE
     read_models = read_models_of(runtime_for(args.db))
-    last = read_models.rebuild(args.name or None, progress=RebuildProgressLine())
+    if args.jobs > 1 and read_models.view.dialect != "postgres":
+        print(
+            f"billing: --jobs {args.jobs} needs PostgreSQL; on SQLite a rebuild runs as one "
+            "job (leave --jobs out)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    last = read_models.rebuild(args.name or None, progress=RebuildProgressLine(), jobs=args.jobs)
     print(f"rebuilt {', '.join(args.name) or 'every read model'} from {last:,} event(s)")
     print_unstorable(read_models)
     return EXIT_OK

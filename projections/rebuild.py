@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import Notification, Tracking
 
 from projections.model import AggregateStates, ReadModel
+from projections.rebuild_jobs import fold_in_jobs
 from projections.rebuild_progress import RebuildProgress
 from projections.rebuild_progress import rows as progress_rows
 from projections.store import (
@@ -109,14 +110,7 @@ class Folding:
         states, touched, entries, routes = self.states, self.touched, self.entries, self.routes
         for notification in notifications:
             if holds_unstorable_escape(notification.state):
-                self.unstorable.append(
-                    UnstorableEvent(
-                        notification.id,
-                        notification.originator_id,
-                        notification.originator_version,
-                        notification.topic,
-                    )
-                )
+                self.note_unstorable(notification)
             event = mapper.to_domain_event(notification)
             states.apply(event)
             kind = type(event)
@@ -130,6 +124,16 @@ class Folding:
             self.last = notification.id
             if progress and self.last % SECTION == 0:
                 progress(self.last)
+
+    def note_unstorable(self, notification: Any) -> None:
+        self.unstorable.append(
+            UnstorableEvent(
+                notification.id,
+                notification.originator_id,
+                notification.originator_version,
+                notification.topic,
+            )
+        )
 
     def take(self) -> dict[str, tuple[dict[Any, Any], list[Any]]]:
         """Each model's rows (of every key touched since the last take) and entries, and
@@ -197,6 +201,7 @@ class Rebuilding:
         def _notifications(self, after: int, stop: int | None = None) -> Iterator[Any]: ...
         def _record_layout(self, sql: Sql, model: ReadModel) -> None: ...
         def catch_up(self) -> int: ...
+        def _load(self, aggregate_id: Any, version: int | None) -> Any: ...
         def position(self) -> int: ...
 
     # --- rebuilding ---------------------------------------------------------------------------
@@ -244,7 +249,13 @@ class Rebuilding:
             loaded = [storable_values(values) for values in loaded]
         sql.load(scratch, t.column_names, loaded)
 
-    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
+    def rebuild(
+        self,
+        names: Iterable[str] | None = None,
+        progress: Progress | None = None,
+        *,
+        jobs: int = 1,
+    ) -> int:
         """Rebuild read models from the events while the live ones go on answering; returns
         the position they were swapped in at.
 
@@ -252,13 +263,19 @@ class Rebuilding:
         indexed there; then a short step under lock (:meth:`_swap`) folds what was recorded
         meanwhile, replaces the live tables with the scratch ones and sets the tracking
         positions, so each read model's rows and position agree with every event up to it,
-        whatever live followers in other processes folded in the meantime."""
+        whatever live followers in other processes folded in the meantime.
+
+        ``jobs`` above 1 shares the fold among that many processes, by customer
+        (projections/rebuild_jobs.py): PostgreSQL only (SQLite has one writer, and its
+        database is a file of this process's), refused elsewhere with ``ValueError``."""
+        if jobs < 1:
+            raise ValueError(f"--jobs must be 1 or more, not {jobs}")
+        if jobs > 1 and self.view.dialect != "postgres":
+            raise ValueError(f"--jobs {jobs} needs PostgreSQL: on SQLite a rebuild runs as one job")
         models = [read_model(n) for n in names] if names else self.rebuildable
         tracker = RebuildProgress(self.view.datastore, self.view.sql, [m.name for m in models])
         target = self.app.recorder.max_notification_id() or 0
         tracker.started(target)
-        folding = Folding(models)
-        folding.started_at = target
 
         def reached(done: int) -> None:
             if progress:
@@ -266,23 +283,13 @@ class Rebuilding:
             tracker.reached(done, target)
 
         with no_cyclic_gc():
-            folding.add(self._notifications(0), self.app.mapper, reached)
+            if jobs > 1:
+                folding = self._fold_in_jobs(models, target, jobs, reached)
+            else:
+                folding = self._fold_in_one(models, target, reached, tracker)
             tracker.reached(folding.last, target, force=True)
-            self.unstorable = folding.unstorable  # the scratch rows are made storable if any
             if progress:
                 progress(folding.last, target)
-            folded = folding.take()
-            for m in models:  # a transaction each, so a follower never waits long on SQLite
-                with self.view.datastore.transaction(commit=True) as cursor:
-                    sql = self.view.sql(cursor)
-                    tracker.take_writer(sql)
-                    rows, entries = folded[m.name]
-                    scratch = sql.table(_scratch(m))
-                    self._write_scratch(sql, m, rows, entries, scratch)
-                    if self.view.dialect == "postgres":  # indexed now, outside the swap's locks
-                        for statement in m.table.create(scratch)[1:]:
-                            sql.execute(statement)
-            del folded
             last = self._swap(models, folding, tracker)
         if progress:
             progress(last, last)
@@ -291,6 +298,64 @@ class Rebuilding:
         self.view.forget_positions()
         self.catch_up()  # the outbox, and what was recorded after the swap
         return last
+
+    def _fold_in_one(
+        self,
+        models: list[ReadModel],
+        target: int,
+        reached: Callable[[int], None],
+        tracker: RebuildProgress,
+    ) -> Folding:
+        """Fold the log in this process and load the scratch tables, indexed."""
+        folding = Folding(models)
+        folding.started_at = target
+        folding.add(self._notifications(0), self.app.mapper, reached)
+        self.unstorable = folding.unstorable  # the scratch rows are made storable if any
+        folded = folding.take()
+        for m in models:  # a transaction each, so a follower never waits long on SQLite
+            with self.view.datastore.transaction(commit=True) as cursor:
+                sql = self.view.sql(cursor)
+                tracker.take_writer(sql)
+                rows, entries = folded[m.name]
+                scratch = sql.table(_scratch(m))
+                self._write_scratch(sql, m, rows, entries, scratch)
+                if self.view.dialect == "postgres":  # indexed now, outside the swap's locks
+                    for statement in m.table.create(scratch)[1:]:
+                        sql.execute(statement)
+        return folding
+
+    def _fold_in_jobs(
+        self, models: list[ReadModel], target: int, jobs: int, reached: Callable[[int], None]
+    ) -> Folding:
+        """Fold the log up to ``target`` in ``jobs`` processes, by customer, into scratch
+        tables made here; add up their counters here, and index the tables. The folding
+        returned holds no states: the swap loads an aggregate from the store when an event
+        recorded meanwhile needs it, as a live follower does."""
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            for m in models:
+                scratch = sql.table(_scratch(m))
+                sql.execute(f"DROP TABLE IF EXISTS {scratch}")
+                sql.execute(m.table.create(scratch)[0])
+        counters, unstorable = fold_in_jobs(self, models, target, jobs, reached)
+        folding = Folding(models)
+        folding.states = AggregateStates(loader=self._load)
+        folding.started_at = folding.last = target
+        folding.unstorable = unstorable
+        self.unstorable = unstorable
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            for m in models:
+                scratch = sql.table(_scratch(m))
+                if m.name in counters:
+                    t = m.table
+                    loaded = [t.values(e.row) for e in counters[m.name]]
+                    if unstorable:
+                        loaded = [storable_values(values) for values in loaded]
+                    sql.load(scratch, t.column_names, loaded)
+                for statement in m.table.create(scratch)[1:]:
+                    sql.execute(statement)
+        return folding
 
     def _swap(self, models: list[ReadModel], folding: Folding, tracker: RebuildProgress) -> int:
         """Swap the scratch tables in under lock, after folding what was recorded meanwhile;

@@ -157,3 +157,88 @@ def test_the_metrics_show_a_rebuild_run_by_another_process(tmp_path):
     assert f'billing_read_model_rebuild_target{{read_model="subscriptions"}} {last}' in metrics
     assert 'billing_read_model_rebuild_running{read_model="subscriptions"} 0' in metrics
     engine.close()
+
+
+def a_store_of_several_customers(url: str):
+    """The busy store, and more: customers of a representative, each with a site, a side
+    service's invoice, payments (some paying more than owed, so credit moves) and the notices
+    of the days that pass, so every read model has rows of several customers."""
+    from domain.representative import RepresentativeDetails
+    from tests.builders import a_company
+
+    app = a_busy_store(url)
+    at = T0 + 120 * DAY
+    rep = app.add_representative(RepresentativeDetails("Ali Rezaei"), at)
+    for i in range(6):
+        profile = a_person(f"Customer {i}") if i % 2 else a_company(f"Company {i}")
+        customer = app.register_customer(profile, at, representative_id=rep)
+        sub = app.start_subscription(customer, "basic", "monthly", at)
+        line = {"description": "SEO", "unit_price": 300_000 * (i + 1), "quantity": 1}
+        service = app.issue_service_invoice(customer, sub, [line], 5, at + DAY)
+        if i % 3:
+            app.record_payment(f"pay-{i}", 500_000 * (i + 1), at + 2 * DAY, invoice_id=service)
+    app.advance(at + 40 * DAY)
+    return app
+
+
+def rows_of_every_read_model(read_models) -> dict[str, list[tuple]]:
+    found = {}
+    for m in read_models.rebuildable:
+        rows = read_models.query(f"SELECT * FROM {{{m.table.name}}}")
+        found[m.name] = sorted((tuple(sorted(r.items())) for r in rows), key=repr)
+    return found
+
+
+@pytest.mark.postgres
+def test_a_rebuild_in_two_jobs_gives_the_rows_of_one_job_row_for_row():
+    with postgres_schema() as url:
+        app = a_store_of_several_customers(url)
+        read_models = build_read_models(app, database_url=url)
+        assert read_models.rebuild(jobs=1) == head(app)
+        in_one = rows_of_every_read_model(read_models)
+        assert read_models.rebuild(jobs=2) == head(app)
+        in_two = rows_of_every_read_model(read_models)
+
+        assert in_two == in_one
+        customers = {r["customer_id"] for r in read_models.query("SELECT * FROM {rm_invoices}")}
+        assert len(customers) >= 6
+        for name in ("customer_ledger", "notices", "revenue_by_month", "representatives"):
+            assert in_one[name], f"{name} has no rows: the history does not exercise it"
+        assert read_models.verify() == (head(app), [])
+        progress = {r["read_model"]: r for r in read_models.rebuild_progress()}
+        assert set(progress) == {m.name for m in read_models.rebuildable}
+        assert {(r["position"], r["target"]) for r in progress.values()} == {(head(app), head(app))}
+        assert all(r["finished"] is not None for r in progress.values())
+        app.close()
+
+
+@pytest.mark.postgres
+def test_a_rebuild_in_two_jobs_folds_what_a_follower_recorded_meanwhile():
+    """Events recorded while the jobs fold are folded by the swap, from the store's states."""
+    with postgres_schema() as url:
+        app = a_store_of_several_customers(url)
+        read_models = build_read_models(app, database_url=url)
+        moments = iter(T0 + (200 + i) * DAY for i in range(10))
+        raced = []
+
+        def meanwhile(done: int, total: int) -> None:
+            if not raced and done >= total:
+                raced.append(done)
+                sub = ordered(app, at=next(moments))
+                app.record_payment("meanwhile", 2_000_000, next(moments), subscription_id=sub)
+
+        assert read_models.rebuild(jobs=2, progress=meanwhile) == head(app)
+        assert raced and raced[0] < head(app)
+        assert read_models.verify() == (head(app), [])
+        assert_read_models_equal_the_fold(app, read_models)
+        app.close()
+
+
+def test_a_rebuild_in_several_jobs_is_refused_on_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path}/jobs.sqlite"
+    app = a_busy_store(url)
+    read_models = build_read_models(app, database_url=url)
+    with pytest.raises(ValueError, match="--jobs 2 needs PostgreSQL"):
+        read_models.rebuild(jobs=2)
+    assert read_models.rebuild_progress() == []  # refused before anything was written
+    app.close()
