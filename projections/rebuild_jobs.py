@@ -218,16 +218,20 @@ def fold_in_jobs(
         pipes.append(receiving)
         processes.append(process)
     answers: list[Any] = [None] * jobs
-    while any(answer is None for answer in answers):
-        for job, pipe in enumerate(pipes):
-            if answers[job] is None and pipe.poll(0.2):
-                try:
-                    answers[job] = pipe.recv()
-                except EOFError:
-                    answers[job] = ("failed", f"job {job} ended without an answer", [])
-        progress(min(reached))
-    for process in processes:
-        process.join()
+    try:
+        while any(answer is None for answer in answers):
+            for job, pipe in enumerate(pipes):
+                if answers[job] is None and pipe.poll(0.2):
+                    try:
+                        answers[job] = pipe.recv()
+                    except EOFError:
+                        answers[job] = ("failed", f"job {job} ended without an answer", [])
+            progress(min(reached))
+    finally:  # the parent interrupted or failed: its jobs end with it
+        for process in processes:
+            if process.is_alive() and any(answer is None for answer in answers):
+                process.terminate()
+            process.join()
     failed = [answer[1] for answer in answers if answer[0] != "done"]
     if failed:
         raise RuntimeError("a rebuild job failed:\n" + "\n".join(failed))

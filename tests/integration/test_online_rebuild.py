@@ -242,3 +242,28 @@ def test_a_rebuild_in_several_jobs_is_refused_on_sqlite(tmp_path):
         read_models.rebuild(jobs=2)
     assert read_models.rebuild_progress() == []  # refused before anything was written
     app.close()
+
+
+@pytest.mark.postgres
+def test_a_rebuild_whose_job_fails_leaves_the_live_read_models_as_they_were(monkeypatch):
+    from projections import rebuild_jobs
+
+    with postgres_schema() as url:
+        app = a_store_of_several_customers(url)
+        read_models = build_read_models(app, database_url=url)
+        read_models.catch_up()
+        before = rows_of_every_read_model(read_models)
+        fold_share = rebuild_jobs.fold_share
+
+        def job_1_fails(folding, notifications, mapper, job, jobs, report):
+            if job == 1:
+                raise RuntimeError("job 1 ran out of memory")
+            fold_share(folding, notifications, mapper, job, jobs, report)
+
+        monkeypatch.setattr(rebuild_jobs, "fold_share", job_1_fails)  # forked: the jobs see it
+        with pytest.raises(RuntimeError, match="job 1 ran out of memory"):
+            read_models.rebuild(jobs=2)
+        assert rows_of_every_read_model(read_models) == before
+        assert read_models.position() == head(app)
+        assert read_models.verify() == (head(app), [])
+        app.close()
