@@ -457,6 +457,7 @@ class Engine:
              [(f'channel="{c}"', round((now - at).total_seconds(), 3)) for c, at in oldest]),
             ("billing_read_model_position", "gauge", "Last event folded into each read model.",
              [(f'read_model="{n}"', p) for n, p in self.read_models.positions().items()]),
+            *rebuild_metrics(self.read_models.rebuild_progress()),
         ]  # fmt: skip
         out: list[str] = []
         for name, kind, text, value in single:
@@ -504,3 +505,23 @@ class Engine:
     @property
     def running(self) -> bool:
         return self._scheduler is not None and self._scheduler.running
+
+
+def rebuild_metrics(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, list]]:
+    """Each read model's last rebuild (table read_model_rebuild, written by whichever process
+    rebuilds): how far its fold is, where it is heading, and whether it is still running."""
+
+    def labelled(row: dict[str, Any]) -> str:
+        return f'read_model="{row["read_model"]}"'
+
+    return [
+        ("billing_read_model_rebuild_position", "gauge",
+         "Last event folded by the read model's last rebuild.",
+         [(labelled(r), r["position"]) for r in rows]),
+        ("billing_read_model_rebuild_target", "gauge",
+         "The head of the log that rebuild is heading for.",
+         [(labelled(r), r["target"]) for r in rows]),
+        ("billing_read_model_rebuild_running", "gauge",
+         "1 while the read model's rebuild runs (not yet swapped in), else 0.",
+         [(labelled(r), int(r["finished"] is None)) for r in rows]),
+    ]  # fmt: skip

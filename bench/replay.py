@@ -52,7 +52,11 @@ The floor of this design
 Usage
     .venv/bin/python bench/replay.py [--events 1000000] [--quick] [--stores sqlite,postgres]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/billing_bench]
-        [--seed-subscriptions 1000] [--outbox-from-zero] [--profile FILE]
+        [--seed-subscriptions 1000] [--outbox-from-zero] [--jobs N] [--profile FILE]
+
+``--jobs N`` (PostgreSQL) also rebuilds in N processes (``rebuild(jobs=N)``, the
+customers shared among them), then in one process again, checks each leaves as many rows per
+read model, and prints the speed-up: the mean of the two one-job rebuilds over the N-job one.
 
 ``--quick`` means N = 100,000. ``--profile FILE`` runs one more rebuild per store under
 cProfile after the measurements (not timed), writes its statistics to FILE.<store> and prints
@@ -73,6 +77,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid5
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for stores
@@ -366,6 +371,7 @@ class Replay:
     events: int
     seconds: float
     fold_seconds: float
+    swap: Any = None  # projections.rebuild.Swap: the locked step
 
 
 def mark_followed(app: BillingApplication, url: str) -> list[str]:
@@ -391,33 +397,29 @@ def mark_followed(app: BillingApplication, url: str) -> list[str]:
     return marked
 
 
-def replay(app: BillingApplication, url: str, total: int) -> Replay:
-    """Times ``rebuild()`` of every read model; the fold is timed on the side."""
+def replay(app: BillingApplication, url: str, total: int, jobs: int = 1) -> Replay:
+    """Times ``rebuild(jobs=jobs)`` of every read model; the fold is timed by its progress
+    report (with several jobs: until every job has folded the whole log, before the parent
+    adds up the counters and indexes the scratch tables)."""
     read_models = build_read_models(app, database_url=url)
-    fold = read_models.fold
-    fold_seconds = 0.0
-
-    def timed_fold(*args, **kwargs):
-        nonlocal fold_seconds
-        started = time.perf_counter()
-        try:
-            return fold(*args, **kwargs)
-        finally:
-            fold_seconds += time.perf_counter() - started
-
-    read_models.fold = timed_fold  # this instance only; the engine's code is unchanged
     step, shown = max(total // 10, 1), set()
+    fold_ended: list[float] = []
 
     def report(done: int, of: int) -> None:
+        # The rebuild reports done == of once its fold from zero has read the whole log,
+        # before it writes the scratch tables and swaps them in.
+        if done >= of and not fold_ended:
+            fold_ended.append(time.perf_counter())
         if done and done % step < 1_000 and done // step not in shown:
             shown.add(done // step)
             progress(f"  folded {done}/{of}")
 
     started = time.perf_counter()
-    events = read_models.rebuild(progress=report)
-    seconds = time.perf_counter() - started
+    events = read_models.rebuild(progress=report, jobs=jobs)
+    ended = time.perf_counter()
     read_models.stop()
-    return Replay(events, seconds, fold_seconds)
+    swap = getattr(read_models, "last_swap", None)
+    return Replay(events, ended - started, (fold_ended or [ended])[0] - started, swap)
 
 
 def decode_and_apply(app: BillingApplication, url: str) -> float:
@@ -474,6 +476,16 @@ class StoreResult:
     rows: dict[str, int]
     foreign_ids: int
     followed: list[str]
+    #: ``--jobs N`` on PostgreSQL: N, the rebuild in N jobs, and one job again after it.
+    jobs: int = 1
+    jobs_replay: Replay | None = None
+    one_job_again: Replay | None = None
+
+    @property
+    def one_job_seconds(self) -> float:
+        """The rebuild in one job: the mean of the runs before and after the one in N jobs."""
+        again = self.one_job_again
+        return (self.replay.seconds + again.seconds) / 2 if again else self.replay.seconds
 
     @property
     def decode_seconds(self) -> float:
@@ -507,6 +519,7 @@ class StoreResult:
             "ratio_to_bare_decode": round(self.ratio, 4),
             "fold_seconds": round(r.fold_seconds, 2),
             "write_seconds": round(r.seconds - r.fold_seconds, 2),
+            "swap_seconds_under_lock": round(r.swap.seconds, 3) if r.swap else None,
             "fold_events_per_second": round(self.events / r.fold_seconds, 1),
             "decode_and_apply_seconds": round(self.decode_apply, 2),
             "decode_and_apply_events_per_second": round(self.events / self.decode_apply, 1),
@@ -521,6 +534,25 @@ class StoreResult:
             "setup_seconds": round(self.setup_seconds, 1),
             "read_model_rows": self.rows,
             "marked_at_head_not_rebuilt": self.followed,
+        } | self.jobs_json()
+
+    def jobs_json(self) -> dict:
+        j, again = self.jobs_replay, self.one_job_again
+        if j is None or again is None:
+            return {}
+        one_fold = (self.replay.fold_seconds + again.fold_seconds) / 2
+        return {
+            "jobs": self.jobs,
+            "one_job_seconds_again": round(again.seconds, 2),
+            "one_job_fold_seconds_again": round(again.fold_seconds, 2),
+            "jobs_replay_seconds": round(j.seconds, 2),
+            "jobs_fold_seconds": round(j.fold_seconds, 2),
+            "jobs_swap_seconds_under_lock": round(j.swap.seconds, 3) if j.swap else None,
+            "jobs_speedup": round(self.one_job_seconds / j.seconds, 3),
+            "jobs_fold_speedup": round(one_fold / j.fold_seconds, 3),
+            "jobs_ratio_to_bare_decode": round(
+                (self.events / j.seconds) / self.decode_per_second, 4
+            ),
         }
 
 
@@ -530,6 +562,29 @@ def mean_event_bytes(app: BillingApplication, pages: int = 20, page: int = 100) 
     for start in range(1, last + 1, max(last // pages, 1)):
         sizes += [len(n.state) for n in app.recorder.select_notifications(start, page)]
     return sum(sizes) / max(len(sizes), 1)
+
+
+def replay_in_jobs(
+    app: BillingApplication, store: Store, events: int, jobs: int
+) -> tuple[Replay, Replay]:
+    """The rebuild in ``jobs`` processes, then in one again (so the one-job figure is the mean
+    of a run before and a run after it); each leaves the same number of rows per read model."""
+    rows = row_counts(app, store.url)
+    progress(f"{store.name}: replay in {jobs} jobs")
+    in_jobs = replay(app, store.url, events, jobs=jobs)
+    assert in_jobs.events == events, (in_jobs.events, events)
+    in_jobs_rows = row_counts(app, store.url)
+    assert in_jobs_rows == rows, (in_jobs_rows, rows)
+    progress(
+        f"{store.name}: replay in {jobs} jobs {in_jobs.seconds:.1f}s, fold "
+        f"{in_jobs.fold_seconds:.1f}s; {in_jobs.swap or 'no swap'}"
+    )
+    progress(f"{store.name}: replay in one job again")
+    again = replay(app, store.url, events)
+    progress(
+        f"{store.name}: replay in one job {again.seconds:.1f}s, fold {again.fold_seconds:.1f}s"
+    )
+    return in_jobs, again
 
 
 def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
@@ -563,8 +618,11 @@ def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
             assert result.events == events, (result.events, events)
             progress(
                 f"{store.name}: replay {result.seconds:.1f}s ({events / result.seconds:.0f} "
-                f"events/s), fold {result.fold_seconds:.1f}s"
+                f"events/s), fold {result.fold_seconds:.1f}s; {result.swap or 'no swap'}"
             )
+            jobs_replay = one_job_again = None
+            if args.jobs > 1 and store.name == "postgres":
+                jobs_replay, one_job_again = replay_in_jobs(app, store, events, args.jobs)
             progress(f"{store.name}: bare decode (after)")
             _, after = bare_decode(app)
             progress(f"{store.name}: bare decode {after:.1f}s ({events / after:.0f} events/s)")
@@ -585,6 +643,9 @@ def bench_store(store: Store, args: argparse.Namespace) -> StoreResult:
                 rows=row_counts(app, store.url),
                 foreign_ids=templates.foreign_ids,
                 followed=followed,
+                jobs=args.jobs,
+                jobs_replay=jobs_replay,
+                one_job_again=one_job_again,
             )
             if profile_path:
                 progress(f"{store.name}: one more rebuild under cProfile (not timed)")
@@ -618,14 +679,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="leave the outbox's position at zero, so the rebuild ends by catching it up",
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="on PostgreSQL, also rebuild in N jobs (rebuild --jobs N), then in one job again",
+    )
+    parser.add_argument(
         "--profile",
         metavar="FILE",
         help="after measuring, profile one more rebuild into FILE.<store>",
     )
     args = parser.parse_args(argv)
     args.events = args.events or (QUICK_EVENTS if args.quick else DEFAULT_EVENTS)
-    if args.events < 1 or args.seed_subscriptions < 1:
-        parser.error("--events and --seed-subscriptions must be at least 1")
+    if args.events < 1 or args.seed_subscriptions < 1 or args.jobs < 1:
+        parser.error("--events, --seed-subscriptions and --jobs must be at least 1")
     check_store_arguments(parser, args)
     return args
 
@@ -652,6 +720,13 @@ def print_table(n: int, results: dict[str, StoreResult], versions: dict[str, str
             f"{r.copies} copies; bare decode {r.decode_before:.1f}s before, "
             f"{r.decode_after:.1f}s after; rows {r.rows}"
         )
+        if r.jobs_replay is not None and r.one_job_again is not None:
+            print(
+                f"{name}: in {r.jobs} jobs {r.jobs_replay.seconds:.1f}s (fold "
+                f"{r.jobs_replay.fold_seconds:.1f}s) against one job {r.replay.seconds:.1f}s "
+                f"before and {r.one_job_again.seconds:.1f}s after: speed-up "
+                f"{r.jobs_json()['jobs_speedup']}, of the fold {r.jobs_json()['jobs_fold_speedup']}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

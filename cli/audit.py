@@ -7,6 +7,7 @@ import argparse
 import csv
 import json
 import sys
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,13 @@ def add_projections_parser(commands) -> None:
         "rebuild", help="drop and rebuild read models from the events"
     )
     rebuild.add_argument("name", nargs="*", help="read models to rebuild (default: all)")
+    rebuild.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fold in N processes, the customers shared among them (PostgreSQL only; default 1)",
+    )
     store_command(rebuild, run_rebuild)
     status = projection_commands.add_parser(
         "status", help="each read model's position in the event log"
@@ -271,11 +279,55 @@ def run_rebuild(args: argparse.Namespace) -> int:
         except KeyError as error:
             print(f"billing: {error.args[0]}", file=sys.stderr)
             return EXIT_USAGE
+    if args.jobs < 1:
+        print(f"billing: --jobs must be 1 or more, not {args.jobs}", file=sys.stderr)
+        return EXIT_USAGE
     read_models = read_models_of(runtime_for(args.db))
-    last = read_models.rebuild(args.name or None, progress=progress("rebuilding"))
+    if args.jobs > 1 and read_models.view.dialect != "postgres":
+        print(
+            f"billing: --jobs {args.jobs} needs PostgreSQL; on SQLite a rebuild runs as one "
+            "job (leave --jobs out)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    last = read_models.rebuild(args.name or None, progress=RebuildProgressLine(), jobs=args.jobs)
     print(f"rebuilt {', '.join(args.name) or 'every read model'} from {last:,} event(s)")
     print_unstorable(read_models)
     return EXIT_OK
+
+
+class RebuildProgressLine:
+    """A rebuild's progress on stderr: events folded of the head, the rate, and the time left
+    (redrawn in place on a terminal, a line every few seconds otherwise)."""
+
+    EVERY = 2.0
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.shown = 0.0
+        self.finished_at = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        finished = done >= total
+        if not finished and now - self.shown < (0.25 if sys.stderr.isatty() else self.EVERY):
+            return
+        if finished and done == self.finished_at:
+            return
+        self.finished_at = done if finished else -1
+        self.shown = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        left = (total - done) / rate if rate and not finished else 0.0
+        line = (
+            f"rebuilding: {done * 100 // max(total, 1)}% ({done:,}/{total:,} events folded), "
+            f"{rate:,.0f} events/s, "
+            f"{'done in' if finished else 'about'} {elapsed if finished else left:,.0f} s"
+            f"{'' if finished else ' left'}"
+        )
+        end = "\r" if sys.stderr.isatty() and not finished else "\n"
+        sys.stderr.write(line.ljust(78) + end)
+        sys.stderr.flush()
 
 
 def run_projection_status(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -122,7 +122,9 @@ class BillingProfile:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Every field is text (or None): a shallow copy is the whole of it, and several times
+        # cheaper than dataclasses.asdict's deep one (a rebuild asks once per customer event).
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["kind"] = self.kind.value
         return data
 

@@ -23,7 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from operator import itemgetter
 from typing import Any, ClassVar, TypeVar, overload
@@ -31,7 +31,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.jalali import JalaliDate
+from domain.jalali import TEHRAN, JalaliDate
 
 # --- values as stored ---------------------------------------------------------------------------
 
@@ -357,9 +357,21 @@ class AggregateStates:
         return found[0]
 
 
+_MONTH_OF_DAY: dict[date, str] = {}
+
+
 def jalali_month(moment_: Any) -> str:
-    """``1405/02``: the Jalali month of a moment in Tehran."""
-    return JalaliDate.of(moment_).isoformat()[:7]
+    """``1405/02``: the Jalali month of a moment in Tehran.
+
+    Worked out once per Tehran day (a rebuild asks for it for every money movement; Tehran's
+    offset is fixed, domain/jalali.py)."""
+    day = moment_.astimezone(TEHRAN).date()
+    month = _MONTH_OF_DAY.get(day)
+    if month is None:
+        if len(_MONTH_OF_DAY) > 100_000:
+            _MONTH_OF_DAY.clear()
+        month = _MONTH_OF_DAY[day] = JalaliDate.of(moment_).isoformat()[:7]
+    return month
 
 
 def one_of(column: str, values: Iterable[str]) -> str:

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 
 from projections.model import AggregateStates, ReadModel
+from projections.rebuild_jobs import fold_in_jobs
+from projections.rebuild_progress import RebuildProgress
+from projections.rebuild_progress import rows as progress_rows
 from projections.store import (
     Sql,
     holds_unstorable_escape,
     storable_values,
     tracking_name,
+    write_entries,
+    write_rows,
 )
 from projections.views import read_model
 
@@ -30,6 +37,23 @@ log = logging.getLogger(__name__)
 #: How often ``fold`` reports progress, in events.
 SECTION = 1_000
 Progress = Callable[[int, int], None]
+
+
+def _scratch(model: ReadModel) -> str:
+    return f"rebuild_{model.table.name}"
+
+
+def _index_names(model: ReadModel) -> list[str]:
+    """The names ``Table.create`` gives a table's indexes (after its bare name)."""
+    return [f"{model.table.name}_{'_'.join(columns)}_idx" for columns in model.table.indexes]
+
+
+def _is_lock_timeout(error: BaseException) -> bool:
+    """A lock not granted in time, or a deadlock the database broke (PostgreSQL's 55P03,
+    40P01; SQLite's busy writer)."""
+    if getattr(error, "sqlstate", None) in ("55P03", "40P01"):
+        return True
+    return "database is locked" in str(error)
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,106 @@ class UnstorableEvent:
         )
 
 
+class Folding:
+    """A fold of the log in memory, from zero, that can be taken further: the aggregates'
+    states, each model's touched keys and entries, and the position reached (``last``)."""
+
+    def __init__(self, models: Iterable[ReadModel]) -> None:
+        self.models = list(models)
+        self.states = AggregateStates()
+        self.touched: dict[str, dict[Any, None]] = {m.name: {} for m in self.models}
+        self.entries: dict[str, list[Any]] = {m.name: [] for m in self.models}
+        self.routes: dict[type, list[ReadModel]] = {}
+        self.unstorable: list[UnstorableEvent] = []
+        self.last = 0
+        #: The head of the log when the rebuild began (set by it).
+        self.started_at = 0
+
+    def add(
+        self,
+        notifications: Iterable[Any],
+        mapper: Any,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Fold these notifications (the ones after ``last``, in order)."""
+        states, touched, entries, routes = self.states, self.touched, self.entries, self.routes
+        for notification in notifications:
+            if holds_unstorable_escape(notification.state):
+                self.note_unstorable(notification)
+            event = mapper.to_domain_event(notification)
+            states.apply(event)
+            kind = type(event)
+            interested = routes.get(kind)
+            if interested is None:
+                interested = routes[kind] = [m for m in self.models if m.wants(kind)]
+            for m in interested:
+                for key in m.touched(event, states):
+                    touched[m.name][key] = None
+                entries[m.name].extend(m.entries(event, states))
+            self.last = notification.id
+            if progress and self.last % SECTION == 0:
+                progress(self.last)
+
+    def note_unstorable(self, notification: Any) -> None:
+        self.unstorable.append(
+            UnstorableEvent(
+                notification.id,
+                notification.originator_id,
+                notification.originator_version,
+                notification.topic,
+            )
+        )
+
+    def take(self) -> dict[str, tuple[dict[Any, Any], list[Any]]]:
+        """Each model's rows (of every key touched since the last take) and entries, and
+        start collecting afresh: a later take holds only what was folded after this one."""
+        result = {
+            m.name: (
+                {key: m.recompute(key, self.states) for key in self.touched[m.name]},
+                self.entries[m.name],
+            )
+            for m in self.models
+        }
+        self.touched = {m.name: {} for m in self.models}
+        self.entries = {m.name: [] for m in self.models}
+        return result
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """A fold makes millions of small objects and no garbage cycles: the cyclic collector
+    would only scan the growing heap again and again (a quarter of a fold's time,
+    docs/BENCHMARKS.md). What it holds is freed by reference counting when it is dropped."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass(frozen=True)
+class Swap:
+    """The last swap: seconds from asking for the locks to the end of the swap (the commit
+    aside), and events folded under them."""
+
+    seconds: float
+    events_under_lock: int
+    events_after_start: int
+
+    def __str__(self) -> str:
+        return (
+            f"swapped in after {self.seconds:.3f} s under lock, {self.events_under_lock} "
+            f"event(s) folded there ({self.events_after_start} recorded since the rebuild began)"
+        )
+
+
+#: How often the swap tries to take its locks, and how long it waits for them each time.
+SWAP_ATTEMPTS = 8
+SWAP_LOCK_TIMEOUT_MS = 2_000
+
+
 class Rebuilding:
     """Folding, rebuilding and verifying: a part of ReadModels (see the module docstring)."""
 
@@ -69,12 +193,15 @@ class Rebuilding:
     models: tuple[ReadModel, ...]
     application_name: str
     unstorable: list[UnstorableEvent]
+    #: What the last rebuild's swap took (None before one).
+    last_swap: Swap | None = None
 
     if TYPE_CHECKING:  # kept current by projections.runner.ReadModels, which this is part of
 
         def _notifications(self, after: int, stop: int | None = None) -> Iterator[Any]: ...
         def _record_layout(self, sql: Sql, model: ReadModel) -> None: ...
         def catch_up(self) -> int: ...
+        def _load(self, aggregate_id: Any, version: int | None) -> Any: ...
         def position(self) -> int: ...
 
     # --- rebuilding ---------------------------------------------------------------------------
@@ -87,54 +214,23 @@ class Rebuilding:
         progress: Progress | None = None,
     ) -> tuple[dict[str, Any], int]:
         """Fold every event (up to ``upto``) into rows in memory, from zero; no store reads."""
-        models = list(models)
-        states = AggregateStates()
-        touched: dict[str, dict[Any, None]] = {m.name: {} for m in models}
-        entries: dict[str, list[Any]] = {m.name: [] for m in models}
-        mapper = self.app.mapper
-        last = 0
+        folding = Folding(models)
         total = upto if upto is not None else (self.app.recorder.max_notification_id() or 0)
-        routes: dict[type, list[ReadModel]] = {}
-        unstorable: list[UnstorableEvent] = []
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # millions of small objects and no cycles: collection would only slow this down
-        try:
-            for notification in self._notifications(0, stop=upto):
-                if holds_unstorable_escape(notification.state):
-                    unstorable.append(
-                        UnstorableEvent(
-                            notification.id,
-                            notification.originator_id,
-                            notification.originator_version,
-                            notification.topic,
-                        )
-                    )
-                event = mapper.to_domain_event(notification)
-                states.apply(event)
-                kind = type(event)
-                interested = routes.get(kind)
-                if interested is None:
-                    interested = routes[kind] = [m for m in models if m.wants(kind)]
-                for m in interested:
-                    for key in m.touched(event, states):
-                        touched[m.name][key] = None
-                    entries[m.name].extend(m.entries(event, states))
-                last = notification.id
-                if progress and last % SECTION == 0:
-                    progress(last, total)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        if progress:
-            progress(last, total)
-        self.unstorable = unstorable
-        for finding in unstorable:
+        with no_cyclic_gc():
+            folding.add(
+                self._notifications(0, stop=upto),
+                self.app.mapper,
+                (lambda done: progress(done, total)) if progress is not None else None,
+            )
+            self._report_unstorable(folding)
+            if progress:
+                progress(folding.last, total)
+            return folding.take(), folding.last
+
+    def _report_unstorable(self, folding: Folding) -> None:
+        self.unstorable = folding.unstorable
+        for finding in folding.unstorable:
             log.error("read models: %s", finding)
-        result: dict[str, Any] = {}
-        for m in models:
-            rows = {key: m.recompute(key, states) for key in touched[m.name]}
-            result[m.name] = (rows, entries[m.name])
-        return result, last
 
     def _write_scratch(
         self, sql: Sql, model: ReadModel, rows: Any, entries: Any, scratch: str
@@ -153,27 +249,201 @@ class Rebuilding:
             loaded = [storable_values(values) for values in loaded]
         sql.load(scratch, t.column_names, loaded)
 
-    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
-        """Drop and rebuild read models from the events; returns the events folded."""
+    def rebuild(
+        self,
+        names: Iterable[str] | None = None,
+        progress: Progress | None = None,
+        *,
+        jobs: int = 1,
+    ) -> int:
+        """Rebuild read models from the events while the live ones go on answering; returns
+        the position they were swapped in at.
+
+        The events are folded from zero in memory into scratch tables (``rebuild_rm_*``),
+        indexed there; then a short step under lock (:meth:`_swap`) folds what was recorded
+        meanwhile, replaces the live tables with the scratch ones and sets the tracking
+        positions, so each read model's rows and position agree with every event up to it,
+        whatever live followers in other processes folded in the meantime.
+
+        ``jobs`` above 1 shares the fold among that many processes, by customer
+        (projections/rebuild_jobs.py): PostgreSQL only (SQLite has one writer, and its
+        database is a file of this process's), refused elsewhere with ``ValueError``."""
+        if jobs < 1:
+            raise ValueError(f"--jobs must be 1 or more, not {jobs}")
+        if jobs > 1 and self.view.dialect != "postgres":
+            raise ValueError(f"--jobs {jobs} needs PostgreSQL: on SQLite a rebuild runs as one job")
         models = [read_model(n) for n in names] if names else self.rebuildable
-        folded, last = self.fold(models, progress=progress)
+        tracker = RebuildProgress(self.view.datastore, self.view.sql, [m.name for m in models])
+        target = self.app.recorder.max_notification_id() or 0
+        tracker.started(target)
+
+        def reached(done: int) -> None:
+            if progress:
+                progress(done, target)
+            tracker.reached(done, target)
+
+        with no_cyclic_gc():
+            if jobs > 1:
+                folding = self._fold_in_jobs(models, target, jobs, reached)
+            else:
+                folding = self._fold_in_one(models, target, reached, tracker)
+            tracker.reached(folding.last, target, force=True)
+            if progress:
+                progress(folding.last, target)
+            last = self._swap(models, folding, tracker)
+        if progress:
+            progress(last, last)
+        self._report_unstorable(folding)
+        self.view.states.forget()
+        self.view.forget_positions()
+        self.catch_up()  # the outbox, and what was recorded after the swap
+        return last
+
+    def _fold_in_one(
+        self,
+        models: list[ReadModel],
+        target: int,
+        reached: Callable[[int], None],
+        tracker: RebuildProgress,
+    ) -> Folding:
+        """Fold the log in this process and load the scratch tables, indexed."""
+        folding = Folding(models)
+        folding.started_at = target
+        folding.add(self._notifications(0), self.app.mapper, reached)
+        self.unstorable = folding.unstorable  # the scratch rows are made storable if any
+        folded = folding.take()
+        for m in models:  # a transaction each, so a follower never waits long on SQLite
+            with self.view.datastore.transaction(commit=True) as cursor:
+                sql = self.view.sql(cursor)
+                tracker.take_writer(sql)
+                rows, entries = folded[m.name]
+                scratch = sql.table(_scratch(m))
+                self._write_scratch(sql, m, rows, entries, scratch)
+                if self.view.dialect == "postgres":  # indexed now, outside the swap's locks
+                    for statement in m.table.create(scratch)[1:]:
+                        sql.execute(statement)
+        return folding
+
+    def _fold_in_jobs(
+        self, models: list[ReadModel], target: int, jobs: int, reached: Callable[[int], None]
+    ) -> Folding:
+        """Fold the log up to ``target`` in ``jobs`` processes, by customer, into scratch
+        tables made here; add up their counters here, and index the tables. The folding
+        returned holds no states: the swap loads an aggregate from the store when an event
+        recorded meanwhile needs it, as a live follower does."""
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)
             for m in models:
-                live = sql.table(m.table.name)
-                scratch = sql.table(f"rebuild_{m.table.name}")
-                rows, entries = folded[m.name]
-                self._write_scratch(sql, m, rows, entries, scratch)
-                sql.execute(f"DROP TABLE IF EXISTS {live}")
-                sql.execute(f"ALTER TABLE {scratch} RENAME TO {m.table.name}")
-                for statement in m.table.create(live)[1:]:  # indexes, built on the loaded rows
+                scratch = sql.table(_scratch(m))
+                sql.execute(f"DROP TABLE IF EXISTS {scratch}")
+                sql.execute(m.table.create(scratch)[0])
+        counters, unstorable = fold_in_jobs(self, models, target, jobs, reached)
+        folding = Folding(models)
+        folding.states = AggregateStates(loader=self._load)
+        folding.started_at = folding.last = target
+        folding.unstorable = unstorable
+        self.unstorable = unstorable
+        with self.view.datastore.transaction(commit=True) as cursor:
+            sql = self.view.sql(cursor)
+            for m in models:
+                scratch = sql.table(_scratch(m))
+                if m.name in counters:
+                    t = m.table
+                    loaded = [t.values(e.row) for e in counters[m.name]]
+                    if unstorable:
+                        loaded = [storable_values(values) for values in loaded]
+                    sql.load(scratch, t.column_names, loaded)
+                for statement in m.table.create(scratch)[1:]:
                     sql.execute(statement)
-                self._reset_tracking(cursor, m, last)
-                self._record_layout(sql, m)
-        self.view.states.forget()
-        self.view.forget_positions()
-        self.catch_up()  # what was recorded while the rebuild ran
+        return folding
+
+    def _swap(self, models: list[ReadModel], folding: Folding, tracker: RebuildProgress) -> int:
+        """Swap the scratch tables in under lock, after folding what was recorded meanwhile;
+        a lock not granted in time is given up and tried again (the followers go on)."""
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            # Fold what was recorded while the scratch tables were written, unlocked, so the
+            # locked step has little left to do.
+            folding.add(self._notifications(folding.last), self.app.mapper)
+            try:
+                with self.view.datastore.transaction(commit=True) as cursor:
+                    return self._swap_locked(cursor, models, folding, tracker)
+            except Exception as error:
+                if not _is_lock_timeout(error) or attempt == SWAP_ATTEMPTS:
+                    raise
+                log.warning("rebuild: the live tables are busy (%s); trying again", error)
+                time.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")
+
+    def _swap_locked(
+        self, cursor: Any, models: list[ReadModel], folding: Folding, tracker: RebuildProgress
+    ) -> int:
+        sql = self.view.sql(cursor)
+        locking = time.perf_counter()
+        before = folding.last
+        tracking = sql.table(getattr(self.view, "tracking_table_name", "tracking"))
+        if self.view.dialect == "postgres":
+            # The order the followers write in (tracking first, then their read models:
+            # projections/store.py, process_batch), so a follower and the swap never wait for
+            # each other in a cycle: a follower that moved its positions finishes its batch
+            # before the swap gets the tracking table.
+            sql.execute(f"SET LOCAL lock_timeout = {SWAP_LOCK_TIMEOUT_MS}")
+            sql.execute(f"LOCK TABLE {tracking} IN EXCLUSIVE MODE")
+            live = ", ".join(sql.table(m.table.name) for m in models)
+            sql.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
+        else:
+            # SQLite has one writer: taking it keeps every follower out until the commit.
+            tracker.take_writer(sql)
+        # No follower can write now: fold every event recorded up to the head as seen here.
+        folding.add(self._locked_notifications(cursor, folding.last), self.app.mapper)
+        last = folding.last
+        for m, (rows, entries) in zip(models, folding.take().values(), strict=True):
+            scratch = sql.table(_scratch(m))
+            if rows:
+                write_rows(sql, m, rows, scratch, sanitise=bool(folding.unstorable))
+            if entries:
+                write_entries(sql, m, entries, scratch, sanitise=bool(folding.unstorable))
+            live_table = sql.table(m.table.name)
+            sql.execute(f"DROP TABLE IF EXISTS {live_table}")
+            sql.execute(f"ALTER TABLE {scratch} RENAME TO {m.table.name}")
+            if self.view.dialect == "postgres":
+                for index in _index_names(m):  # built on the scratch table, named after it
+                    sql.execute(f"ALTER INDEX {sql.table('rebuild_' + index)} RENAME TO {index}")
+            else:
+                for statement in m.table.create(live_table)[1:]:
+                    sql.execute(statement)
+            self._reset_tracking(cursor, m, last)
+            self._record_layout(sql, m)
+        tracker.finished(sql, last)
+        self.last_swap = Swap(
+            time.perf_counter() - locking, last - before, folding.last - folding.started_at
+        )
+        log.info("rebuild: %s", self.last_swap)
         return last
+
+    def _locked_notifications(self, cursor: Any, after: int) -> Iterator[Any]:
+        """The notifications after ``after`` up to the head, read while the swap holds its
+        locks. SQLite's writer is this very connection, so they are read through its cursor
+        (another connection of the pool could wait for it); PostgreSQL and the in-memory
+        store are read as usual."""
+        recorder = self.app.recorder
+        if self.view.dialect == "postgres" or getattr(recorder, "datastore", None) is not (
+            self.view.datastore
+        ):
+            head = recorder.max_notification_id() or 0
+            yield from self._notifications(after, stop=head)
+            return
+        cursor.execute(
+            f"SELECT rowid, * FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid",
+            (after,),
+        )
+        for row in cursor.fetchall():
+            yield Notification(
+                id=row["rowid"],
+                originator_id=recorder.convert_originator_id(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
 
     def _reset_tracking(self, cursor: Any, model: ReadModel, position: int) -> None:
         name = tracking_name(self.application_name, model)
@@ -181,6 +451,11 @@ class Rebuilding:
         self.view.sql(cursor).execute(f"DELETE FROM {table} WHERE application_name = ?", (name,))
         if position:
             self.view._insert_tracking(cursor, Tracking(name, position))
+
+    def rebuild_progress(self) -> list[dict[str, Any]]:
+        """Each read model's last rebuild: started, position, target, finished (None: running)."""
+        with self.view.datastore.transaction(commit=True) as cursor:
+            return progress_rows(self.view.sql(cursor))
 
     # --- verifying ----------------------------------------------------------------------------
 

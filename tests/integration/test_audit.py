@@ -287,6 +287,9 @@ def test_projections_rebuild_reports_progress_and_keeps_the_same_rows(demo, tmp_
     assert billing("audit", "verify", "--db", str(db)).returncode == 0
     wrong = billing("projections", "rebuild", "nonsense", "--db", str(db))
     assert wrong.returncode == 2 and "known: subscriptions" in wrong.stderr
+    jobs = billing("projections", "rebuild", "--jobs", "2", "--db", str(db))
+    assert jobs.returncode == 2 and "--jobs 2 needs PostgreSQL" in jobs.stderr
+    assert "rebuilding" not in jobs.stderr  # refused before anything was folded
 
 
 @pytest.mark.postgres
