@@ -302,9 +302,7 @@ def test_the_hash_chain_finds_tampering_on_postgres():
         checked, findings = verify_stored_chain(app)
         assert checked == app.recorder.max_notification_id() and findings == []
         schema = url.split("schema=")[1]
-        with psycopg.connect(
-            "postgresql://postgres@127.0.0.1:5432/billing_test", autocommit=True
-        ) as conn:
+        with psycopg.connect(url.partition("?")[0], autocommit=True) as conn:  # its database
             row = conn.execute(
                 f"SELECT notification_id, originator_id, originator_version FROM {schema}.billing_events "
                 "WHERE topic LIKE '%%PaymentRecorded' LIMIT 1"
