@@ -73,7 +73,10 @@ def test_every_read_route_answers_after_an_event_with_a_nul_was_stored(database_
             answered.append(url)
         assert len(answered) >= 20
         shown = http.get(f"/customers/{customer}", headers=bearer(token)).json()
-        assert shown["name"] == SARA  # the answer is the event's value (JSON escapes it)
+        # The answer is the read model's value: PostgreSQL holds U+FFFD in the NUL's place,
+        # SQLite the NUL itself (JSON escapes it).
+        held = SARA.replace("\x00", "\ufffd") if database_url.startswith("postgres") else SARA
+        assert shown["name"] == held
         listed = http.get("/customers", headers=bearer(token)).json()["items"]
         assert [c["id"] for c in listed] == [str(customer)]
         metrics = http.get("/metrics", headers=bearer(token)).text
