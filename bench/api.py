@@ -606,6 +606,8 @@ def bench_store(store: Store, args: argparse.Namespace, run: str) -> dict:
             f"{ol['requests']} requests, p50 {ol['p50_ms']} p99 {ol['p99_ms']} "
             f"p99.9 {ol['p99_9_ms']} ms, {ol['errors']} errors"
         )
+        for line in open_loop.error_samples:
+            progress(f"{store.name}: open loop non-2xx sample: {line}")
         progress(
             f"{store.name}: {result['requests']} requests, {result['rps']:.0f}/s, "
             f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, {result['errors']} errors"
