@@ -85,6 +85,7 @@ class ReadModels(Rebuilding):
             )
         elif module.endswith(".sqlite"):
             view = SQLiteReadModelRecorder(datastore=factory.datastore)
+            _keep_every_connection(factory.datastore.pool)
         else:
             # The in-memory event store keeps its read models in an in-memory SQLite database.
             from eventsourcing.sqlite import SQLiteDatastore
@@ -433,6 +434,14 @@ class ReadModels(Rebuilding):
             (moment(now), last_due, last_due, last_id),
         )
         return [(r["due_at"], r["subscription_id"]) for r in rows]
+
+
+def _keep_every_connection(pool: Any) -> None:
+    """Keep every SQLite connection the pool opens, up to its limit, instead of closing those
+    above its five kept ones when they come back: under a dozen concurrent API requests the
+    pool otherwise opened and closed a connection (and ran its PRAGMAs) for most requests.
+    A SQLite connection is a file handle and a page cache, not a server process."""
+    pool.pool_size = pool.pool_size + pool.max_overflow
 
 
 def _sequence_of(delivery_id: str) -> int:
