@@ -75,9 +75,10 @@ class Context:
         """The read models, caught up with every event recorded so far (read your writes):
         one statement (the log's head) when nothing new was recorded."""
         read_models = self.read_models
-        if (self.app.recorder.max_notification_id() or 0) > read_models.folded_through():
+        head = self.app.recorder.max_notification_id() or 0
+        if head > read_models.folded_through():
             with self._read_lock:
-                read_models.catch_up()
+                read_models.catch_up(through=head)
         return read_models
 
 

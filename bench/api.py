@@ -461,6 +461,10 @@ async def _load(
     return Load(samples, elapsed, server_cpu, client_cpu, errors)
 
 
+#: How long the open loop reuses an idle keep-alive connection: under uvicorn's 5 s timeout.
+KEEP_ALIVE_REUSE = 3.0
+
+
 async def _open_loop(server: Server, mix: Any, rate: float, warmup: float, seconds: float) -> Load:
     """Requests sent on a fixed schedule, ``rate`` a second, whether or not the earlier ones
     were answered: request i is due at start + i / rate, and its latency is taken from that
@@ -468,19 +472,30 @@ async def _open_loop(server: Server, mix: Any, rate: float, warmup: float, secon
     coordinated omission). Connections are taken from a pool and opened when none is free."""
     samples: list[Sample] = []
     errors: list[str] = []
-    idle: list[RawConnection] = []
+    idle: list[tuple[RawConnection, float]] = []  # with the moment each was last answered
     opened: set[RawConnection] = set()
     tasks: set[asyncio.Task] = set()
 
+    def free_connection() -> RawConnection:
+        # uvicorn closes a keep-alive connection idle for 5 s: one idle that long may be closed
+        # under the request written to it (a failure of the client's, not of the server's).
+        while idle:
+            connection, since = idle.pop()
+            if time.perf_counter() - since < KEEP_ALIVE_REUSE:
+                return connection
+            if connection.writer is not None:
+                connection.writer.close()  # the end of the run awaits every opened one's close
+        return RawConnection("127.0.0.1", server.port)
+
     async def one(request: Request, due: float, record: bool) -> None:
-        connection = idle.pop() if idle else RawConnection("127.0.0.1", server.port)
+        connection = free_connection()
         opened.add(connection)
         try:
             status, body = await asyncio.wait_for(connection.request(request), 60)
         except (OSError, ValueError, asyncio.IncompleteReadError) as error:
             await connection.close()
             status, body = 0, f"{type(error).__name__}: {error!r}".encode()
-        idle.append(connection)
+        idle.append((connection, time.perf_counter()))
         if record:
             samples.append(Sample(request.label, time.perf_counter() - due, status))
         if not 200 <= status < 300 and len(errors) < 5:
@@ -606,6 +621,8 @@ def bench_store(store: Store, args: argparse.Namespace, run: str) -> dict:
             f"{ol['requests']} requests, p50 {ol['p50_ms']} p99 {ol['p99_ms']} "
             f"p99.9 {ol['p99_9_ms']} ms, {ol['errors']} errors"
         )
+        for line in open_loop.error_samples:
+            progress(f"{store.name}: open loop non-2xx sample: {line}")
         progress(
             f"{store.name}: {result['requests']} requests, {result['rps']:.0f}/s, "
             f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, {result['errors']} errors"

@@ -90,7 +90,7 @@ class Reads:
         if head is None:
             head = self.read_models.app.recorder.max_notification_id() or 0
         if head > self.read_models.folded_through():
-            self.read_models.catch_up()
+            self.read_models.catch_up(through=head)
             rows = self._run(statement, params)
         return rows
 

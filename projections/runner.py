@@ -85,6 +85,7 @@ class ReadModels(Rebuilding):
             )
         elif module.endswith(".sqlite"):
             view = SQLiteReadModelRecorder(datastore=factory.datastore)
+            _keep_every_connection(factory.datastore.pool)
         else:
             # The in-memory event store keeps its read models in an in-memory SQLite database.
             from eventsourcing.sqlite import SQLiteDatastore
@@ -288,11 +289,16 @@ class ReadModels(Rebuilding):
         rows read after it hold every event up to it (projections/reads.py)."""
         return self._seen
 
-    def catch_up(self) -> int:
+    def catch_up(self, through: int | None = None) -> int:
         """Fold what was recorded since the least position; returns how many events were read.
         One catch-up at a time in a process (the tick, the API and the site reconciliation
-        all call it)."""
+        all call it). With ``through``, a caller that only needs the events up to that
+        notification id returns at once when, once it holds the lock, they were folded: the
+        GETs that queued behind one catch-up do not each run another (two more statements
+        under the lock apiece) after it folded what they were waiting for."""
         with self._catching_up:
+            if through is not None and self._seen >= through:
+                return 0
             return self._catch_up()
 
     def _catch_up(self) -> int:
@@ -428,6 +434,14 @@ class ReadModels(Rebuilding):
             (moment(now), last_due, last_due, last_id),
         )
         return [(r["due_at"], r["subscription_id"]) for r in rows]
+
+
+def _keep_every_connection(pool: Any) -> None:
+    """Keep every SQLite connection the pool opens, up to its limit, instead of closing those
+    above its five kept ones when they come back: under a dozen concurrent API requests the
+    pool otherwise opened and closed a connection (and ran its PRAGMAs) for most requests.
+    A SQLite connection is a file handle and a page cache, not a server process."""
+    pool.pool_size = pool.pool_size + pool.max_overflow
 
 
 def _sequence_of(delivery_id: str) -> int:
