@@ -58,3 +58,11 @@ def screenshot_path(name: str, fallback: Path) -> Path:
     folder = Path(os.environ.get("BILLING_SCREENSHOTS_DIR") or fallback)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
+
+
+def page_width(page: Page) -> int:
+    """The page's laid-out width, once it has loaded and its fonts are in: measured while the
+    web font still loads, a table laid out in the fallback font can be wider for a moment."""
+    page.wait_for_load_state("load")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    return int(page.evaluate("document.documentElement.scrollWidth"))

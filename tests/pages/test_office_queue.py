@@ -11,7 +11,7 @@ from adapters.sandbox_gateway import SandboxGateway
 from tests.api.office import NAMES, add_staff
 from tests.api.shop import Shop
 from tests.builders import T0, a_company, a_png_slip
-from tests.pages.browser import screenshot_path
+from tests.pages.browser import page_width, screenshot_path
 from tests.pages.office import office_browser
 
 
@@ -120,7 +120,7 @@ def test_finance_works_the_queue_with_the_keyboard(tmp_path):
             # 390 pixels wide: the table stacks, nothing overflows the screen sideways.
             page.set_viewport_size({"width": 390, "height": 800})
             page.goto(f"{shop.base}/office/queue")
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert page_width(page) <= 390
             page.screenshot(path=str(screenshot_path("office-queue-390.png", tmp_path)))
 
             # A POST without the CSRF token, with the session cookie: refused, nothing done.

@@ -15,7 +15,7 @@ from projections.reports import REVENUE_COLUMNS
 from tests.api.office import PASSWORDS
 from tests.api.reports_history import World, api_aging, api_revenue
 from tests.api.server import served
-from tests.pages.browser import browser_page, screenshot_path
+from tests.pages.browser import browser_page, page_width, screenshot_path
 from tests.pages.office import OfficeBrowser
 
 
@@ -101,7 +101,7 @@ def test_reports_chart_drill_down_and_exports_equal_to_the_api(office, tmp_path)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{office.base}/office/reports")
     page.wait_for_selector("#revenue-chart[data-drawn]")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(page) <= 390
     page.screenshot(path=str(screenshot_path("office-reports-390.png", tmp_path)), full_page=True)
     office.check_clean()
 
@@ -134,5 +134,5 @@ def test_staff_actions_by_person_and_the_health_page(office, tmp_path):
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ("/office/health", f"/office/actions?person={finance}"):
         page.goto(f"{office.base}{path}")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        assert page_width(page) <= 390, path
     office.check_clean()

@@ -13,7 +13,7 @@ from domain.customer import BillingProfile
 from tests.api.office import PASSWORDS, add_staff
 from tests.api.shop import Shop
 from tests.builders import DAY, T0, a_png_slip
-from tests.pages.browser import screenshot_path
+from tests.pages.browser import page_width, screenshot_path
 from tests.pages.office import OfficeBrowser, office_browser
 
 
@@ -155,7 +155,7 @@ def test_the_company_page_and_the_search_at_390_pixels(shop, tmp_path):
         sign_in(office)
         page.goto(f"{office.base}/office/search?q=" + "Pars")
         assert results(office) == ["Pars Co"]
-        width = page.evaluate("document.documentElement.scrollWidth")
+        width = page_width(page)
         assert width <= 390, f"the search page is {width} pixels wide"
         page.screenshot(
             path=str(screenshot_path("office-search-390.png", tmp_path)), full_page=True
@@ -163,7 +163,7 @@ def test_the_company_page_and_the_search_at_390_pixels(shop, tmp_path):
         page.click("#results tr[data-row] a")
         page.wait_for_selector("#customer-name")
         assert "۴۱۱۱۱۱۱۱۱۱۱۱" in page.inner_text("#profile")  # economic code, Persian digits
-        width = page.evaluate("document.documentElement.scrollWidth")
+        width = page_width(page)
         assert width <= 390, f"the customer page is {width} pixels wide"
         page.screenshot(
             path=str(screenshot_path("office-customer-390.png", tmp_path)), full_page=True

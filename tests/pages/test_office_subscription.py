@@ -14,7 +14,7 @@ from service_layer.timeline import timeline
 from tests.api.office import PASSWORDS, add_staff
 from tests.api.shop import Shop
 from tests.builders import T0
-from tests.pages.browser import screenshot_path
+from tests.pages.browser import page_width, screenshot_path
 from tests.pages.office import OfficeBrowser, office_browser
 
 
@@ -109,7 +109,7 @@ def test_as_of_before_the_suspension_and_a_hold_through_the_picker_and_its_confi
 
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(f"{office.base}{path}")
-            width = page.evaluate("document.documentElement.scrollWidth")
+            width = page_width(page)
             assert width <= 390, f"the page is {width}px wide at 390"
             page.screenshot(
                 path=screenshot_path("office-subscription-390.png", tmp_path), full_page=True
