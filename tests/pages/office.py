@@ -32,6 +32,7 @@ class OfficeBrowser:
         self.page.fill("#password", password)
         self.page.click("button[type=submit]")
         self.page.wait_for_selector("#who")
+        self.page.wait_for_load_state("load")  # its scripts (keys, htmx) are in
 
     def check_clean(self) -> None:
         """Nothing asked of the internet, no script error, and the page's font in use."""

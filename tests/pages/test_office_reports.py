@@ -41,6 +41,7 @@ def sign_in_at(office: OfficeBrowser, path: str, role: str = "finance") -> None:
     office.page.fill("#password", password)
     office.page.click("button[type=submit]")
     office.page.wait_for_selector("#who")
+    office.page.wait_for_load_state("load")  # its scripts (keys, htmx) are in
 
 
 def downloaded_csv(office: OfficeBrowser, selector: str, tmp_path: Path) -> list[list[str]]:

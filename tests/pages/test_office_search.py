@@ -77,6 +77,7 @@ def sign_in(office: OfficeBrowser, role: str = "finance") -> None:
     office.page.fill("#password", password)
     office.page.click("button[type=submit]")
     office.page.wait_for_selector("#who")
+    office.page.wait_for_load_state("load")  # its scripts (keys, htmx) are in
 
 
 def found(office: OfficeBrowser) -> Locator:
