@@ -111,6 +111,20 @@ class Table:
             )
         return statements
 
+    def create_unkeyed(self, name: str) -> str:
+        """The table without its primary key and unique constraints, for a rebuild's scratch
+        table on PostgreSQL: rows are loaded first and the keys added after
+        (:meth:`add_keys`), one sorted index build each instead of an index insert per row."""
+        parts = [f"{column} {kind}" for column, kind in self.columns]
+        parts += [f"CHECK ({check})" for check in self.checks]
+        return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)})"
+
+    def add_keys(self, name: str) -> list[str]:
+        """The primary key and unique constraints :meth:`create_unkeyed` left out."""
+        return [f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(self.key)})"] + [
+            f"ALTER TABLE {name} ADD UNIQUE ({', '.join(u)})" for u in self.uniques
+        ]
+
     def upsert(self, name: str | None = None) -> str:
         table = name or self.name
         columns = self.column_names

@@ -48,6 +48,25 @@ def _index_names(model: ReadModel) -> list[str]:
     return [f"{model.table.name}_{'_'.join(columns)}_idx" for columns in model.table.indexes]
 
 
+#: Memory for one index build of a rebuild on PostgreSQL (``maintenance_work_mem`` for its
+#: transaction only): the default 64 MB sorts the larger read models' keys on disk.
+INDEX_BUILD_MEMORY = "256MB"
+
+
+def _create_scratch(sql: Sql, model: ReadModel, scratch: str) -> str:
+    """A scratch table: on PostgreSQL without its keys, added once it is loaded."""
+    if sql.dialect == "postgres":
+        return model.table.create_unkeyed(scratch)
+    return model.table.create(scratch)[0]
+
+
+def _index_scratch(sql: Sql, model: ReadModel, scratch: str) -> None:
+    """The loaded scratch table's keys and indexes (PostgreSQL), each built in one sort."""
+    sql.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+    for statement in model.table.add_keys(scratch) + model.table.create(scratch)[1:]:
+        sql.execute(statement)
+
+
 def _is_lock_timeout(error: BaseException) -> bool:
     """A lock not granted in time, or a deadlock the database broke (PostgreSQL's 55P03,
     40P01; SQLite's busy writer)."""
@@ -107,23 +126,29 @@ class Folding:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Fold these notifications (the ones after ``last``, in order)."""
-        states, touched, entries, routes = self.states, self.touched, self.entries, self.routes
+        states, route = self.states, self.route
         for notification in notifications:
-            if holds_unstorable_escape(notification.state):
-                self.note_unstorable(notification)
             event = mapper.to_domain_event(notification)
             states.apply(event)
-            kind = type(event)
-            interested = routes.get(kind)
-            if interested is None:
-                interested = routes[kind] = [m for m in self.models if m.wants(kind)]
-            for m in interested:
-                for key in m.touched(event, states):
-                    touched[m.name][key] = None
-                entries[m.name].extend(m.entries(event, states))
+            route(notification, event)
             self.last = notification.id
             if progress and self.last % SECTION == 0:
                 progress(self.last)
+
+    def route(self, notification: Any, event: Any) -> None:
+        """Hand an event, already applied to ``states``, to the models that want its kind:
+        the keys it touched and the entries it adds (one job's share: rebuild_jobs.py)."""
+        if holds_unstorable_escape(notification.state):
+            self.note_unstorable(notification)
+        states, touched, entries = self.states, self.touched, self.entries
+        kind = type(event)
+        interested = self.routes.get(kind)
+        if interested is None:
+            interested = self.routes[kind] = [m for m in self.models if m.wants(kind)]
+        for m in interested:
+            for key in m.touched(event, states):
+                touched[m.name][key] = None
+            entries[m.name].extend(m.entries(event, states))
 
     def note_unstorable(self, notification: Any) -> None:
         self.unstorable.append(
@@ -236,7 +261,7 @@ class Rebuilding:
         self, sql: Sql, model: ReadModel, rows: Any, entries: Any, scratch: str
     ) -> None:
         sql.execute(f"DROP TABLE IF EXISTS {scratch}")
-        sql.execute(model.table.create(scratch)[0])  # the table alone: indexes come after loading
+        sql.execute(_create_scratch(sql, model, scratch))  # indexes come after loading
         # Every key is new to the scratch table (one row per touched key, appends keyed by
         # their event, counters merged per key), so the rows are loaded, not upserted.
         t = model.table
@@ -320,8 +345,7 @@ class Rebuilding:
                 scratch = sql.table(_scratch(m))
                 self._write_scratch(sql, m, rows, entries, scratch)
                 if self.view.dialect == "postgres":  # indexed now, outside the swap's locks
-                    for statement in m.table.create(scratch)[1:]:
-                        sql.execute(statement)
+                    _index_scratch(sql, m, scratch)
         return folding
 
     def _fold_in_jobs(
@@ -336,7 +360,7 @@ class Rebuilding:
             for m in models:
                 scratch = sql.table(_scratch(m))
                 sql.execute(f"DROP TABLE IF EXISTS {scratch}")
-                sql.execute(m.table.create(scratch)[0])
+                sql.execute(_create_scratch(sql, m, scratch))
         counters, unstorable = fold_in_jobs(self, models, target, jobs, reached)
         folding = Folding(models)
         folding.states = AggregateStates(loader=self._load)
@@ -353,8 +377,7 @@ class Rebuilding:
                     if unstorable:
                         loaded = [storable_values(values) for values in loaded]
                     sql.load(scratch, t.column_names, loaded)
-                for statement in m.table.create(scratch)[1:]:
-                    sql.execute(statement)
+                _index_scratch(sql, m, scratch)
         return folding
 
     def _swap(self, models: list[ReadModel], folding: Folding, tracker: RebuildProgress) -> int:

@@ -30,7 +30,7 @@ from eventsourcing.persistence import Notification
 
 from domain.customer import Customer
 from projections.model import ReadModel
-from projections.store import Sql, holds_unstorable_escape, storable_values
+from projections.store import Sql, storable_values
 
 #: How often a job reports the position it reached, in events.
 REPORT_EVERY = 1_000
@@ -62,12 +62,7 @@ def fold_share(
 ) -> None:
     """Fold into ``folding`` the events of job ``job``'s aggregates (and of every aggregate of
     no customer, whose rows and entries job 0 alone keeps)."""
-    states, touched, entries, routes = (
-        folding.states,
-        folding.touched,
-        folding.entries,
-        folding.routes,
-    )
+    states, route = folding.states, folding.route
     owners: dict[Any, UUID | None] = {}
     for notification in notifications:
         aggregate_id = notification.originator_id
@@ -87,16 +82,7 @@ def fold_share(
         states.apply(event)
         if owner is None and job != 0:
             continue  # another job keeps the rows of what belongs to no customer
-        if holds_unstorable_escape(notification.state):
-            folding.note_unstorable(notification)
-        kind = type(event)
-        interested = routes.get(kind)
-        if interested is None:
-            interested = routes[kind] = [m for m in folding.models if m.wants(kind)]
-        for m in interested:
-            for key in m.touched(event, states):
-                touched[m.name][key] = None
-            entries[m.name].extend(m.entries(event, states))
+        route(notification, event)
     report(folding.last)
 
 
