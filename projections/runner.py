@@ -51,6 +51,9 @@ class ReadModels(Rebuilding):
         self.application_name = app.name
         self.models: tuple[ReadModel, ...] = (*ALL_READ_MODELS, *extra)
         self.view = self._build_view()
+        #: The in-memory event store: no other process can write to it, so nothing is left
+        #: for a follower to fold (its read models are an in-memory SQLite database).
+        self.in_memory = type(app.factory).__module__.endswith(".popo")
         self.view.states.loader = self._load
         # What a command just saved is handed to the fold instead of being loaded again.
         app.saved_listeners = (*getattr(app, "saved_listeners", ()), self.view.states.hint)
@@ -61,6 +64,8 @@ class ReadModels(Rebuilding):
         self._upgrade_kept_tables()
         self._decide_where_outboxes_start()
         self._seen = 0  # the last position this process folded itself
+        #: Folds after a write that failed in this process (:meth:`fold_written`).
+        self.fold_failures = 0
         self._catching_up = threading.RLock()
         #: Events of the last rebuild or verify whose text was stored with U+FFFD.
         self.unstorable: list[UnstorableEvent] = []
@@ -291,17 +296,35 @@ class ReadModels(Rebuilding):
 
     def catch_up(self, through: int | None = None) -> int:
         """Fold what was recorded since the least position; returns how many events were read.
-        One catch-up at a time in a process (the tick, the API and the site reconciliation
-        all call it). With ``through``, a caller that only needs the events up to that
-        notification id returns at once when, once it holds the lock, they were folded: the
-        GETs that queued behind one catch-up do not each run another (two more statements
-        under the lock apiece) after it folded what they were waiting for."""
+        One catch-up at a time in a process (the tick, the writers, the follower and the site
+        reconciliation all call it). With ``through``, only the log up to that notification
+        id is folded, and a caller returns at once when, once it holds the lock, it was folded
+        already: the writers that queued behind one fold do not each run another after it
+        folded what they were waiting for."""
         with self._catching_up:
             if through is not None and self._seen >= through:
                 return 0
-            return self._catch_up()
+            return self._catch_up(through)
 
-    def _catch_up(self) -> int:
+    def fold_written(self, notification_id: int) -> None:
+        """What a command calls after its save, before its caller is answered
+        (``CommandRunner.written_listeners``): fold the log through the command's last
+        notification id, so that every process reads the write in the read models at once and
+        no read waits for a fold (docs/ARCHITECTURE.md, "Reads never wait"). A failure does
+        not fail the write, which stands: it is logged and counted (``fold_failures``), the
+        read models' lag shows it (``/readyz``, the back office's health page), and the next
+        fold or the background follower (:meth:`start`) folds it."""
+        try:
+            self.catch_up(through=notification_id)
+        except Exception:
+            self.fold_failures += 1
+            log.exception(
+                "read models: folding the events written through #%d failed; the write stands, "
+                "and the next fold or the follower tries again",
+                notification_id,
+            )
+
+    def _catch_up(self, stop: int | None = None) -> int:
         mapper = self.app.mapper
         read = 0
         while True:
@@ -310,9 +333,12 @@ class ReadModels(Rebuilding):
                 # Another process folded events this one never saw: what it holds may be stale.
                 self.view.states.forget()
                 self.view.forget_positions()
+            if stop is not None and start >= stop:
+                self._seen = max(self._seen, start)
+                return read
             lost = False
             batch: list[tuple[Any, int]] = []
-            for notification in self._notifications(start):
+            for notification in self._notifications(start, stop):
                 batch.append((mapper.to_domain_event(notification), notification.id))
                 if len(batch) == BATCH:
                     lost = not self._fold(batch)
