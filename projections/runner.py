@@ -70,6 +70,7 @@ class ReadModels(Rebuilding):
         #: Events of the last rebuild or verify whose text was stored with U+FFFD.
         self.unstorable: list[UnstorableEvent] = []
         self._thread: threading.Thread | None = None
+        self._news = threading.Event()
         self._stopping = threading.Event()
         self._listener: threading.Thread | None = None
         self._rebuild_stale_tables()
@@ -282,17 +283,14 @@ class ReadModels(Rebuilding):
                 return
             yield from batch
             after = batch[-1].id
+            if len(batch) < SECTION or (stop is not None and after >= stop):
+                return  # the log's end as of that query, or what was asked for: no more to ask
 
     def position(self) -> int:
         return self.view.max_tracking_id(self.application_name) or 0
 
     def positions(self) -> dict[str, int]:
         return self.view.positions(self.application_name)
-
-    def folded_through(self) -> int:
-        """A position every read model is known to have folded (by this process or another):
-        rows read after it hold every event up to it (projections/reads.py)."""
-        return self._seen
 
     def catch_up(self, through: int | None = None) -> int:
         """Fold what was recorded since the least position; returns how many events were read.
@@ -383,7 +381,7 @@ class ReadModels(Rebuilding):
         recorder cannot be subscribed to, and whenever no notice came, the follower looks
         every ``poll_interval`` seconds."""
         self._stopping.clear()
-        news = threading.Event()
+        news = self._news = threading.Event()
         channel = getattr(self.app.recorder, "channel_name", None)
         if self.dialect == "postgres" and channel:
             self._listener = threading.Thread(
@@ -431,6 +429,7 @@ class ReadModels(Rebuilding):
 
     def stop(self) -> None:
         self._stopping.set()
+        self._news.set()  # a follower waiting for news stops now, not at its next poll
         for thread in (self._thread, self._listener):
             if thread is not None:
                 thread.join(timeout=10)

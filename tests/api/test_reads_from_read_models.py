@@ -212,6 +212,28 @@ class ReadsFromReadModels:
         finally:
             other.close()
 
+    def test_the_plans_are_the_stores_at_every_read(self, engine):
+        """``GET /plans`` keeps the catalogue it last read and asks the store only whether it
+        changed since: a plan another process defined is in the next answer."""
+        engine.app.define_plan(a_plan("basic", 1_000_000), T0)
+        api = create_app(engine)
+        http = TestClient(api)
+        me = bearer(api.state.context.tokens.create("finance", T0))
+
+        def listed() -> list[str]:
+            return [p["id"] for p in http.get("/plans", headers=me).json()["items"]]
+
+        assert listed() == ["basic"]
+        assert listed() == ["basic"]
+        other = build_engine(database_url=self.database_url, test_mode=True, test_clock_start=T0)
+        try:
+            other.app.define_plan(a_plan("pro", 3_000_000), T0 + DAY)
+            assert listed() == ["basic", "pro"]
+            other.app.define_plan(a_plan("max", 5_000_000), T0 + 2 * DAY)
+            assert listed() == ["basic", "max", "pro"]
+        finally:
+            other.close()
+
     def test_a_fold_that_fails_does_not_fail_the_write(self, engine, caplog):
         """The write stands and is answered; the failure is logged and counted, the read
         models' lag shows it (``/readyz``), and the next write's fold folds both."""
@@ -319,6 +341,7 @@ class TestReadsOnSQLite(ReadsFromReadModels):
         api = create_app(engine)
         me = bearer(api.state.context.tokens.create("customer", T0, subject=customer))
         with TestClient(api) as http:
+            engine.read_models.stop()  # the background follower's polls would be traced too
             assert http.get(f"/subscriptions/{sub_id}", headers=me).status_code == 200
             with self.traced(engine) as statements:
                 answer = http.get(f"/subscriptions/{sub_id}", headers=me)
