@@ -283,8 +283,8 @@ class ReadModels(Rebuilding):
                 return
             yield from batch
             after = batch[-1].id
-            if len(batch) < SECTION or (stop is not None and after >= stop):
-                return  # the log's end as of that query, or what was asked for: no more to ask
+            if len(batch) < SECTION:
+                return  # the log's end as of that query: no need to ask again
 
     def position(self) -> int:
         return self.view.max_tracking_id(self.application_name) or 0
@@ -295,14 +295,14 @@ class ReadModels(Rebuilding):
     def catch_up(self, through: int | None = None) -> int:
         """Fold what was recorded since the least position; returns how many events were read.
         One catch-up at a time in a process (the tick, the writers, the follower and the site
-        reconciliation all call it). With ``through``, only the log up to that notification
-        id is folded, and a caller returns at once when, once it holds the lock, it was folded
-        already: the writers that queued behind one fold do not each run another after it
-        folded what they were waiting for."""
+        reconciliation all call it). With ``through``, a caller that only needs the events up
+        to that notification id returns at once when, once it holds the lock, they were
+        folded: the writers that queued behind one fold (which folds to the log's end, their
+        events with it) do not each run another."""
         with self._catching_up:
             if through is not None and self._seen >= through:
                 return 0
-            return self._catch_up(through)
+            return self._catch_up()
 
     def fold_written(self, notification_id: int) -> None:
         """What a command calls after its save, before its caller is answered
@@ -322,7 +322,7 @@ class ReadModels(Rebuilding):
                 notification_id,
             )
 
-    def _catch_up(self, stop: int | None = None) -> int:
+    def _catch_up(self) -> int:
         mapper = self.app.mapper
         read = 0
         while True:
@@ -331,12 +331,9 @@ class ReadModels(Rebuilding):
                 # Another process folded events this one never saw: what it holds may be stale.
                 self.view.states.forget()
                 self.view.forget_positions()
-            if stop is not None and start >= stop:
-                self._seen = max(self._seen, start)
-                return read
             lost = False
             batch: list[tuple[Any, int]] = []
-            for notification in self._notifications(start, stop):
+            for notification in self._notifications(start):
                 batch.append((mapper.to_domain_event(notification), notification.id))
                 if len(batch) == BATCH:
                     lost = not self._fold(batch)
