@@ -185,6 +185,7 @@ class ReadsFromReadModels:
         invoice = app.get_subscription(sub_id).invoice_ids[0]
         first = create_app(engine)
         finance = bearer(first.state.context.tokens.create("finance", T0))
+        admin = bearer(first.state.context.tokens.create("admin", T0))
         other = build_engine(database_url=self.database_url, test_mode=True, test_clock_start=T0)
         try:
             second = create_app(other)
@@ -203,7 +204,7 @@ class ReadsFromReadModels:
                 assert shown["open_balance"] == app.get_invoice(invoice).balance.rials
             before = one.get(f"/subscriptions/{sub_id}", headers=finance).json()
             changed = two.post(
-                f"/subscriptions/{sub_id}/cancel", json={"reason": "moving"}, headers=finance
+                f"/subscriptions/{sub_id}/cancel", json={"reason": "moving"}, headers=admin
             )
             assert changed.status_code == 200, changed.text
             after = one.get(f"/subscriptions/{sub_id}", headers=finance).json()
