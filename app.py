@@ -82,12 +82,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(api: FastAPI):
+        # Writers fold their own events; the follower folds what a writer that crashed
+        # between its save and its fold left (docs/ARCHITECTURE.md, "Reads never wait").
+        following = not runtime.read_models.in_memory
+        if following:
+            runtime.read_models.start()
         if start_scheduler:
             runtime.start()
         try:
             yield
         finally:
             runtime.stop()
+            if following:
+                runtime.read_models.stop()
             if close_on_shutdown:
                 runtime.close()
 

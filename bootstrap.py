@@ -8,6 +8,7 @@ scheduler, each built here and nowhere else. The HTTP API (``app.create_app``), 
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -275,7 +276,22 @@ class Runtime:
         app.default_actor = self.actor
         # The staff commands write the credentials table, built when one first runs.
         app.staff_credentials = lambda: self.credentials
+        # A write folds its own events before its caller is answered (the read models are
+        # built for it on a first write): every process then reads it, and no read waits for
+        # a fold (docs/ARCHITECTURE.md, "Reads never wait").
+        app.written_listeners = (self._fold_written,)
         return app
+
+    def _fold_written(self, notification_id: int) -> None:
+        try:
+            read_models = self.read_models
+        except Exception:  # the write stands; the read side's problem is logged, not raised
+            logging.getLogger(__name__).exception(
+                "read models could not be opened to fold the events written through #%d",
+                notification_id,
+            )
+            return
+        read_models.fold_written(notification_id)
 
     def act_as(self, actor: Actor) -> None:
         """From now on this runtime's commands act for ``actor`` (the CLI's ``--as``)."""

@@ -253,6 +253,16 @@ class Engine:
             log.exception("site reconciliation failed")
 
     def _advance_due(self, report: TickReport) -> None:
+        # The tick folds what it wrote after its pages (below), not after each subscription's
+        # save as other writers do (docs/ARCHITECTURE.md, "Reads never wait"); a tick that
+        # failed half-way leaves its saves to the next tick's first catch-up (and the API's
+        # followers).
+        with self.app.folds_deferred(fold=False):
+            self._advance_pages(report)
+        if report.executed:
+            self.read_models.catch_up()  # the due index and the outbox learn what just happened
+
+    def _advance_pages(self, report: TickReport) -> None:
         self.read_models.catch_up()
         after = None
         while True:
@@ -297,8 +307,6 @@ class Engine:
             if len(page) < self.batch:
                 break
             after = page[-1]
-        if report.executed:
-            self.read_models.catch_up()  # the due index and the outbox learn what just happened
 
     def _in_share(self, subscription_id: str, due_at: str, now: datetime) -> bool:
         """Whether this scheduler advances a due subscription now: one in its share (the id

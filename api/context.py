@@ -4,8 +4,7 @@ models, outbox, stores, documents, payments), and who is calling. Built once by
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     runtime: Runtime
-    _read_lock: threading.Lock = field(default_factory=threading.Lock)
     _reads: Reads | None = None
 
     @property
@@ -64,7 +62,7 @@ class Context:
 
     @property
     def reads(self) -> Reads:
-        """The GETs' single-statement reads, each fresh as of its statement."""
+        """The GETs' single-statement reads."""
         if self._reads is None:
             from projections.reads import Reads
 
@@ -72,14 +70,10 @@ class Context:
         return self._reads
 
     def fresh_read_models(self) -> ReadModels:
-        """The read models, caught up with every event recorded so far (read your writes):
-        one statement (the log's head) when nothing new was recorded."""
-        read_models = self.read_models
-        head = self.app.recorder.max_notification_id() or 0
-        if head > read_models.folded_through():
-            with self._read_lock:
-                read_models.catch_up(through=head)
-        return read_models
+        """The read models, as fresh as every write answered so far: a write folds its own
+        events before it answers (``ReadModels.fold_written``), so a read never waits for a
+        fold (docs/ARCHITECTURE.md, "Reads never wait")."""
+        return self.read_models
 
 
 async def context(request: Request) -> Context:

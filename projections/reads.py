@@ -3,14 +3,11 @@ aggregate replay, and who may see which row part of that statement's WHERE
 (:func:`projections.visibility.owned_rows`): a row the caller may not see is not found, as one
 that does not exist.
 
-**Read your writes in one statement.** Each statement also selects the head of the
-notification log (the greatest notification id recorded) as of the same snapshot. When that
-head is no further than what this process has folded (``ReadModels.folded_through``), the rows
-already hold every event recorded before the statement ran, the caller's own last write among
-them, and the read cost that one statement. Otherwise the read models catch up and the
-statement runs again. The in-memory store keeps its events outside any database: its head is
-asked of the recorder, in memory. A statement that finds no row asks the head separately (a
-second statement), so a 404 or an empty page is never answered from a stale read model.
+**Reads never wait.** A command folds what it wrote into the read models before its caller
+is answered (``ReadModels.fold_written``), in whichever process it ran, so the rows already
+hold the caller's own last write, and another process's once that process answered; what a
+crashed writer left unfolded is folded by the background follower. A read is its one
+statement and never catches up inline (docs/ARCHITECTURE.md, "Reads never wait").
 
 Statements run on an autocommit connection with no BEGIN (SQLite reads one snapshot per
 statement; PostgreSQL is in autocommit mode): one statement is one round trip.
@@ -38,7 +35,7 @@ Row = dict[str, Any]
 #: A subscription's answer: its row, its next step (the due-actions row: the same
 #: ``lifecycle.next_step`` of the same state) and its customer's representative of the moment.
 _SUBSCRIPTION = (
-    "SELECT {log_head} AS log_head, s.subscription_id, s.customer_id, c.representative_id, "
+    "SELECT s.subscription_id, s.customer_id, c.representative_id, "
     "s.plan_id, s.period, s.status, s.site, s.site_state, s.period_no, s.period_start, "
     "s.period_last_day, s.period_starts_at, s.period_ends_at, s.ordered_at, s.cancelled_at, "
     "s.open_invoices, s.pending_plan_id, s.pending_period, d.action AS next_action, "
@@ -56,12 +53,12 @@ _INVOICE_COLUMNS = (
 )
 
 _INVOICE = (
-    f"SELECT {{log_head}} AS log_head, {_INVOICE_COLUMNS} FROM {{rm_invoices}} i "
+    f"SELECT {_INVOICE_COLUMNS} FROM {{rm_invoices}} i "
     "LEFT JOIN {rm_customer_accounts} c ON c.customer_id = i.customer_id "
 )
 
 _CUSTOMER = (
-    "SELECT {log_head} AS log_head, c.customer_id, c.name, c.kind, c.email, c.mobile, "
+    "SELECT c.customer_id, c.name, c.kind, c.email, c.mobile, "
     "c.representative_id, c.profile, c.credit, "
     "(SELECT COALESCE(SUM(i.balance), 0) FROM {rm_invoices} i "
     "WHERE i.customer_id = c.customer_id) AS open_balance "
@@ -74,25 +71,17 @@ def _where(conditions: Sequence[str]) -> str:
 
 
 class Reads:
-    """The API's queries on one store's read models, each fresh as of its own statement."""
+    """The API's queries on one store's read models: one statement each."""
 
     def __init__(self, read_models: ReadModels) -> None:
         self.read_models = read_models
-        self._head = _log_head_sql(read_models)
         self._statements: dict[str, str] = {}
 
     # --- running a statement ------------------------------------------------------------------
 
     def fresh(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
-        """The rows of ``statement`` with every event recorded before it ran folded in."""
-        rows = self._run(statement, params)
-        head = rows[0]["log_head"] if rows else None
-        if head is None:
-            head = self.read_models.app.recorder.max_notification_id() or 0
-        if head > self.read_models.folded_through():
-            self.read_models.catch_up(through=head)
-            rows = self._run(statement, params)
-        return rows
+        """The rows of ``statement``: every write answered so far is folded in."""
+        return self._run(statement, params)
 
     def _run(self, statement: str, params: Sequence[Any]) -> list[Row]:
         view = self.read_models.view
@@ -100,7 +89,7 @@ class Reads:
         if text is None:
             sql = view.sql(None)
             names = {m.table.name: sql.table(m.table.name) for m in self.read_models.models}
-            text = sql._statement(statement.format(log_head=self._head, **names))
+            text = sql._statement(statement.format(**names))
             self._statements[statement] = text
         datastore = view.datastore
         if view.dialect == "postgres":
@@ -155,7 +144,7 @@ class Reads:
         caller may not see the subscription)."""
         visible, allowed = owned_rows(who, "s.customer_id", "c.representative_id")
         statement = (
-            f"SELECT {{log_head}} AS log_head, {_INVOICE_COLUMNS} FROM {{rm_subscriptions}} s "
+            f"SELECT {_INVOICE_COLUMNS} FROM {{rm_subscriptions}} s "
             "LEFT JOIN {rm_customer_accounts} c ON c.customer_id = s.customer_id "
             "JOIN {rm_invoices} i ON i.subscription_id = s.subscription_id "
             "AND i.kind <> 'service' "
@@ -220,19 +209,6 @@ class Reads:
             + f"ORDER BY c.customer_id LIMIT {int(limit)}",
             [after, *allowed],
         )
-
-
-def _log_head_sql(read_models: ReadModels) -> str:
-    """The greatest notification id, as a scalar subquery on the events' own table when the
-    read models live in the same database; NULL (ask the recorder) when they do not."""
-    recorder = read_models.app.recorder
-    table = getattr(recorder, "events_table_name", None)
-    if table is None or read_models.view.datastore is not getattr(recorder, "datastore", None):
-        return "NULL"
-    if read_models.dialect == "postgres":
-        schema = recorder.datastore.schema
-        return f"(SELECT MAX(notification_id) FROM {schema + '.' if schema else ''}{table})"
-    return f"(SELECT MAX(rowid) FROM {table})"
 
 
 def moment_of(stored: str) -> datetime:

@@ -51,6 +51,9 @@ class ReadModels(Rebuilding):
         self.application_name = app.name
         self.models: tuple[ReadModel, ...] = (*ALL_READ_MODELS, *extra)
         self.view = self._build_view()
+        #: The in-memory event store: no other process can write to it, so nothing is left
+        #: for a follower to fold (its read models are an in-memory SQLite database).
+        self.in_memory = type(app.factory).__module__.endswith(".popo")
         self.view.states.loader = self._load
         # What a command just saved is handed to the fold instead of being loaded again.
         app.saved_listeners = (*getattr(app, "saved_listeners", ()), self.view.states.hint)
@@ -61,10 +64,13 @@ class ReadModels(Rebuilding):
         self._upgrade_kept_tables()
         self._decide_where_outboxes_start()
         self._seen = 0  # the last position this process folded itself
+        #: Folds after a write that failed in this process (:meth:`fold_written`).
+        self.fold_failures = 0
         self._catching_up = threading.RLock()
         #: Events of the last rebuild or verify whose text was stored with U+FFFD.
         self.unstorable: list[UnstorableEvent] = []
         self._thread: threading.Thread | None = None
+        self._news = threading.Event()
         self._stopping = threading.Event()
         self._listener: threading.Thread | None = None
         self._rebuild_stale_tables()
@@ -277,6 +283,8 @@ class ReadModels(Rebuilding):
                 return
             yield from batch
             after = batch[-1].id
+            if len(batch) < SECTION:
+                return  # the log's end as of that query: no need to ask again
 
     def position(self) -> int:
         return self.view.max_tracking_id(self.application_name) or 0
@@ -284,22 +292,35 @@ class ReadModels(Rebuilding):
     def positions(self) -> dict[str, int]:
         return self.view.positions(self.application_name)
 
-    def folded_through(self) -> int:
-        """A position every read model is known to have folded (by this process or another):
-        rows read after it hold every event up to it (projections/reads.py)."""
-        return self._seen
-
     def catch_up(self, through: int | None = None) -> int:
         """Fold what was recorded since the least position; returns how many events were read.
-        One catch-up at a time in a process (the tick, the API and the site reconciliation
-        all call it). With ``through``, a caller that only needs the events up to that
-        notification id returns at once when, once it holds the lock, they were folded: the
-        GETs that queued behind one catch-up do not each run another (two more statements
-        under the lock apiece) after it folded what they were waiting for."""
+        One catch-up at a time in a process (the tick, the writers, the follower and the site
+        reconciliation all call it). With ``through``, a caller that only needs the events up
+        to that notification id returns at once when, once it holds the lock, they were
+        folded: the writers that queued behind one fold (which folds to the log's end, their
+        events with it) do not each run another."""
         with self._catching_up:
             if through is not None and self._seen >= through:
                 return 0
             return self._catch_up()
+
+    def fold_written(self, notification_id: int) -> None:
+        """What a command calls after its save, before its caller is answered
+        (``CommandRunner.written_listeners``): fold the log through the command's last
+        notification id, so that every process reads the write in the read models at once and
+        no read waits for a fold (docs/ARCHITECTURE.md, "Reads never wait"). A failure does
+        not fail the write, which stands: it is logged and counted (``fold_failures``), the
+        read models' lag shows it (``/readyz``, the back office's health page), and the next
+        fold or the background follower (:meth:`start`) folds it."""
+        try:
+            self.catch_up(through=notification_id)
+        except Exception:
+            self.fold_failures += 1
+            log.exception(
+                "read models: folding the events written through #%d failed; the write stands, "
+                "and the next fold or the follower tries again",
+                notification_id,
+            )
 
     def _catch_up(self) -> int:
         mapper = self.app.mapper
@@ -357,7 +378,7 @@ class ReadModels(Rebuilding):
         recorder cannot be subscribed to, and whenever no notice came, the follower looks
         every ``poll_interval`` seconds."""
         self._stopping.clear()
-        news = threading.Event()
+        news = self._news = threading.Event()
         channel = getattr(self.app.recorder, "channel_name", None)
         if self.dialect == "postgres" and channel:
             self._listener = threading.Thread(
@@ -405,6 +426,7 @@ class ReadModels(Rebuilding):
 
     def stop(self) -> None:
         self._stopping.set()
+        self._news.set()  # a follower waiting for news stops now, not at its next poll
         for thread in (self._thread, self._listener):
             if thread is not None:
                 thread.join(timeout=10)

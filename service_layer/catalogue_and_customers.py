@@ -36,12 +36,23 @@ class CatalogueCommands(CommandRunner):
 
         return self._run(command)
 
+    #: The active plans as of a version of the catalogue (None: not read yet).
+    _plans_seen: tuple[int, tuple[Plan, ...]] | None = None
+
     def plans(self) -> list[Plan]:
+        """The plans that can be ordered, as the store holds them now: one indexed lookup of
+        any catalogue event after the version last read (``GET /plans`` asks on every
+        request), the catalogue replayed only when there is one. Plans are frozen values."""
+        seen = self._plans_seen
+        if seen is not None and not self.recorder.select_events(CATALOGUE_ID, gt=seen[0], limit=1):
+            return list(seen[1])
         try:
             catalogue: Catalogue = self.repository.get(CATALOGUE_ID)
         except AggregateNotFoundError:
             return []
-        return catalogue.active_plans()
+        active = tuple(catalogue.active_plans())
+        self._plans_seen = (catalogue.version, active)
+        return list(active)
 
     def get_plan(self, plan_id: str) -> Plan:
         catalogue = UnitOfWork(self).find(CATALOGUE_ID, Catalogue)

@@ -142,22 +142,26 @@ class SubscriptionCommands(ServiceInvoiceCommands):
         if the engine had run all along, so one jump and many small steps give the same
         events. Without it (a real catch-up) late steps are recorded at ``now`` with their due
         moment kept, and actions wait their lead time after the notices sent late.
+
+        The read models fold what it wrote once, when it returns (``folds_deferred``), not
+        after each step.
         """
         now = check_moment(now)
         among = list(subscription_ids) if subscription_ids is not None else None
         executed: list[Executed] = []
-        self.due_index.refresh()
-        while True:
-            entry = self.due_index.earliest(among)
-            if entry is None or entry.due_at > now:
-                return executed
-            done = self._advance_one(entry.subscription_id, now, on_time)
-            executed += done
-            if not done:
-                # Nothing was due after all (the index was stale): file its real next moment.
-                self.due_index.set(
-                    entry.subscription_id, self._next_due_moment(entry.subscription_id)
-                )
+        with self.folds_deferred():
+            self.due_index.refresh()
+            while True:
+                entry = self.due_index.earliest(among)
+                if entry is None or entry.due_at > now:
+                    return executed
+                done = self._advance_one(entry.subscription_id, now, on_time)
+                executed += done
+                if not done:
+                    # Nothing was due after all (the index was stale): file its real next moment.
+                    self.due_index.set(
+                        entry.subscription_id, self._next_due_moment(entry.subscription_id)
+                    )
 
     @at_the_latest_change
     def advance_subscription(self, subscription_id: UUID, now: datetime) -> list[Executed]:

@@ -8,12 +8,13 @@ decided at the latest change of what it touches when it is stamped a moment befo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -74,6 +75,10 @@ STORE_FAILURES = (
 
 #: Who the command running in this thread (or task) acts for; set by :meth:`CommandRunner.acting`.
 _ACTING: ContextVar[Actor | None] = ContextVar("billing_actor", default=None)
+
+#: Inside :meth:`CommandRunner.folds_deferred`: the last notification id written so far by the
+#: commands run in this thread (or task), folded once on leaving; None outside.
+_DEFERRED: ContextVar[list[int] | None] = ContextVar("billing_deferred_fold", default=None)
 
 
 class UnitOfWork:
@@ -206,6 +211,37 @@ class CommandRunner(Application[UUID]):
     #: Called after each successful save with every aggregate the unit of work held, as saved
     #: (the read models take them instead of loading them again: AggregateStates.hint).
     saved_listeners: tuple[Callable[[Iterable[BillingAggregate]], None], ...] = ()
+    #: Called after each successful save, before the command returns, with the last
+    #: notification id it wrote: the read models fold the log through it, so what a command
+    #: wrote is in the read models when its caller is answered (``ReadModels.fold_written``;
+    #: docs/ARCHITECTURE.md, "Reads never wait"). A listener must not raise: the write stands.
+    written_listeners: tuple[Callable[[int], None], ...] = ()
+
+    @contextlib.contextmanager
+    def folds_deferred(self, *, fold: bool = True) -> Iterator[None]:
+        """Commands run inside write without folding each save; on leaving (also by an
+        exception: what was saved stands), what they wrote is folded once, or, with ``fold``
+        False, left to the caller, who catches up itself (the scheduler's tick). For callers
+        that write many times in a row: the tick, ``advance``."""
+        if _DEFERRED.get() is not None:  # nested: the outermost folds
+            yield
+            return
+        written = [0]
+        token = _DEFERRED.set(written)
+        try:
+            yield
+        finally:
+            _DEFERRED.reset(token)
+            if written[0] and fold:
+                self._written(written[0])
+
+    def _written(self, notification_id: int) -> None:
+        deferred = _DEFERRED.get()
+        if deferred is not None:
+            deferred[0] = max(deferred[0], notification_id)
+            return
+        for listener in self.written_listeners:
+            listener(notification_id)
 
     def acting(self, actor: Actor) -> Self:
         """This application, its commands recorded as caused by ``actor``:
@@ -256,6 +292,8 @@ class CommandRunner(Application[UUID]):
                 continue
 
             uow.keep(result)
+            if written:
+                self._written(written)  # before the caller hears of it: the read models hold it
             return result, written
         raise AssertionError("unreachable")
 

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Response
+from pydantic import BaseModel
 
 from adapters.tokens import IssuedToken, Principal, TokenInfo
 from api.context import Context
@@ -17,6 +18,15 @@ from api.schemas import OwnerOut, PaymentOut, SubscriptionOut, TokenItemOut, Tok
 from domain.actor import Actor
 from projections.visibility import visible_subscription
 from service_layer.timeline import iso
+
+
+def answer(model: BaseModel, status_code: int = 200) -> Response:
+    """``model`` as its route's JSON answer, written at once by pydantic's serializer. Given
+    the model instead, FastAPI validates it again against the route's ``response_model`` (for
+    a ``def`` route in a thread-pool hop of its own) before writing the same bytes: the
+    model was validated when it was built. The route keeps its ``response_model`` for the
+    OpenAPI document."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 def payment_out(outcome: Any) -> PaymentOut:

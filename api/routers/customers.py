@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID, uuid5
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
+from api.routers._common import answer
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import (
     AssignRepresentativeIn,
@@ -147,20 +148,23 @@ def refund_credit(
 @router.get("", response_model=Page, summary="Customers the caller may see")
 def list_customers(
     ctx: ContextDep, who: PrincipalDep, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
-) -> Page:
+) -> Response:
     rows = ctx.reads.customers(who, after=str(decode_cursor(cursor) or ""), limit=limit + 1)
     items = [CustomerOut.of_row(row) for row in rows[:limit]]
     more = len(rows) > limit
-    return Page(
-        items=items, next_cursor=encode_cursor(rows[limit - 1]["customer_id"]) if more else None
+    return answer(
+        Page(
+            items=items,
+            next_cursor=encode_cursor(rows[limit - 1]["customer_id"]) if more else None,
+        )
     )
 
 
 @router.get(
     "/{customer_id}", response_model=CustomerOut, summary="A customer, with credit and open balance"
 )
-def get_customer(customer_id: UUID, ctx: ContextDep, who: PrincipalDep) -> CustomerOut:
-    return CustomerOut.of_row(ctx.reads.customer(who, customer_id))
+def get_customer(customer_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
+    return answer(CustomerOut.of_row(ctx.reads.customer(who, customer_id)))
 
 
 @router.get(
@@ -170,7 +174,7 @@ def inbox(
     customer_id: UUID, ctx: ContextDep, who: PrincipalDep, limit: Limit = DEFAULT_LIMIT
 ) -> Page:
     require(who, Role.ADMIN, Role.CUSTOMER, Role.REPRESENTATIVE, action="read a customer's inbox")
-    ctx.reads.customer(who, customer_id)  # visible, and the read models fresh: one statement
+    ctx.reads.customer(who, customer_id)  # visible: one statement
     return Page(items=ctx.runtime.outbox.inbox(str(customer_id), limit=limit), next_cursor=None)
 
 
@@ -219,11 +223,11 @@ def customer_invoices(
     kind: str | None = Query(None, pattern="^(first|renewal|service)$"),
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page:
+) -> Response:
     start = decode_cursor(cursor) or 0
     if not isinstance(start, int) or start < 0:
         start = 0
     rows = ctx.reads.customer_invoices(who, customer_id, kind=kind, start=start, limit=limit + 1)
     items = [InvoiceOut.of_row(row) for row in rows[:limit]]
     more = len(rows) > limit
-    return Page(items=items, next_cursor=encode_cursor(start + limit) if more else None)
+    return answer(Page(items=items, next_cursor=encode_cursor(start + limit) if more else None))

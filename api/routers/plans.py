@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
+from api.routers._common import answer
 from api.schemas import Page, PlanIn, PlanOut
 from domain.money import Money, Rate
 from domain.plans import LifecyclePolicy, Period, Plan
@@ -14,8 +15,8 @@ router = APIRouter(prefix="/plans", tags=["plans"])
 
 
 @router.get("", response_model=Page, summary="The plans that can be ordered")
-def list_plans(ctx: ContextDep, who: PrincipalDep) -> Page:
-    return Page(items=[PlanOut.of(p) for p in ctx.app.plans()], next_cursor=None)
+def list_plans(ctx: ContextDep, who: PrincipalDep) -> Response:
+    return answer(Page(items=[PlanOut.of(p) for p in ctx.app.plans()], next_cursor=None))
 
 
 @router.get("/{plan_id}", response_model=PlanOut, summary="One plan")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID, uuid5
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
 from api.permissions import CANCEL_SUBSCRIPTIONS, CHANGE_PLANS
-from api.routers._common import subscription_command
+from api.routers._common import answer, subscription_command
 from api.routers._paging import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
 from api.schemas import CancelIn, ChangePlanIn, InvoiceOut, Page, SubscriptionIn, SubscriptionOut
 from domain.base import BILLING_NAMESPACE
@@ -58,7 +58,7 @@ def list_subscriptions(
     status: Status = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page:
+) -> Response:
     rows = ctx.reads.subscriptions(
         who,
         after=str(decode_cursor(cursor) or ""),
@@ -68,17 +68,19 @@ def list_subscriptions(
     )
     items = [SubscriptionOut.of_row(row) for row in rows[:limit]]
     more = len(rows) > limit
-    return Page(
-        items=items,
-        next_cursor=encode_cursor(rows[limit - 1]["subscription_id"]) if more else None,
+    return answer(
+        Page(
+            items=items,
+            next_cursor=encode_cursor(rows[limit - 1]["subscription_id"]) if more else None,
+        )
     )
 
 
 @router.get(
     "/{subscription_id}", response_model=SubscriptionOut, summary="A subscription and its next step"
 )
-def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) -> SubscriptionOut:
-    return SubscriptionOut.of_row(ctx.reads.subscription(who, subscription_id))
+def get_subscription(subscription_id: UUID, ctx: ContextDep, who: PrincipalDep) -> Response:
+    return answer(SubscriptionOut.of_row(ctx.reads.subscription(who, subscription_id)))
 
 
 @router.post(
@@ -129,11 +131,11 @@ def invoices(
     who: PrincipalDep,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page:
+) -> Response:
     start = decode_cursor(cursor) or 0
     if not isinstance(start, int) or start < 0:
         start = 0
     rows = ctx.reads.subscription_invoices(who, subscription_id, start=start, limit=limit + 1)
     items = [InvoiceOut.of_row(row) for row in rows[:limit]]
     more = len(rows) > limit
-    return Page(items=items, next_cursor=encode_cursor(start + limit) if more else None)
+    return answer(Page(items=items, next_cursor=encode_cursor(start + limit) if more else None))

@@ -35,12 +35,13 @@ def test_an_altered_stored_event_is_a_clear_problem_not_a_retry(tmp_path):
             (subscription.hex,),
         )
     with served(api) as http:
-        for path in (f"/subscriptions/{subscription}", f"/audit/{subscription}/timeline"):
-            answer = http.get(path, headers=finance)
-            assert answer.status_code == 500, answer.text
-            assert answer.headers["content-type"] == "application/problem+json"
-            assert answer.json()["code"] == "stored_event_unreadable"
-            assert "billing audit verify" in answer.json()["detail"]
+        # What reads the events meets the altered one. (GET /subscriptions/{id} reads the read
+        # models, which folded the event when it was written, before it was altered.)
+        answer = http.get(f"/audit/{subscription}/timeline", headers=finance)
+        assert answer.status_code == 500, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["code"] == "stored_event_unreadable"
+        assert "billing audit verify" in answer.json()["detail"]
     engine.close()
 
 
