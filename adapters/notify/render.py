@@ -82,6 +82,10 @@ class NoticeRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # The templates ship with the engine and do not change under a running process:
+            # compiled once, not checked against the files at every notice (a busy tick
+            # renders thousands).
+            auto_reload=False,
         )
         self.env.filters.update(
             rials=persian_rials, jalali=persian_moment, fa=persian_number, ltr=ltr
