@@ -278,9 +278,7 @@ class Engine:
 
     def _advance_claimed(self, subscription_id: str, report: TickReport) -> None:
         try:
-            done = self.app.acting(SCHEDULER).advance_subscription(
-                UUID(subscription_id), report.at
-            )
+            done = self.app.acting(SCHEDULER).advance_subscription(UUID(subscription_id), report.at)
         except STORE_FAILURES:
             raise  # the store itself is failing: every other subscription would too
         except Exception:

@@ -148,6 +148,15 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.link_reads = 0
         self.link_reuses = 0
         id_type = SQL("uuid[]" if self.datastore.originator_id_type == "uuid" else "text[]")
+        events = (Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        # The events as four arrays, not one array of the library's composite type: psycopg
+        # dumps these in C, the composite type in Python.
+        self._insert_event_rows = SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{}, %s::bigint[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id"
+        ).format(*events, id_type)
+        self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
         self._select_events_after = SQL(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
             "FROM {}.{} e JOIN unnest(%s::{}, %s::bigint[]) AS w(id, version) "
@@ -172,6 +181,25 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 )
                 for row in curs.fetchall()
             ]
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_event_rows,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+        )
+
+    def _notify_channel(self, curs: Any) -> None:
+        curs.execute(self._notify)  # composed once, not at every insert
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any):
         self._pending_link.value = None
