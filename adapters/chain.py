@@ -138,7 +138,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._select_last_link = SQL(
             "SELECT link FROM {} ORDER BY notification_id DESC LIMIT 1"
         ).format(table)
-        self._insert_link = SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(table)
+        # One statement for all the links of an insert, not one per link.
+        self._insert_links = SQL(
+            "INSERT INTO {} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[])"
+        ).format(table)
         #: The last link this recorder committed: (notification id, link), or None.
         self._last_link: tuple[int, bytes] | None = None
         self._last_link_lock = threading.Lock()
@@ -233,7 +236,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             # The events table is locked for this insert, so no link can be appended meanwhile.
             previous = self._previous_link(curs, ids[0])
             rows = _links(previous, ids, stored_events)
-            curs.executemany(self._insert_link, rows)
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            curs.execute(self._insert_links, columns, prepare=True)
             self._pending_link.value = (ids[-1], bytes.fromhex(rows[-1][3]))
         return ids
 

@@ -196,7 +196,8 @@ def run_day(
 ) -> Day:
     """Tick at the renewal moment until a tick finds nothing of this scheduler's to do;
     ``old_path``: fold as before issue 22, one event per transaction, every aggregate loaded;
-    ``profile``: write a cProfile of the busy tick there (its CPU figures are then inflated)."""
+    ``profile``: write a cProfile of the busy tick there, timed by this process's CPU (its
+    figures are then inflated several times)."""
     from projections import runner
 
     runner.BATCH = 1 if old_path else BATCH
@@ -225,7 +226,7 @@ def run_day(
             if profile and ticks == 0:
                 import cProfile
 
-                profiler = cProfile.Profile()
+                profiler = cProfile.Profile(time.process_time)  # CPU, as the figures
                 profiler.enable()
             w, c = time.perf_counter(), time.process_time()
             report = engine.tick(deliver=False)
