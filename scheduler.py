@@ -267,51 +267,46 @@ class Engine:
         after = None
         while True:
             page = self.read_models.due_subscriptions(report.at, self.batch, after)
-            ours = []
             for due_at, subscription_id in page:
-                if self._in_share(subscription_id, due_at, report.at):
-                    ours.append(subscription_id)
-                else:
+                if not self._in_share(subscription_id, due_at, report.at):
                     report.left_to_peers += 1
-            # The page's subscriptions are claimed at once and held while it is advanced.
-            with self.claims.claim_all(ours) as mine:
-                for subscription_id in ours:
-                    if subscription_id not in mine:
+                    continue
+                with self.claims.claim(subscription_id) as mine:
+                    if not mine:
                         report.claimed_elsewhere += 1
                         continue
-                    self._advance_claimed(subscription_id, report)
+                    try:
+                        done = self.app.acting(SCHEDULER).advance_subscription(
+                            UUID(subscription_id), report.at
+                        )
+                    except STORE_FAILURES:
+                        raise  # the store itself is failing: every other subscription would too
+                    except Exception:
+                        # One subscription that cannot be advanced (an event that no longer
+                        # decodes, a fault of ours) must not stop everyone due after it. Nothing
+                        # of it was saved, so it stays due and the next tick tries it again.
+                        report.failed.append(subscription_id)
+                        log.exception(
+                            "advancing subscription %s failed; the other due subscriptions go "
+                            "on and it is tried again next tick",
+                            subscription_id,
+                        )
+                        continue
+                    if not done:
+                        log.info("due index was stale for %s; recomputed", subscription_id)
+                        self.read_models.repair_due(subscription_id)
+                report.executed += done
+                for step in done:
+                    log.info(
+                        "%s for %s (due %s, recorded %s)",
+                        step.step.describe(),
+                        step.subscription_id,
+                        step.step.due_at.isoformat(),
+                        step.recorded_at.isoformat(),
+                    )
             if len(page) < self.batch:
                 break
             after = page[-1]
-
-    def _advance_claimed(self, subscription_id: str, report: TickReport) -> None:
-        try:
-            done = self.app.acting(SCHEDULER).advance_subscription(UUID(subscription_id), report.at)
-        except STORE_FAILURES:
-            raise  # the store itself is failing: every other subscription would too
-        except Exception:
-            # One subscription that cannot be advanced (an event that no longer decodes, a
-            # fault of ours) must not stop everyone due after it. Nothing of it was saved, so
-            # it stays due and the next tick tries it again.
-            report.failed.append(subscription_id)
-            log.exception(
-                "advancing subscription %s failed; the other due subscriptions go on and it is "
-                "tried again next tick",
-                subscription_id,
-            )
-            return
-        if not done:
-            log.info("due index was stale for %s; recomputed", subscription_id)
-            self.read_models.repair_due(subscription_id)
-        report.executed += done
-        for step in done:
-            log.info(
-                "%s for %s (due %s, recorded %s)",
-                step.step.describe(),
-                step.subscription_id,
-                step.step.due_at.isoformat(),
-                step.recorded_at.isoformat(),
-            )
 
     def _in_share(self, subscription_id: str, due_at: str, now: datetime) -> bool:
         """Whether this scheduler advances a due subscription now: one in its share (the id

@@ -10,19 +10,11 @@ and version.
 
 Tables are written while the recorder holds its insert lock (PostgreSQL locks the events table
 for every insert; SQLite has one writer), so links are appended in notification order.
-
-On PostgreSQL the recorder keeps the last link it committed, with its notification id, and
-uses it instead of reading the chain's last link when its next insert's first notification id
-is the one right after it: the table lock is held and ids only grow, so no other link can lie
-between them. Any other first id (another process inserted meanwhile, or a rolled-back insert
-used up ids) reads the last link from the table, as every insert did before
-(docs/AUDIT.md; docs/BENCHMARKS.md, "Issue 22: the busy tick, second pass").
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -138,28 +130,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._select_last_link = SQL(
             "SELECT link FROM {} ORDER BY notification_id DESC LIMIT 1"
         ).format(table)
-        # One statement for all the links of an insert, not one per link.
-        self._insert_links = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[])"
-        ).format(table)
-        #: The last link this recorder committed: (notification id, link), or None.
-        self._last_link: tuple[int, bytes] | None = None
-        self._last_link_lock = threading.Lock()
-        #: Per thread: the last link of the insert under way, kept once it has committed.
-        self._pending_link = threading.local()
-        #: How many inserts read the last link from the table, and how many used the kept one.
-        self.link_reads = 0
-        self.link_reuses = 0
+        self._insert_link = SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(table)
         id_type = SQL("uuid[]" if self.datastore.originator_id_type == "uuid" else "text[]")
-        events = (Identifier(self.datastore.schema), Identifier(self.events_table_name))
-        # The events as four arrays, not one array of the library's composite type: psycopg
-        # dumps these in C, the composite type in Python.
-        self._insert_event_rows = SQL(
-            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{}, %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id"
-        ).format(*events, id_type)
-        self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
         self._select_events_after = SQL(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
             "FROM {}.{} e JOIN unnest(%s::{}, %s::bigint[]) AS w(id, version) "
@@ -185,60 +157,16 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             ]
 
-    def _insert_stored_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(
-            self._insert_event_rows,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
-        )
-
-    def _notify_channel(self, curs: Any) -> None:
-        curs.execute(self._notify)  # composed once, not at every insert
-
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any):
-        self._pending_link.value = None
-        ids = super().insert_events(stored_events, **kwargs)
-        # Committed (an insert that failed raised above): its last link is the chain's last.
-        pending: tuple[int, bytes] | None = self._pending_link.value
-        if pending is not None:
-            with self._last_link_lock:
-                if self._last_link is None or self._last_link[0] < pending[0]:
-                    self._last_link = pending
-        return ids
-
-    def _previous_link(self, curs: Any, first_id: int) -> bytes:
-        """The link before notification ``first_id``: the one this recorder last committed if
-        it is right before it (nothing can lie between them: the table is locked and ids only
-        grow), else the chain's last, read."""
-        kept = self._last_link
-        if kept is not None and kept[0] == first_id - 1:
-            self.link_reuses += 1
-            return kept[1]
-        self.link_reads += 1
-        curs.execute(self._select_last_link, prepare=True)
-        row = curs.fetchone()
-        return bytes.fromhex(row["link"]) if row else GENESIS
-
     def _fetch_ids_after_insert_events(
         self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any
     ):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if stored_events and ids:
             # The events table is locked for this insert, so no link can be appended meanwhile.
-            previous = self._previous_link(curs, ids[0])
-            rows = _links(previous, ids, stored_events)
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            curs.execute(self._insert_links, columns, prepare=True)
-            self._pending_link.value = (ids[-1], bytes.fromhex(rows[-1][3]))
+            curs.execute(self._select_last_link)
+            row = curs.fetchone()
+            previous = bytes.fromhex(row["link"]) if row else GENESIS
+            curs.executemany(self._insert_link, _links(previous, ids, stored_events))
         return ids
 
 

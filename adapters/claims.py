@@ -5,16 +5,12 @@ advancing it and skips any subscription another scheduler holds; a scheduler tha
 its session and with it its locks. The claim only saves work: correctness does not depend on
 it (optimistic concurrency and deterministic ids already make a double step impossible).
 SQLite has one writer at a time and needs no claims.
-
-A tick claims a whole page of due subscriptions at once (:meth:`AdvisoryClaims.claim_all`:
-one statement to lock them, one to unlock them, instead of two per subscription) and holds
-them while it advances that page.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -32,10 +28,6 @@ class NoClaims:
     @contextmanager
     def claim(self, subscription_id: UUID | str) -> Iterator[bool]:
         yield True
-
-    @contextmanager
-    def claim_all(self, subscription_ids: Sequence[UUID | str]) -> Iterator[set[str]]:
-        yield {str(i) for i in subscription_ids}
 
     def close(self) -> None:
         pass
@@ -75,32 +67,6 @@ class AdvisoryClaims:
             if got:
                 with self._lock:
                     connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
-
-    @contextmanager
-    def claim_all(self, subscription_ids: Sequence[UUID | str]) -> Iterator[set[str]]:
-        """Claim several subscriptions in one statement; yields the ids claimed (as ``str``),
-        each held until the block ends (the others are held by another scheduler)."""
-        keys = {lock_key(i): str(i) for i in subscription_ids}
-        if not keys:
-            yield set()
-            return
-        with self._lock:
-            connection = self._connect()
-            got = [
-                row[0]
-                for row in connection.execute(
-                    "SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
-                    (list(keys),),
-                ).fetchall()
-            ]
-        try:
-            yield {keys[k] for k in got}
-        finally:
-            if got:
-                with self._lock:
-                    connection.execute(
-                        "SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", (got,)
-                    )
 
     def close(self) -> None:
         if self._connection is not None:

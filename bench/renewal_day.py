@@ -34,7 +34,6 @@ How the store is built (not timed)
 Usage
     .venv/bin/python bench/renewal_day.py [--n 100000] [--seed 1000] [--schedulers 1,2]
         [--baseline-n 5000] [--postgres-url postgresql://postgres@127.0.0.1:5432/billing_bench]
-        [--profile /tmp/busy.prof]   # a cProfile of the one scheduler's busy tick
 
 Progress goes to stderr, a table to stdout, and the last line of stdout is one JSON object.
 There are no timing assertions: this script measures, it does not judge.
@@ -180,24 +179,11 @@ class Day:
     cpu: float
     started: float  # time.time(), to line up processes
     ended: float
-    #: Saves that read the hash chain's last link, and saves that used the one kept in memory
-    #: (adapters/chain.py); None on code without the kept link.
-    link_reads: int | None = None
-    link_reuses: int | None = None
 
 
-def run_day(
-    url: str,
-    due_at: str,
-    partition: str = "0/1",
-    *,
-    old_path: bool = False,
-    profile: str | None = None,
-) -> Day:
+def run_day(url: str, due_at: str, partition: str = "0/1", *, old_path: bool = False) -> Day:
     """Tick at the renewal moment until a tick finds nothing of this scheduler's to do;
-    ``old_path``: fold as before issue 22, one event per transaction, every aggregate loaded;
-    ``profile``: write a cProfile of the busy tick there, timed by this process's CPU (its
-    figures are then inflated several times)."""
+    ``old_path``: fold as before issue 22, one event per transaction, every aggregate loaded."""
     from projections import runner
 
     runner.BATCH = 1 if old_path else BATCH
@@ -222,18 +208,9 @@ def run_day(
         ticks = executed = left = elsewhere = 0
         busy_wall = busy_cpu = busy_fold = 0.0
         while True:
-            profiler = None
-            if profile and ticks == 0:
-                import cProfile
-
-                profiler = cProfile.Profile(time.process_time)  # CPU, as the figures
-                profiler.enable()
             w, c = time.perf_counter(), time.process_time()
             report = engine.tick(deliver=False)
             w, c = time.perf_counter() - w, time.process_time() - c
-            if profiler is not None:
-                profiler.disable()
-                profiler.dump_stats(profile)
             ticks += 1
             elsewhere += report.claimed_elsewhere
             if ticks == 1:
@@ -243,11 +220,9 @@ def run_day(
             if not report.executed:
                 break
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        recorder = engine.app.recorder
         return Day(partition, ticks, executed, left, elsewhere, busy_wall, busy_cpu, busy_fold,
-                   wall, cpu, started, time.time(),
-                   getattr(recorder, "link_reads", None),
-                   getattr(recorder, "link_reuses", None))  # fmt: skip
+                   wall, cpu,
+                   started, time.time())  # fmt: skip
     finally:
         engine.close()
 
@@ -306,9 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedulers", default="1,2", help="scheduler counts to run, e.g. 1,2")
     parser.add_argument("--baseline-n", type=int, default=DEFAULT_BASELINE_N, help="0: none")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument(
-        "--profile", metavar="PATH", help="cProfile the one scheduler's busy tick into PATH"
-    )
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.schedulers.split(",") if c]
     seed = min(args.seed, args.n)
@@ -341,9 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"renewal day with {count} scheduler(s)")
             url = store.urls["main" if count == 1 else f"s{count}"]
             schedulers = (
-                [run_day(url, due_at, profile=args.profile)]
-                if count == 1
-                else run_parallel_day(url, due_at, count)
+                [run_day(url, due_at)] if count == 1 else run_parallel_day(url, due_at, count)
             )
             check_renewed(url, due_at, args.n)
             wall = max(d.ended for d in schedulers) - min(d.started for d in schedulers)

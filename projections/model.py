@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import copy
 import json
-import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -344,26 +343,16 @@ class AggregateStates:
         with self._hints_lock:
             self._hints.pop(aggregate_id, None)
 
-    def hint(
-        self, aggregates: Iterable[Aggregate], saved_from: Mapping[UUID, int] | None = None
-    ) -> None:
+    def hint(self, aggregates: Iterable[Aggregate]) -> None:
         """Aggregates as a command just saved (or loaded) them, in the thread that ran it: the
         fold takes one instead of loading it, when it needs that aggregate at exactly that
         version (:meth:`apply`) or at its latest (:meth:`get`, as good as a load then).
-
-        ``saved_from``: the version of the first event the save recorded of each aggregate it
-        changed. One the save created, or moved by more than one event, is not kept (nor
-        copied): the fold folds that first event from the state before it (a first event from
-        nothing, :meth:`apply`), never from the saved state, which only a read of the
-        aggregate before that event in the same batch could take (it loads it then).
 
         Each is copied here, in the command's thread, before anything else can touch it: the
         command's aggregates go back to the aggregate cache after the save
         (service_layer/aggregate_cache.py) and the next command, maybe in another thread, takes
         and changes them while the fold runs."""
-        if saved_from is not None:
-            aggregates = [a for a in aggregates if _hint_is_of_use(a, saved_from.get(a.id))]
-        copies = [(a.id, copy_of(a)) for a in aggregates]
+        copies = [(a.id, copy.deepcopy(a)) for a in aggregates]
         with self._hints_lock:  # commands hint from their threads, the fold takes in its own
             for aggregate_id, aggregate in copies:
                 self._hints[aggregate_id] = (aggregate, aggregate.version)
@@ -380,23 +369,6 @@ class AggregateStates:
                 return None
             del self._hints[aggregate_id]
         return found[0]
-
-
-def copy_of(aggregate: A) -> A:
-    """A deep copy of an aggregate: pickled and read back, a few times faster than
-    ``copy.deepcopy`` for the domain's plain-data aggregates and as deep (every value is
-    rebuilt; values shared inside the aggregate stay shared in the copy); ``copy.deepcopy``
-    for an aggregate pickle refuses."""
-    try:
-        return pickle.loads(pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL))
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return copy.deepcopy(aggregate)
-
-
-def _hint_is_of_use(aggregate: Aggregate, first_saved: int | None) -> bool:
-    """Whether the fold can take this saved state (see :meth:`AggregateStates.hint`):
-    unchanged by the save, or moved by one event that is not its first."""
-    return first_saved is None or first_saved == aggregate.version > 1
 
 
 _MONTH_OF_DAY: dict[date, str] = {}

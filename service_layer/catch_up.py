@@ -50,8 +50,6 @@ class Lifecycle:
         self.invoices = invoices
         self._load_customer = load_customer
         self._customer: Customer | None = None
-        #: ``lifecycle.planned_steps`` of the state it was computed from (see :meth:`planned`).
-        self._planned: tuple[tuple, list[DueStep]] | None = None
 
     @property
     def customer(self) -> Customer:
@@ -59,24 +57,10 @@ class Lifecycle:
             self._customer = self._load_customer()
         return self._customer
 
-    def planned(self) -> list[DueStep]:
-        """``lifecycle.planned_steps`` of this state, worked out once per state: a pure
-        function of the subscription and its invoices, whose state changes only by events, so
-        which objects they are and their versions say whether it is still the same."""
-        sub = self.subscription
-        state = (id(sub), sub.version, *((id(v), v.version) for v in self.invoices.values()))
-        if self._planned is None or self._planned[0] != state:
-            self._planned = (state, lifecycle.planned_steps(sub, self.invoices, sub.plan.policy))
-        return self._planned[1]
-
-    def due_steps(self, now: datetime) -> list[DueStep]:
-        """``lifecycle.due_steps`` of this state at ``now``."""
-        return [s for s in self.planned() if s.due_at <= now]
-
     def next_step(self) -> DueStep | None:
-        """What the lifecycle does next, and when, from this state (``lifecycle.next_step``)."""
-        steps = self.planned()
-        return steps[0] if steps else None
+        """What the lifecycle does next, and when, from this state."""
+        sub = self.subscription
+        return lifecycle.next_step(sub, self.invoices, sub.plan.policy)
 
     @property
     def latest_change(self) -> datetime:
@@ -127,7 +111,8 @@ def run_due(
     executed: list[Executed] = []
     first_moment: datetime | None = None
     for _ in range(MAX_STEPS_PER_SUBSCRIPTION):
-        due = life.due_steps(until)
+        policy = life.subscription.plan.policy
+        due = lifecycle.due_steps(life.subscription, life.invoices, policy, until)
         if not due:
             return executed
         step = due[0]

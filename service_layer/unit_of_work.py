@@ -14,7 +14,7 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -171,12 +171,9 @@ class UnitOfWork:
         if not changed:
             return 0
         self._stamp(self.actor)
-        # The version of each changed aggregate's first event in this save.
-        saved_from = {a.id: a.pending_events[0].originator_version for a in changed}
         recordings = self.app.save(*changed)
         for listener in getattr(self.app, "saved_listeners", ()):
-            # e.g. the read models' fold (projections/runner.py)
-            listener(self.aggregates.values(), saved_from)
+            listener(self.aggregates.values())  # e.g. the read models' fold (projections/runner.py)
         return max((r.notification.id for r in recordings), default=0)
 
     def keep(self, result: object = None) -> None:
@@ -211,12 +208,9 @@ class CommandRunner(Application[UUID]):
     #: Who acts when no caller said (:meth:`acting`): the composition root sets it per process
     #: (the console's operator, the scheduler); an API request always says.
     default_actor: Actor = UNKNOWN
-    #: Called after each successful save with every aggregate the unit of work held, as saved,
-    #: and the version of each changed one's first event in that save (the read models take
-    #: them instead of loading them again: AggregateStates.hint).
-    saved_listeners: tuple[
-        Callable[[Iterable[BillingAggregate], Mapping[UUID, int]], None], ...
-    ] = ()
+    #: Called after each successful save with every aggregate the unit of work held, as saved
+    #: (the read models take them instead of loading them again: AggregateStates.hint).
+    saved_listeners: tuple[Callable[[Iterable[BillingAggregate]], None], ...] = ()
     #: Called after each successful save, before the command returns, with the last
     #: notification id it wrote: the read models fold the log through it, so what a command
     #: wrote is in the read models when its caller is answered (``ReadModels.fold_written``;

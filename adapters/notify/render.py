@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,16 +23,12 @@ if TYPE_CHECKING:
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-# Pure functions of their value, cached: the notices of one tick repeat the same amounts and
-# moments (a renewal day's invoices share their deadline).
-@lru_cache(maxsize=4096)
 def persian_rials(value: int | None) -> str:
     if value is None:
         return "؟"
     return to_persian_digits(f"{int(value):,}".replace(",", "٬")) + " ریال"
 
 
-@lru_cache(maxsize=4096)
 def persian_moment(value: str | datetime | None) -> str:
     if not value:
         return "؟"
@@ -87,10 +82,6 @@ class NoticeRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
-            # The templates ship with the engine and do not change under a running process:
-            # compiled once, not checked against the files at every notice (a busy tick
-            # renders thousands).
-            auto_reload=False,
         )
         self.env.filters.update(
             rials=persian_rials, jalali=persian_moment, fa=persian_number, ltr=ltr

@@ -165,25 +165,3 @@ def test_a_hint_is_taken_once_at_its_own_version_and_a_later_change_does_not_rea
     kept = states._hinted(subscription, version)
     assert kept is not None and kept is not saved and kept.version == version
     assert loads == []
-
-
-def test_a_state_the_fold_would_never_start_from_is_not_hinted_nor_copied():
-    from projections.model import AggregateStates
-
-    app = in_memory_app()
-    subscription = ordered(app)
-    app.advance(T0 + 27 * DAY)
-    saved = app.repository.get(subscription)
-    object.__setattr__(saved, "_version", 3)  # as if saved at version 3
-    states = AggregateStates(loader=lambda aggregate_id, version: None)
-    # Created by the save (its first event is folded from nothing), or moved by two events
-    # (the first is folded from the state before it): not kept.
-    states.hint([saved], {saved.id: 1})
-    states.hint([saved], {saved.id: saved.version - 1})
-    assert states._hinted(saved.id) is None
-    # Moved by one event, or unchanged by the save: kept, each a copy.
-    states.hint([saved], {saved.id: saved.version})
-    assert states._hinted(saved.id, saved.version) is not None
-    states.hint([saved], {})
-    taken = states._hinted(saved.id)
-    assert taken is not None and taken is not saved
