@@ -33,6 +33,7 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder
 
+from adapters.series_lock import series_lock_for
 from domain.four_eyes import FourEyes
 from domain.official import Seller
 from domain.vat import IRAN_VAT, VatSchedule
@@ -93,6 +94,9 @@ class BillingApplication(
         self.four_eyes = four_eyes or FourEyes()
         #: Per fiscal year, the last official number this process saw taken (a search hint).
         self._official_hint: dict[int, int] = {}
+        #: One writer at a time chooses and saves the next official number, in every process
+        #: on this store (adapters/series_lock.py).
+        self.series_lock = series_lock_for(self.recorder)
 
         #: Aggregates commands saved, brought up to date before the next command uses them.
         self.aggregate_cache = AggregateCache()
@@ -105,6 +109,10 @@ class BillingApplication(
     def _before_save(self, uow: UnitOfWork) -> None:
         # Every command that pays an invoice in full issues its official invoice in its own save.
         self._issue_due_officials(uow)
+
+    def close(self) -> None:
+        self.series_lock.close()
+        super().close()
 
     def describe(self) -> dict[str, Any]:
         return {"persistence": type(self.factory).__module__}

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from adapters.series_lock import SeriesLock
 from domain.base import check_moment
 from domain.errors import OfficialInvoiceRefused
 from domain.invoice import Invoice, InvoiceStatus
@@ -29,6 +30,8 @@ class OfficialInvoiceCommands(CommandRunner):
     #: Per fiscal year, the last official number this process saw taken (a search hint); set
     #: by BillingApplication.__init__.
     _official_hint: dict[int, int]
+    #: One writer at a time chooses and saves a number (set by BillingApplication.__init__).
+    series_lock: SeriesLock
 
     @at_the_latest_change
     def issue_official_invoice(self, invoice_id: UUID, now: datetime) -> OfficialRecord:
@@ -163,7 +166,10 @@ class OfficialInvoiceCommands(CommandRunner):
                 invoice.issue_credit_note(cause, amount, reason, invoice.modified_on)
 
     def _claim_number(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> tuple[int, int]:
-        """The first free number of ``now``'s fiscal year, claimed for ``invoice`` in this save."""
+        """The first free number of ``now``'s fiscal year, claimed for ``invoice`` in this save.
+        The series lock is held from here until the save committed, so the number chosen is
+        the first free one when it is saved too (adapters/series_lock.py)."""
+        uow.hold(self.series_lock)
         year = fiscal_year_of(now)
         number = first_free_number(
             lambda n: self._number_taken(uow, year, n), self._official_hint.get(year, 1)

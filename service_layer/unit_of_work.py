@@ -94,6 +94,9 @@ class UnitOfWork:
         #: Where a command's aggregates come from and go back to once saved (None: a query,
         #: which replays what it reads and disturbs no cache; service_layer/aggregate_cache.py).
         self.cache = cache
+        #: Locks the command took (:meth:`hold`), released once its save committed or failed.
+        self.holds = contextlib.ExitStack()
+        self._held: set[int] = set()
 
     def get(self, aggregate_id: UUID, cls: type[A], not_found: Callable[[], Exception]) -> A:
         if aggregate_id not in self.aggregates and self.cache is not None:
@@ -152,6 +155,15 @@ class UnitOfWork:
 
     def add(self, aggregate: BillingAggregate) -> None:
         self.aggregates[aggregate.id] = aggregate
+
+    def hold(self, lock: Any) -> None:
+        """Hold ``lock`` (anything with ``held()``, a context manager) until this unit of work's
+        save has committed or failed; holding it twice is holding it once. For a choice that
+        must see every earlier writer's save and be saved before the next writer makes it: the
+        next official number (adapters/series_lock.py)."""
+        if id(lock) not in self._held:
+            self.holds.enter_context(lock.held())
+            self._held.add(id(lock))
 
     def attribute_to_time(self) -> None:
         """The events pending so far were time's doing (a catch-up before the command's own
@@ -277,18 +289,21 @@ class CommandRunner(Application[UUID]):
         """:meth:`_run`, also returning the last notification id the save wrote (0: none)."""
         for attempt in range(1, ATTEMPTS + 1):
             uow = UnitOfWork(self, self.actor, self.aggregate_cache)
-            result = command(uow)
-            self._before_save(uow)
-            try:
-                written = uow.save()
-            except IntegrityError:
+            with uow.holds:  # what the command locked is released before any backoff
+                result = command(uow)
+                self._before_save(uow)
+                try:
+                    written = uow.save()
+                    conflict = None
+                except IntegrityError as error:
+                    conflict = error
+            if conflict is not None:
                 if attempt == ATTEMPTS:
-                    raise
+                    raise conflict
                 log.info("write conflict, retrying command (attempt %d)", attempt + 1)
                 # Exponential backoff with full jitter (1 ms, 2 ms, … capped at 100 ms), so
-                # that writers racing for one thing (the next official number) spread out.
+                # that writers racing for one aggregate spread out.
                 time.sleep(random.uniform(0, min(0.1, 0.001 * 2**attempt)))
-
                 continue
 
             uow.keep(result)
