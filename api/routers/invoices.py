@@ -10,6 +10,8 @@ from adapters.tokens import Role
 from api.context import ContextDep, PrincipalDep, require
 from api.routers._common import answer, payment_out
 from api.schemas import InvoiceOut, PaymentIn, PaymentOut
+from domain.errors import InvoiceNotFound
+from projections.visibility import visible_invoice
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -32,7 +34,12 @@ def record_payment(
     """Counts once per reference; the excess over what is owed becomes the customer's credit;
     a suspended site is restored in the same command when nothing is left overdue."""
     require(who, Role.FINANCE, Role.ADMIN, action="record payments")
-    ctx.reads.invoice(who, invoice_id)  # it exists, and the caller sees it: one statement
+    try:
+        ctx.reads.invoice(who, invoice_id)  # it exists, and the caller sees it: one statement
+    except InvoiceNotFound:
+        # An invoice the scheduler has just issued is in the read models once the tick's
+        # closing fold ran (seconds): until then the store says whether it exists.
+        visible_invoice(ctx.app, who, invoice_id)
     outcome = ctx.app_for(who).record_payment(
         body.reference, body.amount, ctx.now(), invoice_id=invoice_id, method=body.method
     )

@@ -235,6 +235,36 @@ class ReadsFromReadModels:
         finally:
             other.close()
 
+    def test_a_payment_on_an_invoice_not_yet_folded_is_recorded(self, engine):
+        """The scheduler folds its own writes after its pages, so for a moment an invoice it
+        has just issued is in the store but not in the read models: a payment on it is
+        recorded (the store is asked before refusing), and an unknown invoice is still 404."""
+        app = engine.app
+        app.define_plan(a_plan("basic", 1_000_000), T0)
+        customer = app.register_customer(a_company(), T0)
+        api = create_app(engine)
+        finance = bearer(api.state.context.tokens.create("finance", T0))
+        with app.folds_deferred(fold=False):  # as the tick writes, before its closing fold
+            sub_id = app.start_subscription(customer, "basic", "monthly", T0)
+        invoice = app.get_subscription(sub_id).invoice_ids[0]
+        http = TestClient(api)  # no lifespan: no follower to fold it meanwhile
+        assert http.get(f"/invoices/{invoice}", headers=finance).status_code == 404
+        paid = http.post(
+            f"/invoices/{invoice}/payments",
+            json={"reference": "BANK-N1", "amount": 100_000},
+            headers=finance,
+        )
+        assert paid.status_code == 200, paid.text
+        assert app.get_invoice(invoice).paid.rials == 100_000
+        assert http.get(f"/invoices/{invoice}", headers=finance).json()["paid"] == 100_000
+        unknown = http.post(
+            f"/invoices/{customer}/payments",
+            json={"reference": "BANK-N2", "amount": 100_000},
+            headers=finance,
+        )
+        assert unknown.status_code == 404, unknown.text
+        assert unknown.json()["code"] == "invoice_not_found"
+
     def test_a_fold_that_fails_does_not_fail_the_write(self, engine, caplog):
         """The write stands and is answered; the failure is logged and counted, the read
         models' lag shows it (``/readyz``), and the next write's fold folds both."""
