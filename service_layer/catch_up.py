@@ -76,11 +76,15 @@ def _missing_invoice(invoice_id: UUID) -> Callable[[], InvoiceNotFound]:
 
 
 def preload_lifecycle(uow: UnitOfWork, subscription_id: UUID) -> None:
-    """Load a subscription and the invoices it had open when it was cached, in one query
-    (service_layer/aggregate_cache.py); :func:`load_lifecycle` loads what else it finds open."""
+    """Load a subscription, the invoices it had open when it was cached and its customer, in
+    one query (service_layer/aggregate_cache.py); :func:`load_lifecycle` loads what else it
+    finds open. The customer comes along because it is as good as free in that query, and a
+    renewal needs it (loaded on its own it would be one more query)."""
     cached = uow.cached(subscription_id)
-    open_before = cached.open_invoice_ids if isinstance(cached, Subscription) else []
-    uow.load([subscription_id, *open_before])
+    if isinstance(cached, Subscription):
+        uow.load([subscription_id, *cached.open_invoice_ids, cached.customer_id])
+    else:
+        uow.load([subscription_id])
 
 
 def load_lifecycle(

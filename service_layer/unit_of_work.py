@@ -14,7 +14,7 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -183,9 +183,11 @@ class UnitOfWork:
         if not changed:
             return 0
         self._stamp(self.actor)
+        first_saved = {a.id: a.pending_events[0].originator_version for a in changed}
         recordings = self.app.save(*changed)
         for listener in getattr(self.app, "saved_listeners", ()):
-            listener(self.aggregates.values())  # e.g. the read models' fold (projections/runner.py)
+            # e.g. the read models' fold (projections/runner.py, AggregateStates.hint)
+            listener(self.aggregates.values(), first_saved)
         return max((r.notification.id for r in recordings), default=0)
 
     def keep(self, result: object = None) -> None:
@@ -220,9 +222,12 @@ class CommandRunner(Application[UUID]):
     #: Who acts when no caller said (:meth:`acting`): the composition root sets it per process
     #: (the console's operator, the scheduler); an API request always says.
     default_actor: Actor = UNKNOWN
-    #: Called after each successful save with every aggregate the unit of work held, as saved
-    #: (the read models take them instead of loading them again: AggregateStates.hint).
-    saved_listeners: tuple[Callable[[Iterable[BillingAggregate]], None], ...] = ()
+    #: Called after each successful save with every aggregate the unit of work held, as saved,
+    #: and the version of the first event the save stored for each one it changed (the read
+    #: models take them instead of loading them again: AggregateStates.hint).
+    saved_listeners: tuple[
+        Callable[[Iterable[BillingAggregate], Mapping[UUID, int]], None], ...
+    ] = ()
     #: Called after each successful save, before the command returns, with the last
     #: notification id it wrote: the read models fold the log through it, so what a command
     #: wrote is in the read models when its caller is answered (``ReadModels.fold_written``;

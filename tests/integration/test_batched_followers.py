@@ -165,3 +165,29 @@ def test_a_hint_is_taken_once_at_its_own_version_and_a_later_change_does_not_rea
     kept = states._hinted(subscription, version)
     assert kept is not None and kept is not saved and kept.version == version
     assert loads == []
+
+
+def test_a_save_hints_what_the_fold_would_load_and_not_what_it_builds_from_the_events():
+    """Created by the save (its first event is 1): the fold builds it from the events. Moved
+    by more than one event: the fold needs it at the first of them and loads it. Moved by one,
+    or only read: hinted, a copy that shares nothing with the saved object."""
+    from projections.model import AggregateStates
+
+    app = in_memory_app()
+    subscription = app.repository.get(ordered(app))
+    app.advance(T0 + 27 * DAY)  # the first invoice's reminder
+    invoice = app.repository.get(subscription.invoice_ids[0])
+    customer = app.repository.get(subscription.customer_id)
+    assert invoice.version == 3
+    states = AggregateStates(loader=lambda *_: None)
+
+    states.hint([subscription, invoice, customer], {subscription.id: 1, invoice.id: 2})
+    assert states._hinted(subscription.id) is None  # created by the save
+    assert states._hinted(invoice.id) is None  # moved by two events, 2 and 3
+    taken = states._hinted(customer.id)  # only read
+    assert taken is not None and taken is not customer and vars(taken) == vars(customer)
+
+    states.hint([invoice], {invoice.id: 3})
+    moved_by_one = states._hinted(invoice.id, 3)
+    assert moved_by_one is not None and moved_by_one is not invoice
+    assert vars(moved_by_one) == vars(invoice)
