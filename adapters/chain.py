@@ -15,6 +15,7 @@ for every insert; SQLite has one writer), so links are appended in notification 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         from adapters.persistence import check_idle_connections_only
 
         check_idle_connections_only(self.datastore)
+        #: The newest link this process committed, with its notification id: the next insert
+        #: that follows it directly chains from it without reading it back (one statement
+        #: fewer in every save; docs/AUDIT.md, "The hash chain"). Set only after the commit.
+        self._kept: tuple[int, bytes] | None = None
+        self._kept_lock = threading.Lock()
+        #: The newest link of the insert this thread is making, kept once it commits.
+        self._pending = threading.local()
 
         table = Identifier(self.datastore.schema or "public", CHAIN_TABLE)
         self.sql_create_statements.append(
@@ -157,16 +165,35 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             ]
 
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any):
+        self._pending.link = None
+        ids = super().insert_events(stored_events, **kwargs)
+        pending = self._pending.link
+        if pending is not None:  # committed: this process's newest link is known
+            with self._kept_lock:
+                if self._kept is None or pending[0] > self._kept[0]:
+                    self._kept = pending
+        return ids
+
     def _fetch_ids_after_insert_events(
         self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any
     ):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if stored_events and ids:
             # The events table is locked for this insert, so no link can be appended meanwhile.
-            curs.execute(self._select_last_link)
-            row = curs.fetchone()
-            previous = bytes.fromhex(row["link"]) if row else GENESIS
-            curs.executemany(self._insert_link, _links(previous, ids, stored_events))
+            kept = self._kept
+            if kept is not None and ids[0] == kept[0] + 1:
+                # The last link this process committed is the one just before these events: no
+                # other writer inserted in between (inserts are serialised by the table lock,
+                # so theirs would have taken the ids in between), and nothing rolled back there.
+                previous = kept[1]
+            else:
+                curs.execute(self._select_last_link)
+                row = curs.fetchone()
+                previous = bytes.fromhex(row["link"]) if row else GENESIS
+            rows = _links(previous, ids, stored_events)
+            curs.executemany(self._insert_link, rows)
+            self._pending.link = (ids[-1], bytes.fromhex(rows[-1][3]))
         return ids
 
 
