@@ -3,9 +3,12 @@ scheduler's catch-up and the simulated clock), and reading them as they stand.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
+
+from eventsourcing.persistence import IntegrityError
 
 from domain import lifecycle, plan_changes
 from domain.base import check_moment
@@ -25,12 +28,19 @@ from service_layer.catch_up import (
     run_due,
 )
 from service_layer.service_invoices import ServiceInvoiceCommands
-from service_layer.unit_of_work import UnitOfWork, at_the_latest_change, no_subscription
+from service_layer.unit_of_work import (
+    STORE_FAILURES,
+    UnitOfWork,
+    at_the_latest_change,
+    no_subscription,
+)
 
 
 class _NotASubscription(Exception):
     """A due entry named a side-service invoice this process's due index had not seen."""
 
+
+log = logging.getLogger(__name__)
 
 #: How many subscriptions :meth:`SubscriptionCommands.prefetch_lifecycles` reads in one query
 #: (bounded for SQLite, whose statement is one OR term per aggregate).
@@ -194,9 +204,69 @@ class SubscriptionCommands(ServiceInvoiceCommands):
         """Catch one subscription up: execute everything due for it by ``now``, at ``now``."""
         return self._advance_one(subscription_id, check_moment(now), on_time=False)
 
+    def advance_subscriptions(
+        self, subscription_ids: Sequence[UUID], now: datetime
+    ) -> dict[UUID, list[Executed]]:
+        """:meth:`advance_subscription` for several subscriptions, their changes saved together
+        in one transaction (the scheduler's busy tick, docs/SCHEDULER.md "A page at a time").
+
+        Returns what each one advanced here did. A subscription missing from the answer was
+        not advanced here and is the caller's to advance on its own: one whose command did not
+        simply decide (it failed, was refused, is a side-service invoice's entry, or took the
+        official-number lock), and every one of the group when their common save conflicted
+        (nothing of the group was saved then). On its own it has its retries and its errors."""
+        now = check_moment(now)
+        decided: list[tuple[UUID, UnitOfWork, tuple[list[Executed], DueStep | None]]] = []
+        for subscription_id in subscription_ids:
+            if self.is_service_invoice(subscription_id):
+                continue
+            uow = UnitOfWork(self, self.actor, self.aggregate_cache)
+            try:
+                result = self._lifecycle_command(subscription_id, now, on_time=False)(uow)
+                self._before_save(uow)
+            except STORE_FAILURES:
+                uow.holds.close()
+                raise
+            except Exception:
+                uow.holds.close()
+                continue  # on its own, it fails or is refused with everything that goes with it
+            if uow.holding:
+                uow.holds.close()  # a lock is held until a save: that save is its own
+                continue
+            decided.append((subscription_id, uow, result))
+        try:
+            written = UnitOfWork.save_together([uow for _, uow, _ in decided])
+        except IntegrityError:
+            log.info("a grouped save of %d subscriptions conflicted; each goes alone", len(decided))
+            return {}
+        advanced: dict[UUID, list[Executed]] = {}
+        for subscription_id, uow, (done, following) in decided:
+            uow.keep((done, following))
+            self.due_index.set(
+                subscription_id, following.due_at if following else None, seen=written
+            )
+            advanced[subscription_id] = done
+        if written:
+            self._written(written)
+        return advanced
+
     def _advance_one(self, subscription_id: UUID, now: datetime, on_time: bool) -> list[Executed]:
         if self.is_service_invoice(subscription_id):  # filed under its own id: its own schedule
             return self._advance_service_invoice(subscription_id, now, on_time)
+        command = self._lifecycle_command(subscription_id, now, on_time)
+        try:
+            (done, following), written = self._run_tracked(command)
+        except _NotASubscription:
+            return self._advance_service_invoice(subscription_id, now, on_time)
+        # The next moment is known from the state just saved: the index need not fold our own
+        # notifications again.
+        self.due_index.set(subscription_id, following.due_at if following else None, seen=written)
+        return done
+
+    def _lifecycle_command(
+        self, subscription_id: UUID, now: datetime, on_time: bool
+    ) -> Callable[[UnitOfWork], tuple[list[Executed], DueStep | None]]:
+        """The command that runs a subscription's due steps by ``now`` in a unit of work."""
 
         def command(uow: UnitOfWork) -> tuple[list[Executed], DueStep | None]:
             preload_lifecycle(uow, subscription_id)
@@ -216,14 +286,7 @@ class SubscriptionCommands(ServiceInvoiceCommands):
             # to the aggregate cache, where another command may take it).
             return done, life.next_step()
 
-        try:
-            (done, following), written = self._run_tracked(command)
-        except _NotASubscription:
-            return self._advance_service_invoice(subscription_id, now, on_time)
-        # The next moment is known from the state just saved: the index need not fold our own
-        # notifications again.
-        self.due_index.set(subscription_id, following.due_at if following else None, seen=written)
-        return done
+        return command
 
     def _next_due_moment(self, subscription_id: UUID) -> datetime | None:
         if self.is_service_invoice(subscription_id):

@@ -14,7 +14,7 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -179,16 +179,31 @@ class UnitOfWork:
 
     def save(self) -> int:
         """Save every changed aggregate at once; returns the last notification id written."""
-        changed = [a for a in self.aggregates.values() if a.pending_events]
+        return UnitOfWork.save_together([self])
+
+    @staticmethod
+    def save_together(uows: Sequence[UnitOfWork]) -> int:
+        """Save the changed aggregates of several units of work of one application in one
+        transaction (all or nothing: IntegrityError if any of them conflicts); returns the
+        last notification id written (0: nothing to save)."""
+        changed = [a for uow in uows for a in uow.aggregates.values() if a.pending_events]
         if not changed:
             return 0
-        self._stamp(self.actor)
+        for uow in uows:
+            uow._stamp(uow.actor)
         first_saved = {a.id: a.pending_events[0].originator_version for a in changed}
-        recordings = self.app.save(*changed)
-        for listener in getattr(self.app, "saved_listeners", ()):
-            # e.g. the read models' fold (projections/runner.py, AggregateStates.hint)
-            listener(self.aggregates.values(), first_saved)
+        app = uows[0].app
+        recordings = app.save(*changed)
+        for uow in uows:
+            for listener in getattr(app, "saved_listeners", ()):
+                # e.g. the read models' fold (projections/runner.py, AggregateStates.hint)
+                listener(uow.aggregates.values(), first_saved)
         return max((r.notification.id for r in recordings), default=0)
+
+    @property
+    def holding(self) -> bool:
+        """Whether this unit of work holds a lock (:meth:`hold`) until its save."""
+        return bool(self._held)
 
     def keep(self, result: object = None) -> None:
         """After a successful save: give what this command loaded and saved back to the cache,

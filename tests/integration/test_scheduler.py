@@ -164,8 +164,9 @@ class SchedulerOnAStore:
             app.start_subscription(customer, "basic", "monthly", T0)
         engine.tick()
         calls = []
-        original = app.advance_subscription
+        original, grouped = app.advance_subscription, app.advance_subscriptions
         app.advance_subscription = lambda sub_id, now: calls.append(sub_id) or original(sub_id, now)
+        app.advance_subscriptions = lambda ids, now: calls.extend(ids) or grouped(ids, now)
         clock.advance(DAY)
         engine.tick()
         assert calls == []  # nothing due: no subscription was even loaded
@@ -296,11 +297,12 @@ def test_a_failing_store_still_fails_the_whole_tick(tmp_path, monkeypatch):
     clock.advance(29 * DAY)
     calls = []
 
-    def unavailable(subscription_id, now):
-        calls.append(subscription_id)
+    def unavailable(subscription_ids, now):
+        calls.append(subscription_ids)
         raise OperationalError("database is unavailable")
 
-    monkeypatch.setattr(app, "advance_subscription", unavailable)
+    monkeypatch.setattr(app, "advance_subscriptions", unavailable)  # a due page's group
+    monkeypatch.setattr(app, "advance_subscription", unavailable)  # one alone
     with pytest.raises(OperationalError):
         engine.tick()
     assert len(calls) == 1 and engine.metrics.tick_errors == 1
