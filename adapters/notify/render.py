@@ -82,6 +82,9 @@ class NoticeRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # The templates ship with the code: compiled once, never checked on disk again
+            # (a notice is rendered for every one the scheduler sends).
+            auto_reload=False,
         )
         self.env.filters.update(
             rials=persian_rials, jalali=persian_moment, fa=persian_number, ltr=ltr
