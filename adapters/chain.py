@@ -57,6 +57,13 @@ def _links(previous: bytes, ids: Sequence[int], events: Sequence[StoredEvent]) -
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from adapters.persistence import cache_sqlite_statements
+
+        # Built before the store's first connection: every one keeps its prepared statements.
+        cache_sqlite_statements(self.datastore.pool)
+
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
         statements.append(

@@ -156,6 +156,53 @@ def check_idle_connections_only(datastore: Any) -> None:
         datastore.pool._check = ping_if_idle
 
 
+#: How many prepared statements each SQLite connection keeps: Python's own default. eventsourcing
+#: opens its connections with ``cached_statements=True``, which is a cache of one statement, so
+#: a connection that alternates two statements (a request's token lookup, then its read)
+#: prepared each of them again every time.
+SQLITE_CACHED_STATEMENTS = 128
+
+
+def cache_sqlite_statements(pool: Any) -> None:
+    """Make an eventsourcing SQLite pool open connections that keep
+    :data:`SQLITE_CACHED_STATEMENTS` prepared statements.
+
+    Preparing a statement is most of what a short one costs: a GET's token lookup and its read
+    prepared again on every request came to about a sixth of the GET's CPU
+    (docs/BENCHMARKS.md, "Issue 22: the GET's own cost, fourth pass"). The connection is
+    otherwise eventsourcing's own (``SQLiteConnectionPool._create_connection``, 9.5): autocommit
+    mode (it issues its own BEGIN), WAL for a file, rows as ``sqlite3.Row``. Connections the pool
+    opened before this call keep their cache of one; call it before the pool's first use."""
+    import sqlite3
+
+    from eventsourcing.persistence import InterfaceError
+    from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT, SQLiteConnection
+
+    def create_connection() -> SQLiteConnection:
+        try:
+            connection = sqlite3.connect(
+                database=pool.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                cached_statements=SQLITE_CACHED_STATEMENTS,
+                timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as error:
+            raise InterfaceError(error) from error
+        if not pool.is_sqlite_memory_mode and not pool.is_journal_mode_wal:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode;")
+            if cursor.fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL;")
+                pool.journal_mode_was_changed_to_wal = True
+            pool.is_journal_mode_wal = True
+        connection.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=connection, max_age=pool.max_age)
+
+    pool._create_connection = create_connection
+
+
 #: The databases whose table lock this thread holds: the session holding it, and how deeply
 #: it is entered.
 _held = threading.local()

@@ -23,12 +23,11 @@ client named by their label (customers' and representatives' by their subject, a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -188,6 +187,19 @@ class TokenStore:
         self.view = read_models.view
         with self.view.datastore.transaction(commit=True) as cursor:
             open_token_table(self.view.sql(cursor), cursor)
+        sql = self.view.sql(None)
+        #: The lookup every request makes, in this database's own words, written once.
+        self._lookup = sql._statement(
+            "SELECT t.token_id, t.role, t.subject, t.label, t.owner_kind, t.owner_id, "
+            "t.owner_name, t.scopes, t.last_used_at, s.name AS staff_name, "
+            f"s.role AS staff_role FROM {sql.table(TABLE)} t "
+            f"LEFT JOIN {sql.table(STAFF_ACCESS)} s "
+            "ON t.owner_kind = 'staff' AND s.staff_id = t.owner_id "
+            "WHERE t.token_hash = ? AND t.revoked_at IS NULL "
+            "AND (t.expires_at IS NULL OR t.expires_at > ?) "
+            "AND (t.owner_kind IS NULL OR t.owner_kind <> 'staff' "
+            "OR (s.staff_id IS NOT NULL AND s.disabled_at IS NULL))"
+        )
 
     # --- making tokens -----------------------------------------------------------------------
 
@@ -385,24 +397,9 @@ class TokenStore:
         """Who holds ``token`` at ``now``: None when it is unknown, revoked, expired, or its
         staff member was disabled. One query, so the answer is the store's at this moment."""
         digest = hash_token(token)
-        at = stored_moment(now)
-        with self._one_statement() as cursor:
-            sql = self.view.sql(cursor)
-            rows = sql.execute(
-                "SELECT t.token_id, t.role, t.subject, t.label, t.owner_kind, t.owner_id, "
-                "t.owner_name, t.scopes, t.last_used_at, s.name AS staff_name, "
-                f"s.role AS staff_role FROM {sql.table(TABLE)} t "
-                f"LEFT JOIN {sql.table(STAFF_ACCESS)} s "
-                "ON t.owner_kind = 'staff' AND s.staff_id = t.owner_id "
-                "WHERE t.token_hash = ? AND t.revoked_at IS NULL "
-                "AND (t.expires_at IS NULL OR t.expires_at > ?) "
-                "AND (t.owner_kind IS NULL OR t.owner_kind <> 'staff' "
-                "OR (s.staff_id IS NOT NULL AND s.disabled_at IS NULL))",
-                (digest, at),
-            ).rows()
-        if not rows:
+        row = self._one_row(self._lookup, (digest, stored_moment(now)))
+        if row is None:
             return None
-        row = rows[0]
         last = _moment(row["last_used_at"])
         if last is None or now - last >= LAST_USED_PRECISION:
             self._touch(digest, now)
@@ -421,18 +418,18 @@ class TokenStore:
             last_used_at=last,
         )
 
-    @contextlib.contextmanager
-    def _one_statement(self) -> Iterator[Any]:
-        """A cursor for a single read with no BEGIN and no ROLLBACK around it: the lookup every
-        request makes is one round trip to PostgreSQL instead of three (one statement reads one
-        snapshot on either database, as projections/reads.py's statements do)."""
+    def _one_row(self, statement: str, params: tuple[Any, ...]) -> Any:
+        """The first row of a single read (a mapping by column name, as the driver gives it),
+        with no BEGIN and no ROLLBACK around it: the lookup every request makes is one round
+        trip to PostgreSQL instead of three (one statement reads one snapshot on either
+        database, as projections/reads.py's statements do)."""
         datastore = self.view.datastore
         if self.view.dialect == "postgres":
-            with datastore.get_connection() as conn, conn.cursor() as cursor:  # autocommit
-                yield cursor
-            return
+            with datastore.get_connection() as conn:  # autocommit
+                return conn.execute(statement, params).fetchone()
         with datastore.get_connection(commit=False) as conn, conn.cursor() as cursor:
-            yield cursor
+            cursor.execute(statement, params)
+            return cursor.fetchone()
 
     def refusal(self, token: str, now: datetime) -> str:
         """Why :meth:`principal` refused ``token`` (asked only after it did): ``unknown``,

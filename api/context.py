@@ -108,8 +108,10 @@ def authenticate(ctx: Context, authorization: str) -> Principal:
     return found
 
 
-def principal(request: Request, ctx: ContextDep) -> Principal:
-    found = authenticate(ctx, request.headers.get("Authorization", ""))
+def principal(request: Request) -> Principal:
+    # The context from the app's state rather than as a dependency of its own: every
+    # dependency costs FastAPI a resolution per request, and this one is on every request.
+    found = authenticate(request.app.state.context, request.headers.get("Authorization", ""))
     check_scopes(request, found)
     request.state.principal = found
     return found

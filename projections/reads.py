@@ -94,7 +94,7 @@ class Reads:
         datastore = view.datastore
         if view.dialect == "postgres":
             with datastore.get_connection() as conn:  # autocommit: one round trip
-                return [dict(r) for r in conn.execute(text, tuple(params)).fetchall()]
+                return conn.execute(text, tuple(params)).fetchall()  # dicts already
         with datastore.get_connection(commit=False) as conn, conn.cursor() as cursor:
             cursor.execute(text, tuple(params))
             return [dict(r) for r in cursor.fetchall()]

@@ -96,8 +96,12 @@ class ReadModels(Rebuilding):
             # The in-memory event store keeps its read models in an in-memory SQLite database.
             from eventsourcing.sqlite import SQLiteDatastore
 
+            from adapters.persistence import cache_sqlite_statements
+
             name = f"file:read-models-{uuid.uuid4().hex}?mode=memory&cache=shared"
-            view = SQLiteReadModelRecorder(datastore=SQLiteDatastore(name))
+            datastore = SQLiteDatastore(name)
+            cache_sqlite_statements(datastore.pool)
+            view = SQLiteReadModelRecorder(datastore=datastore)
         if isinstance(view, PostgresReadModelRecorder):
             view.add_table_statements(self.models)
         else:
