@@ -355,7 +355,8 @@ class ReadModels(Rebuilding):
         mapper = self.app.mapper
         read = 0
         while True:
-            start = self.position()
+            held = self.view.held_position()  # PostgreSQL: no round trip
+            start = self.position() if held is None else held
             if start > self._seen:
                 # Another process folded events this one never saw: what it holds may be stale.
                 self.view.states.forget()

@@ -262,6 +262,19 @@ class ReadModelProcessing:
             self._tracked_positions = self._positions_now(application_name)
         return self._tracked_positions
 
+    def held_position(self) -> int | None:
+        """On PostgreSQL, the least position as this process last knew it, without asking the
+        store (None: forgotten, or SQLite; read it). Positions never move back (a rebuild sets
+        them to the head it folded), so one another process moved on since is only behind:
+        the fold's own read of the positions, under its lock, finds that they moved and
+        computes nothing, and the positions are read again (:meth:`process_batch`). SQLite's
+        folds have no such read: there the store's position is read first, as before."""
+        held = self._tracked_positions
+        if self.dialect != "postgres" or held is None:
+            return None
+        known = [p for p in held.values() if p is not None]
+        return min(known) if len(known) == len(held) else 0
+
     def _positions_now(self, application_name: str) -> dict[str, int | None]:
         """The positions in the store: on PostgreSQL one statement on an autocommit
         connection (one round trip, where a transaction around it took three: every fold
