@@ -132,11 +132,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT link FROM {} ORDER BY notification_id DESC LIMIT 1"
         ).format(table)
         self._insert_link = SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(table)
-        #: The last link this process committed, as (notification id, link), and the one the
-        #: save running in this thread computed (kept once its transaction committed).
-        self._committed_link: tuple[int, bytes] | None = None
-        self._committed_lock = threading.Lock()
-        self._computed = threading.local()
+        #: The cursor of the running save's read of the last link (saves run in many threads).
+        self._last_link = threading.local()
         id_type = SQL("uuid[]" if self.datastore.originator_id_type == "uuid" else "text[]")
         self._select_events_after = SQL(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
@@ -163,15 +160,18 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             ]
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any):
-        self._computed.link = None
-        ids = super().insert_events(stored_events, **kwargs)
-        computed = self._computed.link
-        if computed is not None:  # committed: the chain's last link, until another save
-            with self._committed_lock:
-                if self._committed_link is None or computed[0] > self._committed_link[0]:
-                    self._committed_link = computed
-        return ids
+    def _insert_stored_events(
+        self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
+        # The chain's last link, read in the same pipeline as the insert, after the lock:
+        # every save before this one has committed, links included, so it is the last. It
+        # was a round trip of its own made with the events table locked, which every other
+        # save waits for (docs/BENCHMARKS.md, "Issue 22: payments on PostgreSQL in the open
+        # loop").
+        last_link = curs.connection.cursor()
+        last_link.execute(self._select_last_link)
+        self._last_link.cursor = last_link
 
     def _fetch_ids_after_insert_events(
         self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -179,28 +179,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if stored_events and ids:
             # The events table is locked for this insert, so no link can be appended meanwhile.
-            previous = self._previous_link(curs, ids[0])
-            rows = _links(previous, ids, stored_events)
-            curs.executemany(self._insert_link, rows)
-            self._computed.link = (ids[-1], bytes.fromhex(rows[-1][3]))
+            last_link, self._last_link.cursor = self._last_link.cursor, None
+            row = last_link.fetchone()
+            last_link.close()
+            previous = bytes.fromhex(row["link"]) if row else GENESIS
+            curs.executemany(self._insert_link, _links(previous, ids, stored_events))
         return ids
-
-    def _previous_link(self, curs, first_id: int) -> bytes:
-        """The chain's last link, which the first new event's link follows.
-
-        Without a round trip, while the events table is locked, when this process committed
-        the event just before: notification ids are taken under that lock, so they are in
-        commit order, and no event can have been committed after the one numbered
-        ``first_id - 1`` and before this one. Any gap (another process saved, a rolled-back
-        save took ids) reads the last link from the table, as every save did: that round
-        trip was made with the events table locked, which every other save waits for
-        (docs/BENCHMARKS.md, "Issue 22: payments on PostgreSQL in the open loop")."""
-        committed = self._committed_link
-        if committed is not None and committed[0] == first_id - 1:
-            return committed[1]
-        curs.execute(self._select_last_link)
-        row = curs.fetchone()
-        return bytes.fromhex(row["link"]) if row else GENESIS
 
 
 @dataclass(frozen=True)
