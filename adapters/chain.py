@@ -124,13 +124,6 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         from adapters.persistence import check_idle_connections_only
 
         check_idle_connections_only(self.datastore)
-        #: The newest link this process committed, with its notification id: the next insert
-        #: that follows it directly chains from it without reading it back (one statement
-        #: fewer in every save; docs/AUDIT.md, "The hash chain"). Set only after the commit.
-        self._kept: tuple[int, bytes] | None = None
-        self._kept_lock = threading.Lock()
-        #: The newest link of the insert this thread is making, kept once it commits.
-        self._pending = threading.local()
 
         table = Identifier(self.datastore.schema or "public", CHAIN_TABLE)
         self.sql_create_statements.append(
@@ -146,6 +139,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT link FROM {} ORDER BY notification_id DESC LIMIT 1"
         ).format(table)
         self._insert_link = SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(table)
+        #: The cursor of the running save's read of the last link (saves run in many threads).
+        self._last_link = threading.local()
         id_type = SQL("uuid[]" if self.datastore.originator_id_type == "uuid" else "text[]")
         self._select_events_after = SQL(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
@@ -172,15 +167,18 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             ]
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any):
-        self._pending.link = None
-        ids = super().insert_events(stored_events, **kwargs)
-        pending = self._pending.link
-        if pending is not None:  # committed: this process's newest link is known
-            with self._kept_lock:
-                if self._kept is None or pending[0] > self._kept[0]:
-                    self._kept = pending
-        return ids
+    def _insert_stored_events(
+        self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
+        # The chain's last link, read in the same pipeline as the insert, after the lock:
+        # every save before this one has committed, links included, so it is the last. It
+        # was a round trip of its own made with the events table locked, which every other
+        # save waits for (docs/BENCHMARKS.md, "Issue 22: payments on PostgreSQL in the open
+        # loop").
+        last_link = curs.connection.cursor()
+        last_link.execute(self._select_last_link)
+        self._last_link.cursor = last_link
 
     def _fetch_ids_after_insert_events(
         self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -188,19 +186,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if stored_events and ids:
             # The events table is locked for this insert, so no link can be appended meanwhile.
-            kept = self._kept
-            if kept is not None and ids[0] == kept[0] + 1:
-                # The last link this process committed is the one just before these events: no
-                # other writer inserted in between (inserts are serialised by the table lock,
-                # so theirs would have taken the ids in between), and nothing rolled back there.
-                previous = kept[1]
-            else:
-                curs.execute(self._select_last_link)
-                row = curs.fetchone()
-                previous = bytes.fromhex(row["link"]) if row else GENESIS
-            rows = _links(previous, ids, stored_events)
-            curs.executemany(self._insert_link, rows)
-            self._pending.link = (ids[-1], bytes.fromhex(rows[-1][3]))
+            last_link, self._last_link.cursor = self._last_link.cursor, None
+            row = last_link.fetchone()
+            last_link.close()
+            previous = bytes.fromhex(row["link"]) if row else GENESIS
+            curs.executemany(self._insert_link, _links(previous, ids, stored_events))
         return ids
 
 

@@ -11,7 +11,9 @@ take ids derived from the key), running it again is safe.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,21 +55,42 @@ class IdempotencyStore:
                 "PRIMARY KEY (scope, key))"
             )
 
+    @contextlib.contextmanager
+    def _one_statement(self) -> Iterator[Any]:
+        """A cursor for one statement that is a transaction by itself: on PostgreSQL an
+        autocommit connection, one round trip where a BEGIN and a COMMIT around it made three
+        (a keyed payment claims its key and stores its answer: docs/BENCHMARKS.md, "Issue 22:
+        payments on PostgreSQL in the open loop"); on SQLite a transaction, as before."""
+        datastore = self.view.datastore
+        if self.view.dialect == "postgres":
+            with datastore.get_connection() as conn, conn.cursor() as cursor:  # autocommit
+                yield cursor
+            return
+        with datastore.transaction(commit=True) as cursor:
+            yield cursor
+
     def claim(self, scope: str, key: str, digest: str, now: datetime) -> Claim:
+        # A new key (nearly every request): the insert alone, one statement. A key seen
+        # before: what it holds is read, and a stale claim taken over, in a transaction.
+        with self._one_statement() as cursor:
+            sql = self.view.sql(cursor)
+            inserted = sql.execute(
+                f"INSERT INTO {sql.table(self.TABLE)} (scope, key, request_hash, claimed_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING RETURNING key",
+                (scope, key, digest, now.isoformat()),
+            ).rows()
+        if inserted:
+            return Claim(ours=True)
         with self.view.datastore.transaction(commit=True) as cursor:
             sql = self.view.sql(cursor)
             table = sql.table(self.TABLE)
-            inserted = sql.execute(
-                f"INSERT INTO {table} (scope, key, request_hash, claimed_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (scope, key) DO NOTHING RETURNING key",
-                (scope, key, digest, now.isoformat()),
-            ).rows()
-            if inserted:
-                return Claim(ours=True)
-            row = sql.execute(
+            rows = sql.execute(
                 f"SELECT request_hash, status, content_type, body, claimed_at FROM {table} WHERE scope = ? AND key = ?",
                 (scope, key),
-            ).rows()[0]
+            ).rows()
+            if not rows:  # its first request failed and was released since: retry shortly
+                return Claim(conflict="in_progress")
+            row = rows[0]
             if row["request_hash"] != digest:
                 return Claim(conflict="reused")
             if row["status"] is not None:
@@ -85,7 +108,7 @@ class IdempotencyStore:
             return Claim(conflict="in_progress")
 
     def answer(self, scope: str, key: str, answer: StoredAnswer, now: datetime) -> None:
-        with self.view.datastore.transaction(commit=True) as cursor:
+        with self._one_statement() as cursor:
             sql = self.view.sql(cursor)
             sql.execute(
                 f"UPDATE {sql.table(self.TABLE)} SET status = ?, content_type = ?, body = ?, answered_at = ? "
@@ -102,7 +125,7 @@ class IdempotencyStore:
 
     def release(self, scope: str, key: str) -> None:
         """Forget a claim whose request failed unexpectedly, so the retry runs it."""
-        with self.view.datastore.transaction(commit=True) as cursor:
+        with self._one_statement() as cursor:
             sql = self.view.sql(cursor)
             sql.execute(
                 f"DELETE FROM {sql.table(self.TABLE)} WHERE scope = ? AND key = ? AND status IS NULL",

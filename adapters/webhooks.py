@@ -172,12 +172,18 @@ class WebhookEndpoints:
         return _endpoint(row, with_secret=True)
 
     def _rows(self, where: str = "", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        statement = f"SELECT * FROM {{table}} {where} ORDER BY created_at, endpoint_id"
+        if self.view.dialect == "postgres":
+            # One statement on an autocommit connection: one round trip where a transaction
+            # around it took three. Every batch the read models fold reads the enabled
+            # endpoints, and every write waits for its fold (docs/BENCHMARKS.md, "Issue 22:
+            # payments on PostgreSQL in the open loop").
+            with self.view.datastore.get_connection() as conn, conn.cursor() as cursor:
+                sql = self._sql(cursor)
+                return sql.execute(statement.format(table=sql.table(self.TABLE)), params).rows()
         with self.view.datastore.transaction(commit=False) as cursor:
             sql = self._sql(cursor)
-            return sql.execute(
-                f"SELECT * FROM {sql.table(self.TABLE)} {where} ORDER BY created_at, endpoint_id",
-                params,
-            ).rows()
+            return sql.execute(statement.format(table=sql.table(self.TABLE)), params).rows()
 
     def all(self) -> list[dict[str, Any]]:
         return [_endpoint(r) for r in self._rows()]

@@ -67,6 +67,9 @@ class ReadModels(Rebuilding):
         #: Folds after a write that failed in this process (:meth:`fold_written`).
         self.fold_failures = 0
         self._catching_up = threading.RLock()
+        #: Notified whenever a fold moved ``_seen`` and whenever a catch-up ends: what the
+        #: writers waiting for their own events to be folded wait on (:meth:`catch_up`).
+        self._progress = threading.Condition(threading.Lock())
         #: Events of the last rebuild or verify whose text was stored with U+FFFD.
         self.unstorable: list[UnstorableEvent] = []
         self._thread: threading.Thread | None = None
@@ -300,13 +303,39 @@ class ReadModels(Rebuilding):
         """Fold what was recorded since the least position; returns how many events were read.
         One catch-up at a time in a process (the tick, the writers, the follower and the site
         reconciliation all call it). With ``through``, a caller that only needs the events up
-        to that notification id returns at once when, once it holds the lock, they were
-        folded: the writers that queued behind one fold (which folds to the log's end, their
-        events with it) do not each run another."""
-        with self._catching_up:
-            if through is not None and self._seen >= through:
-                return 0
+        to that notification id returns as soon as they were folded, by whichever thread:
+        while another thread folds, it waits for that fold (which folds to the log's end, its
+        events with it) instead of queueing for the lock behind it. The lock is not fair: a
+        follower that folds again as soon as it released it (news keeps coming under load)
+        kept writers waiting for several of its folds, where one was all they needed."""
+        if through is None:
+            self._catching_up.acquire()
+        elif not self._hold_unless_folded(through):
+            return 0
+        try:
             return self._catch_up()
+        finally:
+            self._catching_up.release()
+            self._tell_progress()
+
+    def _hold_unless_folded(self, through: int) -> bool:
+        """Take the catch-up lock to fold through ``through`` (True), or, while another thread
+        holds it, wait until its folds reach ``through`` (False: nothing left to do)."""
+        with self._progress:
+            while self._seen < through:
+                if self._catching_up.acquire(blocking=False):
+                    if self._seen < through:
+                        return True
+                    self._catching_up.release()  # folded between the check and the lock
+                    break
+                # Woken after each batch another thread committed and when it lets go of the
+                # lock; the timeout is only a safety net.
+                self._progress.wait(0.05)
+        return False
+
+    def _tell_progress(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
 
     def fold_written(self, notification_id: int) -> None:
         """What a command calls after its save, before its caller is answered
@@ -330,7 +359,8 @@ class ReadModels(Rebuilding):
         mapper = self.app.mapper
         read = 0
         while True:
-            start = self.position()
+            held = self.view.held_position()  # PostgreSQL: no round trip
+            start = self.position() if held is None else held
             if start > self._seen:
                 # Another process folded events this one never saw: what it holds may be stale.
                 self.view.states.forget()
@@ -358,6 +388,7 @@ class ReadModels(Rebuilding):
         if self.view.process_batch(self.application_name, batch) < 0:
             return False
         self._seen = batch[-1][1]
+        self._tell_progress()
         return True
 
     def repair_due(self, subscription_id: Any) -> None:

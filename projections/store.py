@@ -12,11 +12,11 @@ other writes nothing and reads the positions again: nothing is counted twice
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.persistence import DataError, Tracking
@@ -248,22 +248,42 @@ class ReadModelProcessing:
         """The position from which all read models are up to date: the least of theirs."""
         if application_name == self.table_migration_identifier or "/" in application_name:
             return super().max_tracking_id(application_name)  # type: ignore[misc]
-        with self.datastore.transaction(commit=False) as cursor:
-            positions = list(self._read_positions(cursor, application_name).values())
+        positions = list(self._positions_now(application_name).values())
         known = [p for p in positions if p is not None]
         return None if len(known) < len(positions) else min(known)
 
     def positions(self, application_name: str) -> dict[str, int]:
-        with self.datastore.transaction(commit=False) as cursor:
-            found = self._read_positions(cursor, application_name)
+        found = self._positions_now(application_name)
         return {name: position or 0 for name, position in found.items()}
 
     def _tracked(self, application_name: str) -> dict[str, int | None]:
         """The positions as this process last knew them, read again when forgotten."""
         if self._tracked_positions is None:
-            with self.datastore.transaction(commit=False) as cursor:
-                self._tracked_positions = self._read_positions(cursor, application_name)
+            self._tracked_positions = self._positions_now(application_name)
         return self._tracked_positions
+
+    def held_position(self) -> int | None:
+        """On PostgreSQL, the least position as this process last knew it, without asking the
+        store (None: forgotten, or SQLite; read it). Positions never move back (a rebuild sets
+        them to the head it folded), so one another process moved on since is only behind:
+        the fold's own read of the positions, under its lock, finds that they moved and
+        computes nothing, and the positions are read again (:meth:`process_batch`). SQLite's
+        folds have no such read: there the store's position is read first, as before."""
+        held = self._tracked_positions
+        if self.dialect != "postgres" or held is None:
+            return None
+        known = [p for p in held.values() if p is not None]
+        return min(known) if len(known) == len(held) else 0
+
+    def _positions_now(self, application_name: str) -> dict[str, int | None]:
+        """The positions in the store: on PostgreSQL one statement on an autocommit
+        connection (one round trip, where a transaction around it took three: every fold
+        reads them, and so does a follower woken by each write)."""
+        if self.dialect == "postgres":
+            with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+                return self._read_positions(cursor, application_name)
+        with self.datastore.transaction(commit=False) as cursor:
+            return self._read_positions(cursor, application_name)
 
     def _move_tracking(self, cursor: Any, name: str, old: int | None, new: int) -> None:
         """Move a read model's position from ``old`` to ``new``, or raise LostRace when
@@ -306,40 +326,79 @@ class ReadModelProcessing:
         its end; its entries (appends, counters) are computed at their event, all written, in
         order. Tracking rows move first, by compare-and-set and in the same order in every
         follower (see :meth:`_move_tracking`), then the rows; exactly once holds with several
-        followers in several processes. Everything that reads (aggregates a row needs that are
-        not held) is done before the write transaction, which only writes: a connection asked
-        for while holding the single writer of SQLite could wait for a thread queued for it."""
-        with self._folding(application_name) as moved_meanwhile:
-            if moved_meanwhile:
-                self.states.forget()
-                self.forget_positions()
-                return -1
-            return self._process_batch(application_name, batch)
+        followers in several processes. The positions this process holds move only once the
+        transaction committed. On SQLite everything that reads (aggregates a row needs that
+        are not held) is done before the write transaction, which only writes: a connection
+        asked for while holding the single writer of SQLite could wait for a thread queued
+        for it. PostgreSQL: :meth:`_process_batch_postgres`."""
+        try:
+            if self.dialect == "postgres":
+                done = self._process_batch_postgres(application_name, batch)
+            else:
+                done = self._process_batch(application_name, batch, self._write_in_transaction)
+        except LostRace as lost:
+            # Another follower moved a position first: nothing of this batch was written, and
+            # what this process holds is behind the store. (Any other IntegrityError is a
+            # read model's constraint refusing a row: a fault, raised as is.)
+            log.debug(
+                "read models: batch #%d-#%d lost to another follower (%s)",
+                batch[0][1],
+                batch[-1][1],
+                lost,
+            )
+            done = None
+        if done is None:
+            self.states.forget()
+            self.forget_positions()
+            return -1
+        needed, moved = done
+        self._tracked(application_name).update(moved)
+        return needed
 
-    @contextlib.contextmanager
-    def _folding(self, application_name: str) -> Iterator[bool]:
-        """On PostgreSQL, one follower at a time folds a batch (a session advisory lock keyed
-        by the tracking table and application, held from reading the positions to the commit);
-        yields whether the positions moved since this process read them. Followers in several
-        processes (schedulers, API workers) then wait for each other instead of all computing
-        the same batch and all but one throwing it away; the compare-and-set stays the guard.
-        SQLite has one writer at a time anyway: nothing to do there."""
-        if self.dialect != "postgres":
-            yield False
-            return
+    def _process_batch_postgres(
+        self, application_name: str, batch: Sequence[tuple[Any, int]]
+    ) -> tuple[int, dict[str, int]] | None:
+        """The batch in one transaction sent as a pipeline, in three round trips whatever the
+        number of read models and rows (a fold is what every write waits for before it
+        answers: docs/BENCHMARKS.md, "Issue 22: payments on PostgreSQL in the open loop"):
+
+        1. ``BEGIN``, a transaction advisory lock keyed by the tracking table and the
+           application, and the positions. One follower at a time folds: followers in several
+           processes (schedulers, API workers) wait for each other instead of all computing the
+           same batch and all but one throwing it away. Positions that moved since this
+           process read them: nothing is computed (None), the caller goes on from the store's;
+        2. the batch folded in memory, then the tracking rows moved by compare-and-set (one
+           statement) and the rows written; the moved positions are counted before anything
+           is committed (the compare-and-set stays the guard of exactly once);
+        3. ``COMMIT``.
+
+        Returns (events needed, new positions), or None when the positions had moved."""
         key = f"{self._tracking_table}/{application_name}"
-        with self.datastore.get_connection() as connection:
-            connection.execute("SELECT pg_advisory_lock(22, hashtext(%s))", (key,))
-            try:
-                with connection.cursor() as cursor:
-                    fresh = self._read_positions(cursor, application_name)
-                connection.commit()
-                yield fresh != self._tracked(application_name)
-            finally:
-                connection.execute("SELECT pg_advisory_unlock(22, hashtext(%s))", (key,))
-                connection.commit()
+        with (
+            self.datastore.get_connection() as connection,
+            connection.pipeline(),
+            connection.transaction(),
+        ):
+            cursor = connection.cursor()
+            cursor.execute("SELECT pg_advisory_xact_lock(22, hashtext(%s))", (key,))
+            fresh = self._read_positions(cursor, application_name)
+            if self._tracked_positions is None:
+                self._tracked_positions = fresh
+            elif fresh != self._tracked_positions:
+                return None
+            done = self._process_batch(
+                application_name,
+                batch,
+                functools.partial(self._write_pipelined, connection),
+            )
+        return done  # committed: the pipeline's end synced the COMMIT, or raised
 
-    def _process_batch(self, application_name: str, batch: Sequence[tuple[Any, int]]) -> int:
+    def _process_batch(
+        self,
+        application_name: str,
+        batch: Sequence[tuple[Any, int]],
+        write: Callable[..., None],
+    ) -> tuple[int, dict[str, int]]:
         tracked = self._tracked(application_name)
         touched: dict[str, dict[Any, None]] = {}
         entries: dict[str, list[Any]] = {}
@@ -352,7 +411,7 @@ class ReadModelProcessing:
             for model in self.read_models:
                 model.end_batch()
         if not moved:
-            return 0
+            return 0, moved
         changes = [
             (
                 model,
@@ -362,43 +421,80 @@ class ReadModelProcessing:
             for model in self.read_models
             if model.name in moved
         ]
+        write(application_name, batch, tracked, moved, changes)
+        return needed, moved
+
+    def _write_in_transaction(
+        self,
+        application_name: str,
+        batch: Sequence[tuple[Any, int]],
+        tracked: dict[str, int | None],
+        moved: dict[str, int],
+        changes: list[tuple[ReadModel, dict[Any, Any], list[Any]]],
+    ) -> None:
+        """The batch's write in a transaction of its own (SQLite)."""
         try:
-            try:
-                with self.datastore.transaction(commit=True) as cursor:
-                    self._write_batch(cursor, application_name, tracked, moved, changes)
-            except UNSTORABLE_ERRORS as error:
-                # A row holds text the database cannot store (see storable): store it with
-                # U+FFFD in place of what it cannot hold, and say which events led here.
-                log.error(
-                    "read models: the rows after events #%d to #%d (the last %s v%d of %s) "
-                    "hold text this database cannot store (%s); stored with U+FFFD in its place",
-                    batch[0][1],
-                    batch[-1][1],
-                    type(batch[-1][0]).__qualname__,
-                    batch[-1][0].originator_version,
-                    batch[-1][0].originator_id,
-                    str(error).strip() or type(error).__name__,
-                )
-                with self.datastore.transaction(commit=True) as cursor:
-                    self._write_batch(
-                        cursor, application_name, tracked, moved, changes, sanitise=True
-                    )
-        except LostRace as lost:
-            # Another follower moved a position first: nothing of this batch was written, and
-            # what this process holds is behind the store. (Any other IntegrityError is a
-            # read model's constraint refusing a row: a fault, raised as is.)
-            log.debug(
-                "read models: batch #%d-#%d lost to another follower (%s)",
-                batch[0][1],
-                batch[-1][1],
-                lost,
+            with self.datastore.transaction(commit=True) as cursor:
+                self._write_batch(cursor, application_name, tracked, moved, changes)
+        except UNSTORABLE_ERRORS as error:
+            _unstorable(batch, error)
+            with self.datastore.transaction(commit=True) as cursor:
+                self._write_batch(cursor, application_name, tracked, moved, changes, sanitise=True)
+
+    def _write_pipelined(
+        self,
+        connection: Any,
+        application_name: str,
+        batch: Sequence[tuple[Any, int]],
+        tracked: dict[str, int | None],
+        moved: dict[str, int],
+        changes: list[tuple[ReadModel, dict[Any, Any], list[Any]]],
+    ) -> None:
+        """The batch's write in the pipelined transaction of :meth:`_process_batch_postgres`:
+        the tracking rows first (those tracked: one compare-and-set UPDATE; those never
+        tracked: one INSERT … ON CONFLICT DO NOTHING), then the rows, in a savepoint, so that
+        text the database cannot hold (refused by psycopg as the statement is queued) is
+        written again storable; then one round trip checks that every position moved."""
+        import psycopg
+
+        table = self._tracking_table
+        moves = [
+            (tracking_name(application_name, m), tracked[m.name], moved[m.name])
+            for m in self.read_models
+            if m.name in moved
+        ]
+        updates = [(name, old, new) for name, old, new in moves if old is not None]
+        inserts = [(name, new) for name, old, new in moves if old is None]
+        checks = []
+        if updates:
+            cursor = connection.cursor()
+            cursor.execute(
+                f"UPDATE {table} AS t SET notification_id = m.new "
+                "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS m(name, old, new) "
+                "WHERE t.application_name = m.name AND t.notification_id = m.old "
+                "RETURNING t.application_name",
+                [list(column) for column in zip(*updates, strict=True)],
             )
-            self.states.forget()
-            self.forget_positions()
-            return -1
-        for name, position in moved.items():
-            tracked[name] = position
-        return needed
+            checks.append((cursor, [name for name, _, _ in updates]))
+        if inserts:
+            cursor = connection.cursor()
+            cursor.execute(
+                f"INSERT INTO {table} (application_name, notification_id) "
+                "SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+                "ON CONFLICT (application_name) DO NOTHING RETURNING application_name",
+                [list(column) for column in zip(*inserts, strict=True)],
+            )
+            checks.append((cursor, [name for name, _ in inserts]))
+        sql = self.sql(connection.cursor())
+        try:
+            with connection.transaction():  # a savepoint
+                _write_changes(sql, changes)
+        except (psycopg.DataError, UnicodeEncodeError) as error:
+            _unstorable(batch, error)
+            _write_changes(sql, changes, sanitise=True)
+        for cursor, names in checks:
+            if len(cursor.fetchall()) != len(names):
+                raise LostRace(", ".join(names))
 
     def _fold_batch(
         self,
@@ -453,12 +549,35 @@ class ReadModelProcessing:
                     tracked[model.name],
                     moved[model.name],
                 )
-        sql = self.sql(cursor)
-        for model, rows, added in changes:
-            if rows:
-                write_rows(sql, model, rows, sanitise=sanitise)
-            if added:
-                write_entries(sql, model, added, sanitise=sanitise)
+        _write_changes(self.sql(cursor), changes, sanitise=sanitise)
+
+
+def _write_changes(
+    sql: Sql,
+    changes: list[tuple[ReadModel, dict[Any, Any], list[Any]]],
+    *,
+    sanitise: bool = False,
+) -> None:
+    for model, rows, added in changes:
+        if rows:
+            write_rows(sql, model, rows, sanitise=sanitise)
+        if added:
+            write_entries(sql, model, added, sanitise=sanitise)
+
+
+def _unstorable(batch: Sequence[tuple[Any, int]], error: BaseException) -> None:
+    """A row holds text the database cannot store (see storable): it is stored with U+FFFD in
+    place of what it cannot hold; say which events led here."""
+    log.error(
+        "read models: the rows after events #%d to #%d (the last %s v%d of %s) "
+        "hold text this database cannot store (%s); stored with U+FFFD in its place",
+        batch[0][1],
+        batch[-1][1],
+        type(batch[-1][0]).__qualname__,
+        batch[-1][0].originator_version,
+        batch[-1][0].originator_id,
+        str(error).strip() or type(error).__name__,
+    )
 
 
 class LostRace(Exception):
