@@ -136,5 +136,28 @@ class DueIndex:
                 heapq.heappop(self._heap)  # a stale entry: the subscription moved on
             return None
 
+    def upcoming(
+        self, until: datetime, limit: int, among: Iterable[UUID] | None = None
+    ) -> list[UUID]:
+        """The first ``limit`` subscriptions due by ``until`` (optionally among some), earliest
+        first: a walk of the heap's top, so it costs in proportion to ``limit``."""
+        with self._lock:
+            if among is not None:
+                chosen = sorted(DueEntry(self._due[s], s) for s in among if s in self._due)
+                return [e.subscription_id for e in chosen if e.due_at <= until][:limit]
+            found: list[UUID] = []
+            heap = self._heap
+            frontier = [(heap[0], 0)] if heap else []
+            while frontier and len(found) < limit:
+                entry, at = heapq.heappop(frontier)
+                if entry.due_at > until:
+                    break
+                if self._due.get(entry.subscription_id) == entry.due_at:
+                    found.append(entry.subscription_id)
+                for child in (2 * at + 1, 2 * at + 2):
+                    if child < len(heap):
+                        heapq.heappush(frontier, (heap[child], child))
+            return found
+
     def __len__(self) -> int:
         return len(self._due)

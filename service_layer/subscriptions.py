@@ -4,7 +4,8 @@ scheduler's catch-up and the simulated clock), and reading them as they stand.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from contextlib import AbstractContextManager, closing
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -17,7 +18,7 @@ from domain.lifecycle import DueStep
 from domain.plan_changes import When
 from domain.plans import Period
 from domain.subscription import Subscription, SubscriptionStatus
-from projections.due_index import DueIndex
+from projections.due_index import DueEntry, DueIndex
 from service_layer.catalogue_and_customers import catalogue_of
 from service_layer.catch_up import (
     Executed,
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 #: How many subscriptions :meth:`SubscriptionCommands.prefetch_lifecycles` reads in one query
 #: (bounded for SQLite, whose statement is one OR term per aggregate).
 PREFETCH_CHUNK = 200
+
+#: How many due subscriptions ``advance`` reads from the store at once before executing them
+#: (``read_together``): one query for the batch instead of one per subscription.
+READ_BATCH = 50
 
 
 class SubscriptionCommands(ServiceInvoiceCommands):
@@ -166,17 +171,48 @@ class SubscriptionCommands(ServiceInvoiceCommands):
         executed: list[Executed] = []
         with self.folds_deferred():
             self.due_index.refresh()
-            while True:
-                entry = self.due_index.earliest(among)
-                if entry is None or entry.due_at > now:
-                    return executed
-                done = self._advance_one(entry.subscription_id, now, on_time)
-                executed += done
-                if not done:
-                    # Nothing was due after all (the index was stale): file its real next moment.
-                    self.due_index.set(
-                        entry.subscription_id, self._next_due_moment(entry.subscription_id)
-                    )
+            with closing(self._due_in_batches(now, among)) as due:
+                for entry in due:
+                    done = self._advance_one(entry.subscription_id, now, on_time)
+                    executed += done
+                    if not done:
+                        # Nothing was due after all (the index was stale): file its real next
+                        # moment.
+                        self.due_index.set(
+                            entry.subscription_id, self._next_due_moment(entry.subscription_id)
+                        )
+        return executed
+
+    def _due_in_batches(self, now: datetime, among: list[UUID] | None) -> Generator[DueEntry]:
+        """The due index's earliest entry, again and again until nothing is due by ``now``,
+        executed by the caller in between; the lifecycles of the next ``READ_BATCH`` due are
+        read from the store together (``read_lifecycles_together``), and read again after as
+        many entries."""
+        while True:
+            entry = self.due_index.earliest(among)
+            if entry is None or entry.due_at > now:
+                return
+            upcoming = self.due_index.upcoming(now, READ_BATCH, among)
+            with self.read_lifecycles_together(upcoming):
+                for _ in range(READ_BATCH):
+                    entry = self.due_index.earliest(among)
+                    if entry is None or entry.due_at > now:
+                        return
+                    yield entry
+
+    def read_lifecycles_together(
+        self, subscription_ids: Iterable[UUID]
+    ) -> AbstractContextManager[set[UUID]]:
+        """``read_together`` for lifecycles: each subscription with the open invoices and the
+        customer it had when it was cached (those it has now that it had not then are read by
+        its command as usual)."""
+        wanted: list[UUID] = []
+        for subscription_id in subscription_ids:
+            wanted.append(subscription_id)
+            cached = self.aggregate_cache.peek(subscription_id) if self.aggregate_cache else None
+            if isinstance(cached, Subscription):
+                wanted += [*cached.open_invoice_ids, cached.customer_id]
+        return self.read_together(wanted)
 
     def prefetch_lifecycles(self, subscription_ids: Iterable[UUID]) -> None:
         """Bring a page of due subscriptions into the aggregate cache, with their open invoices
@@ -217,23 +253,24 @@ class SubscriptionCommands(ServiceInvoiceCommands):
         (nothing of the group was saved then). On its own it has its retries and its errors."""
         now = check_moment(now)
         decided: list[tuple[UUID, UnitOfWork, tuple[list[Executed], DueStep | None]]] = []
-        for subscription_id in subscription_ids:
-            if self.is_service_invoice(subscription_id):
-                continue
-            uow = UnitOfWork(self, self.actor, self.aggregate_cache)
-            try:
-                result = self._lifecycle_command(subscription_id, now, on_time=False)(uow)
-                self._before_save(uow)
-            except STORE_FAILURES:
-                uow.holds.close()
-                raise
-            except Exception:
-                uow.holds.close()
-                continue  # on its own, it fails or is refused with everything that goes with it
-            if uow.holding:
-                uow.holds.close()  # a lock is held until a save: that save is its own
-                continue
-            decided.append((subscription_id, uow, result))
+        with self.read_lifecycles_together(subscription_ids):  # one query for the group
+            for subscription_id in subscription_ids:
+                if self.is_service_invoice(subscription_id):
+                    continue
+                uow = UnitOfWork(self, self.actor, self.aggregate_cache)
+                try:
+                    result = self._lifecycle_command(subscription_id, now, on_time=False)(uow)
+                    self._before_save(uow)
+                except STORE_FAILURES:
+                    uow.holds.close()
+                    raise
+                except Exception:
+                    uow.holds.close()
+                    continue  # on its own, it fails or is refused with all that goes with it
+                if uow.holding:
+                    uow.holds.close()  # a lock is held until a save: that save is its own
+                    continue
+                decided.append((subscription_id, uow, result))
         try:
             written = UnitOfWork.save_together([uow for _, uow, _ in decided])
         except IntegrityError:

@@ -80,6 +80,12 @@ _ACTING: ContextVar[Actor | None] = ContextVar("billing_actor", default=None)
 #: commands run in this thread (or task), folded once on leaving; None outside.
 _DEFERRED: ContextVar[list[int] | None] = ContextVar("billing_deferred_fold", default=None)
 
+#: Inside :meth:`CommandRunner.read_together`: the aggregates that the commands run in this
+#: thread (or task) take from the aggregate cache as they are, without asking the store for
+#: newer events (read for all of them at once when the batch began, or saved by one of its
+#: commands since); None outside. Emptied by a write conflict.
+_CHECKED: ContextVar[set[UUID] | None] = ContextVar("billing_checked_batch", default=None)
+
 
 class UnitOfWork:
     """The aggregates one command loaded or created, saved together once, each new event
@@ -128,8 +134,13 @@ class UnitOfWork:
         if not wanted:
             return
         taken = {i: self.cache.take(i) for i in wanted}
-        versions = {i: (a.version if a is not None else 0) for i, a in taken.items()}
-        stored = events_after(self.app.recorder, versions)
+        checked = _CHECKED.get() or ()
+        versions = {
+            i: (a.version if a is not None else 0)
+            for i, a in taken.items()
+            if a is None or i not in checked
+        }
+        stored = events_after(self.app.recorder, versions) if versions else {}
         to_event = self.app.mapper.to_domain_event
         for aggregate_id, aggregate in taken.items():
             newer = [to_event(e) for e in stored.get(aggregate_id, ())]
@@ -213,7 +224,11 @@ class UnitOfWork:
             return
         returned = result if isinstance(result, tuple | list) else (result,)
         held = {id(item) for item in returned if isinstance(item, BillingAggregate)}
-        self.cache.give_back(a for a in self.aggregates.values() if id(a) not in held)
+        kept = [a for a in self.aggregates.values() if id(a) not in held]
+        self.cache.give_back(kept)
+        checked = _CHECKED.get()
+        if checked is not None:  # as the store holds them now: the batch may take them as they are
+            checked.update(a.id for a in kept if not a.pending_events)
 
 
 class _Absent(Exception):
@@ -267,6 +282,28 @@ class CommandRunner(Application[UUID]):
             if written[0] and fold:
                 self._written(written[0])
 
+    @contextlib.contextmanager
+    def read_together(self, aggregate_ids: Iterable[UUID]) -> Iterator[set[UUID]]:
+        """A batch of commands that share one read of the store: ``aggregate_ids`` are brought
+        up to date in the aggregate cache in one query now, and the commands run inside take
+        them (and what they save) from the cache without asking the store again, one round
+        trip less each (docs/ARCHITECTURE.md, "Aggregates kept between commands"). Another
+        writer's change to one of them in between is caught as before by the version check of
+        the save that changes it, which also ends the batch's trust; what a command only reads
+        is as of the batch's read. Yields the ids so checked."""
+        if self.aggregate_cache is None:
+            yield set()
+            return
+        uow = UnitOfWork(self, cache=self.aggregate_cache)
+        uow.load(aggregate_ids)
+        uow.keep()
+        checked = set(uow.aggregates)
+        token = _CHECKED.set(checked)
+        try:
+            yield checked
+        finally:
+            _CHECKED.reset(token)
+
     def _written(self, notification_id: int) -> None:
         deferred = _DEFERRED.get()
         if deferred is not None:
@@ -318,6 +355,7 @@ class CommandRunner(Application[UUID]):
                 except IntegrityError as error:
                     conflict = error
             if conflict is not None:
+                forget_checked()  # another writer was there: read everything afresh from now on
                 if attempt == ATTEMPTS:
                     raise conflict
                 log.info("write conflict, retrying command (attempt %d)", attempt + 1)
@@ -411,6 +449,14 @@ def at_the_latest_change(method: Callable[..., R]) -> Callable[..., R]:
         raise AssertionError("unreachable")
 
     return run
+
+
+def forget_checked() -> None:
+    """End the trust of the running :meth:`CommandRunner.read_together` batch (if any): every
+    later load asks the store again."""
+    checked = _CHECKED.get()
+    if checked is not None:
+        checked.clear()
 
 
 def project(aggregate: Any, events: Iterable[Any]) -> Any:

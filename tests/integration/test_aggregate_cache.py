@@ -155,3 +155,72 @@ def test_an_aggregate_a_command_returns_stays_its_caller_s(two_processes):
     assert returned.id == subscription_id
     assert a.aggregate_cache.peek(subscription_id) is None
     assert a.aggregate_cache.peek(invoice_id) is not None
+
+
+def _counting_batched_reads(app) -> list[int]:
+    """Count the store's batched reads of newer events (one per ``load`` that asks)."""
+    calls: list[int] = []
+    read = app.recorder.select_events_after
+
+    def counted(versions):
+        calls.append(len(versions))
+        return read(versions)
+
+    app.recorder.select_events_after = counted
+    return calls
+
+
+def _three_ordered(app):
+    app.define_plan(a_plan(), T0)
+    return [
+        app.start_subscription(app.register_customer(a_person(), T0), "basic", "monthly", T0)
+        for _ in range(3)
+    ]
+
+
+def test_advance_reads_a_batch_of_due_lifecycles_in_one_query_not_one_per_command(two_processes):
+    """Three subscriptions ordered together are due together: ``advance`` reads their
+    subscriptions, open invoices and customers from the store in one query, and their three
+    commands take them from the cache as they are (docs/ARCHITECTURE.md, "Aggregates kept
+    between commands")."""
+    a, _ = two_processes
+    subscriptions = _three_ordered(a)
+    due = {a.next_step_of(s) for s in subscriptions}
+    assert len({step.due_at for step in due}) == 1
+    calls = _counting_batched_reads(a)
+    done = a.advance(next(iter(due)).due_at)
+    assert sorted(e.subscription_id for e in done) == sorted(subscriptions)
+    assert calls == [9]  # 3 subscriptions, 3 open invoices, 3 customers: one query
+
+
+def test_another_process_s_write_inside_a_batch_is_caught_and_the_batch_reads_afresh(
+    two_processes, caplog
+):
+    """B sends the reminder A's batch is about to send, after A's batch read: A's save
+    conflicts, A runs that command again on what the store holds (so the reminder is stored
+    once), and from then on the batch trusts nothing it read: every later command of it asks
+    the store again."""
+    a, b = two_processes
+    subscriptions = _three_ordered(a)
+    due_at = a.next_step_of(subscriptions[0]).due_at
+    original = a._before_save
+    raced: list = []
+
+    def b_writes_first(uow):
+        if not raced:
+            [saving] = [x for x in uow.aggregates.values() if isinstance(x, Subscription)]
+            raced.append(b.advance_subscription(saving.id, due_at))
+        original(uow)
+
+    a._before_save = b_writes_first
+    calls = _counting_batched_reads(a)
+    with caplog.at_level(logging.INFO, logger="service_layer.application"):
+        done = a.advance(due_at)
+    assert "write conflict, retrying command" in caplog.text
+    assert len(raced[0]) == 1 and len(done) == 2  # B sent one, A the two others
+    # The batch read, the conflicted command's second run (what it finds cached no longer
+    # counts), and each later command's own read of its 3 aggregates.
+    assert calls[0] == 9 and calls[-2:] == [3, 3] and len(calls) > 3
+    for subscription_id in subscriptions:
+        notices = _notices(a, subscription_id)
+        assert notices and all(count == 1 for count in notices.values())

@@ -4,6 +4,8 @@ so each projection routes them alike."""
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 from domain.customer import Customer
 from domain.invoice import Invoice
 from domain.notices import NoticeSentEvent
@@ -67,3 +69,20 @@ def test_the_due_index_files_invoice_events_under_their_subscription():
     app.record_payment("ref-1", 1_000, T0 + DAY, invoice_id=invoice_id)
     index.refresh()
     assert asked == [sub_id, sub_id]  # the invoice's payment, by the invoice's InvoiceIssued
+
+
+def test_the_due_index_names_the_first_due_in_order_skipping_what_moved_on():
+    """``upcoming`` (the batch ``advance`` reads together) walks the heap's top: the earliest
+    first, at most ``limit``, none due after ``until``, and a subscription whose moment moved
+    on named once, at its new moment."""
+    app = in_memory_app()
+    index = DueIndex(app.recorder, app.mapper, lambda s: None)
+    ids = [uuid4() for _ in range(6)]
+    for i, subscription_id in enumerate(ids):
+        index.set(subscription_id, T0 + (6 - i) * DAY)  # the last is due first
+    index.set(ids[0], T0 + DAY / 2)  # moved before everyone: its old entry is stale
+    index.set(ids[5], T0 + 10 * DAY)  # moved after ``until``
+    assert index.upcoming(T0 + 4 * DAY, 10) == [ids[0], ids[4], ids[3], ids[2]]
+    assert index.upcoming(T0 + 4 * DAY, 2) == [ids[0], ids[4]]
+    assert index.upcoming(T0, 10) == []
+    assert index.upcoming(T0 + 20 * DAY, 10, among=[ids[5], ids[1]]) == [ids[1], ids[5]]
