@@ -8,16 +8,15 @@ application and positions.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Notification, Tracking
 
+from adapters.collector import no_cyclic_gc
 from projections.model import AggregateStates, ReadModel
 from projections.rebuild_jobs import fold_in_jobs
 from projections.rebuild_progress import RebuildProgress
@@ -173,20 +172,6 @@ class Folding:
         self.touched = {m.name: {} for m in self.models}
         self.entries = {m.name: [] for m in self.models}
         return result
-
-
-@contextmanager
-def no_cyclic_gc() -> Iterator[None]:
-    """A fold makes millions of small objects and no garbage cycles: the cyclic collector
-    would only scan the growing heap again and again (a quarter of a fold's time,
-    docs/BENCHMARKS.md). What it holds is freed by reference counting when it is dropped."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ def run_job(
 ) -> None:
     """A job's process: fold its share, load its rows into the scratch tables, and send the
     parent its partial counters and what it found unstorable (or the error it met)."""
-    from projections.rebuild import Folding, _merged, _scratch, no_cyclic_gc
+    from adapters.collector import no_cyclic_gc
+    from projections.rebuild import Folding, _merged, _scratch
 
     try:
         folding = Folding(models)

@@ -5,6 +5,7 @@ subscription that did not simply decide, go alone."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import Counter
 
@@ -77,6 +78,31 @@ class GroupedTick:
         assert grouped.tick().executed == []  # nothing left due, nothing done twice
         grouped.close()
         alone.close()
+
+    def test_a_group_s_lifecycles_are_read_once_and_decided_without_full_collections(
+        self, tmp_path
+    ):
+        """The page's prefetch (two queries) and the group's read together (one) are all the
+        reads of newer events a busy tick makes: no command of the group asks again
+        (docs/ARCHITECTURE.md, "A batch read together"). The commands run with the cyclic
+        collector paused (adapters/collector.py), which is on again once the tick is over."""
+        engine, subs = an_engine(self.url(tmp_path, "reads"))
+        app = engine.app
+        reads: list[int] = []
+        select = app.recorder.select_events_after
+        app.recorder.select_events_after = lambda versions: (
+            reads.append(len(versions)) or select(versions)
+        )
+        collector: list[bool] = []
+        before_save = app._before_save
+        app._before_save = lambda uow: collector.append(gc.isenabled()) or before_save(uow)
+        assert gc.isenabled()
+        report = engine.tick()
+        assert len(report.executed) == 2 * DUE
+        assert reads == [DUE, 2 * DUE, 3 * DUE]  # subscriptions; invoices and customers; group
+        assert collector == [False] * DUE
+        assert gc.isenabled()
+        engine.close()
 
     def test_a_group_whose_save_conflicts_goes_one_at_a_time(self, tmp_path, monkeypatch):
         engine, subs = an_engine(self.url(tmp_path, "conflict"))
