@@ -96,8 +96,15 @@ class Sql:
     def _statement(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.dialect == "postgres" else statement
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> Sql:
-        self.cursor.execute(self._statement(statement), tuple(params))
+    def execute(self, statement: str, params: Sequence[Any] = (), *, prepared: bool = False) -> Sql:
+        """``prepared``: on PostgreSQL, prepare the statement from its first use (for one sent
+        in a pipeline after a statement that may fail: psycopg's own preparation at a fifth
+        use is not checked there, and one aborted with the pipeline breaks the statement on
+        that connection for good; adapters/chain.py has the story)."""
+        if prepared and self.dialect == "postgres":
+            self.cursor.execute(self._statement(statement), tuple(params), prepare=True)
+        else:
+            self.cursor.execute(self._statement(statement), tuple(params))
         return self
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -174,7 +181,7 @@ def write_entries(
     sql.executemany(t.insert(table), appends)
     for e in entries:
         if isinstance(e, Add):
-            sql.execute(t.add(model.counters, table), values(t.values(e.row)))
+            sql.execute(t.add(model.counters, table), values(t.values(e.row)), prepared=True)
 
 
 class ReadModelProcessing:

@@ -72,3 +72,27 @@ def test_every_link_follows_the_one_before_when_threads_save_at_once():
             assert checked == len(list(stored_events(app)))
         finally:
             app.close()
+
+
+def test_a_save_refused_at_any_use_of_a_connection_never_breaks_the_next_saves_on_it():
+    """psycopg prepares a statement on a connection at its fifth use; inside a pipeline that an
+    earlier statement aborted, that preparation never reaches the server, yet psycopg took it
+    as done, and from then on every save on the connection failed with "prepared statement
+    … does not exist" (seen in bench/api.py's payments: a connection lost for good). Saves
+    refused (a write conflict) at each of the first uses of one connection, each followed by
+    good saves: every good save is recorded, and the chain holds."""
+    with postgres_schema() as url:
+        app = build_application(database_url=url, postgres_pool_size=1)
+        try:
+            mine = ordered(app)
+            at = T0 + DAY
+            stored = app.recorder.select_events(mine, limit=1)
+            for _ in range(8):
+                with pytest.raises(IntegrityError):
+                    app.recorder.insert_events(stored)  # an event already stored
+                app.record_payment(random_ref(), 1_000, at, subscription_id=mine)
+            checked, findings = verify_stored_chain(app)
+            assert findings == []
+            assert checked == len(list(stored_events(app)))
+        finally:
+            app.close()
