@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from adapters.collector import freeze_what_startup_made
 from api import backoffice, errors
 from api.assets import SWAGGER_UI, WEB
 from api.context import Context
@@ -63,13 +64,16 @@ def create_app(
     *,
     start_scheduler: bool = False,
     close_on_shutdown: bool = False,
+    freeze_startup: bool = False,
     **settings: Any,
 ) -> FastAPI:
     """The API over ``runtime`` (built from settings when not given).
 
     With ``start_scheduler`` the runtime's scheduler runs in-process while the app is served;
     with ``close_on_shutdown`` the runtime is closed when serving ends (a worker process that
-    owns its runtime, ``billing serve --workers``).
+    owns its runtime, ``billing serve --workers``); with ``freeze_startup`` (a served process,
+    ``billing serve``, not a test's) what startup made is left out of the garbage collector's
+    later walks (adapters/collector.py).
     """
     from bootstrap import build_runtime
 
@@ -89,6 +93,8 @@ def create_app(
             runtime.read_models.start()
         if start_scheduler:
             runtime.start()
+        if freeze_startup:
+            freeze_what_startup_made()
         try:
             yield
         finally:

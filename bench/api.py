@@ -6,7 +6,7 @@ What is measured
     subscription each (so 200 open first invoices), an API token for finance and for 10 of the
     customers. The API is then served as production serves it, in a separate process:
     ``uvicorn`` on 127.0.0.1, one worker, ``create_app(build_engine(database_url=URL),
-    start_scheduler=False)``. This process, the load generator, runs a fixed number of
+    start_scheduler=False, freeze_startup=True)`` (as ``billing serve``). This process, the load generator, runs a fixed number of
     concurrent clients (``--concurrency``, 16), each on its own keep-alive connection and each
     sending its next request as soon as the last one is answered, for ``--seconds`` (30;
     ``--quick``: 5) after an untimed warm-up (2 s; ``--quick``: 1 s). The mix is fixed by
@@ -146,7 +146,10 @@ def serve(target: str, port: int) -> int:
         from app import create_app
         from bootstrap import build_engine
 
-        api = create_app(build_engine(database_url=target), start_scheduler=False)
+        # As ``billing serve`` builds it (cli/serve.py).
+        api = create_app(
+            build_engine(database_url=target), start_scheduler=False, freeze_startup=True
+        )
     uvicorn.run(api, host="127.0.0.1", port=port, log_level="warning")
     return 0
 

@@ -111,6 +111,7 @@ def add_scheduler_parser(commands) -> None:
 def run_scheduler(args: argparse.Namespace) -> int:
     import signal
 
+    from adapters.collector import freeze_what_startup_made
     from bootstrap import build_runtime
 
     configure_logging()
@@ -144,6 +145,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
     print(f"scheduler ticking every {runtime.interval:g}s; stop with Ctrl-C", file=sys.stderr)
+    freeze_what_startup_made()  # out of every later full collection's walk
     runtime.start()
     while not stopping.wait(0.5):
         pass
@@ -180,7 +182,7 @@ def run_serve(args: argparse.Namespace) -> int:
     runtime = build_runtime(**overrides)
     if args.workers > 1:
         return _serve_workers(args, runtime, overrides)
-    api = create_app(runtime, start_scheduler=not args.no_scheduler)
+    api = create_app(runtime, start_scheduler=not args.no_scheduler, freeze_startup=True)
     base = f"http://{args.host}:{args.port}"
     lines = [
         f"billing API on {base} (OpenAPI at {base}/docs), store {runtime.app.describe()['persistence']}"
@@ -271,7 +273,9 @@ def worker_app():
     from bootstrap import build_runtime
 
     configure_logging()
-    return create_app(build_runtime(), start_scheduler=False, close_on_shutdown=True)
+    return create_app(
+        build_runtime(), start_scheduler=False, close_on_shutdown=True, freeze_startup=True
+    )
 
 
 def _serve_scheduler_metrics(runtime: Runtime, args: argparse.Namespace) -> None:

@@ -8,7 +8,7 @@ import weakref
 
 import pytest
 
-from adapters.collector import no_cyclic_gc, young_collections_only
+from adapters.collector import freeze_what_startup_made, no_cyclic_gc, young_collections_only
 
 
 class _Node:
@@ -50,3 +50,16 @@ def test_an_exception_leaves_the_collector_as_it_was(collector_on):
     with pytest.raises(RuntimeError), young_collections_only():
         raise RuntimeError("the batch failed")
     assert gc.isenabled()
+
+
+def test_what_startup_made_is_frozen_out_of_later_collections():
+    """``billing serve`` freezes what startup made: a full collection then walks only what
+    came after (adapters/collector.py)."""
+    try:
+        kept = [_Node() for _ in range(10)]  # alive at startup, and cyclic
+        frozen = freeze_what_startup_made()
+        assert frozen >= len(kept) and gc.get_freeze_count() == frozen
+        walked = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
+        assert not any(id(n) in walked for n in kept)
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual
