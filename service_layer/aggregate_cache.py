@@ -12,7 +12,11 @@ Why this stays correct with several processes writing the same aggregates:
   aggregate, exactly when a plain load would have read it, so the command decides on the same
   state a fresh load would have given it. A write by another process after that read is
   caught, as before, by the store's version check when the command saves: the save fails with
-  a write conflict and the command runs again (``CommandRunner._run_tracked``).
+  a write conflict and the command runs again (``CommandRunner._run_tracked``). One exception,
+  for time's commands only: a batch of them (the scheduler's group, ``advance``'s next 50)
+  shares one read made when the batch began (``CommandRunner.read_together``), so what a
+  command of it only reads may be that much older; what it changes is still checked by its
+  save, and a conflict ends the batch's trust (docs/ARCHITECTURE.md, "A batch read together").
 - **Never half-changed.** An aggregate is *taken out* of the cache when a command loads it and
   given back only after that command's save succeeded (then it is exactly what the store
   holds). A command that fails, is refused, or loses a write conflict gives nothing back, so
