@@ -18,7 +18,7 @@ from eventsourcing.persistence import Notification, Tracking
 
 from adapters.collector import no_cyclic_gc
 from projections.model import AggregateStates, ReadModel
-from projections.rebuild_jobs import fold_in_jobs
+from projections.rebuild_jobs import fold_in_jobs, index_in_threads
 from projections.rebuild_progress import RebuildProgress
 from projections.rebuild_progress import rows as progress_rows
 from projections.store import (
@@ -112,7 +112,7 @@ class Folding:
         self.states = AggregateStates()
         self.touched: dict[str, dict[Any, None]] = {m.name: {} for m in self.models}
         self.entries: dict[str, list[Any]] = {m.name: [] for m in self.models}
-        self.routes: dict[type, list[ReadModel]] = {}
+        self.routes: dict[type, list[tuple[Any, dict[Any, None], Any, list[Any]]]] = {}
         self.unstorable: list[UnstorableEvent] = []
         self.last = 0
         #: The head of the log when the rebuild began (set by it).
@@ -139,15 +139,33 @@ class Folding:
         the keys it touched and the entries it adds (one job's share: rebuild_jobs.py)."""
         if holds_unstorable_escape(notification.state):
             self.note_unstorable(notification)
-        states, touched, entries = self.states, self.touched, self.entries
         kind = type(event)
-        interested = self.routes.get(kind)
-        if interested is None:
-            interested = self.routes[kind] = [m for m in self.models if m.wants(kind)]
-        for m in interested:
-            for key in m.touched(event, states):
-                touched[m.name][key] = None
-            entries[m.name].extend(m.entries(event, states))
+        plan = self.routes.get(kind)
+        if plan is None:
+            plan = self.routes[kind] = self._plan(kind)
+        states = self.states
+        for touched_by, keys, entries_of, found in plan:
+            if touched_by is not None:
+                for key in touched_by(event, states):
+                    keys[key] = None
+            if entries_of is not None:
+                found.extend(entries_of(event, states))
+
+    def _plan(self, kind: type) -> list[tuple[Any, dict[Any, None], Any, list[Any]]]:
+        """For events of ``kind``: each interested model's ``touched`` and ``entries`` (None
+        where the model keeps the default, which gives nothing) and where their results go.
+        Planned once per kind and after each :meth:`take` (which starts new collections); a
+        rebuild routes millions of events, and the models that want a kind and the methods
+        they override do not change between them."""
+        plan = []
+        for m in self.models:
+            if not m.wants(kind):
+                continue
+            model = type(m)
+            touched_by = None if model.touched is ReadModel.touched else m.touched
+            entries_of = None if model.entries is ReadModel.entries else m.entries
+            plan.append((touched_by, self.touched[m.name], entries_of, self.entries[m.name]))
+        return plan
 
     def note_unstorable(self, notification: Any) -> None:
         self.unstorable.append(
@@ -171,6 +189,7 @@ class Folding:
         }
         self.touched = {m.name: {} for m in self.models}
         self.entries = {m.name: [] for m in self.models}
+        self.routes = {}  # planned again, into the new collections
         return result
 
 
@@ -362,7 +381,7 @@ class Rebuilding:
                     if unstorable:
                         loaded = [storable_values(values) for values in loaded]
                     sql.load(scratch, t.column_names, loaded)
-                _index_scratch(sql, m, scratch)
+        index_in_threads(self.view.datastore, self.view.schema, models, jobs)
         return folding
 
     def _swap(self, models: list[ReadModel], folding: Folding, tracker: RebuildProgress) -> int:

@@ -11,10 +11,11 @@ events under one key, so each job sends its partial sums back to the parent, whi
 and loads them (docs/AUDIT.md, "Rebuilding", "In several processes").
 
 Each job is a forked process with connections of its own: it reads the whole log up to the
-rebuild's target through a server-side cursor, decodes the first event of every aggregate
-(to learn its customer) and every event of its own aggregates, and loads its rows into the
-scratch tables the parent made. The parent then indexes them and swaps them in as a rebuild
-of one job does (projections/rebuild.py).
+rebuild's target through a server-side cursor (in the database's binary format), decodes the
+first event of every aggregate (to learn its customer) and every event of its own aggregates,
+and loads its rows into the scratch tables the parent made. The parent then indexes them,
+``N`` tables at a time (:func:`index_in_threads`), and swaps them in as a rebuild of one job
+does (projections/rebuild.py).
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
-
-from eventsourcing.persistence import Notification
 
 from domain.customer import Customer
 from projections.model import ReadModel
@@ -54,7 +53,7 @@ def customer_of(event: Any, owners: dict[Any, UUID | None]) -> UUID | None:
 
 def fold_share(
     folding: Any,
-    notifications: Iterator[Notification],
+    notifications: Iterator[LoggedEvent],
     mapper: Any,
     job: int,
     jobs: int,
@@ -86,29 +85,38 @@ def fold_share(
     report(folding.last)
 
 
-def _log_rows(recorder: Any, stop: int) -> Iterator[Notification]:
+class LoggedEvent:
+    """A row of the log as a job reads it: what a stored event and its notification hold,
+    read in the database's binary format (no hex text for the state, no row dict) and kept
+    in slots, not a frozen dataclass. The mapper and ``Folding.route`` read the same names."""
+
+    __slots__ = ("id", "originator_id", "originator_version", "topic", "state")
+
+    def __init__(
+        self, id: int, originator_id: UUID, originator_version: int, topic: str, state: bytes
+    ) -> None:
+        self.id = id
+        self.originator_id = originator_id
+        self.originator_version = originator_version
+        self.topic = topic
+        self.state = state
+
+
+def _log_rows(recorder: Any, stop: int) -> Iterator[LoggedEvent]:
     """The log up to ``stop``, through a connection of this process's own."""
     import psycopg
-    from psycopg.rows import dict_row
 
     with psycopg.connect(**_connection_kwargs(recorder.datastore)) as conn:
-        conn.row_factory = dict_row
         table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
-        with conn.cursor(name="rebuild_share") as cursor:
-            cursor.itersize = FETCH
+        with conn.cursor(name="rebuild_share", binary=True) as cursor:
             cursor.execute(
                 "SELECT notification_id, originator_id, originator_version, topic, state "
                 f"FROM {table} WHERE notification_id <= %s ORDER BY notification_id",
                 (stop,),
             )
-            for row in cursor:
-                yield Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
+            while rows := cursor.fetchmany(FETCH):
+                for row in rows:
+                    yield LoggedEvent(*row)
 
 
 def _connection_kwargs(datastore: Any) -> dict[str, Any]:
@@ -233,3 +241,53 @@ def fold_in_jobs(
         {name: _merged(by_name[name], entries) for name, entries in counters.items()},
         sorted(unstorable, key=lambda u: u.notification_id),
     )
+
+
+def index_in_threads(datastore: Any, schema: str, models: list[ReadModel], threads: int) -> None:
+    """Build the loaded scratch tables' keys and indexes, ``threads`` tables at a time, each
+    through a connection of its own (largest table first, so the longest build starts at
+    once). PostgreSQL builds one index on one core: one table after another left every core
+    but one idle while the jobs' cores had nothing left to do. Raises the first error met,
+    once every thread has ended."""
+    import threading
+
+    import psycopg
+
+    from projections.rebuild import _index_scratch, _scratch
+
+    names = {m.name: Sql(None, "postgres", schema).table(_scratch(m)) for m in models}
+    with psycopg.connect(**_connection_kwargs(datastore)) as conn:
+        found = conn.execute(
+            "SELECT name, pg_relation_size(name::regclass) FROM unnest(%s::text[]) AS name",
+            (list(names.values()),),
+        ).fetchall()
+    sizes = dict(found)
+    waiting = sorted(models, key=lambda m: sizes[names[m.name]], reverse=True)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            with psycopg.connect(**_connection_kwargs(datastore)) as conn:
+                while True:
+                    with lock:
+                        if errors or not waiting:
+                            return
+                        m = waiting.pop(0)
+                    with conn.transaction(), conn.cursor() as cursor:
+                        sql = Sql(cursor, "postgres", schema)
+                        _index_scratch(sql, m, sql.table(_scratch(m)))
+        except BaseException as error:  # reported by the caller, in its own thread
+            with lock:
+                errors.append(error)
+
+    workers = [
+        threading.Thread(target=build, name=f"rebuild-index-{i}")
+        for i in range(max(1, min(threads, len(models))))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]

@@ -66,7 +66,16 @@ FIELDS = (
 
 def _fold(text: str) -> str:
     """NFC, Persian letters for Arabic ones, ASCII digits, no diacritics, case-folded; every
-    invisible format character (category Cf) but the joiners dropped."""
+    invisible format character (category Cf) but the joiners dropped. ASCII text (ids, codes,
+    e-mail addresses, Latin names) holds none of what the other steps change: it is only
+    case-folded."""
+    if text.isascii():
+        return text.casefold()
+    return _fold_fully(text)
+
+
+def _fold_fully(text: str) -> str:
+    """:func:`_fold` step by step, whatever the text holds."""
     text = unicodedata.normalize("NFC", text).translate(_LETTERS).translate(_DIGITS)
     text = "".join(c for c in text if c in _JOINERS or unicodedata.category(c) != "Cf")
     return _MARKS.sub("", text).casefold()
@@ -124,7 +133,7 @@ def mobile_keys(mobile: str) -> list[str]:
 
 def id_keys(an_id: UUID | str) -> list[str]:
     """An id, whole (without its hyphens) and its first eight characters, as lists show it."""
-    text = normalise(str(an_id))
+    text = an_id.hex if isinstance(an_id, UUID) else normalise(an_id)
     return [text, text[:8]]
 
 
@@ -166,6 +175,8 @@ class SearchIndex(ReadModel):
     def rows(self, key: UUID, states: AggregateStates) -> list[dict[str, Any]]:
         owner = states.get(key)
         found: dict[tuple[str, str], dict[str, Any]] = {}
+        owner_id = str(key)
+        customer_text: dict[Any, str] = {}
 
         def add(field: str, keys: Iterable[str], shown: str, customer_id: Any, exact=True) -> None:
             for search_key in keys:
@@ -173,11 +184,14 @@ class SearchIndex(ReadModel):
                     continue
                 row = found.get((search_key, field))
                 if row is None:
+                    text = customer_text.get(customer_id)
+                    if text is None:
+                        text = customer_text[customer_id] = str(customer_id)
                     found[(search_key, field)] = {
                         "search_key": search_key,
-                        "owner_id": str(key),
+                        "owner_id": owner_id,
                         "field": field,
-                        "customer_id": str(customer_id),
+                        "customer_id": text,
                         "exact": int(exact),
                         "shown": shown,
                     }

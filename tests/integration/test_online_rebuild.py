@@ -267,3 +267,32 @@ def test_a_rebuild_whose_job_fails_leaves_the_live_read_models_as_they_were(monk
         assert read_models.position() == head(app)
         assert read_models.verify() == (head(app), [])
         app.close()
+
+
+@pytest.mark.postgres
+def test_a_rebuild_whose_index_build_fails_leaves_the_live_read_models_as_they_were(monkeypatch):
+    """The scratch tables are indexed by several threads at once: a build that fails in one of
+    them fails the rebuild (with the database's own error), and nothing is swapped in."""
+    from projections import rebuild
+
+    with postgres_schema() as url:
+        app = a_store_of_several_customers(url)
+        read_models = build_read_models(app, database_url=url)
+        read_models.catch_up()
+        before = rows_of_every_read_model(read_models)
+        index_scratch, built = rebuild._index_scratch, []
+
+        def notices_fail(sql, model, scratch):
+            if model.name == "notices":
+                sql.execute(f"ALTER TABLE {scratch} ADD PRIMARY KEY (no_such_column)")
+            index_scratch(sql, model, scratch)
+            built.append(model.name)
+
+        monkeypatch.setattr(rebuild, "_index_scratch", notices_fail)
+        with pytest.raises(Exception, match="no_such_column"):
+            read_models.rebuild(jobs=2)
+        assert "notices" not in built
+        assert rows_of_every_read_model(read_models) == before
+        assert read_models.position() == head(app)
+        assert read_models.verify() == (head(app), [])
+        app.close()
