@@ -246,9 +246,9 @@ def fold_in_jobs(
 def index_in_threads(datastore: Any, schema: str, models: list[ReadModel], threads: int) -> None:
     """Build the loaded scratch tables' keys and indexes, ``threads`` tables at a time, each
     through a connection of its own (largest table first, so the longest build starts at
-    once). PostgreSQL builds one index on one core: one table after another left every core
-    but one idle while the jobs' cores had nothing left to do. Raises the first error met,
-    once every thread has ended."""
+    once). PostgreSQL gives one large build its parallel maintenance workers, but the smaller
+    tables' builds, one after another, left a core idle. Raises the first error met, once
+    every thread has ended."""
     import threading
 
     import psycopg
