@@ -176,22 +176,24 @@ class SearchIndex(ReadModel):
         owner = states.get(key)
         found: dict[tuple[str, str], dict[str, Any]] = {}
         owner_id = str(key)
-        customer_text: dict[Any, str] = {}
+        if isinstance(owner, Customer):
+            customer = owner_id
+        elif isinstance(owner, Invoice):
+            customer = str(owner.customer_id)
+        else:
+            return []
 
-        def add(field: str, keys: Iterable[str], shown: str, customer_id: Any, exact=True) -> None:
+        def add(field: str, keys: Iterable[str], shown: str, exact=True) -> None:
             for search_key in keys:
                 if not search_key:
                     continue
                 row = found.get((search_key, field))
                 if row is None:
-                    text = customer_text.get(customer_id)
-                    if text is None:
-                        text = customer_text[customer_id] = str(customer_id)
                     found[(search_key, field)] = {
                         "search_key": search_key,
                         "owner_id": owner_id,
                         "field": field,
-                        "customer_id": text,
+                        "customer_id": customer,
                         "exact": int(exact),
                         "shown": shown,
                     }
@@ -201,16 +203,16 @@ class SearchIndex(ReadModel):
         if isinstance(owner, Customer):
             profile = owner.profile
             for word, whole in name_keys(profile.name).items():
-                add("name", [word], profile.name, owner.id, exact=whole)
+                add("name", [word], profile.name, exact=whole)
             for field in ("national_code", "national_id", "economic_code"):
                 value = getattr(profile, field)
                 if value:
-                    add(field, [normalise(value)], value, owner.id)
-            add("mobile", mobile_keys(profile.mobile), profile.mobile, owner.id)
-            add("email", [normalise(profile.email)], profile.email, owner.id)
-            add("customer_id", id_keys(owner.id), str(owner.id), owner.id)
-        elif isinstance(owner, Invoice):
-            add("invoice_id", id_keys(owner.id), str(owner.id), owner.customer_id)
+                    add(field, [normalise(value)], value)
+            add("mobile", mobile_keys(profile.mobile), profile.mobile)
+            add("email", [normalise(profile.email)], profile.email)
+            add("customer_id", id_keys(owner.id), owner_id)
+        else:
+            add("invoice_id", id_keys(owner.id), owner_id)
             if owner.official is not None:
                 number = owner.official
                 add(
@@ -220,15 +222,11 @@ class SearchIndex(ReadModel):
                         f"{number.fiscal_year}{number.number}",
                     ],
                     number.number_text,
-                    owner.customer_id,
                 )
-                add("tax_id", [normalise(number.tax_id)], number.tax_id, owner.customer_id)
+                add("tax_id", [normalise(number.tax_id)], number.tax_id)
             for receipt in owner.receipts.values():
                 add(
-                    "tracking_number",
-                    [normalise(receipt.tracking_number)],
-                    receipt.tracking_number,
-                    owner.customer_id,
+                    "tracking_number", [normalise(receipt.tracking_number)], receipt.tracking_number
                 )
         return list(found.values())
 
